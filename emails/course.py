@@ -1,0 +1,281 @@
+"""Course folders: a ``course.toml`` for the rhythm and one text file per email.
+
+A step file reads like an email: header lines, a blank line, then the body in Markdown.
+
+    Subject: Step 1 of 6: Deciding it's worth it
+    Name: Commit to moving forward
+    Preview: Before anything else, both of you choose the relationship.
+
+    Hi {{ first_name or "there" }}, ...
+
+Everything here is written by a person, not a programmer, so every problem is reported as
+``file:line: what is wrong`` and nothing half-loaded is ever used.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jinja2
+from jinja2 import meta
+
+COURSES_DIR = Path(__file__).with_name("courses")
+SYSTEM_DIR = Path(__file__).with_name("system")
+
+#: Placeholders a step may use; anything else is a typo that would print as blank.
+STEP_PLACEHOLDERS = frozenset(
+    {
+        "first_name",
+        "therapist_name",
+        "therapist_email",
+        "therapist_phone",
+        "forgiveness_post",
+        "blog_url",
+        "course_title",
+        "author",
+        "step_number",
+        "step_count",
+    }
+)
+STEP_HEADERS = {"subject", "name", "preview"}
+COURSE_KEYS = {
+    "slug", "title", "version", "description", "author", "sender_name",
+    "send_hour", "timezone", "steps",
+}
+STEP_KEYS = {"file", "delay_days"}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+class CourseError(Exception):
+    """A course file is wrong; ``str()`` reads ``path:line: message``."""
+
+    def __init__(self, path: Path, line: int | None, message: str) -> None:
+        self.path, self.line, self.message = path, line, message
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    path: Path
+    subject: str
+    name: str
+    preview: str
+    delay_days: int
+    body: str
+    #: the line of the file on which ``body`` starts, to report template errors precisely
+    body_line: int
+
+
+@dataclass(frozen=True)
+class Course:
+    path: Path
+    slug: str
+    title: str
+    version: int
+    description: str
+    author: str | None
+    sender_name: str | None
+    send_hour: int
+    timezone: str
+    steps: tuple[Step, ...]
+
+    @property
+    def lesson_steps(self) -> tuple[Step, ...]:
+        """The numbered steps: those with a ``Name:`` (not the welcome or the closing)."""
+        return tuple(step for step in self.steps if step.name)
+
+    def step(self, index: int) -> Step:
+        return self.steps[index]
+
+
+def load_course(folder: Path) -> Course:
+    """Read and check a course folder; raise ``CourseError`` naming the file and line."""
+    path = folder / "course.toml"
+    source = _read_text(path)
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as error:
+        match = _TOML_LINE.search(str(error))
+        message = _TOML_LINE.sub("", str(error)).strip()
+        raise CourseError(path, int(match.group(1)) if match else None, message) from None
+
+    def line_of(needle: str) -> int | None:
+        for number, line in enumerate(source.splitlines(), start=1):
+            if needle in line and not line.lstrip().startswith("#"):
+                return number
+        return None
+
+    def fail(key: str, message: str) -> CourseError:
+        return CourseError(path, line_of(key), message)
+
+    for key in data:
+        if key not in COURSE_KEYS:
+            raise fail(key, f"unknown setting {key!r} (known: {', '.join(sorted(COURSE_KEYS))})")
+    for key in ("slug", "title", "version", "send_hour", "timezone", "steps"):
+        if key not in data:
+            raise CourseError(path, None, f"missing required setting {key!r}")
+
+    slug = data["slug"]
+    if not isinstance(slug, str) or not _SLUG.match(slug):
+        raise fail("slug", "slug must be lower-case letters, digits and dashes")
+    title = data["title"]
+    if not isinstance(title, str) or not title.strip():
+        raise fail("title", "title must be some text")
+    version = data["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise fail("version", "version must be a whole number, 1 or more")
+    send_hour = data["send_hour"]
+    if not isinstance(send_hour, int) or isinstance(send_hour, bool) or not 0 <= send_hour <= 23:
+        raise fail("send_hour", "send_hour must be a whole hour from 0 to 23")
+    timezone = data["timezone"]
+    if not isinstance(timezone, str) or not is_time_zone(timezone):
+        raise fail("timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')")
+    for key in ("description", "author", "sender_name"):
+        if key in data and (not isinstance(data[key], str) or "\n" in data[key].strip()
+                            and key != "description"):
+            raise fail(key, f"{key} must be a line of text")
+
+    raw_steps = data["steps"]
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise fail("steps", "a course needs at least one [[steps]] entry")
+    steps = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw_steps):
+        where = f"step {index + 1}"
+        if not isinstance(entry, dict):
+            raise fail("steps", f"{where} must be a [[steps]] table")
+        for key in entry:
+            if key not in STEP_KEYS:
+                raise fail(key, f"{where}: unknown key {key!r} (known: file, delay_days)")
+        name = entry.get("file")
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+            raise fail("[[steps]]", f"{where}: 'file' must name a file in this folder")
+        if name in seen:
+            raise fail(name, f"{where}: {name!r} is used twice")
+        seen.add(name)
+        delay = entry.get("delay_days")
+        if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 365:
+            raise fail(name, f"{where}: delay_days must be a whole number of days from 0 to 365")
+        step_path = folder / name
+        if not step_path.is_file():
+            raise fail(name, f"{where}: file {name!r} not found beside course.toml")
+        steps.append(load_step(step_path, index=index, delay_days=delay))
+
+    return Course(
+        path=folder,
+        slug=slug,
+        title=title.strip(),
+        version=version,
+        description=" ".join(str(data.get("description", "")).split()),
+        author=data.get("author"),
+        sender_name=data.get("sender_name"),
+        send_hour=send_hour,
+        timezone=timezone,
+        steps=tuple(steps),
+    )
+
+
+def load_step(
+    path: Path,
+    *,
+    index: int = 0,
+    delay_days: int = 0,
+    placeholders: frozenset[str] = STEP_PLACEHOLDERS,
+) -> Step:
+    """Read one email file: header lines, a blank line, then a Markdown body."""
+    lines = _read_text(path).splitlines()
+    headers: dict[str, str] = {}
+    number = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            break
+        key, colon, value = line.partition(":")
+        key = key.strip().lower()
+        if not colon or key not in STEP_HEADERS:
+            raise CourseError(
+                path,
+                number,
+                "expected a header line such as 'Subject: ...' (known: Subject, Name, Preview),"
+                " then a blank line before the body",
+            )
+        if key in headers:
+            raise CourseError(path, number, f"{key.title()} is given twice")
+        headers[key] = value.strip()
+    else:
+        raise CourseError(path, number or 1, "the email has no body: add a blank line, then text")
+    if not headers.get("subject"):
+        raise CourseError(path, 1, "missing 'Subject:' line (the first lines are headers)")
+    body = "\n".join(lines[number:]).strip("\n")
+    if not body.strip():
+        raise CourseError(path, number + 1, "the email's body is empty")
+    body_line = number + 1
+    _check_template(path, headers["subject"], 1, placeholders)
+    _check_template(path, body, body_line, placeholders)
+    return Step(
+        index=index,
+        path=path,
+        subject=headers["subject"],
+        name=headers.get("name", ""),
+        preview=headers.get("preview", ""),
+        delay_days=delay_days,
+        body=body,
+        body_line=body_line,
+    )
+
+
+def _check_template(path: Path, text: str, first_line: int, allowed: frozenset[str]) -> None:
+    env = jinja2.Environment(autoescape=True)
+    try:
+        tree = env.parse(text)
+    except jinja2.TemplateSyntaxError as error:
+        line = first_line + (error.lineno or 1) - 1
+        raise CourseError(path, line, f"template error: {error.message}") from None
+    unknown = meta.find_undeclared_variables(tree) - allowed
+    if unknown:
+        name = sorted(unknown)[0]
+        offset = next(
+            (n for n, line in enumerate(text.splitlines()) if name in line), 0
+        )
+        raise CourseError(
+            path,
+            first_line + offset,
+            f"unknown placeholder {{{{ {name} }}}} (known: {', '.join(sorted(allowed))})",
+        )
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CourseError(path, None, "file not found") from None
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise CourseError(path, line, "not UTF-8 text (save the file as UTF-8)") from None
+
+
+def is_time_zone(name: str) -> bool:
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+@cache
+def shipped_course(slug: str = "rebuilding-trust") -> Course:
+    """A course shipped in the package, loaded once per process."""
+    return load_course(COURSES_DIR / slug)
+
+
+def default_course() -> Course:
+    return shipped_course()

@@ -1,0 +1,202 @@
+"""Turn a step (or the confirmation email) and one recipient into subject, HTML and text.
+
+Work is done as early and as rarely as possible: the MJML layout is compiled once per
+process, each step's Markdown is converted and compiled into a Jinja template once per
+renderer, and per recipient only a Jinja render runs (autoescape on for HTML).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import markdown
+import mjml
+from markupsafe import Markup, escape
+
+from emails.course import SYSTEM_DIR, Course, Step, load_step
+
+LAYOUT_MJML = Path(__file__).with_name("layout.mjml")
+LAYOUT_TEXT = Path(__file__).with_name("layout.txt")
+FORGIVENESS_POST_TITLE = "“Forgiveness: The Real F Word”"
+CONFIRM_PLACEHOLDERS = frozenset({"first_name", "course_title", "author", "therapist_name"})
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The therapist's details, from settings: never written into a template."""
+
+    therapist_name: str
+    therapist_email: str
+    therapist_phone: str
+    postal_address: str
+    forgiveness_post_url: str = ""
+    blog_url: str = ""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+@cache
+def compiled_layout() -> str:
+    """The shared layout as HTML with Jinja placeholders: MJML runs once per process."""
+    return str(mjml.mjml2html(LAYOUT_MJML.read_text(encoding="utf-8")))
+
+
+@cache
+def confirmation_step() -> Step:
+    return load_step(SYSTEM_DIR / "confirm.md", placeholders=CONFIRM_PLACEHOLDERS)
+
+
+def markdown_to_html(source: str) -> str:
+    return markdown.markdown(source, output_format="html")
+
+
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_STRONG = re.compile(r"(\*\*|__)(.+?)\1")
+_EMPHASIS = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+
+
+def markdown_to_text(source: str) -> str:
+    """Markdown is already readable as text; only links and emphasis marks need undoing."""
+    text = _LINK.sub(r"\1 (\2)", source)
+    text = _STRONG.sub(r"\2", text)
+    return _EMPHASIS.sub(r"\1", text)
+
+
+class Renderer:
+    """Renders one course's emails; build one per process and reuse it."""
+
+    def __init__(self, course: Course, contact: Contact) -> None:
+        self.course = course
+        self.contact = contact
+        loader = jinja2.DictLoader(
+            {
+                "layout.html": compiled_layout(),
+                "layout.txt": LAYOUT_TEXT.read_text(encoding="utf-8"),
+            }
+        )
+        common = {"undefined": jinja2.StrictUndefined, "loader": loader}
+        self._html = jinja2.Environment(autoescape=True, **common)  # type: ignore[arg-type]
+        self._text = jinja2.Environment(
+            autoescape=False, keep_trailing_newline=True, **common  # type: ignore[arg-type]
+        )
+        self._cache: dict[str, tuple[jinja2.Template, jinja2.Template, jinja2.Template]] = {}
+
+    @property
+    def author(self) -> str:
+        return self.course.author or self.contact.therapist_name
+
+    @property
+    def sender_name(self) -> str:
+        return self.course.sender_name or self.contact.therapist_name
+
+    def render_step(
+        self, index: int, *, first_name: str | None, unsubscribe_url: str
+    ) -> Rendered:
+        step = self.course.step(index)
+        reason = (
+            f"You are receiving this because you signed up for {self.course.title}, "
+            f"an email course by {self.author}."
+        )
+        return self._render(
+            f"step-{index}",
+            step,
+            first_name=first_name,
+            unsubscribe_url=unsubscribe_url,
+            footer_reason=reason,
+            step_number=index,
+            step_count=len(self.course.lesson_steps),
+        )
+
+    def render_confirmation(self, *, first_name: str | None, confirm_url: str) -> Rendered:
+        return self._render(
+            "confirm",
+            confirmation_step(),
+            first_name=first_name,
+            unsubscribe_url="",
+            footer_reason=(
+                f"You are receiving this because this address was entered on the sign-up form "
+                f"for {self.course.title}."
+            ),
+            button_url=confirm_url,
+            button_label="Yes, start the course",
+        )
+
+    def _render(self, key: str, step: Step, **values: object) -> Rendered:
+        subject_t, html_t, text_t = self._templates(key, step)
+        base = {
+            "course_title": self.course.title,
+            "author": self.author,
+            "therapist_name": self.contact.therapist_name,
+            "blog_url": self.contact.blog_url,
+            "postal_address": self.contact.postal_address,
+            "preview": step.preview,
+            "button_url": "",
+            "button_label": "",
+            **values,
+        }
+        subject = " ".join(subject_t.render(base).split())
+        html = html_t.render(base, subject=subject, **self._links_html())
+        text = text_t.render(base, subject=subject, **self._links_text())
+        return Rendered(subject=subject, html=html, text=_tidy_text(text))
+
+    def _templates(
+        self, key: str, step: Step
+    ) -> tuple[jinja2.Template, jinja2.Template, jinja2.Template]:
+        if key not in self._cache:
+            html_source = (
+                "{% extends 'layout.html' %}{% block content %}"
+                + markdown_to_html(step.body)
+                + "{% endblock %}"
+            )
+            text_source = (
+                "{% extends 'layout.txt' %}{% block content %}"
+                + markdown_to_text(step.body)
+                + "{% endblock %}"
+            )
+            self._cache[key] = (
+                self._text.from_string(step.subject),
+                self._html.from_string(html_source),
+                self._text.from_string(text_source),
+            )
+        return self._cache[key]
+
+    def _links_html(self) -> dict[str, object]:
+        c = self.contact
+        post: object = FORGIVENESS_POST_TITLE
+        if c.forgiveness_post_url:
+            post = Markup('<a href="{}">{}</a>').format(c.forgiveness_post_url, post)
+        phone_digits = re.sub(r"[^\d+]", "", c.therapist_phone)
+        return {
+            "forgiveness_post": post,
+            "therapist_email": Markup('<a href="mailto:{0}">{0}</a>').format(c.therapist_email),
+            "therapist_phone": Markup('<a href="tel:{}">{}</a>').format(
+                phone_digits, c.therapist_phone
+            )
+            if phone_digits
+            else escape(c.therapist_phone),
+        }
+
+    def _links_text(self) -> dict[str, object]:
+        c = self.contact
+        post = FORGIVENESS_POST_TITLE
+        if c.forgiveness_post_url:
+            post = f"{post} ({c.forgiveness_post_url})"
+        return {
+            "forgiveness_post": post,
+            "therapist_email": c.therapist_email,
+            "therapist_phone": c.therapist_phone,
+        }
+
+
+def _tidy_text(text: str) -> str:
+    """Collapse the blank lines template tags leave behind; end with one newline."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"

@@ -1,0 +1,185 @@
+"""The ``coursemail`` command: migrations, course checks, previews, the tick and the worker."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from emails.course import COURSES_DIR, CourseError, default_course, load_course
+from service.settings import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration error: {error}") from None
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+@click.group()
+def main() -> None:
+    """coursemail: an email course, sent gently and on time."""
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run again)."""
+    from service.migrate import upgrade
+
+    settings = _settings()
+    click.echo(f"Migrating {_safe_url(settings.DATABASE_URL)} ...")
+    upgrade(settings.DATABASE_URL)
+    click.echo("Database is up to date.")
+
+
+@main.group()
+def course() -> None:
+    """Course files."""
+
+
+@course.command("check")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+def course_check(folder: Path | None) -> None:
+    """Check a course folder (default: the shipped course) and render every email."""
+    from emails.render import Contact, Renderer
+
+    folder = folder or COURSES_DIR / "rebuilding-trust"
+    try:
+        loaded = load_course(folder)
+    except CourseError as error:
+        raise click.ClickException(str(error)) from None
+    renderer = Renderer(loaded, Contact("Therapist", "t@example.org", "555", "Address"))
+    for step in loaded.steps:
+        rendered = renderer.render_step(step.index, first_name="Sam", unsubscribe_url="https://u")
+        click.echo(f"  {step.index}  +{step.delay_days}d  {rendered.subject}")
+    click.echo(f"{loaded.title}: {len(loaded.steps)} emails, all fine.")
+
+
+@main.command()
+@click.argument("step", type=int)
+@click.option("--html", is_flag=True, help="Print the HTML part instead of the text part.")
+@click.option("--name", default="Sam", show_default=True, help="First name to greet.")
+def preview(step: int, html: bool, name: str) -> None:
+    """Print course email STEP (0 = welcome) as a subscriber would receive it."""
+    from workers.runtime import Runtime
+
+    settings = _settings()
+    loaded = default_course()
+    if not 0 <= step < len(loaded.steps):
+        raise click.BadParameter(
+            f"the course has emails 0 to {len(loaded.steps) - 1}", param_hint="STEP"
+        )
+    rendered = Runtime(settings).renderer(loaded).render_step(
+        step, first_name=name or None, unsubscribe_url=f"{settings.PUBLIC_URL}/u/preview"
+    )
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.html if html else rendered.text)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one pass and exit.")
+def tick(once: bool) -> None:
+    """Find due emails and hand them to the workers, every DISPATCH_INTERVAL seconds."""
+    from workers import dispatch
+    from workers.runtime import current
+
+    _settings()
+    _logging()
+    rt = current()
+    if once:
+        report = dispatch.tick(rt)
+        click.echo(f"{report.created} due, {report.enqueued} enqueued in {report.jobs} jobs")
+        return
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    dispatch.run_forever(rt, stop=stop)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on the course queues."""
+    from rq import Worker
+
+    from workers.runtime import QUEUES, current
+
+    _settings()
+    _logging()
+    rt = current()
+    queues = [rt.queue(name) for name in QUEUES]
+    Worker(queues, connection=rt.redis).work(burst=burst, logging_level="INFO")
+
+
+@main.command()
+@click.argument("email")
+@click.option("--name", default=None, help="First name.")
+@click.option("--timezone", "zone", default=None, help="IANA time zone, e.g. Europe/London.")
+@click.option("--confirm", is_flag=True, help="Skip the confirmation email (development only).")
+def subscribe(email: str, name: str | None, zone: str | None, confirm: bool) -> None:
+    """Sign EMAIL up from the command line (the web form does this for readers)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from emails.course import is_time_zone
+    from service import lifecycle
+    from workers.runtime import current
+
+    settings = _settings()
+    if confirm and settings.is_production:
+        raise click.ClickException("--confirm skips double opt-in and is refused in production")
+    try:
+        email = validate_email(
+            email, check_deliverability=False, test_environment=not settings.is_production
+        ).normalized
+    except EmailNotValidError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
+    loaded = default_course()
+    zone = zone or loaded.timezone
+    if not is_time_zone(zone):
+        raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
+    rt = current()
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        result = lifecycle.subscribe(
+            session, email=email, first_name=name, timezone=zone, now=now,
+            mail_domain=settings.mail_domain,
+        )
+        if confirm:
+            lifecycle.confirm(session, result.subscriber, course=loaded, now=now)
+    if confirm:
+        click.echo(f"{email} is enrolled; the welcome email goes out on the next tick.")
+    elif result.confirmation_queued:
+        click.echo(f"{email} is signed up; a confirmation email goes out on the next tick.")
+    else:
+        click.echo(f"{email} was already signed up; nothing new to send.")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Engines and sessions, built lazily once per process (and again after a fork)."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+#: How long a SQLite writer waits for another's lock before giving up, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+_live: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+class Database:
+    """One engine and session factory for one URL; safe across ``fork()``.
+
+    A child process must never reuse its parent's pooled connections: the engine is
+    dropped in the child (RQ's work-horse, gunicorn's workers) and built again on first use.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._sessionmaker: sessionmaker[Session] | None = None
+        self._pid = os.getpid()
+        _live.add(self)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None or self._pid != os.getpid():
+            self._engine = _make_engine(self.url)
+            self._sessionmaker = sessionmaker(self._engine, expire_on_commit=False)
+            self._pid = os.getpid()
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        self.engine  # noqa: B018 - builds the factory when needed
+        assert self._sessionmaker is not None
+        with self._sessionmaker() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _forget_after_fork(self) -> None:
+        if self._engine is not None:
+            # close=False: the parent's connections stay the parent's; the child just forgets
+            self._engine.dispose(close=False)
+            self._engine = None
+
+
+def _after_fork_in_child() -> None:
+    for database in list(_live):
+        database._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # let SQLAlchemy, not pysqlite, decide when transactions begin (see _on_begin)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout
+        # instead of one failing at once when its read snapshot turns out to be stale.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

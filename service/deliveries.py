@@ -1,0 +1,251 @@
+"""The delivery state machine (DESIGN decision 3), as conditional updates.
+
+    pending ─▶ claimed ─▶ sending ─▶ sent | retry_wait | failed_permanent | ambiguous
+       ▲          │                          │
+       └──────────┘ (enqueue failed)         └─▶ claimed again when due
+
+Every transition is ``UPDATE … WHERE status = <expected>``: whoever changes the row owns
+the next move, so two ticks or two jobs never both send the same email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from emails.course import Course, shipped_course
+from service.lifecycle import suppress
+from service.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    SubscriberStatus,
+)
+from service.schedule import next_due, zone_for
+
+#: A claim untouched this long belongs to a worker that died (RQ parks such jobs): retake it.
+STALE_CLAIM_AFTER = timedelta(minutes=10)
+#: Transient failures (SMTP 4xx, connection errors) are retried this many times in all.
+MAX_ATTEMPTS = 6
+#: Wait before attempt n+1 (real time): quick at first, then patient.
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Ids moved to ``claimed`` by one tick, ready to enqueue, by kind."""
+
+    confirmations: list[int]
+    steps: list[int]
+
+    def __bool__(self) -> bool:
+        return bool(self.confirmations or self.steps)
+
+
+def create_due_step_deliveries(
+    session: Session, *, now: datetime, mail_domain: str, limit: int, postgres: bool
+) -> int:
+    """Turn due enrollments into pending deliveries; returns how many.
+
+    Uses the ``(status, next_send_at)`` index, so the cost follows what is due, not the list
+    size. Clearing ``next_send_at`` in the same conditional update is the claim: a second
+    tick's update changes no row, and the unique (enrollment, step) pair backs it up.
+    """
+    query = (
+        select(Enrollment.id, Enrollment.subscriber_id, Enrollment.next_step)
+        .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_send_at <= now)
+        .order_by(Enrollment.next_send_at)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    created = 0
+    for enrollment_id, subscriber_id, step in session.execute(query).all():
+        claimed = session.execute(
+            update(Enrollment)
+            .where(
+                Enrollment.id == enrollment_id,
+                Enrollment.status == EnrollmentStatus.ACTIVE,
+                Enrollment.next_step == step,
+                Enrollment.next_send_at.is_not(None),
+            )
+            .values(next_send_at=None)
+        ).rowcount
+        if claimed != 1:
+            continue
+        session.add(
+            Delivery(
+                kind=DeliveryKind.STEP,
+                subscriber_id=subscriber_id,
+                enrollment_id=enrollment_id,
+                step=step,
+                status=DeliveryStatus.PENDING,
+                message_id=make_msgid(domain=mail_domain),
+                created_at=now,
+            )
+        )
+        created += 1
+    session.flush()
+    return created
+
+
+def claim_ready(session: Session, *, now: datetime, limit: int) -> Claimed:
+    """Claim what is ready to send: pending rows, retries now due, and stale claims."""
+    stale_before = now - STALE_CLAIM_AFTER
+    ready = or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        and_(Delivery.status == DeliveryStatus.RETRY_WAIT, Delivery.next_attempt_at <= now),
+        and_(
+            Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)),
+            Delivery.claimed_at < stale_before,
+        ),
+    )
+    candidates = session.execute(
+        select(Delivery.id, Delivery.status).where(ready).order_by(Delivery.id).limit(limit)
+    ).all()
+    confirmations: list[int] = []
+    steps: list[int] = []
+    for delivery_id, status in candidates:
+        guard = Delivery.status == status
+        if status in (DeliveryStatus.CLAIMED, DeliveryStatus.SENDING):
+            guard = and_(guard, Delivery.claimed_at < stale_before)
+        row = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, guard)
+            .values(status=DeliveryStatus.CLAIMED, claimed_at=now, next_attempt_at=None)
+            .returning(Delivery.kind)
+        ).first()
+        if row is None:
+            continue
+        (confirmations if row.kind == DeliveryKind.CONFIRMATION else steps).append(delivery_id)
+    return Claimed(confirmations=confirmations, steps=steps)
+
+
+def release(session: Session, ids: Sequence[int]) -> None:
+    """Enqueueing failed (Redis away): hand the rows back so the next tick tries again."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.PENDING, claimed_at=None)
+    )
+
+
+def begin_sending(session: Session, delivery_id: int, *, now: datetime) -> Delivery | None:
+    """Take a claimed delivery in hand; None if another job has it or it is finished."""
+    changed = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.SENDING, claimed_at=now)
+    ).rowcount
+    if changed != 1:
+        return None
+    return session.get(Delivery, delivery_id)
+
+
+def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
+    """Re-read at send time: an unsubscribe that committed a moment ago wins."""
+    subscriber = delivery.subscriber
+    if suppressed:
+        return "address is suppressed"
+    if delivery.kind == DeliveryKind.CONFIRMATION:
+        if subscriber.status != SubscriberStatus.PENDING:
+            return f"subscriber is {subscriber.status.value}, not waiting to confirm"
+        return None
+    if subscriber.status != SubscriberStatus.ACTIVE:
+        return f"subscriber is {subscriber.status.value}"
+    enrollment = delivery.enrollment
+    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
+        return "enrollment is no longer active"
+    if enrollment.next_step != delivery.step:
+        return "enrollment has moved past this step"
+    return None
+
+
+def record_cancelled(session: Session, delivery: Delivery, reason: str) -> None:
+    delivery.status = DeliveryStatus.CANCELLED
+    delivery.last_error = reason
+
+
+def record_sent(
+    session: Session, delivery: Delivery, *, now: datetime, time_scale: float
+) -> None:
+    delivery.status = DeliveryStatus.SENT
+    delivery.sent_at = now
+    delivery.attempts += 1
+    delivery.last_error = None
+    _advance(delivery, now=now, time_scale=time_scale)
+
+
+def record_ambiguous(
+    session: Session, delivery: Delivery, error: str, *, now: datetime, time_scale: float
+) -> None:
+    """The server may have the message: never resend blindly; move on as if it went."""
+    delivery.status = DeliveryStatus.AMBIGUOUS
+    delivery.sent_at = now
+    delivery.attempts += 1
+    delivery.last_error = error
+    _advance(delivery, now=now, time_scale=time_scale)
+
+
+def record_transient(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
+    """Retry later with backoff, or give up after ``MAX_ATTEMPTS`` (the address is kept)."""
+    delivery.attempts += 1
+    delivery.last_error = error
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.FAILED_PERMANENT
+        delivery.next_attempt_at = None
+        if delivery.enrollment is not None:
+            delivery.enrollment.status = EnrollmentStatus.STALLED
+        return
+    delay = BACKOFF[min(delivery.attempts, len(BACKOFF)) - 1]
+    delivery.status = DeliveryStatus.RETRY_WAIT
+    delivery.next_attempt_at = now + delay
+
+
+def record_permanent(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
+    """A hard bounce (5xx): the address is suppressed and nothing more goes to it."""
+    delivery.attempts += 1
+    delivery.status = DeliveryStatus.FAILED_PERMANENT
+    delivery.last_error = error
+    session.flush()
+    suppress(session, delivery.subscriber, reason="hard_bounce", detail=error, now=now)
+
+
+def course_for(enrollment: Enrollment) -> Course:
+    return shipped_course(enrollment.course)
+
+
+def _advance(delivery: Delivery, *, now: datetime, time_scale: float) -> None:
+    enrollment = delivery.enrollment
+    if delivery.kind != DeliveryKind.STEP or enrollment is None:
+        return
+    if enrollment.status != EnrollmentStatus.ACTIVE or enrollment.next_step != delivery.step:
+        return  # they left while this one was in flight: plan nothing further
+    course = course_for(enrollment)
+    following = (delivery.step or 0) + 1
+    enrollment.next_step = following
+    if following >= len(course.steps):
+        enrollment.status = EnrollmentStatus.COMPLETED
+        enrollment.completed_at = now
+        enrollment.next_send_at = None
+        return
+    enrollment.next_send_at = next_due(
+        now=now,
+        delay_days=course.step(following).delay_days,
+        send_hour=course.send_hour,
+        zone=zone_for(delivery.subscriber.timezone, course.timezone),
+        scale=time_scale,
+    )

@@ -1,0 +1,175 @@
+"""The subscriber lifecycle: subscribe, confirm (enroll), unsubscribe, suppress.
+
+Plain functions over a session: blueprints, jobs and the CLI are thin shells around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import make_msgid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from emails.course import Course
+from service.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+from service.schedule import next_due, zone_for
+
+#: Deliveries that have not gone out yet and can still be stopped.
+UNSENT = (
+    DeliveryStatus.PENDING,
+    DeliveryStatus.CLAIMED,
+    DeliveryStatus.RETRY_WAIT,
+)
+
+
+@dataclass(frozen=True)
+class SubscribeResult:
+    subscriber: Subscriber
+    #: a confirmation email was put in the outbox by this call
+    confirmation_queued: bool
+
+
+def find_by_email(session: Session, email: str) -> Subscriber | None:
+    return session.scalar(
+        select(Subscriber).where(func.lower(Subscriber.email) == email.lower())
+    )
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    found = session.scalar(
+        select(Suppression.id).where(func.lower(Suppression.email) == email.lower())
+    )
+    return found is not None
+
+
+def subscribe(
+    session: Session,
+    *,
+    email: str,
+    first_name: str | None,
+    timezone: str,
+    now: datetime,
+    mail_domain: str,
+) -> SubscribeResult:
+    """Record a sign-up and queue the confirmation email; never a second row per address.
+
+    An active subscriber is left alone; a pending one gets the confirmation again unless one
+    is already on its way; one who left (or bounced and was un-suppressed) starts over.
+    """
+    email = email.strip().lower()
+    subscriber = find_by_email(session, email)
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=email, first_name=first_name, timezone=timezone, created_at=now
+        )
+        session.add(subscriber)
+        session.flush()
+    elif subscriber.status == SubscriberStatus.ACTIVE:
+        return SubscribeResult(subscriber, confirmation_queued=False)
+    else:
+        subscriber.status = SubscriberStatus.PENDING
+        subscriber.first_name = first_name or subscriber.first_name
+        subscriber.timezone = timezone
+    if is_suppressed(session, email):
+        return SubscribeResult(subscriber, confirmation_queued=False)
+    in_flight = session.scalar(
+        select(Delivery.id).where(
+            Delivery.subscriber_id == subscriber.id,
+            Delivery.kind == DeliveryKind.CONFIRMATION,
+            Delivery.status.in_(UNSENT + (DeliveryStatus.SENDING,)),
+        )
+    )
+    if in_flight is not None:
+        return SubscribeResult(subscriber, confirmation_queued=False)
+    session.add(
+        Delivery(
+            kind=DeliveryKind.CONFIRMATION,
+            subscriber_id=subscriber.id,
+            status=DeliveryStatus.PENDING,
+            message_id=make_msgid(domain=mail_domain),
+            created_at=now,
+        )
+    )
+    return SubscribeResult(subscriber, confirmation_queued=True)
+
+
+def confirm(session: Session, subscriber: Subscriber, *, course: Course, now: datetime) -> bool:
+    """Activate a pending subscriber and enroll them; False if they were already active."""
+    if subscriber.status == SubscriberStatus.ACTIVE:
+        return False
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.confirmed_at = now
+    subscriber.unsubscribed_at = None
+    enroll(session, subscriber, course=course, now=now)
+    return True
+
+
+def enroll(session: Session, subscriber: Subscriber, *, course: Course, now: datetime) -> Enrollment:
+    """A fresh enrollment whose first email is due as the course says (the welcome: now)."""
+    first = course.steps[0]
+    enrollment = Enrollment(
+        subscriber_id=subscriber.id,
+        course=course.slug,
+        course_version=course.version,
+        next_step=0,
+        next_send_at=next_due(
+            now=now,
+            delay_days=first.delay_days,
+            send_hour=course.send_hour,
+            zone=zone_for(subscriber.timezone, course.timezone),
+        ),
+        status=EnrollmentStatus.ACTIVE,
+        created_at=now,
+    )
+    session.add(enrollment)
+    session.flush()
+    return enrollment
+
+
+def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
+    """Stop everything for this subscriber at once; False if they had already left."""
+    if subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
+        return False
+    subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    subscriber.unsubscribed_at = now
+    _stop_everything(session, subscriber.id)
+    return True
+
+
+def suppress(
+    session: Session, subscriber: Subscriber, *, reason: str, detail: str, now: datetime
+) -> None:
+    """A hard bounce: never mail this address again, and stop what was planned."""
+    if not is_suppressed(session, subscriber.email):
+        session.add(
+            Suppression(email=subscriber.email, reason=reason, detail=detail, created_at=now)
+        )
+    subscriber.status = SubscriberStatus.BOUNCED
+    _stop_everything(session, subscriber.id)
+
+
+def _stop_everything(session: Session, subscriber_id: int) -> None:
+    session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.subscriber_id == subscriber_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .values(status=EnrollmentStatus.CANCELLED, next_send_at=None)
+    )
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber_id, Delivery.status.in_(UNSENT))
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+    )

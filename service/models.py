@@ -1,0 +1,185 @@
+"""The database tables: subscribers, their enrollments, each email's delivery, suppressions.
+
+The database is the source of truth for the schedule (DESIGN decision 1): Redis only carries
+ids of work already claimed here, so losing Redis loses nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC on every engine; always hands back an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _enum(cls: type[StrEnum]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def new_public_id() -> str:
+    """A random id for links, separate from the row id so nothing can be enumerated."""
+    return secrets.token_urlsafe(16)
+
+
+def new_address_token() -> str:
+    """Lower-case base32: survives relays that fold case and fits an address's local part."""
+    return base64.b32encode(secrets.token_bytes(20)).decode().lower()
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # signed up, not yet confirmed: only the confirmation email may go
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # the address hard-bounced and is suppressed
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # unsubscribed or bounced
+    STALLED = "stalled"  # a step kept failing; nothing more is sent until someone looks
+
+
+class DeliveryKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    STEP = "step"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # ready; the tick will claim and enqueue it
+    CLAIMED = "claimed"  # enqueued in a batch job
+    SENDING = "sending"  # a job has it in hand
+    SENT = "sent"
+    RETRY_WAIT = "retry_wait"  # a transient failure; next_attempt_at says when
+    FAILED_PERMANENT = "failed_permanent"
+    AMBIGUOUS = "ambiguous"  # the connection dropped after the final '.': may have arrived
+    CANCELLED = "cancelled"  # the subscriber left before it went out
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+    __table_args__ = (Index("uq_subscribers_email_lower", func.lower("email"), unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[SubscriberStatus] = mapped_column(
+        _enum(SubscriberStatus), default=SubscriberStatus.PENDING
+    )
+    unsubscribe_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=new_address_token
+    )
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (Index("ix_enrollments_due", "status", "next_send_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    course: Mapped[str] = mapped_column(String(64))
+    course_version: Mapped[int]
+    next_step: Mapped[int] = mapped_column(default=0)
+    #: When the next step is due; NULL while a step is in flight or once the course is over.
+    next_send_at: Mapped[datetime | None]
+    status: Mapped[EnrollmentStatus] = mapped_column(
+        _enum(EnrollmentStatus), default=EnrollmentStatus.ACTIVE
+    )
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
+
+
+class Delivery(Base):
+    """One email to one person: a course step, or the confirmation email (the outbox)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # a step is claimed once; confirmation rows have NULLs here and are not constrained
+        UniqueConstraint("enrollment_id", "step", name="uq_deliveries_enrollment_step"),
+        Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_deliveries_status_claimed", "status", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[DeliveryKind] = mapped_column(_enum(DeliveryKind))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    step: Mapped[int | None]
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    subscriber: Mapped[Subscriber] = relationship()
+    enrollment: Mapped[Enrollment | None] = relationship()
+
+
+class Suppression(Base):
+    """Addresses we must never mail again (hard bounces, complaints)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("uq_suppressions_email_lower", func.lower("email"), unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

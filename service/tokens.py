@@ -1,0 +1,44 @@
+"""Signed, expiring tokens for links in emails (the confirmation link)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+#: A confirmation link works for this long, in real time (never scaled).
+CONFIRM_MAX_AGE = timedelta(days=7)
+
+
+class TokenInvalid(Exception):
+    """Tampered, truncated or signed with another key."""
+
+
+class TokenExpired(Exception):
+    def __init__(self, public_id: str) -> None:
+        super().__init__("expired")
+        #: whose link it was, so the page can offer a fresh one
+        self.public_id = public_id
+
+
+@dataclass(frozen=True)
+class ConfirmTokens:
+    secret_key: str
+
+    def _serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.secret_key, salt="coursemail.confirm")
+
+    def make(self, public_id: str) -> str:
+        return self._serializer().dumps(public_id)
+
+    def read(self, token: str, *, now_timestamp: float | None = None) -> str:
+        """The subscriber's public id, or ``TokenInvalid`` / ``TokenExpired``."""
+        serializer = self._serializer()
+        try:
+            return str(serializer.loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds())))
+        except SignatureExpired as error:
+            payload = serializer.loads_unsafe(token)[1]
+            raise TokenExpired(str(payload)) from error
+        except BadSignature as error:
+            raise TokenInvalid(str(error)) from error

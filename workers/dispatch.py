@@ -1,0 +1,115 @@
+"""The dispatcher tick: find due work in the database, claim it, enqueue it in batches.
+
+One pass: (1) due enrollments become pending step deliveries; (2) pending rows, retries
+now due and stale claims are claimed; (3) claimed ids are enqueued, one RQ job per batch.
+If Redis is away, the claims are handed back and the next pass tries again. Run it as a
+long-lived loop (``coursemail tick``); running two at once is safe, as every claim is a
+conditional update.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+from rq import Queue
+
+from service import deliveries
+from workers.runtime import QUEUE_COURSE, QUEUE_TRANSACTIONAL, Runtime
+
+log = logging.getLogger("coursemail.tick")
+
+#: Deliveries per RQ job: one SMTP connection carries this many messages.
+BATCH_SIZE = 50
+#: Rows one pass claims at most; a pass that hits it runs again at once.
+CLAIM_LIMIT = 2000
+#: An RQ job's time limit, well below the stale-claim timeout so a re-found claim is dead.
+JOB_TIMEOUT = 300
+
+
+@dataclass(frozen=True)
+class TickReport:
+    created: int = 0
+    enqueued: int = 0
+    jobs: int = 0
+    released: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.created + self.enqueued + self.released > 0
+
+
+def tick(rt: Runtime) -> TickReport:
+    now = rt.clock.now()
+    db = rt.database
+    with db.session() as session:
+        created = deliveries.create_due_step_deliveries(
+            session,
+            now=now,
+            mail_domain=rt.settings.mail_domain,
+            limit=CLAIM_LIMIT,
+            postgres=not db.is_sqlite,
+        )
+    with db.session() as session:
+        claimed = deliveries.claim_ready(session, now=now, limit=CLAIM_LIMIT)
+    enqueued = jobs = released = 0
+    for queue_name, ids in (
+        (QUEUE_TRANSACTIONAL, claimed.confirmations),
+        (QUEUE_COURSE, claimed.steps),
+    ):
+        if not ids:
+            continue
+        batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+        try:
+            queue = rt.queue(queue_name)
+            _enqueue(queue, batches)
+        except RedisError as error:
+            log.warning("could not enqueue %d deliveries (%s); handing them back", len(ids), error)
+            with db.session() as session:
+                deliveries.release(session, ids)
+            released += len(ids)
+            continue
+        enqueued += len(ids)
+        jobs += len(batches)
+    report = TickReport(created=created, enqueued=enqueued, jobs=jobs, released=released)
+    if report.busy:
+        log.info(
+            "tick: %d due, %d enqueued in %d jobs, %d handed back",
+            created, enqueued, jobs, released,
+        )
+    return report
+
+
+def _enqueue(queue: Queue, batches: list[list[int]]) -> None:
+    queue.enqueue_many(
+        [
+            Queue.prepare_data(
+                "workers.jobs.send_batch",
+                args=(batch,),
+                timeout=JOB_TIMEOUT,
+                result_ttl=3600,
+                description=f"send {len(batch)} deliveries",
+            )
+            for batch in batches
+        ]
+    )
+
+
+def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:
+    """Tick every ``DISPATCH_INTERVAL`` seconds until ``stop`` is set.
+
+    A failing pass (database away) is logged and retried next interval: the loop itself
+    must outlive any outage, since nothing is lost while it waits.
+    """
+    interval = rt.settings.DISPATCH_INTERVAL if interval is None else interval
+    log.info("tick every %.1fs", interval)
+    while not stop.is_set():
+        try:
+            report = tick(rt)
+        except Exception:  # noqa: BLE001 - the loop must survive an outage; it is logged
+            log.exception("tick failed; trying again in %.1fs", interval)
+            report = TickReport()
+        if report.created < CLAIM_LIMIT and report.enqueued < CLAIM_LIMIT:
+            stop.wait(interval)  # else more is due right now: go again at once

@@ -1,0 +1,10 @@
+"""RQ job entry points: importable functions that take ids only."""
+
+from __future__ import annotations
+
+from workers import runtime, sending
+
+
+def send_batch(delivery_ids: list[int]) -> dict[str, int]:
+    """Send these claimed deliveries over one SMTP connection."""
+    return sending.send_batch(runtime.current(), delivery_ids)

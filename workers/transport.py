@@ -1,0 +1,167 @@
+"""SMTP transport: one connection reused for a whole batch, every failure classified.
+
+- ``TransientError``: 4xx replies and connection trouble before the message was handed
+  over: worth a retry later.
+- ``PermanentError``: 5xx replies to the recipient or the message: a hard bounce.
+- ``AmbiguousError``: the connection dropped after the final ``.`` was sent and before
+  the server answered: it may have the message. Never resend blindly.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+#: Seconds to wait on the SMTP server for any one step.
+SMTP_TIMEOUT = 30.0
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientError(DeliveryError):
+    pass
+
+
+class PermanentError(DeliveryError):
+    pass
+
+
+class AmbiguousError(DeliveryError):
+    pass
+
+
+class Transport(Protocol):
+    def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _classify(code: int, reply: bytes | str, stage: str) -> DeliveryError:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    message = f"{stage}: {code} {text}".strip()
+    if 500 <= code < 600:
+        return PermanentError(message, code)
+    return TransientError(message, code)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class SMTPTransport:
+    """Talks SMTP to the relay named by ``SMTP_URL``; connects lazily, reconnects on need."""
+
+    def __init__(self, url: str, *, timeout: float = SMTP_TIMEOUT) -> None:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        self.implicit_tls = parts.scheme == "smtps"
+        self.starttls = query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (465 if self.implicit_tls else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+        self._conn: smtplib.SMTP | None = None
+
+    def __enter__(self) -> SMTPTransport:
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        try:
+            if self.implicit_tls:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn.ehlo()
+            if self.starttls:
+                conn.starttls(context=ssl.create_default_context())
+                conn.ehlo()
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as error:
+            # our own configuration is wrong: the message is fine, retry once it is fixed
+            raise TransientError(f"login refused: {error.smtp_code}", error.smtp_code) from error
+        except smtplib.SMTPResponseException as error:
+            raise _classify(error.smtp_code, error.smtp_error, "connect") from error
+        except (OSError, smtplib.SMTPException) as error:
+            raise TransientError(f"cannot reach {self.host}:{self.port}: {error}") from error
+        return conn
+
+    def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> None:
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        try:
+            code, reply = conn.mail(envelope_from)
+            if code != 250:
+                # the sender was refused: our configuration, not the recipient, so not permanent
+                raise TransientError(f"MAIL FROM: {code} {reply.decode('utf-8', 'replace')}", code)
+            for recipient in recipients:
+                code, reply = conn.rcpt(recipient)
+                if code not in (250, 251):
+                    raise _classify(code, reply, "RCPT TO")
+            code, reply = conn.docmd("DATA")
+            if code != 354:
+                raise _classify(code, reply, "DATA")
+            body = _LEADING_DOT.sub(b"..", data)
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            conn.send(body + b".\r\n")
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            self._drop()
+            raise TransientError(f"connection lost before the message was sent: {error}") from error
+        except DeliveryError:
+            self._reset()
+            raise
+        try:
+            code, reply = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as error:
+            self._drop()
+            raise AmbiguousError(
+                f"connection lost after the message was sent, before the server answered: {error}"
+            ) from error
+        if code != 250:
+            self._reset()
+            raise _classify(code, reply, "end of DATA")
+
+    def _reset(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._conn.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            self._drop()

@@ -44,8 +44,15 @@ STEP_PLACEHOLDERS = frozenset(
 )
 STEP_HEADERS = {"subject", "name", "preview"}
 COURSE_KEYS = {
-    "slug", "title", "version", "description", "author", "sender_name",
-    "send_hour", "timezone", "steps",
+    "slug",
+    "title",
+    "version",
+    "description",
+    "author",
+    "sender_name",
+    "send_hour",
+    "timezone",
+    "steps",
 }
 STEP_KEYS = {"file", "delay_days"}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -104,8 +111,13 @@ def load_course(folder: Path) -> Course:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:
         match = _TOML_LINE.search(str(error))
-        message = _TOML_LINE.sub("", str(error)).strip()
-        raise CourseError(path, int(match.group(1)) if match else None, message) from None
+        line = int(match.group(1)) if match else None
+        if line is None and "end of document" in str(error):
+            line = max(1, len(source.splitlines()))
+        message = _TOML_LINE.sub("", str(error)).replace("(at end of document)", "").strip()
+        if line == len(source.splitlines()) and "end of document" in str(error):
+            message += " (the file ends too early: is a bracket or quote left open?)"
+        raise CourseError(path, line, message) from None
 
     def line_of(needle: str) -> int | None:
         for number, line in enumerate(source.splitlines(), start=1):
@@ -139,8 +151,9 @@ def load_course(folder: Path) -> Course:
     if not isinstance(timezone, str) or not is_time_zone(timezone):
         raise fail("timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')")
     for key in ("description", "author", "sender_name"):
-        if key in data and (not isinstance(data[key], str) or "\n" in data[key].strip()
-                            and key != "description"):
+        if key in data and (
+            not isinstance(data[key], str) or "\n" in data[key].strip() and key != "description"
+        ):
             raise fail(key, f"{key} must be a line of text")
 
     raw_steps = data["steps"]
@@ -241,9 +254,7 @@ def _check_template(path: Path, text: str, first_line: int, allowed: frozenset[s
     unknown = meta.find_undeclared_variables(tree) - allowed
     if unknown:
         name = sorted(unknown)[0]
-        offset = next(
-            (n for n, line in enumerate(text.splitlines()) if name in line), 0
-        )
+        offset = next((n for n, line in enumerate(text.splitlines()) if name in line), 0)
         raise CourseError(
             path,
             first_line + offset,

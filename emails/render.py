@@ -86,7 +86,9 @@ class Renderer:
         common = {"undefined": jinja2.StrictUndefined, "loader": loader}
         self._html = jinja2.Environment(autoescape=True, **common)  # type: ignore[arg-type]
         self._text = jinja2.Environment(
-            autoescape=False, keep_trailing_newline=True, **common  # type: ignore[arg-type]
+            autoescape=False,
+            keep_trailing_newline=True,
+            **common,  # type: ignore[arg-type]
         )
         self._cache: dict[str, tuple[jinja2.Template, jinja2.Template, jinja2.Template]] = {}
 
@@ -98,9 +100,7 @@ class Renderer:
     def sender_name(self) -> str:
         return self.course.sender_name or self.contact.therapist_name
 
-    def render_step(
-        self, index: int, *, first_name: str | None, unsubscribe_url: str
-    ) -> Rendered:
+    def render_step(self, index: int, *, first_name: str | None, unsubscribe_url: str) -> Rendered:
         step = self.course.step(index)
         reason = (
             f"You are receiving this because you signed up for {self.course.title}, "

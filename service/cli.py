@@ -23,9 +23,7 @@ def _settings() -> Settings:
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 @click.group()
@@ -86,8 +84,12 @@ def preview(step: int, html: bool, name: str) -> None:
         raise click.BadParameter(
             f"the course has emails 0 to {len(loaded.steps) - 1}", param_hint="STEP"
         )
-    rendered = Runtime(settings).renderer(loaded).render_step(
-        step, first_name=name or None, unsubscribe_url=f"{settings.PUBLIC_URL}/u/preview"
+    rendered = (
+        Runtime(settings)
+        .renderer(loaded)
+        .render_step(
+            step, first_name=name or None, unsubscribe_url=f"{settings.PUBLIC_URL}/u/preview"
+        )
     )
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.html if html else rendered.text)
@@ -162,7 +164,11 @@ def subscribe(email: str, name: str | None, zone: str | None, confirm: bool) -> 
     now = rt.clock.now()
     with rt.database.session() as session:
         result = lifecycle.subscribe(
-            session, email=email, first_name=name, timezone=zone, now=now,
+            session,
+            email=email,
+            first_name=name,
+            timezone=zone,
+            now=now,
             mail_domain=settings.mail_domain,
         )
         if confirm:

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from emails.course import Course, shipped_course
@@ -74,16 +75,18 @@ def create_due_step_deliveries(
         query = query.with_for_update(skip_locked=True)
     created = 0
     for enrollment_id, subscriber_id, step in session.execute(query).all():
-        claimed = session.execute(
-            update(Enrollment)
-            .where(
-                Enrollment.id == enrollment_id,
-                Enrollment.status == EnrollmentStatus.ACTIVE,
-                Enrollment.next_step == step,
-                Enrollment.next_send_at.is_not(None),
+        claimed = _rowcount(
+            session.execute(
+                update(Enrollment)
+                .where(
+                    Enrollment.id == enrollment_id,
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                    Enrollment.next_step == step,
+                    Enrollment.next_send_at.is_not(None),
+                )
+                .values(next_send_at=None)
             )
-            .values(next_send_at=None)
-        ).rowcount
+        )
         if claimed != 1:
             continue
         session.add(
@@ -145,11 +148,13 @@ def release(session: Session, ids: Sequence[int]) -> None:
 
 def begin_sending(session: Session, delivery_id: int, *, now: datetime) -> Delivery | None:
     """Take a claimed delivery in hand; None if another job has it or it is finished."""
-    changed = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.CLAIMED)
-        .values(status=DeliveryStatus.SENDING, claimed_at=now)
-    ).rowcount
+    changed = _rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.CLAIMED)
+            .values(status=DeliveryStatus.SENDING, claimed_at=now)
+        )
+    )
     if changed != 1:
         return None
     return session.get(Delivery, delivery_id)
@@ -179,9 +184,7 @@ def record_cancelled(session: Session, delivery: Delivery, reason: str) -> None:
     delivery.last_error = reason
 
 
-def record_sent(
-    session: Session, delivery: Delivery, *, now: datetime, time_scale: float
-) -> None:
+def record_sent(session: Session, delivery: Delivery, *, now: datetime, time_scale: float) -> None:
     delivery.status = DeliveryStatus.SENT
     delivery.sent_at = now
     delivery.attempts += 1
@@ -249,3 +252,9 @@ def _advance(delivery: Delivery, *, now: datetime, time_scale: float) -> None:
         zone=zone_for(delivery.subscriber.timezone, course.timezone),
         scale=time_scale,
     )
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE changed: the proof that this caller won a conditional transition."""
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

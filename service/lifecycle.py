@@ -41,9 +41,7 @@ class SubscribeResult:
 
 
 def find_by_email(session: Session, email: str) -> Subscriber | None:
-    return session.scalar(
-        select(Subscriber).where(func.lower(Subscriber.email) == email.lower())
-    )
+    return session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email.lower()))
 
 
 def is_suppressed(session: Session, email: str) -> bool:
@@ -115,7 +113,9 @@ def confirm(session: Session, subscriber: Subscriber, *, course: Course, now: da
     return True
 
 
-def enroll(session: Session, subscriber: Subscriber, *, course: Course, now: datetime) -> Enrollment:
+def enroll(
+    session: Session, subscriber: Subscriber, *, course: Course, now: datetime
+) -> Enrollment:
     """A fresh enrollment whose first email is due as the course says (the welcome: now)."""
     first = course.steps[0]
     enrollment = Enrollment(

@@ -103,21 +103,15 @@ class Settings:
             THERAPIST_EMAIL=_address(
                 "THERAPIST_EMAIL", get("THERAPIST_EMAIL", SEED_THERAPIST_EMAIL)
             ),
-            THERAPIST_PHONE=_line(
-                "THERAPIST_PHONE", get("THERAPIST_PHONE", SEED_THERAPIST_PHONE)
-            ),
+            THERAPIST_PHONE=_line("THERAPIST_PHONE", get("THERAPIST_PHONE", SEED_THERAPIST_PHONE)),
             POSTAL_ADDRESS=get("POSTAL_ADDRESS"),
             BLOG_URL=_optional_url("BLOG_URL", get("BLOG_URL")),
-            FORGIVENESS_POST_URL=_optional_url(
-                "FORGIVENESS_POST_URL", get("FORGIVENESS_POST_URL")
-            ),
+            FORGIVENESS_POST_URL=_optional_url("FORGIVENESS_POST_URL", get("FORGIVENESS_POST_URL")),
             REPLY_DOMAIN=reply_domain,
             COURSEMAIL_TIME_SCALE=_positive_float(
                 "COURSEMAIL_TIME_SCALE", get("COURSEMAIL_TIME_SCALE", "1")
             ),
-            DISPATCH_INTERVAL=_positive_float(
-                "DISPATCH_INTERVAL", get("DISPATCH_INTERVAL", "5")
-            ),
+            DISPATCH_INTERVAL=_positive_float("DISPATCH_INTERVAL", get("DISPATCH_INTERVAL", "5")),
             ADMIN_USERNAME=get("ADMIN_USERNAME", "admin"),
             ADMIN_PASSWORD=get("ADMIN_PASSWORD"),
         )
@@ -154,7 +148,7 @@ class Settings:
             return self
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return type(self)(**values)  # type: ignore[arg-type]
+        return type(self)(**values)
 
 
 #: Placeholder secrets (ours in .env.example, and the usual suspects); production refuses them.
@@ -214,7 +208,9 @@ def _address(name: str, value: str) -> str:
     _line(name, value)
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or " " in value or "<" in value:
-        raise ConfigError(f"{name} must be a bare email address like name@example.org; got {value!r}")
+        raise ConfigError(
+            f"{name} must be a bare email address like name@example.org; got {value!r}"
+        )
     return value
 
 
@@ -259,7 +255,9 @@ def _smtp_url(raw: str) -> str:
 def _public_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"PUBLIC_URL must be an http(s) URL like https://example.org; got {raw!r}")
+        raise ConfigError(
+            f"PUBLIC_URL must be an http(s) URL like https://example.org; got {raw!r}"
+        )
     return raw.rstrip("/")
 
 

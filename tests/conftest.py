@@ -159,4 +159,3 @@ def rt(
     runtime_module.install(None)
     runtime.database.dispose()
     runtime.redis.close()
-

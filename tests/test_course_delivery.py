@@ -43,8 +43,14 @@ def test_course_arrives_in_order_at_the_local_send_hour_across_dst(
     assert all((t.hour, t.minute) == (8, 0) for t in local[1:])
     days = [t.date().isoformat() for t in local]
     assert days == [
-        "2026-10-27", "2026-10-28", "2026-10-30", "2026-11-01",
-        "2026-11-03", "2026-11-05", "2026-11-07", "2026-11-09",
+        "2026-10-27",
+        "2026-10-28",
+        "2026-10-30",
+        "2026-11-01",
+        "2026-11-03",
+        "2026-11-05",
+        "2026-11-07",
+        "2026-11-09",
     ]
     utc_hours = [t.astimezone(UTC).hour for t in local[1:]]
     assert utc_hours == [15, 15, 16, 16, 16, 16, 16]  # PDT, then PST

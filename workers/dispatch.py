@@ -77,7 +77,10 @@ def tick(rt: Runtime) -> TickReport:
     if report.busy:
         log.info(
             "tick: %d due, %d enqueued in %d jobs, %d handed back",
-            created, enqueued, jobs, released,
+            created,
+            enqueued,
+            jobs,
+            released,
         )
     return report
 

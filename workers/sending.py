@@ -21,7 +21,7 @@ from service.lifecycle import is_suppressed
 from service.models import Delivery, DeliveryKind
 from service.tokens import ConfirmTokens
 from workers.runtime import Runtime
-from workers.transport import AmbiguousError, PermanentError, Transport, TransientError
+from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
 
 log = logging.getLogger("coursemail.send")
 
@@ -68,15 +68,20 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
         log.warning("delivery %d is ambiguous (not re-sent): %s", delivery_id, error)
         with db.session() as session:
             deliveries.record_ambiguous(
-                session, _get(session, delivery_id), str(error),
-                now=rt.clock.now(), time_scale=settings.COURSEMAIL_TIME_SCALE,
+                session,
+                _get(session, delivery_id),
+                str(error),
+                now=rt.clock.now(),
+                time_scale=settings.COURSEMAIL_TIME_SCALE,
             )
         return "ambiguous"
     else:
         with db.session() as session:
             deliveries.record_sent(
-                session, _get(session, delivery_id),
-                now=rt.clock.now(), time_scale=settings.COURSEMAIL_TIME_SCALE,
+                session,
+                _get(session, delivery_id),
+                now=rt.clock.now(),
+                time_scale=settings.COURSEMAIL_TIME_SCALE,
             )
         return "sent"
     log.info("delivery %d: %s (%s)", delivery_id, outcome, detail)
@@ -111,7 +116,8 @@ def compose(rt: Runtime, delivery: Delivery) -> bytes:
         rendered = rt.renderer(course).render_step(
             delivery.step, first_name=subscriber.first_name, unsubscribe_url=https_url
         )
-        mailto = f"mailto:unsubscribe+{subscriber.unsubscribe_token}@{s.REPLY_DOMAIN}?subject=unsubscribe"
+        token = subscriber.unsubscribe_token
+        mailto = f"mailto:unsubscribe+{token}@{s.REPLY_DOMAIN}?subject=unsubscribe"
         unsubscribe = (https_url, mailto)
         list_id = f"{course.title} <{course.slug}.{s.REPLY_DOMAIN}>"
     renderer = rt.renderer(course)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import smtplib
-import socket
 import ssl
 from collections.abc import Sequence
 from types import TracebackType
@@ -84,7 +83,9 @@ class SMTPTransport:
         try:
             if self.implicit_tls:
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout,
+                    self.host,
+                    self.port,
+                    timeout=self.timeout,
                     context=ssl.create_default_context(),
                 )
             else:
@@ -132,7 +133,7 @@ class SMTPTransport:
             raise
         try:
             code, reply = conn.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as error:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as error:
             self._drop()
             raise AmbiguousError(
                 f"connection lost after the message was sent, before the server answered: {error}"

@@ -32,7 +32,11 @@ def enrolled(rt: Runtime, email: str, *, timezone: str, first_name: str | None =
     now = rt.clock.now()
     with rt.database.session() as session:
         result = lifecycle.subscribe(
-            session, email=email, first_name=first_name, timezone=timezone, now=now,
+            session,
+            email=email,
+            first_name=first_name,
+            timezone=timezone,
+            now=now,
             mail_domain=rt.settings.mail_domain,
         )
         lifecycle.confirm(session, result.subscriber, course=default_course(), now=now)

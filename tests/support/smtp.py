@@ -45,13 +45,18 @@ class SinkHandler:
     data_replies: list[str] = field(default_factory=list)
     #: drop the connection after reading the next N messages, without answering
     drop_after_data: int = 0
-    #: block DATA until this is set (to kill a worker mid-send)
+    #: block RCPT TO until this is set (to kill a worker mid-conversation)
     gate: threading.Event | None = None
-    in_data: threading.Event = field(default_factory=threading.Event)
+    in_rcpt: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        self.in_rcpt.set()
+        if self.gate is not None:
+            while not self.gate.is_set():
+                await asyncio.sleep(0.02)
         reply = self.rcpt_replies.get(address.lower())
         if reply:
             return reply
@@ -59,10 +64,6 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.in_data.set()
-        if self.gate is not None:
-            while not self.gate.is_set():
-                await asyncio.sleep(0.02)
         with self.lock:
             if self.drop_after_data > 0:
                 self.drop_after_data -= 1
@@ -71,8 +72,9 @@ class SinkHandler:
             if self.data_replies:
                 return self.data_replies.pop(0)
             self.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content,
-                         session.peer)
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session.peer
+                )
             )
         return "250 Message accepted"
 

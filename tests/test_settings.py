@@ -1,0 +1,110 @@
+"""Settings: defaults, clear errors naming the variable, production refusals, the README."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from service import create_app
+from service.settings import POSTAL_ADDRESS_PLACEHOLDER, ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "COURSEMAIL_ENV": "production",
+    "SECRET_KEY": "x" * 40,
+    "POSTAL_ADDRESS": "1 Main St",
+    "ADMIN_PASSWORD": "a long admin password",
+}
+
+
+def _settings(tmp_path: Path, **values: str) -> Settings:
+    return Settings.from_env(environ={"COURSEMAIL_INSTANCE": str(tmp_path), **values})
+
+
+def test_development_defaults_are_local_and_use_the_seed_contact(tmp_path: Path) -> None:
+    s = _settings(tmp_path)
+    assert s.DATABASE_URL == f"sqlite:///{tmp_path / 'coursemail.db'}"
+    assert s.REDIS_URL == f"unix://{tmp_path / 'redis.sock'}"  # never a surprise :6379
+    assert s.PUBLIC_URL == "http://127.0.0.1:5000"
+    assert (s.THERAPIST_NAME, s.THERAPIST_EMAIL, s.THERAPIST_PHONE) == (
+        "Lee Miller",
+        "leemiller.therapist@gmail.com",
+        "(310) 614-0323",
+    )
+    assert s.POSTAL_ADDRESS == POSTAL_ADDRESS_PLACEHOLDER
+    assert (s.COURSEMAIL_TIME_SCALE, s.DISPATCH_INTERVAL) == (1.0, 5.0)
+    assert _settings(tmp_path, PORT="8080").PUBLIC_URL == "http://127.0.0.1:8080"
+
+
+def test_development_secret_is_generated_once_and_shared(tmp_path: Path) -> None:
+    first, second = _settings(tmp_path), _settings(tmp_path)
+    assert len(first.SECRET_KEY) == 64 and first.SECRET_KEY == second.SECRET_KEY
+    assert (tmp_path / "secret_key").read_text() == first.SECRET_KEY
+
+
+def test_postgres_urls_are_accepted_in_every_spelling(tmp_path: Path) -> None:
+    for url in ("postgres://u:p@db/x", "postgresql://u:p@db/x"):
+        assert _settings(tmp_path, DATABASE_URL=url).DATABASE_URL == "postgresql+psycopg://u:p@db/x"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("PORT", "eighty", "PORT must be a whole number"),
+        ("COURSEMAIL_TIME_SCALE", "0", "COURSEMAIL_TIME_SCALE must be a positive number"),
+        ("DISPATCH_INTERVAL", "soon", "DISPATCH_INTERVAL must be a number"),
+        ("SMTP_URL", "mail.example.org", "SMTP_URL must look like"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL must start with"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL must be"),
+        ("THERAPIST_EMAIL", "Lee <lee@example.org>", "THERAPIST_EMAIL must be a bare email"),
+        ("THERAPIST_NAME", "Lee\r\nBcc: x@y", "THERAPIST_NAME must be a single line"),
+        ("PUBLIC_URL", "example.org", "PUBLIC_URL must be an http(s) URL"),
+        ("FORGIVENESS_POST_URL", "javascript:alert(1)", "FORGIVENESS_POST_URL must be"),
+        ("COURSEMAIL_ENV", "staging", "COURSEMAIL_ENV must be one of"),
+        ("REPLY_DOMAIN", "not a domain", "REPLY_DOMAIN must be a domain"),
+    ],
+)
+def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        _settings(tmp_path, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("missing", "replacement"),
+    [
+        ("SECRET_KEY", None),
+        ("SECRET_KEY", "change-me"),
+        ("POSTAL_ADDRESS", None),
+        ("ADMIN_PASSWORD", None),
+    ],
+)
+def test_production_refuses_to_start_without_what_it_needs(
+    tmp_path: Path, missing: str, replacement: str | None
+) -> None:
+    env = dict(PRODUCTION)
+    if replacement is None:
+        del env[missing]
+    else:
+        env[missing] = replacement
+    with pytest.raises(ConfigError, match=missing):
+        _settings(tmp_path, **env)
+    with pytest.raises(ConfigError, match=missing):
+        create_app({"COURSEMAIL_INSTANCE": str(tmp_path), **env, missing: replacement or ""})
+
+
+def test_production_starts_when_configured(tmp_path: Path) -> None:
+    s = _settings(tmp_path, **PRODUCTION)
+    assert s.is_production and s.SECRET_KEY == "x" * 40
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_every_setting_is_documented_in_the_readme_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = {m.group(1) for m in re.finditer(r"^\| `([A-Z_]+)` \|", readme, re.MULTILINE)}
+    names = {f.name for f in fields(Settings) if f.name.isupper()} | {"COURSEMAIL_INSTANCE"}
+    assert names - table == set(), "add these to the README's settings table"
+    example = (ROOT / ".env.example").read_text()
+    assert {n for n in names if f"{n}=" not in example} == set(), "and to .env.example"

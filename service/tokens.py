@@ -32,7 +32,7 @@ class ConfirmTokens:
     def make(self, public_id: str) -> str:
         return self._serializer().dumps(public_id)
 
-    def read(self, token: str, *, now_timestamp: float | None = None) -> str:
+    def read(self, token: str) -> str:
         """The subscriber's public id, or ``TokenInvalid`` / ``TokenExpired``."""
         serializer = self._serializer()
         try:

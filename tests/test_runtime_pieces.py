@@ -1,0 +1,151 @@
+"""Smaller pieces: confirm tokens, engines after fork, the tick loop, the CLI, /healthz."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select, text
+
+from service import create_app
+from service.cli import main
+from service.db import Database
+from service.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
+from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
+from tests.support.harness import enrolled
+from tests.support.smtp import SMTPSink
+from workers import dispatch
+from workers.runtime import Runtime
+
+
+def test_confirm_token_round_trip_tamper_and_expiry() -> None:
+    tokens = ConfirmTokens("k" * 32)
+    token = tokens.make("pub-123")
+    assert tokens.read(token) == "pub-123"
+    with pytest.raises(TokenInvalid):
+        tokens.read(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    with pytest.raises(TokenInvalid):
+        ConfirmTokens("other" * 8).read(token)
+
+    class EightDaysAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 8 * 24 * 3600
+
+    old = URLSafeTimedSerializer("k" * 32, salt="coursemail.confirm", signer=EightDaysAgo)
+    with pytest.raises(TokenExpired) as caught:
+        tokens.read(old.dumps("pub-9"))
+    assert caught.value.public_id == "pub-9"
+
+
+def test_a_forked_child_builds_its_own_engine(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    parent_engine = database.engine
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        ok = database.engine is not parent_engine
+        with database.session() as session:
+            session.execute(text("SELECT 1"))
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    assert database.engine is parent_engine
+    database.dispose()
+
+
+def test_the_tick_loop_survives_a_database_outage(
+    rt: Runtime, smtp_sink: SMTPSink, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stop = threading.Event()
+
+    def run() -> None:
+        dispatch.run_forever(rt, stop=stop, interval=0.05)
+
+    enrolled(rt, "sam@example.test", timezone="UTC")
+    # the loop keeps going after a failing pass: break the database for a moment
+    real_url = rt.database.url
+    rt.database.url = f"sqlite:///{tmp_path}"  # a folder, not a database: every pass fails
+    rt.database.dispose()
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    rt.database.url = real_url
+    rt.database.dispose()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with rt.database.session() as session:
+            if session.scalar(select(Delivery.id).where(Delivery.kind == DeliveryKind.STEP)):
+                break
+        time.sleep(0.05)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert "tick failed; trying again" in caplog.text  # it did fail, and went on
+    with rt.database.session() as session:
+        assert session.scalar(select(Delivery.id).where(Delivery.kind == DeliveryKind.STEP))
+
+
+def _cli_env(rt: Runtime) -> dict[str, str]:
+    s = rt.settings
+    return {
+        "COURSEMAIL_ENV": "test",
+        "COURSEMAIL_INSTANCE": str(s.instance_path),
+        "DATABASE_URL": s.DATABASE_URL,
+        "REDIS_URL": s.REDIS_URL,
+        "SMTP_URL": s.SMTP_URL,
+        "THERAPIST_EMAIL": s.THERAPIST_EMAIL,
+    }
+
+
+def test_cli_subscribe_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    from workers import runtime as runtime_module
+
+    runtime_module.install(None)  # the CLI builds its own runtime from the environment
+    runner = CliRunner(env=_cli_env(rt))
+    result = runner.invoke(main, ["subscribe", "Ada@Example.TEST", "--name", "Ada"])
+    assert result.exit_code == 0, result.output
+    assert "confirmation email goes out" in result.output
+    again = runner.invoke(main, ["subscribe", "ada@example.test"])
+    assert "nothing new to send" in again.output
+    bad = runner.invoke(main, ["subscribe", "not-an-address"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    zone = runner.invoke(main, ["subscribe", "b@example.test", "--timezone", "Mars/Base"])
+    assert zone.exit_code == 2 and "unknown time zone" in zone.output
+
+    ticked = runner.invoke(main, ["tick", "--once"])
+    assert ticked.exit_code == 0, ticked.output
+    assert "1 enqueued in 1 jobs" in ticked.output
+    with rt.database.session() as session:
+        ada = session.scalars(select(Subscriber)).one()
+        assert (ada.email, ada.status) == ("ada@example.test", SubscriberStatus.PENDING)
+        assert session.scalars(select(Enrollment)).all() == []
+    runtime_module.install(rt)
+
+
+def test_cli_subscribe_confirm_is_refused_in_production(tmp_path: Path) -> None:
+    env = {
+        "COURSEMAIL_ENV": "production",
+        "COURSEMAIL_INSTANCE": str(tmp_path),
+        "SECRET_KEY": "s" * 40,
+        "POSTAL_ADDRESS": "1 Main St",
+        "ADMIN_PASSWORD": "pw",
+    }
+    result = CliRunner(env=env).invoke(main, ["subscribe", "a@example.org", "--confirm"])
+    assert result.exit_code == 1 and "refused in production" in result.output
+
+
+def test_healthz_reports_the_database(tmp_path: Path, database_url: str) -> None:
+    app = create_app({"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": database_url})
+    assert app.test_client().get("/healthz").get_json() == {"ok": True}
+    down = create_app(
+        {"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}"}
+    )
+    response = down.test_client().get("/healthz")
+    assert response.status_code == 503 and response.get_json()["ok"] is False

@@ -137,6 +137,23 @@ def claim_ready(session: Session, *, now: datetime, limit: int) -> Claimed:
     return Claimed(confirmations=confirmations, steps=steps)
 
 
+def claim_pending_confirmation(
+    session: Session, subscriber_id: int, *, now: datetime
+) -> int | None:
+    """Claim this subscriber's waiting confirmation email, to send it without waiting."""
+    row = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.subscriber_id == subscriber_id,
+            Delivery.kind == DeliveryKind.CONFIRMATION,
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .values(status=DeliveryStatus.CLAIMED, claimed_at=now)
+        .returning(Delivery.id)
+    ).first()
+    return None if row is None else int(row.id)
+
+
 def release(session: Session, ids: Sequence[int]) -> None:
     """Enqueueing failed (Redis away): hand the rows back so the next tick tries again."""
     session.execute(

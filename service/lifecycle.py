@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course
 from service.models import (
+    Consent,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -103,8 +104,11 @@ def subscribe(
 
 
 def confirm(session: Session, subscriber: Subscriber, *, course: Course, now: datetime) -> bool:
-    """Activate a pending subscriber and enroll them; False if they were already active."""
-    if subscriber.status == SubscriberStatus.ACTIVE:
+    """Activate a pending subscriber and enroll them; False if they were not pending.
+
+    Only a pending sign-up can be confirmed: an old link must never undo an unsubscribe.
+    """
+    if subscriber.status != SubscriberStatus.PENDING:
         return False
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.confirmed_at = now
@@ -172,4 +176,27 @@ def _stop_everything(session: Session, subscriber_id: int) -> None:
         update(Delivery)
         .where(Delivery.subscriber_id == subscriber_id, Delivery.status.in_(UNSENT))
         .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+    )
+
+
+def record_consent(
+    session: Session,
+    subscriber: Subscriber,
+    *,
+    now: datetime,
+    ip: str | None,
+    user_agent: str | None,
+    form_version: str,
+    consent_text: str,
+) -> None:
+    """Keep proof of the sign-up: when, from where, on which form, agreeing to which words."""
+    session.add(
+        Consent(
+            subscriber_id=subscriber.id,
+            created_at=now,
+            ip=(ip or "")[:45] or None,
+            user_agent=(user_agent or "")[:400] or None,
+            form_version=form_version,
+            consent_text=consent_text,
+        )
     )

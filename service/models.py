@@ -183,3 +183,17 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class Consent(Base):
+    """Proof of each sign-up: when, from where, on which form, agreeing to which words."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    created_at: Mapped[datetime]
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    form_version: Mapped[str] = mapped_column(String(40))
+    consent_text: Mapped[str] = mapped_column(Text)

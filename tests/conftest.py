@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import create_engine, text
 
@@ -159,3 +161,34 @@ def rt(
     runtime_module.install(None)
     runtime.database.dispose()
     runtime.redis.close()
+
+
+@pytest.fixture
+def app(rt: Runtime) -> Iterator[Flask]:
+    """The web app on the same database, Redis, SMTP sink and clock as ``rt``."""
+    from service import create_app
+
+    s = rt.settings
+    flask_app = create_app(
+        {
+            "COURSEMAIL_ENV": "test",
+            "COURSEMAIL_INSTANCE": str(s.instance_path),
+            "DATABASE_URL": s.DATABASE_URL,
+            "REDIS_URL": s.REDIS_URL,
+            "SMTP_URL": s.SMTP_URL,
+            "SECRET_KEY": s.SECRET_KEY,
+            "THERAPIST_EMAIL": s.THERAPIST_EMAIL,
+            "POSTAL_ADDRESS": s.POSTAL_ADDRESS,
+            "PUBLIC_URL": s.PUBLIC_URL,
+            "REPLY_DOMAIN": s.REPLY_DOMAIN,
+            "MAIL_FROM": s.MAIL_FROM,
+        },
+        clock=rt.clock,
+    )
+    flask_app.extensions["coursemail"] = rt  # one runtime: what the app writes, jobs read
+    yield flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

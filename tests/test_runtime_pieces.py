@@ -126,6 +126,10 @@ def test_cli_subscribe_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
         ada = session.scalars(select(Subscriber)).one()
         assert (ada.email, ada.status) == ("ada@example.test", SubscriberStatus.PENDING)
         assert session.scalars(select(Enrollment)).all() == []
+    built_by_cli = runtime_module.current()
+    assert built_by_cli is not rt
+    built_by_cli.database.dispose()
+    built_by_cli.redis.close()
     runtime_module.install(rt)
 
 
@@ -144,8 +148,10 @@ def test_cli_subscribe_confirm_is_refused_in_production(tmp_path: Path) -> None:
 def test_healthz_reports_the_database(tmp_path: Path, database_url: str) -> None:
     app = create_app({"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": database_url})
     assert app.test_client().get("/healthz").get_json() == {"ok": True}
+    app.extensions["coursemail"].database.dispose()
     down = create_app(
         {"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}"}
     )
     response = down.test_client().get("/healthz")
     assert response.status_code == 503 and response.get_json()["ok"] is False
+    down.extensions["coursemail"].database.dispose()

@@ -59,20 +59,12 @@ def tick(rt: Runtime) -> TickReport:
         (QUEUE_TRANSACTIONAL, claimed.confirmations),
         (QUEUE_COURSE, claimed.steps),
     ):
-        if not ids:
-            continue
-        batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
-        try:
-            queue = rt.queue(queue_name)
-            _enqueue(queue, batches)
-        except RedisError as error:
-            log.warning("could not enqueue %d deliveries (%s); handing them back", len(ids), error)
-            with db.session() as session:
-                deliveries.release(session, ids)
+        batches = enqueue_or_release(rt, queue_name, ids)
+        if batches:
+            enqueued += len(ids)
+            jobs += batches
+        else:
             released += len(ids)
-            continue
-        enqueued += len(ids)
-        jobs += len(batches)
     report = TickReport(created=created, enqueued=enqueued, jobs=jobs, released=released)
     if report.busy:
         log.info(
@@ -83,6 +75,39 @@ def tick(rt: Runtime) -> TickReport:
             released,
         )
     return report
+
+
+def enqueue_or_release(rt: Runtime, queue_name: str, ids: list[int]) -> int:
+    """Enqueue claimed ids in batches; returns the number of jobs, 0 if Redis refused.
+
+    When Redis is away the claims are handed back at once, so the next tick tries again
+    (instead of waiting for them to go stale).
+    """
+    if not ids:
+        return 0
+    batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+    try:
+        _enqueue(rt.queue(queue_name), batches)
+    except RedisError as error:
+        log.warning("could not enqueue %d deliveries (%s); handing them back", len(ids), error)
+        with rt.database.session() as session:
+            deliveries.release(session, ids)
+        return 0
+    return len(batches)
+
+
+def send_confirmation_now(rt: Runtime, subscriber_id: int) -> bool:
+    """Send a new sign-up's confirmation at once rather than at the next tick.
+
+    Best effort: if Redis is away the row goes back to the outbox for the tick.
+    """
+    with rt.database.session() as session:
+        delivery_id = deliveries.claim_pending_confirmation(
+            session, subscriber_id, now=rt.clock.now()
+        )
+    if delivery_id is None:
+        return False
+    return enqueue_or_release(rt, QUEUE_TRANSACTIONAL, [delivery_id]) > 0
 
 
 def _enqueue(queue: Queue, batches: list[list[int]]) -> None:

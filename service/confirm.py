@@ -1,0 +1,103 @@
+"""``/confirm/<token>``: double opt-in. The link opens a page with one button; only the
+button's POST confirms, so a mail scanner that follows links confirms nobody."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from service import lifecycle
+from service.errors import error_page
+from service.models import Subscriber, SubscriberStatus
+from service.security import limiter
+from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
+from service.web import course, runtime
+
+bp = Blueprint("confirm", __name__)
+
+#: Tokens are short; anything longer is not one of ours.
+MAX_TOKEN = 200
+
+
+def _tokens() -> ConfirmTokens:
+    return ConfirmTokens(runtime().settings.SECRET_KEY)
+
+
+def _invalid() -> ResponseReturnValue:
+    return error_page(
+        400,
+        title="This confirmation link doesn't work",
+        detail="It may have been cut short when it was copied. Please open the newest "
+        "confirmation email and use its button, or sign up again on the course page.",
+    )
+
+
+def _expired(token: str) -> ResponseReturnValue:
+    return render_template("link_expired.html", token=token), 410
+
+
+def _lookup(public_id: str) -> Subscriber | None:
+    with runtime().database.session() as session:
+        return session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> ResponseReturnValue:
+    if len(token) > MAX_TOKEN:
+        return _invalid()
+    try:
+        public_id = _tokens().read(token)
+    except TokenExpired:
+        return _expired(token)
+    except TokenInvalid:
+        return _invalid()
+    subscriber = _lookup(public_id)
+    if subscriber is None:
+        return _invalid()
+    if subscriber.status == SubscriberStatus.ACTIVE:
+        return render_template("confirmed.html", already=True)
+    if subscriber.status != SubscriberStatus.PENDING:
+        return render_template("confirm_left.html"), 410
+    if request.method == "GET":
+        return render_template("confirm.html", token=token)
+    rt = runtime()
+    with rt.database.session() as session:
+        fresh = session.get(Subscriber, subscriber.id)
+        assert fresh is not None
+        confirmed = lifecycle.confirm(session, fresh, course=course(), now=rt.clock.now())
+    return render_template("confirmed.html", already=not confirmed)
+
+
+@bp.post("/confirm/resend")
+@limiter.limit("5 per hour")
+def resend() -> ResponseReturnValue:
+    token = request.form.get("token", "")
+    try:
+        public_id = _tokens().read_any_age(token[:MAX_TOKEN])
+    except TokenInvalid:
+        return _invalid()
+    subscriber = _lookup(public_id)
+    if subscriber is None:
+        abort(404)
+    if subscriber.status == SubscriberStatus.ACTIVE:
+        return render_template("confirmed.html", already=True)
+    rt = runtime()
+    with rt.database.session() as session:
+        result = lifecycle.subscribe(
+            session,
+            email=subscriber.email,
+            first_name=subscriber.first_name,
+            timezone=subscriber.timezone,
+            now=rt.clock.now(),
+            mail_domain=rt.settings.mail_domain,
+        )
+    if result.confirmation_queued:
+        from workers.dispatch import send_confirmation_now
+
+        send_confirmation_now(rt, subscriber.id)
+    return render_template("check_inbox.html", fresh_link=True)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,147 @@
+"""``/``: the course page and its sign-up form; ``/check-your-inbox`` after it."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from emails.course import is_time_zone
+from service import lifecycle
+from service.security import limiter
+from service.web import course, init_context, runtime
+
+bp = Blueprint("signup", __name__)
+log = logging.getLogger("coursemail.signup")
+
+#: Stored with each consent; bump when the form or its wording changes.
+FORM_VERSION = "signup-2026-11"
+MAX_NAME = 100
+MAX_EMAIL = 254
+
+
+def consent_text() -> str:
+    c = course()
+    return (
+        f"Yes, please send me {c.title}: {len(c.steps)} emails over about two weeks. "
+        "I can unsubscribe at any time with one click."
+    )
+
+
+@dataclass
+class SignupForm:
+    email: str = ""
+    first_name: str = ""
+    timezone: str = ""
+    honeypot: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    form_error: str = ""
+
+    @classmethod
+    def from_request(cls) -> SignupForm:
+        form = request.form
+        return cls(
+            email=form.get("email", "").strip(),
+            first_name=form.get("first_name", "").strip(),
+            timezone=form.get("timezone", "").strip(),
+            honeypot=form.get("website", ""),
+        )
+
+    def validate(self, *, production: bool, fallback_zone: str) -> bool:
+        if not self.email:
+            self.errors["email"] = "Please enter your email address."
+        elif len(self.email) > MAX_EMAIL:
+            self.errors["email"] = "That email address is too long. Could you check it?"
+        else:
+            try:
+                checked = validate_email(
+                    self.email, check_deliverability=False, test_environment=not production
+                )
+                self.email = checked.normalized
+            except EmailNotValidError:
+                self.errors["email"] = (
+                    "That doesn't look like a complete email address. "
+                    "It should look like name@example.com."
+                )
+        if len(self.first_name) > MAX_NAME:
+            self.errors["first_name"] = f"Please keep your name under {MAX_NAME} characters."
+        elif any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in self.first_name):
+            self.errors["first_name"] = (
+                "Please use just letters, spaces and ordinary punctuation in your name."
+            )
+        if not self.timezone:
+            self.timezone = fallback_zone
+        elif not is_time_zone(self.timezone):
+            self.form_error = (
+                "We couldn't recognise your time zone, so we don't know when to send your "
+                "emails. Please reload the page and try again."
+            )
+            self.timezone = ""
+        return not self.errors and not self.form_error
+
+
+def _page(form: SignupForm, status: int = 200) -> ResponseReturnValue:
+    return render_template("index.html", form=form, consent_text=consent_text()), status
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    return _page(SignupForm())
+
+
+@bp.post("/")
+@limiter.limit("10 per minute;60 per hour", methods=["POST"])
+def submit() -> ResponseReturnValue:
+    rt = runtime()
+    form = SignupForm.from_request()
+    if form.honeypot:
+        # a bot filled the hidden field: answer exactly as for a person, store nothing
+        return redirect(url_for("signup.check_inbox"), 303)
+    if not form.validate(production=rt.settings.is_production, fallback_zone=course().timezone):
+        return _page(form, 400)
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        result = lifecycle.subscribe(
+            session,
+            email=form.email,
+            first_name=form.first_name or None,
+            timezone=form.timezone,
+            now=now,
+            mail_domain=rt.settings.mail_domain,
+        )
+        lifecycle.record_consent(
+            session,
+            result.subscriber,
+            now=now,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            form_version=FORM_VERSION,
+            consent_text=consent_text(),
+        )
+        queued = result.confirmation_queued
+        subscriber_id = result.subscriber.id
+    if queued:
+        _send_soon(subscriber_id)
+    # the same answer whether the address was new, pending or already confirmed
+    return redirect(url_for("signup.check_inbox"), 303)
+
+
+def _send_soon(subscriber_id: int) -> None:
+    """Hand the confirmation to a worker now; if Redis is away the tick sends it anyway."""
+    from workers.dispatch import send_confirmation_now
+
+    send_confirmation_now(runtime(), subscriber_id)
+
+
+@bp.get("/check-your-inbox")
+def check_inbox() -> ResponseReturnValue:
+    return render_template("check_inbox.html")
+
+
+def init_app(app: Flask) -> None:
+    init_context(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,49 @@
+"""``/u/<token>``: leave with one click.
+
+A GET shows a page with a button and changes nothing (link scanners and previews follow
+GETs). Any POST unsubscribes at once: the page's button, or a mail provider's RFC 8058
+one-click POST (body ``List-Unsubscribe=One-Click``, no cookie, no CSRF token, perhaps no
+Content-Type), which is why this route is exempt from CSRF and reads no form.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, abort, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from service import lifecycle
+from service.models import Subscriber, SubscriberStatus
+from service.security import csrf
+from service.web import runtime
+
+bp = Blueprint("unsubscribe", __name__)
+log = logging.getLogger("coursemail.unsubscribe")
+
+MAX_TOKEN = 64
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str) -> ResponseReturnValue:
+    token = token.lower()
+    if len(token) > MAX_TOKEN or not token.isalnum():
+        abort(404)
+    rt = runtime()
+    with rt.database.session() as session:
+        subscriber = session.scalar(select(Subscriber).where(Subscriber.unsubscribe_token == token))
+        if subscriber is None:
+            abort(404)
+        if request.method == "GET":
+            left = subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+            return render_template("unsubscribe.html", token=token, left=left)
+        one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
+        lifecycle.unsubscribe(session, subscriber, now=rt.clock.now())
+    log.info("unsubscribed subscriber %s (%s)", subscriber.id, "one-click" if one_click else "page")
+    return render_template("unsubscribed.html")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

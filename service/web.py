@@ -1,0 +1,40 @@
+"""Small helpers the blueprints share: the runtime, the course, the page context."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from emails.course import Course, default_course
+from workers.runtime import Runtime
+
+
+def runtime() -> Runtime:
+    rt = current_app.extensions["coursemail"]
+    assert isinstance(rt, Runtime)
+    return rt
+
+
+def course() -> Course:
+    return default_course()
+
+
+def init_context(app: Flask) -> None:
+    @app.context_processor
+    def _page_context() -> dict[str, object]:
+        settings = runtime().settings
+        loaded = course()
+        return {
+            "course": loaded,
+            "author": loaded.author or settings.THERAPIST_NAME,
+            "send_time": send_time_phrase(loaded.send_hour),
+        }
+
+
+def send_time_phrase(hour: int) -> str:
+    """8 -> "8 in the morning", 14 -> "2 in the afternoon": how a person says it."""
+    twelve = hour % 12 or 12
+    if hour < 12:
+        return f"{twelve} in the morning"
+    if hour < 18:
+        return f"{twelve} in the afternoon"
+    return f"{twelve} in the evening"

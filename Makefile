@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench migrate clean
+.PHONY: install run test lint format bench migrate clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,20 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
+# The browser tests drive Debian's chromium (never a downloaded one: `playwright install`
+# cannot reach its servers here). Installed when missing and we may; otherwise say how.
+browser:
+	@if [ -z "$$CHROMIUM_PATH" ] && [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" \
+	         "(or set CHROMIUM_PATH to a Chromium binary)."; exit 1; \
+	  fi; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest --cov --cov-report=term
 
 bench: install

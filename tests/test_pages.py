@@ -443,3 +443,9 @@ def test_too_many_sign_ups_from_one_address_are_slowed_kindly(
     assert codes[:10] == [303] * 10 and codes[10] == 429
     page = client.post("/", data={"email": "z@example.test", "csrf_token": token})
     assert "Let&#39;s slow down a little" in page.get_data(as_text=True)
+
+
+def test_a_browsers_legacy_zone_name_is_accepted(client: FlaskClient, rt: Runtime) -> None:
+    # Chromium reports Kolkata by its older ICU name; zoneinfo knows both
+    assert sign_up(client, timezone="Asia/Calcutta").status_code == 303
+    assert subscribers(rt)[0].timezone == "Asia/Calcutta"

@@ -1,0 +1,173 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, headless."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
+
+from tests.support.harness import tick_and_work, work
+from tests.support.live import LiveServer
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium; "
+            "`make test` does this when run as root) or set CHROMIUM_PATH"
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live(app: Flask, rt: Runtime) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    rt.settings = replace(rt.settings, PUBLIC_URL=server.url)  # links in emails point here
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(
+        timezone_id="Pacific/Auckland", viewport={"width": 375, "height": 812}
+    )
+    opened = context.new_page()
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # a page answered with 400/404 on purpose is logged as "Failed to load resource";
+        # failed sub-resources are caught below, so only CSP and script errors count here
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    def on_response(response: Response) -> None:
+        if response.request.resource_type != "document" and response.status >= 400:
+            problems.append(f"{response.status} for {response.url}")
+
+    opened.on("console", on_console)
+    opened.on("response", on_response)
+    opened.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    opened.on("pageerror", lambda e: problems.append(str(e)))
+    yield opened
+    context.close()
+    assert problems == [], f"the browser reported errors: {problems}"
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 812})
+
+
+def _link(smtp_sink: SMTPSink, address: str, pattern: str) -> str:
+    for message in reversed(smtp_sink.messages_to(address)):
+        match = re.search(pattern, message.get_body(("plain",)).get_content())
+        if match:
+            return match.group(0)
+    raise AssertionError(f"no email to {address} holds {pattern}")
+
+
+def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
+    page: Page, live: LiveServer, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    page.goto(live.url + "/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rebuilding Broken Trust")
+    expect(page.locator("#timezone")).to_have_value("Pacific/Auckland")  # filled by our script
+    shoot(page, "01-course-page")
+
+    # a field error, shown next to the field and tied to it for screen readers
+    page.get_by_role("button", name="Send me the course").click()
+    error = page.locator("#email-error")
+    expect(error).to_have_text("Please enter your email address.")
+    expect(page.get_by_label("Your email address")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Your email address")).to_have_attribute(
+        "aria-describedby", "email-error"
+    )
+    shoot(page, "02-field-error")
+
+    page.get_by_label("Your email address").fill("reader@example.test")
+    page.get_by_label("Your first name").fill("Ada")
+    page.get_by_role("button", name="Send me the course").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+    shoot(page, "03-check-inbox")
+
+    with rt.database.session() as session:
+        from sqlalchemy import select
+
+        from service.models import Subscriber
+
+        reader = session.scalars(select(Subscriber)).one()
+        assert (reader.email, reader.first_name, reader.timezone) == (
+            "reader@example.test",
+            "Ada",
+            "Pacific/Auckland",
+        )
+
+    work(rt)
+    confirm_url = _link(smtp_sink, "reader@example.test", re.escape(live.url) + r"/confirm/\S+")
+    page.goto(confirm_url)
+    expect(page.get_by_role("heading", level=1)).to_have_text("One last step")
+    shoot(page, "04-confirm")
+    page.get_by_role("button", name="Yes, start the course").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You're in")
+    shoot(page, "05-confirmed")
+
+    tick_and_work(rt)  # the welcome email
+    unsubscribe_url = _link(smtp_sink, "reader@example.test", re.escape(live.url) + r"/u/\w+")
+    page.goto(unsubscribe_url)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Unsubscribe from")
+    shoot(page, "06-unsubscribe")
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You're unsubscribed")
+    shoot(page, "07-unsubscribed")
+
+    with rt.database.session() as session:
+        assert session.scalars(select(Subscriber.status)).one().value == "unsubscribed"
+
+
+def test_the_page_fits_a_phone_and_errors_are_pages(page: Page, live: LiveServer) -> None:
+    page.goto(live.url + "/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
+    response = page.goto(live.url + "/no/such/page")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("We couldn't find that page")
+    shoot(page, "08-not-found")

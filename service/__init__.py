@@ -38,7 +38,7 @@ def create_app(
     )
     app.extensions["coursemail"] = Runtime(settings, clock=clock or SystemClock())
 
-    from service import confirm, errors, health, security, signup, unsubscribe
+    from service import confirm, devmail, errors, health, security, signup, unsubscribe
 
     security.init_app(app)
     errors.init_app(app)
@@ -46,4 +46,5 @@ def create_app(
     confirm.init_app(app)
     unsubscribe.init_app(app)
     health.init_app(app)
+    devmail.init_app(app)
     return app

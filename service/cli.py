@@ -181,6 +181,39 @@ def subscribe(email: str, name: str | None, zone: str | None, confirm: bool) -> 
         click.echo(f"{email} was already signed up; nothing new to send.")
 
 
+@main.command()
+def run() -> None:
+    """Start everything (web, worker, tick, inbound, mail catcher) on embedded defaults."""
+    from service.launcher import main as launch
+
+    sys.exit(launch())
+
+
+@main.command()
+def inbound() -> None:
+    """Receive replies by SMTP on INBOUND_SMTP_HOST:INBOUND_SMTP_PORT."""
+    from workers import inbound as listener
+    from workers.runtime import current
+
+    settings = _settings()
+    _logging()
+    listener.run_until_signalled(current(), settings.INBOUND_SMTP_HOST, settings.INBOUND_SMTP_PORT)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1025, show_default=True, type=int)
+def catcher(host: str, port: int) -> None:
+    """Development mail catcher: keep every email in instance/mail (see /dev/mail)."""
+    from workers import mailcatcher
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("the mail catcher is for development only")
+    _logging()
+    mailcatcher.run_until_signalled(host, port, mailcatcher.mail_folder(settings.instance_path))
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

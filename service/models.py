@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -197,3 +198,16 @@ class Consent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
     form_version: Mapped[str] = mapped_column(String(40))
     consent_text: Mapped[str] = mapped_column(Text)
+
+
+class InboundMessage(Base):
+    """A message received for ``REPLY_DOMAIN``, stored raw (bytes: mail may hold NULs)."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime]
+    mail_from: Mapped[str] = mapped_column(String(320))
+    rcpt_tos: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(20), default="received")

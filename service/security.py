@@ -19,6 +19,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
         "base-uri 'none'",
         "frame-ancestors 'none'",
+        # only the development mail viewer frames anything, and only its own pages
+        "frame-src 'self'",
     ]
 )
 

@@ -50,6 +50,8 @@ class Settings:
     DISPATCH_INTERVAL: float
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str
+    INBOUND_SMTP_HOST: str
+    INBOUND_SMTP_PORT: int
 
     @property
     def is_production(self) -> bool:
@@ -114,6 +116,10 @@ class Settings:
             DISPATCH_INTERVAL=_positive_float("DISPATCH_INTERVAL", get("DISPATCH_INTERVAL", "5")),
             ADMIN_USERNAME=get("ADMIN_USERNAME", "admin"),
             ADMIN_PASSWORD=get("ADMIN_PASSWORD"),
+            INBOUND_SMTP_HOST=get("INBOUND_SMTP_HOST", "127.0.0.1"),
+            INBOUND_SMTP_PORT=_int(
+                "INBOUND_SMTP_PORT", get("INBOUND_SMTP_PORT", "2525"), minimum=1, maximum=65535
+            ),
         )
         return settings._checked()
 

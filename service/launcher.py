@@ -1,0 +1,125 @@
+"""``make run`` / ``coursemail run``: the whole service on one machine, on embedded defaults.
+
+Migrates the database, starts a private redis-server (unless ``REDIS_URL`` is set) and a
+mail catcher (unless ``SMTP_URL`` is set), then runs web, worker, tick and inbound under
+honcho's process manager: one log stream with each process's name, and when one stops, or
+on Ctrl-C, everything stops, the private Redis included.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+
+from honcho.manager import Manager
+from honcho.printer import Printer
+
+from service.settings import ConfigError, Settings
+from workers.redis_server import EmbeddedRedis
+
+#: The catcher's usual port; a free one is chosen when it is taken.
+CATCHER_PORT = 1025
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _python(*args: str) -> str:
+    return shlex.join([sys.executable, *args])
+
+
+def main() -> int:
+    env = dict(os.environ)
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as error:
+        print(f"coursemail: configuration error: {error}", file=sys.stderr)
+        return 2
+    if not _port_free(settings.PORT):
+        print(
+            f"coursemail: port {settings.PORT} is already in use; set PORT to another one",
+            file=sys.stderr,
+        )
+        return 2
+    env.setdefault("COURSEMAIL_INSTANCE", str(settings.instance_path))
+    env["PYTHONUNBUFFERED"] = "1"  # logs appear as they happen
+
+    from service.migrate import upgrade
+
+    print("Preparing the database...", flush=True)
+    upgrade(settings.DATABASE_URL)
+
+    processes = {
+        "web": _python(
+            "-m",
+            "gunicorn",
+            "--no-control-socket",
+            "--bind",
+            f"127.0.0.1:{settings.PORT}",
+            "--workers",
+            "2",
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            "-",
+            "service:create_app()",
+        ),
+        "worker": _python("-m", "service.cli", "worker"),
+        "tick": _python("-m", "service.cli", "tick"),
+        "inbound": _python("-m", "service.cli", "inbound"),
+    }
+    notes = []
+    if not os.environ.get("SMTP_URL"):
+        port = CATCHER_PORT if _port_free(CATCHER_PORT) else _free_port()
+        env["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+        processes["mail"] = _python("-m", "service.cli", "catcher", "--port", str(port))
+        notes.append(f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail")
+    else:
+        notes.append("  Mail:           sent for real through SMTP_URL")
+
+    redis: EmbeddedRedis | None = None
+    if not os.environ.get("REDIS_URL"):
+        redis = EmbeddedRedis(settings.instance_path).start()
+        env["REDIS_URL"] = redis.url
+    try:
+        print(
+            "\n".join(
+                [
+                    "",
+                    "coursemail is starting. Press Ctrl-C to stop everything.",
+                    f"  Course page:    {settings.PUBLIC_URL}/",
+                    *notes,
+                    f"  Replies (SMTP): {settings.INBOUND_SMTP_HOST}:{settings.INBOUND_SMTP_PORT}"
+                    f" for @{settings.REPLY_DOMAIN}",
+                    f"  Redis:          {env['REDIS_URL']}"
+                    + (" (private, stops with this command)" if redis else ""),
+                    f"  Time scale:     {settings.COURSEMAIL_TIME_SCALE:g}x"
+                    + ("" if settings.COURSEMAIL_TIME_SCALE == 1 else " (demo: days pass fast)"),
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
+        for name, command in processes.items():
+            manager.add_process(name, command, env=env)
+        manager.loop()
+        return int(manager.returncode or 0)
+    finally:
+        if redis is not None:
+            redis.stop()

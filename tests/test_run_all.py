@@ -1,0 +1,204 @@
+"""The whole service as real processes: ``coursemail run`` on embedded defaults, and every
+Procfile line under honcho. One subscriber goes through the course in each, at 86400x."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.http import Browserless, confirm, sign_up_and_confirm_link
+from tests.support.smtp import SMTPSink, free_port
+from workers.runtime import Runtime
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE_EMAILS = 8
+OUR_VARIABLES = (
+    "COURSEMAIL_",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SMTP_URL",
+    "PORT",
+    "PUBLIC_URL",
+    "SECRET_KEY",
+    "MAIL_FROM",
+    "THERAPIST_",
+    "POSTAL_ADDRESS",
+    "REPLY_DOMAIN",
+    "DISPATCH_INTERVAL",
+    "INBOUND_",
+    "ADMIN_",
+    "BLOG_URL",
+    "FORGIVENESS_POST_URL",
+)
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """The machine's environment without any of ours, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OUR_VARIABLES)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env.update(values)
+    return env
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live processes whose environment holds ``marker`` (every child inherits it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                status = (entry / "status").read_text()
+                if "\nState:\tZ" not in status:  # a zombie is already dead
+                    found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:  # a failed test still leaves nothing running
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_everything(
+    tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    instance = tmp_path / "instance"
+    port = free_port()
+    env = clean_env(
+        COURSEMAIL_INSTANCE=str(instance),
+        PORT=str(port),
+        INBOUND_SMTP_PORT=str(free_port()),
+        COURSEMAIL_TIME_SCALE="86400",
+        DISPATCH_INTERVAL="1",
+    )
+    log = (tmp_path / "run.log").open("wb")
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()  # the child has its own copy
+    stop_later.append(launcher)
+    client = Browserless(f"http://127.0.0.1:{port}")
+    client.wait_until_up()
+
+    status, inbox = client.get("/dev/mail")
+    assert status == 200 and "No mail yet" in inbox
+    sign_up_and_confirm_link(client, "ada@example.test")
+
+    def mail_list() -> list[tuple[str, str]]:
+        return re.findall(r'<a href="(/dev/mail/\d+)">([^<]+)</a>', client.get("/dev/mail")[1])
+
+    wait_for(lambda: len(mail_list()) == 1, 30, "the confirmation in the mail catcher")
+    (path, subject) = mail_list()[0]
+    assert subject == "Please confirm: Rebuilding Broken Trust"
+    _, message_page = client.get(path)
+    link = re.search(rf"http://127\.0\.0\.1:{port}(/confirm/[^\s<]+)", message_page)
+    assert link, message_page
+    assert client.get(path + "/html")[0] == 200
+    confirm(client, link.group(1))
+
+    wait_for(lambda: len(mail_list()) == 1 + COURSE_EMAILS, 120, "the whole course")
+    subjects = [s for _, s in reversed(mail_list())]
+    assert subjects[1].startswith("Welcome") and subjects[-1] == "Where to go from here"
+
+    marker = f"COURSEMAIL_INSTANCE={instance}"
+    assert len(processes_with(marker)) >= 6  # web (+2 workers), worker, tick, inbound, mail
+    redis_sock = instance / "redis.sock"
+    assert redis_sock.exists()
+
+    launcher.send_signal(signal.SIGINT)  # what Ctrl-C does
+    assert launcher.wait(60) is not None
+    wait_for(lambda: processes_with(marker) == [], 15, "every child to exit")
+    output = (tmp_path / "run.log").read_text()
+    assert "Course page:    http://127.0.0.1:" in output and "/dev/mail" in output
+    for name in ("web", "worker", "tick", "inbound", "mail"):
+        assert re.search(rf"^\S+ {name}\s+\|", output, re.M), f"no log lines from {name}"
+
+
+def test_each_procfile_line_runs_under_honcho(
+    rt: Runtime, smtp_sink: SMTPSink, tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    s = rt.settings
+    port = free_port()
+    env = clean_env(
+        COURSEMAIL_INSTANCE=str(s.instance_path),
+        DATABASE_URL=s.DATABASE_URL,
+        REDIS_URL=s.REDIS_URL,
+        SMTP_URL=smtp_sink.url,
+        PORT=str(port),
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
+        SECRET_KEY=s.SECRET_KEY,
+        THERAPIST_EMAIL=s.THERAPIST_EMAIL,
+        POSTAL_ADDRESS=s.POSTAL_ADDRESS,
+        REPLY_DOMAIN=s.REPLY_DOMAIN,
+        INBOUND_SMTP_PORT=str(free_port()),
+        COURSEMAIL_TIME_SCALE="86400",
+        DISPATCH_INTERVAL="1",
+    )
+    honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(tmp_path)]
+    release = subprocess.run(
+        [*honcho, "run", "coursemail", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert release.returncode == 0, release.stderr.decode()
+    assert b"Database is up to date" in release.stdout
+
+    log = (tmp_path / "honcho.log").open("wb")
+    started = subprocess.Popen(
+        [*honcho, "start", "web", "worker", "cron", "inbound"],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    stop_later.append(started)
+    client = Browserless(f"http://127.0.0.1:{port}")
+    client.wait_until_up()
+    sign_up_and_confirm_link(client, "ada@example.test")
+    wait_for(lambda: len(smtp_sink.received) == 1, 30, "the confirmation email")
+    text = smtp_sink.received[0].message.get_body(("plain",)).get_content()
+    link = re.search(rf"http://127\.0\.0\.1:{port}(/confirm/\S+)", text)
+    assert link, text
+    confirm(client, link.group(1))
+    wait_for(lambda: len(smtp_sink.received) == 1 + COURSE_EMAILS, 120, "the whole course")
+
+    started.send_signal(signal.SIGINT)
+    assert started.wait(60) is not None
+    output = (tmp_path / "honcho.log").read_text()
+    for name in ("web", "worker", "cron", "inbound"):
+        assert f"{name}.1 started" in output

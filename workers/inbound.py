@@ -1,0 +1,86 @@
+"""The inbound SMTP listener for replies (``REPLY_DOMAIN``).
+
+It accepts mail only for addresses at ``REPLY_DOMAIN`` (anything else is refused with 550,
+so it is never an open relay) and answers 250 only once the raw bytes are stored in the
+database; a database outage answers 451 so the sender tries again. Parsing and forwarding
+to the therapist come later, in a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.models import InboundMessage
+from workers.runtime import Runtime
+
+log = logging.getLogger("coursemail.inbound")
+
+#: The largest message accepted (bigger ones get 552 from aiosmtpd).
+INBOUND_MAX_BYTES = 25 * 1024 * 1024
+
+
+class InboundHandler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.domain = rt.settings.REPLY_DOMAIN.lower()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.rpartition("@")[2].lower() != self.domain:
+            return "550 5.7.1 Relaying denied: this server only receives replies"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or envelope.content
+        loop = asyncio.get_running_loop()
+        try:
+            # the database write runs off the event loop: a slow write stalls no other session
+            stored = await loop.run_in_executor(None, self._store, envelope, raw)
+        except SQLAlchemyError as error:
+            log.error("could not store a message (%s); asking the sender to retry", error)
+            return "451 4.3.0 Temporary problem storing your message; please try again"
+        log.info(
+            "stored message %d (%d bytes) for %s", stored, len(raw), ", ".join(envelope.rcpt_tos)
+        )
+        return "250 OK: received"
+
+    def _store(self, envelope: Any, raw: bytes) -> int:
+        with self.rt.database.session() as session:
+            message = InboundMessage(
+                received_at=self.rt.clock.now(),
+                mail_from=str(envelope.mail_from or "")[:320],
+                rcpt_tos="\n".join(envelope.rcpt_tos),
+                raw=raw,
+            )
+            session.add(message)
+            session.flush()
+            return message.id
+
+
+def start(rt: Runtime, host: str, port: int) -> Controller:
+    controller = Controller(
+        InboundHandler(rt), hostname=host, port=port, data_size_limit=INBOUND_MAX_BYTES
+    )
+    controller.start()
+    return controller
+
+
+def run_until_signalled(rt: Runtime, host: str, port: int) -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    controller = start(rt, host, port)
+    log.info("receiving replies for @%s on %s:%d", rt.settings.REPLY_DOMAIN, host, port)
+    try:
+        stop.wait()
+    finally:
+        controller.stop()

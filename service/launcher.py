@@ -12,6 +12,8 @@ import os
 import shlex
 import socket
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from honcho.manager import Manager
 from honcho.printer import Printer
@@ -43,6 +45,53 @@ def _python(*args: str) -> str:
     return shlex.join([sys.executable, *args])
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What ``coursemail run`` will start, decided from the environment alone."""
+
+    processes: dict[str, str]
+    #: variables the children get on top of the environment
+    env: dict[str, str]
+    #: start a private redis-server: only when REDIS_URL is unset
+    private_redis: bool
+    #: the mail catcher's port: only when SMTP_URL is unset
+    catcher_port: int | None
+
+
+def make_plan(settings: Settings, environ: Mapping[str, str]) -> Plan:
+    processes = {
+        "web": _python(
+            "-m",
+            "gunicorn",
+            "--no-control-socket",
+            "--bind",
+            f"127.0.0.1:{settings.PORT}",
+            "--workers",
+            "2",
+            "--graceful-timeout",
+            "5",
+            "--access-logfile",
+            "-",
+            "service:create_app()",
+        ),
+        "worker": _python("-m", "service.cli", "worker"),
+        "tick": _python("-m", "service.cli", "tick"),
+        "inbound": _python("-m", "service.cli", "inbound"),
+    }
+    env: dict[str, str] = {}
+    catcher_port = None
+    if not environ.get("SMTP_URL", "").strip():
+        catcher_port = CATCHER_PORT if _port_free(CATCHER_PORT) else _free_port()
+        env["SMTP_URL"] = f"smtp://127.0.0.1:{catcher_port}"
+        processes["mail"] = _python("-m", "service.cli", "catcher", "--port", str(catcher_port))
+    return Plan(
+        processes=processes,
+        env=env,
+        private_redis=not environ.get("REDIS_URL", "").strip(),
+        catcher_port=catcher_port,
+    )
+
+
 def main() -> int:
     env = dict(os.environ)
     try:
@@ -64,38 +113,18 @@ def main() -> int:
     print("Preparing the database...", flush=True)
     upgrade(settings.DATABASE_URL)
 
-    processes = {
-        "web": _python(
-            "-m",
-            "gunicorn",
-            "--no-control-socket",
-            "--bind",
-            f"127.0.0.1:{settings.PORT}",
-            "--workers",
-            "2",
-            "--graceful-timeout",
-            "5",
-            "--access-logfile",
-            "-",
-            "service:create_app()",
-        ),
-        "worker": _python("-m", "service.cli", "worker"),
-        "tick": _python("-m", "service.cli", "tick"),
-        "inbound": _python("-m", "service.cli", "inbound"),
-    }
-    notes = []
-    if not os.environ.get("SMTP_URL"):
-        port = CATCHER_PORT if _port_free(CATCHER_PORT) else _free_port()
-        env["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-        processes["mail"] = _python("-m", "service.cli", "catcher", "--port", str(port))
-        notes.append(f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail")
-    else:
-        notes.append("  Mail:           sent for real through SMTP_URL")
-
+    plan = make_plan(settings, os.environ)
+    env.update(plan.env)
     redis: EmbeddedRedis | None = None
-    if not os.environ.get("REDIS_URL"):
+    if plan.private_redis:
         redis = EmbeddedRedis(settings.instance_path).start()
         env["REDIS_URL"] = redis.url
+    notes = [
+        f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail"
+        if plan.catcher_port
+        else "  Mail:           sent for real through SMTP_URL"
+    ]
+    processes = plan.processes
     try:
         print(
             "\n".join(

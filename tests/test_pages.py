@@ -449,3 +449,19 @@ def test_a_browsers_legacy_zone_name_is_accepted(client: FlaskClient, rt: Runtim
     # Chromium reports Kolkata by its older ICU name; zoneinfo knows both
     assert sign_up(client, timezone="Asia/Calcutta").status_code == 303
     assert subscribers(rt)[0].timezone == "Asia/Calcutta"
+
+
+def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:
+    from service import create_app
+
+    app = create_app(
+        {
+            "COURSEMAIL_ENV": "production",
+            "COURSEMAIL_INSTANCE": str(tmp_path),
+            "SECRET_KEY": "p" * 40,
+            "POSTAL_ADDRESS": "1 Main St",
+            "ADMIN_PASSWORD": "a long password",
+        }
+    )
+    assert app.test_client().get("/dev/mail").status_code == 404
+    assert "devmail" not in app.blueprints

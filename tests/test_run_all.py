@@ -202,3 +202,48 @@ def test_each_procfile_line_runs_under_honcho(
     output = (tmp_path / "honcho.log").read_text()
     for name in ("web", "worker", "cron", "inbound"):
         assert f"{name}.1 started" in output
+
+
+def test_the_launcher_starts_redis_and_a_catcher_only_when_they_are_not_configured(
+    tmp_path: Path,
+) -> None:
+    from service.launcher import make_plan
+    from service.settings import Settings
+
+    settings = Settings.from_env(environ={"COURSEMAIL_INSTANCE": str(tmp_path)})
+    bare = make_plan(settings, {})
+    assert bare.private_redis and bare.catcher_port is not None
+    assert set(bare.processes) == {"web", "worker", "tick", "inbound", "mail"}
+    assert bare.env["SMTP_URL"] == f"smtp://127.0.0.1:{bare.catcher_port}"
+    assert "--no-control-socket" in bare.processes["web"]
+
+    configured = make_plan(
+        settings, {"REDIS_URL": "redis://127.0.0.1:6379/3", "SMTP_URL": "smtp://relay:25"}
+    )
+    assert not configured.private_redis and configured.catcher_port is None
+    assert "mail" not in configured.processes and configured.env == {}
+
+
+def test_a_busy_port_or_bad_setting_stops_the_launcher_with_a_message(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run(
+            [sys.executable, "-m", "service.cli", "run"],
+            env=clean_env(COURSEMAIL_INSTANCE=str(tmp_path), PORT=str(port)),
+            capture_output=True,
+            timeout=60,
+        )
+    assert busy.returncode == 2
+    assert f"port {port} is already in use" in busy.stderr.decode()
+    bad = subprocess.run(
+        [sys.executable, "-m", "service.cli", "run"],
+        env=clean_env(COURSEMAIL_INSTANCE=str(tmp_path), DISPATCH_INTERVAL="often"),
+        capture_output=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "DISPATCH_INTERVAL must be a number" in bad.stderr.decode()
+    assert "Traceback" not in bad.stderr.decode()

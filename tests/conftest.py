@@ -19,6 +19,7 @@ from service.clock import ManualClock
 from service.migrate import upgrade
 from service.models import Base
 from service.settings import Settings
+from tests.support.env import settings_env
 from tests.support.smtp import SMTPSink
 from workers import runtime as runtime_module
 from workers.redis_server import EmbeddedRedis
@@ -168,23 +169,7 @@ def app(rt: Runtime) -> Iterator[Flask]:
     """The web app on the same database, Redis, SMTP sink and clock as ``rt``."""
     from service import create_app
 
-    s = rt.settings
-    flask_app = create_app(
-        {
-            "COURSEMAIL_ENV": "test",
-            "COURSEMAIL_INSTANCE": str(s.instance_path),
-            "DATABASE_URL": s.DATABASE_URL,
-            "REDIS_URL": s.REDIS_URL,
-            "SMTP_URL": s.SMTP_URL,
-            "SECRET_KEY": s.SECRET_KEY,
-            "THERAPIST_EMAIL": s.THERAPIST_EMAIL,
-            "POSTAL_ADDRESS": s.POSTAL_ADDRESS,
-            "PUBLIC_URL": s.PUBLIC_URL,
-            "REPLY_DOMAIN": s.REPLY_DOMAIN,
-            "MAIL_FROM": s.MAIL_FROM,
-        },
-        clock=rt.clock,
-    )
+    flask_app = create_app(settings_env(rt.settings), clock=rt.clock)
     flask_app.extensions["coursemail"] = rt  # one runtime: what the app writes, jobs read
     yield flask_app
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.env import settings_env
 from tests.support.http import Browserless, confirm, sign_up_and_confirm_link
+from tests.support.procs import processes_with
 from tests.support.smtp import SMTPSink, free_port
 from workers.runtime import Runtime
 
@@ -57,22 +59,6 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def processes_with(marker: str) -> list[int]:
-    """Live processes whose environment holds ``marker`` (every child inherits it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                status = (entry / "status").read_text()
-                if "\nState:\tZ" not in status:  # a zombie is already dead
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 @pytest.fixture
@@ -148,22 +134,17 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(
 def test_each_procfile_line_runs_under_honcho(
     rt: Runtime, smtp_sink: SMTPSink, tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
 ) -> None:
-    s = rt.settings
     port = free_port()
     env = clean_env(
-        COURSEMAIL_INSTANCE=str(s.instance_path),
-        DATABASE_URL=s.DATABASE_URL,
-        REDIS_URL=s.REDIS_URL,
-        SMTP_URL=smtp_sink.url,
-        PORT=str(port),
-        PUBLIC_URL=f"http://127.0.0.1:{port}",
-        SECRET_KEY=s.SECRET_KEY,
-        THERAPIST_EMAIL=s.THERAPIST_EMAIL,
-        POSTAL_ADDRESS=s.POSTAL_ADDRESS,
-        REPLY_DOMAIN=s.REPLY_DOMAIN,
-        INBOUND_SMTP_PORT=str(free_port()),
-        COURSEMAIL_TIME_SCALE="86400",
-        DISPATCH_INTERVAL="1",
+        **settings_env(
+            rt.settings,
+            SMTP_URL=smtp_sink.url,
+            PORT=str(port),
+            PUBLIC_URL=f"http://127.0.0.1:{port}",
+            INBOUND_SMTP_PORT=str(free_port()),
+            COURSEMAIL_TIME_SCALE="86400",
+            DISPATCH_INTERVAL="1",
+        )
     )
     honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(tmp_path)]
     release = subprocess.run(

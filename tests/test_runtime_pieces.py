@@ -17,6 +17,7 @@ from service.cli import main
 from service.db import Database
 from service.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
+from tests.support.env import settings_env
 from tests.support.harness import enrolled
 from tests.support.smtp import SMTPSink
 from workers import dispatch
@@ -92,23 +93,11 @@ def test_the_tick_loop_survives_a_database_outage(
         assert session.scalar(select(Delivery.id).where(Delivery.kind == DeliveryKind.STEP))
 
 
-def _cli_env(rt: Runtime) -> dict[str, str]:
-    s = rt.settings
-    return {
-        "COURSEMAIL_ENV": "test",
-        "COURSEMAIL_INSTANCE": str(s.instance_path),
-        "DATABASE_URL": s.DATABASE_URL,
-        "REDIS_URL": s.REDIS_URL,
-        "SMTP_URL": s.SMTP_URL,
-        "THERAPIST_EMAIL": s.THERAPIST_EMAIL,
-    }
-
-
 def test_cli_subscribe_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
     from workers import runtime as runtime_module
 
     runtime_module.install(None)  # the CLI builds its own runtime from the environment
-    runner = CliRunner(env=_cli_env(rt))
+    runner = CliRunner(env=settings_env(rt.settings))
     result = runner.invoke(main, ["subscribe", "Ada@Example.TEST", "--name", "Ada"])
     assert result.exit_code == 0, result.output
     assert "confirmation email goes out" in result.output

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +14,9 @@ from sqlalchemy import select
 from service.clock import ManualClock
 from service.deliveries import STALE_CLAIM_AFTER
 from service.models import Delivery, DeliveryKind, DeliveryStatus
+from tests.support.env import settings_env
 from tests.support.harness import enrolled, work
+from tests.support.procs import kill_all_with, processes_with
 from tests.support.smtp import SMTPSink
 from workers import dispatch
 from workers.runtime import Runtime
@@ -28,21 +29,8 @@ def clock() -> ManualClock:
 
 
 def _worker_env(rt: Runtime) -> dict[str, str]:
-    s = rt.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
-    env.update(
-        COURSEMAIL_ENV="test",
-        COURSEMAIL_INSTANCE=str(s.instance_path),
-        DATABASE_URL=s.DATABASE_URL,
-        REDIS_URL=s.REDIS_URL,
-        SMTP_URL=s.SMTP_URL,
-        SECRET_KEY=s.SECRET_KEY,
-        THERAPIST_EMAIL=s.THERAPIST_EMAIL,
-        POSTAL_ADDRESS=s.POSTAL_ADDRESS,
-        PUBLIC_URL=s.PUBLIC_URL,
-        REPLY_DOMAIN=s.REPLY_DOMAIN,
-        MAIL_FROM=s.MAIL_FROM,
-    )
+    env.update(settings_env(rt.settings))
     return env
 
 
@@ -56,17 +44,18 @@ def test_worker_killed_mid_batch_loses_nothing(rt: Runtime, smtp_sink: SMTPSink)
     worker = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "worker", "--burst"],
         env=_worker_env(rt),
-        start_new_session=True,  # its own group: the kill reaches RQ's work-horse too
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    marker = f"COURSEMAIL_INSTANCE={rt.settings.instance_path}"
     try:
         assert smtp_sink.handler.in_rcpt.wait(30), "the worker never started sending"
-        os.killpg(worker.pid, signal.SIGKILL)
+        # the machine dies: the worker and its work-horse (which left the group by setsid)
+        kill_all_with(marker)
         worker.wait(10)
     finally:
-        if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)
+        kill_all_with(marker)
+    assert processes_with(marker) == []
     smtp_sink.handler.gate.set()
     assert smtp_sink.received == []
 
@@ -76,10 +65,21 @@ def test_worker_killed_mid_batch_loses_nothing(rt: Runtime, smtp_sink: SMTPSink)
         )
     assert statuses == sorted([DeliveryStatus.SENDING] + [DeliveryStatus.CLAIMED] * 2)
 
-    # RQ parks the dead job; the tick finds the stale claims in the database instead
-    rt.clock.advance(STALE_CLAIM_AFTER)
-    rt.clock.advance(seconds=5)
-    assert dispatch.tick(rt).enqueued == 3
+    # RQ parks the dead job; the tick finds the stale claims in the database instead. The
+    # killed worker stamped its claim with the real clock: count staleness from the newest.
+    with rt.database.session() as session:
+        rows = session.execute(
+            select(Delivery.id, Delivery.status, Delivery.claimed_at).where(
+                Delivery.kind == DeliveryKind.STEP
+            )
+        ).all()
+    oldest = min(claimed_at for _, _, claimed_at in rows)
+    newest = max(claimed_at for _, _, claimed_at in rows)
+    rt.clock.set(oldest + STALE_CLAIM_AFTER - timedelta(seconds=1))
+    assert dispatch.tick(rt).enqueued == 0  # not stale yet: the worker might still be alive
+    rt.clock.set(newest + STALE_CLAIM_AFTER + timedelta(seconds=1))
+    report = dispatch.tick(rt)
+    assert report.enqueued == 3, f"re-found {report.enqueued} of {rows}"
     work(rt)
     assert sorted(r.rcpt_tos[0] for r in smtp_sink.received) == [
         f"reader{n}@example.test" for n in range(3)

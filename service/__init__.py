@@ -37,6 +37,14 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.PUBLIC_URL.startswith("https://"),
     )
     app.extensions["coursemail"] = Runtime(settings, clock=clock or SystemClock())
+    if settings.TRUSTED_PROXIES:
+        # behind a proxy every request seems to come from it: believe its X-Forwarded-*
+        # headers, or one rate limit would be shared by every reader and consent records
+        # would all hold the proxy's address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from service import confirm, devmail, errors, health, security, signup, unsubscribe
 

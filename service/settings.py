@@ -52,6 +52,7 @@ class Settings:
     ADMIN_PASSWORD: str
     INBOUND_SMTP_HOST: str
     INBOUND_SMTP_PORT: int
+    TRUSTED_PROXIES: int
 
     @property
     def is_production(self) -> bool:
@@ -119,6 +120,9 @@ class Settings:
             INBOUND_SMTP_HOST=get("INBOUND_SMTP_HOST", "127.0.0.1"),
             INBOUND_SMTP_PORT=_int(
                 "INBOUND_SMTP_PORT", get("INBOUND_SMTP_PORT", "2525"), minimum=1, maximum=65535
+            ),
+            TRUSTED_PROXIES=_int(
+                "TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0"), minimum=0, maximum=5
             ),
         )
         return settings._checked()

@@ -465,3 +465,23 @@ def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:
     )
     assert app.test_client().get("/dev/mail").status_code == 404
     assert "devmail" not in app.blueprints
+
+
+def test_behind_a_trusted_proxy_the_readers_address_is_recorded(
+    app: Flask, rt: Runtime, tmp_path
+) -> None:
+    from service import create_app
+    from tests.support.env import settings_env
+
+    proxied = create_app(settings_env(rt.settings, TRUSTED_PROXIES="1"), clock=rt.clock)
+    proxied.extensions["coursemail"] = rt
+    client = proxied.test_client()
+    token = csrf(client)
+    client.post(
+        "/",
+        data={"email": "sam@example.test", "csrf_token": token},
+        headers={"X-Forwarded-For": "198.51.100.7"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+    with rt.database.session() as session:
+        assert session.scalars(select(Consent.ip)).one() == "198.51.100.7"

@@ -150,10 +150,11 @@ def load_course(folder: Path) -> Course:
     timezone = data["timezone"]
     if not isinstance(timezone, str) or not is_time_zone(timezone):
         raise fail("timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')")
-    for key in ("description", "author", "sender_name"):
-        if key in data and (
-            not isinstance(data[key], str) or "\n" in data[key].strip() and key != "description"
-        ):
+    if not isinstance(data.get("description", ""), str):
+        raise fail("description", "description must be text")
+    for key in ("author", "sender_name"):
+        value = data.get(key, "")
+        if not isinstance(value, str) or "\n" in value.strip():
             raise fail(key, f"{key} must be a line of text")
 
     raw_steps = data["steps"]

@@ -227,3 +227,15 @@ def test_cli_reports_a_configuration_error_without_a_traceback(
     result = CliRunner().invoke(main, ["preview", "1"])
     assert result.exit_code == 1
     assert "configuration error: COURSEMAIL_TIME_SCALE must be a number" in result.output
+
+
+def test_author_must_be_one_line_and_description_text(tmp_path: Path) -> None:
+    steps = '[[steps]]\nfile = "a.md"\ndelay_days = 0\n'
+    folder = _course(
+        tmp_path, GOOD_TOML + 'author = """Lee\nMiller"""\n' + steps, {"a.md": GOOD_STEP}
+    )
+    with pytest.raises(CourseError, match=r"course\.toml:6: author must be a line of text"):
+        load_course(folder)
+    folder = _course(tmp_path, GOOD_TOML + "description = 3\n" + steps, {"a.md": GOOD_STEP})
+    with pytest.raises(CourseError, match="description must be text"):
+        load_course(folder)

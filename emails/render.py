@@ -91,6 +91,9 @@ class Renderer:
             **common,  # type: ignore[arg-type]
         )
         self._cache: dict[str, tuple[jinja2.Template, jinja2.Template, jinja2.Template]] = {}
+        # the contact never changes for a renderer: build its links once, not per email
+        self._html_links = self._links_html()
+        self._text_links = self._links_text()
 
     @property
     def author(self) -> str:
@@ -144,8 +147,8 @@ class Renderer:
             **values,
         }
         subject = " ".join(subject_t.render(base).split())
-        html = html_t.render(base, subject=subject, **self._links_html())
-        text = text_t.render(base, subject=subject, **self._links_text())
+        html = html_t.render(base, subject=subject, **self._html_links)
+        text = text_t.render(base, subject=subject, **self._text_links)
         return Rendered(subject=subject, html=html, text=_tidy_text(text))
 
     def _templates(

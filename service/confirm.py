@@ -12,7 +12,7 @@ from service.errors import error_page
 from service.models import Subscriber, SubscriberStatus
 from service.security import limiter
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
-from service.web import course, runtime
+from service.web import course, runtime, send_confirmation_soon
 
 bp = Blueprint("confirm", __name__)
 
@@ -93,9 +93,7 @@ def resend() -> ResponseReturnValue:
             mail_domain=rt.settings.mail_domain,
         )
     if result.confirmation_queued:
-        from workers.dispatch import send_confirmation_now
-
-        send_confirmation_now(rt, subscriber.id)
+        send_confirmation_soon(subscriber.id)
     return render_template("check_inbox.html", fresh_link=True)
 
 

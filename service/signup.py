@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from emails.course import is_time_zone
 from service import lifecycle
 from service.security import limiter
-from service.web import course, init_context, runtime
+from service.web import course, init_context, runtime, send_confirmation_soon
 
 bp = Blueprint("signup", __name__)
 log = logging.getLogger("coursemail.signup")
@@ -125,16 +125,9 @@ def submit() -> ResponseReturnValue:
         queued = result.confirmation_queued
         subscriber_id = result.subscriber.id
     if queued:
-        _send_soon(subscriber_id)
+        send_confirmation_soon(subscriber_id)
     # the same answer whether the address was new, pending or already confirmed
     return redirect(url_for("signup.check_inbox"), 303)
-
-
-def _send_soon(subscriber_id: int) -> None:
-    """Hand the confirmation to a worker now; if Redis is away the tick sends it anyway."""
-    from workers.dispatch import send_confirmation_now
-
-    send_confirmation_now(runtime(), subscriber_id)
 
 
 @bp.get("/check-your-inbox")

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+#: Separates confirmation tokens from anything else signed with the same key.
+CONFIRM_SALT = "coursemail.confirm"
 #: A confirmation link works for this long, in real time (never scaled).
 CONFIRM_MAX_AGE = timedelta(days=7)
 
@@ -27,7 +29,7 @@ class ConfirmTokens:
     secret_key: str
 
     def _serializer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret_key, salt="coursemail.confirm")
+        return URLSafeTimedSerializer(self.secret_key, salt=CONFIRM_SALT)
 
     def make(self, public_id: str) -> str:
         return self._serializer().dumps(public_id)

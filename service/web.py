@@ -18,6 +18,13 @@ def course() -> Course:
     return default_course()
 
 
+def send_confirmation_soon(subscriber_id: int) -> None:
+    """Hand a waiting confirmation to a worker now; if Redis is away the tick sends it."""
+    from workers.dispatch import send_confirmation_now
+
+    send_confirmation_now(runtime(), subscriber_id)
+
+
 def init_context(app: Flask) -> None:
     @app.context_processor
     def _page_context() -> dict[str, object]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from service.models import (
@@ -24,6 +22,7 @@ from service.models import (
 from service.signup import FORM_VERSION, SignupForm
 from tests.support.harness import run_course, tick_and_work, work
 from tests.support.smtp import SMTPSink
+from tests.support.tokens import confirm_token_issued_days_ago
 from workers import dispatch
 from workers.runtime import Runtime
 
@@ -280,13 +279,7 @@ def test_an_expired_link_is_a_410_with_a_button_for_a_fresh_one(
     work(rt)
     public_id = subscribers(rt)[0].public_id
 
-    class EightDaysAgo(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 8 * 24 * 3600
-
-    old = URLSafeTimedSerializer(
-        rt.settings.SECRET_KEY, salt="coursemail.confirm", signer=EightDaysAgo
-    ).dumps(public_id)
+    old = confirm_token_issued_days_ago(rt.settings.SECRET_KEY, public_id, days=8)
     response = client.get(f"/confirm/{old}")
     page = response.get_data(as_text=True)
     assert response.status_code == 410

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, text
 
 from service import create_app
@@ -20,6 +19,7 @@ from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from tests.support.env import settings_env
 from tests.support.harness import enrolled
 from tests.support.smtp import SMTPSink
+from tests.support.tokens import confirm_token_issued_days_ago
 from workers import dispatch
 from workers.runtime import Runtime
 
@@ -33,13 +33,9 @@ def test_confirm_token_round_trip_tamper_and_expiry() -> None:
     with pytest.raises(TokenInvalid):
         ConfirmTokens("other" * 8).read(token)
 
-    class EightDaysAgo(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time()) - 8 * 24 * 3600
-
-    old = URLSafeTimedSerializer("k" * 32, salt="coursemail.confirm", signer=EightDaysAgo)
+    old = confirm_token_issued_days_ago("k" * 32, "pub-9", days=8)
     with pytest.raises(TokenExpired) as caught:
-        tokens.read(old.dumps("pub-9"))
+        tokens.read(old)
     assert caught.value.public_id == "pub-9"
 
 

@@ -101,9 +101,9 @@ def compose(rt: Runtime, delivery: Delivery) -> bytes:
     s = rt.settings
     subscriber = delivery.subscriber
     if delivery.kind == DeliveryKind.CONFIRMATION:
-        course = default_course()
+        renderer = rt.renderer(default_course())
         token = ConfirmTokens(s.SECRET_KEY).make(subscriber.public_id)
-        rendered = rt.renderer(course).render_confirmation(
+        rendered = renderer.render_confirmation(
             first_name=subscriber.first_name,
             confirm_url=f"{s.PUBLIC_URL}/confirm/{token}",
         )
@@ -112,15 +112,15 @@ def compose(rt: Runtime, delivery: Delivery) -> bytes:
     else:
         assert delivery.enrollment is not None and delivery.step is not None
         course = deliveries.course_for(delivery.enrollment)
+        renderer = rt.renderer(course)
         https_url = f"{s.PUBLIC_URL}/u/{subscriber.unsubscribe_token}"
-        rendered = rt.renderer(course).render_step(
+        rendered = renderer.render_step(
             delivery.step, first_name=subscriber.first_name, unsubscribe_url=https_url
         )
         token = subscriber.unsubscribe_token
         mailto = f"mailto:unsubscribe+{token}@{s.REPLY_DOMAIN}?subject=unsubscribe"
         unsubscribe = (https_url, mailto)
         list_id = f"{course.title} <{course.slug}.{s.REPLY_DOMAIN}>"
-    renderer = rt.renderer(course)
     envelope = Envelope(
         from_name=renderer.sender_name,
         from_address=s.MAIL_FROM,

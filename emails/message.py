@@ -22,8 +22,8 @@ class Envelope:
     reply_to: str
     message_id: str
     date: datetime
-    #: (https URL, mailto URL) for List-Unsubscribe; None for transactional mail
-    unsubscribe: tuple[str, str] | None = None
+    #: (https URL, mailto URL or None) for List-Unsubscribe; None for transactional mail
+    unsubscribe: tuple[str, str | None] | None = None
     list_id: str | None = None
 
 
@@ -37,7 +37,8 @@ def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:
     message["Reply-To"] = envelope.reply_to
     if envelope.unsubscribe is not None:
         https_url, mailto_url = envelope.unsubscribe
-        message["List-Unsubscribe"] = f"<{https_url}>, <{mailto_url}>"
+        targets = [https_url] + ([mailto_url] if mailto_url else [])
+        message["List-Unsubscribe"] = ", ".join(f"<{t}>" for t in targets)
         # RFC 8058: mail providers may unsubscribe with one POST, no page visit
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if envelope.list_id is not None:
@@ -49,6 +50,12 @@ def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:
     return message
 
 
-def to_bytes(message: EmailMessage) -> bytes:
+#: Folds only past SMTP's hard limit. The standard library folds a header holding a quoted
+#: string by moving its whole value to a continuation line, which readers then see with a
+#: leading space; a forward's subject ``… replied to "…"`` must arrive as written.
+UNFOLDED = email.policy.SMTP.clone(max_line_length=998)
+
+
+def to_bytes(message: EmailMessage, *, fold: bool = True) -> bytes:
     """CRLF line endings and folded headers: what an SMTP server expects (FACTS.md)."""
-    return message.as_bytes(policy=email.policy.SMTP)
+    return message.as_bytes(policy=email.policy.SMTP if fold else UNFOLDED)

@@ -35,6 +35,8 @@ class Contact:
     postal_address: str
     forgiveness_post_url: str = ""
     blog_url: str = ""
+    #: when replies are read (REPLIES_READ_NOTE), in every footer
+    replies_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,28 @@ class Renderer:
             button_label="Yes, start the course",
         )
 
+    def subject(self, index: int | None, *, first_name: str | None) -> str:
+        """The subject line of a step (or, for None, of the confirmation email) alone."""
+        key, step = (
+            ("confirm", confirmation_step())
+            if index is None
+            else (
+                f"step-{index}",
+                self.course.step(index),
+            )
+        )
+        values = {
+            "course_title": self.course.title,
+            "author": self.author,
+            "therapist_name": self.contact.therapist_name,
+            "first_name": first_name,
+            "blog_url": self.contact.blog_url,
+            "step_number": index,
+            "step_count": len(self.course.lesson_steps),
+            **self._text_links,
+        }
+        return " ".join(self._templates(key, step)[0].render(values).split())
+
     def _render(self, key: str, step: Step, **values: object) -> Rendered:
         subject_t, html_t, text_t = self._templates(key, step)
         base = {
@@ -141,6 +165,7 @@ class Renderer:
             "therapist_name": self.contact.therapist_name,
             "blog_url": self.contact.blog_url,
             "postal_address": self.contact.postal_address,
+            "replies_note": self.contact.replies_note,
             "preview": step.preview,
             "button_url": "",
             "button_label": "",

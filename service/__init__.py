@@ -46,7 +46,16 @@ def create_app(
         n = settings.TRUSTED_PROXIES
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    from service import confirm, devmail, errors, health, security, signup, unsubscribe
+    from service import (
+        confirm,
+        devmail,
+        errors,
+        health,
+        inbound_web,
+        security,
+        signup,
+        unsubscribe,
+    )
 
     security.init_app(app)
     errors.init_app(app)
@@ -55,4 +64,5 @@ def create_app(
     unsubscribe.init_app(app)
     health.init_app(app)
     devmail.init_app(app)
+    inbound_web.init_app(app)
     return app

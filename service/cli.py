@@ -68,6 +68,60 @@ def course_check(folder: Path | None) -> None:
         rendered = renderer.render_step(step.index, first_name="Sam", unsubscribe_url="https://u")
         click.echo(f"  {step.index}  +{step.delay_days}d  {rendered.subject}")
     click.echo(f"{loaded.title}: {len(loaded.steps)} emails, all fine.")
+    _check_safety_files(_settings())
+
+
+def _check_safety_files(settings: Settings) -> None:
+    from service.safety import SafetyFileError, crisis_phrases, crisis_reply
+
+    try:
+        phrases = crisis_phrases(settings.CRISIS_PHRASES_FILE)
+        reply = crisis_reply(settings.CRISIS_REPLY_FILE)
+    except SafetyFileError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Crisis phrases: {len(phrases.phrases)} ({settings.CRISIS_PHRASES_FILE})")
+    click.echo(f"Crisis reply: {reply.subject!r} ({settings.CRISIS_REPLY_FILE})")
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def replies(limit: int) -> None:
+    """The latest messages received: replies, bounces, auto-replies, and any still waiting."""
+    from sqlalchemy import select
+
+    from service.models import InboundMessage
+    from workers.runtime import Runtime
+
+    rt = Runtime(_settings())
+    try:
+        with rt.database.session() as session:
+            rows = list(
+                session.scalars(
+                    select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+                )
+            )
+            if not rows:
+                click.echo(
+                    "No replies yet. Readers' answers arrive at "
+                    f"reply+...@{rt.settings.REPLY_DOMAIN} (see the README, 'Replies')."
+                )
+                return
+            for row in rows:
+                flag = "URGENT " if row.urgent else ""
+                click.echo(
+                    f"#{row.id}  {row.received_at:%Y-%m-%d %H:%M} UTC  {row.status:<11} "
+                    f"{(row.category or '-'):<11} {flag}{row.from_address or row.mail_from or '?'}"
+                    f"  {(row.subject or '')[:60]!r}"
+                )
+                if row.last_error and row.status != "forwarded":
+                    when = (
+                        f"{row.next_attempt_at:%Y-%m-%d %H:%M} UTC"
+                        if row.next_attempt_at
+                        else "soon"
+                    )
+                    click.echo(f"      waiting: {row.last_error} (next try {when})")
+    finally:
+        rt.database.dispose()
 
 
 @main.command()

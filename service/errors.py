@@ -42,7 +42,7 @@ def error_page(
     status: int, *, title: str | None = None, detail: str | None = None
 ) -> ResponseReturnValue:
     default_title, default_detail = MESSAGES.get(status, MESSAGES[500])
-    if request.accept_mimetypes.best == "application/json":
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/inbound/"):
         return {"error": title or default_title, "status": status}, status
     return (
         render_template(

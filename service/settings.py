@@ -20,6 +20,10 @@ SEED_THERAPIST_NAME = "Lee Miller"
 SEED_THERAPIST_EMAIL = "leemiller.therapist@gmail.com"
 SEED_THERAPIST_PHONE = "(310) 614-0323"
 
+#: The shipped safety files (DESIGN: a therapist's list must answer someone in danger).
+SAFETY_DIR = Path(__file__).resolve().parent.parent / "emails" / "safety"
+REPLY_MODES = ("tracked", "direct")
+
 #: A placeholder that makes a missing postal address obvious in development emails.
 POSTAL_ADDRESS_PLACEHOLDER = "(postal address not set: set POSTAL_ADDRESS)"
 
@@ -53,6 +57,18 @@ class Settings:
     INBOUND_SMTP_HOST: str
     INBOUND_SMTP_PORT: int
     TRUSTED_PROXIES: int
+    REPLY_MODE: str
+    INBOUND_MAX_BYTES: int
+    INBOUND_WEBHOOK_SECRET: str
+    MAILGUN_SIGNING_KEY: str
+    INBOUND_BASIC_AUTH: str
+    CRISIS_PHRASES_FILE: Path
+    CRISIS_REPLY_FILE: Path
+    REPLIES_READ_NOTE: str
+
+    @property
+    def tracked_replies(self) -> bool:
+        return self.REPLY_MODE == "tracked"
 
     @property
     def is_production(self) -> bool:
@@ -92,6 +108,14 @@ class Settings:
         reply_domain = get("REPLY_DOMAIN", "coursemail.localhost").lower()
         _check_domain("REPLY_DOMAIN", reply_domain)
 
+        therapist_name = _line("THERAPIST_NAME", get("THERAPIST_NAME", SEED_THERAPIST_NAME))
+        reply_mode = get("REPLY_MODE", "tracked").lower()
+        if reply_mode not in REPLY_MODES:
+            raise ConfigError(f"REPLY_MODE must be tracked or direct; got {reply_mode!r}")
+        basic_auth = get("INBOUND_BASIC_AUTH")
+        if basic_auth and ":" not in basic_auth:
+            raise ConfigError("INBOUND_BASIC_AUTH must look like username:password")
+
         settings = cls(
             instance_path=instance,
             DATABASE_URL=_database_url(get("DATABASE_URL"), instance),
@@ -102,7 +126,7 @@ class Settings:
             SECRET_KEY=get("SECRET_KEY"),
             COURSEMAIL_ENV=cm_env,
             MAIL_FROM=_address("MAIL_FROM", get("MAIL_FROM", f"course@{reply_domain}")),
-            THERAPIST_NAME=_line("THERAPIST_NAME", get("THERAPIST_NAME", SEED_THERAPIST_NAME)),
+            THERAPIST_NAME=therapist_name,
             THERAPIST_EMAIL=_address(
                 "THERAPIST_EMAIL", get("THERAPIST_EMAIL", SEED_THERAPIST_EMAIL)
             ),
@@ -124,6 +148,31 @@ class Settings:
             TRUSTED_PROXIES=_int(
                 "TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0"), minimum=0, maximum=5
             ),
+            REPLY_MODE=reply_mode,
+            INBOUND_MAX_BYTES=_int(
+                "INBOUND_MAX_BYTES",
+                get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)),
+                minimum=64 * 1024,
+                maximum=200 * 1024 * 1024,
+            ),
+            INBOUND_WEBHOOK_SECRET=get("INBOUND_WEBHOOK_SECRET"),
+            MAILGUN_SIGNING_KEY=get("MAILGUN_SIGNING_KEY"),
+            INBOUND_BASIC_AUTH=basic_auth,
+            CRISIS_PHRASES_FILE=_readable_file(
+                "CRISIS_PHRASES_FILE",
+                get("CRISIS_PHRASES_FILE", str(SAFETY_DIR / "crisis-phrases.txt")),
+            ),
+            CRISIS_REPLY_FILE=_readable_file(
+                "CRISIS_REPLY_FILE", get("CRISIS_REPLY_FILE", str(SAFETY_DIR / "crisis-reply.txt"))
+            ),
+            REPLIES_READ_NOTE=_line(
+                "REPLIES_READ_NOTE",
+                get(
+                    "REPLIES_READ_NOTE",
+                    f"{therapist_name} reads every reply personally, usually within two "
+                    "working days. Replies are not watched around the clock.",
+                ),
+            ),
         )
         return settings._checked()
 
@@ -144,6 +193,12 @@ class Settings:
                 )
             if not self.ADMIN_PASSWORD:
                 raise ConfigError("ADMIN_PASSWORD must be set in production")
+            if self.tracked_replies and self.REPLY_DOMAIN.endswith(".localhost"):
+                raise ConfigError(
+                    "REPLY_DOMAIN must be a real domain whose MX points at the inbound listener "
+                    "when REPLY_MODE=tracked (or set REPLY_MODE=direct to send replies straight "
+                    "to THERAPIST_EMAIL)"
+                )
             if self.COURSEMAIL_TIME_SCALE != 1:
                 raise ConfigError(
                     "COURSEMAIL_TIME_SCALE is a demo setting and must be 1 in production"
@@ -269,6 +324,18 @@ def _public_url(raw: str) -> str:
             f"PUBLIC_URL must be an http(s) URL like https://example.org; got {raw!r}"
         )
     return raw.rstrip("/")
+
+
+def _readable_file(name: str, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{name} must name a readable file; {raw!r}: {error.strerror}") from None
+    if path.is_dir():
+        raise ConfigError(f"{name} must name a file, not a folder; got {raw!r}")
+    return path.resolve()
 
 
 def _optional_url(name: str, raw: str) -> str:

@@ -165,6 +165,18 @@ def rt(
 
 
 @pytest.fixture
+def listener(rt: Runtime) -> Iterator[int]:
+    """The inbound SMTP listener on a free loopback port, on ``rt``'s database and Redis."""
+    from tests.support.smtp import free_port
+    from workers import inbound
+
+    port = free_port()
+    controller = inbound.start(rt, "127.0.0.1", port)
+    yield port
+    controller.stop()
+
+
+@pytest.fixture
 def app(rt: Runtime) -> Iterator[Flask]:
     """The web app on the same database, Redis, SMTP sink and clock as ``rt``."""
     from service import create_app

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from emails.course import default_course
+from service.addresses import AddressKind
 from service.models import (
     Delivery,
     DeliveryStatus,
@@ -18,7 +19,7 @@ from service.models import (
     Subscriber,
 )
 from tests.conftest import THERAPIST_TEST_EMAIL
-from tests.support.harness import enrolled, run_course
+from tests.support.harness import enrolled, run_course, tick_and_work
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
 
@@ -79,24 +80,32 @@ def test_every_course_email_carries_the_good_citizen_headers(
     run_course(rt)
     with rt.database.session() as session:
         token = session.get(Subscriber, subscriber_id).unsubscribe_token
-        message_ids = set(
-            session.scalars(select(Delivery.message_id).where(Delivery.step.is_not(None)))
+        sent = dict(
+            session.execute(
+                select(Delivery.message_id, Delivery.id).where(Delivery.step.is_not(None))
+            ).all()
         )
     received = [r for r in smtp_sink.received if "sam@example.test" in r.rcpt_tos]
     assert len(received) == len(COURSE.steps)
     seen_ids = set()
     for item in received:
         message = item.message
-        assert item.mail_from == "course@example.test"
+        delivery_id = sent[message["Message-ID"]]
+        # each email's own tracked addresses: bounces, replies and unsubscribes name it
+        expected = {
+            kind: rt.addresses.address(kind, subscriber_id, delivery_id) for kind in AddressKind
+        }
+        assert item.mail_from == expected[AddressKind.BOUNCE]
         assert parseaddr(message["From"]) == ("Lee Miller", "course@example.test")
         assert parseaddr(message["To"]) == ("Sam", "sam@example.test")
-        assert parseaddr(message["Reply-To"]) == ("Lee Miller", THERAPIST_TEST_EMAIL)
+        assert parseaddr(message["Reply-To"]) == ("Lee Miller", expected[AddressKind.REPLY])
+        assert "sam" not in expected[AddressKind.REPLY]  # never the address in clear
         assert message["Date"]
         seen_ids.add(message["Message-ID"])
         # a long header is folded onto a continuation line: compare it unfolded
         assert " ".join(message["List-Unsubscribe"].split()) == (
             f"<http://127.0.0.1:5999/u/{token}>, "
-            f"<mailto:unsubscribe+{token}@reply.example.test?subject=unsubscribe>"
+            f"<mailto:{expected[AddressKind.UNSUBSCRIBE]}?subject=unsubscribe>"
         )
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Id"] == "Rebuilding Broken Trust <rebuilding-trust.reply.example.test>"
@@ -108,10 +117,27 @@ def test_every_course_email_carries_the_good_citizen_headers(
         for part in (text, html):
             assert f"/u/{token}" in part
             assert "100 Test Street, Testville, CA 90000" in part
+            assert rt.settings.REPLIES_READ_NOTE in part
         # SMTP line endings: CRLF everywhere, no bare LF, no line over 998 octets
         assert b"\n" not in item.data.replace(b"\r\n", b"")
         assert max(len(line) for line in item.data.split(b"\r\n")) <= 998
-    assert seen_ids == message_ids  # the Message-ID fixed at claim is the one sent
+    assert seen_ids == set(sent)  # the Message-ID fixed at claim is the one sent
+
+
+def test_direct_reply_mode_sends_replies_straight_to_the_therapist(
+    rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    from dataclasses import replace
+
+    rt.settings = replace(rt.settings, REPLY_MODE="direct")
+    enrolled(rt, "dana@example.test", timezone="Europe/London", first_name="Dana")
+    tick_and_work(rt)
+    [item] = [r for r in smtp_sink.received if "dana@example.test" in r.rcpt_tos]
+    message = item.message
+    assert parseaddr(message["Reply-To"]) == ("Lee Miller", THERAPIST_TEST_EMAIL)
+    assert item.mail_from == "course@example.test"
+    # no mailto: nobody reads the reply domain in this mode; the https link still works
+    assert "mailto:" not in message["List-Unsubscribe"]
 
 
 def test_time_scale_compresses_the_course_into_seconds(

@@ -1,49 +1,91 @@
-"""The inbound listener over real SMTP: replies for REPLY_DOMAIN are stored raw, nothing
-else is accepted, and a database outage asks the sender to retry instead of losing mail."""
+"""The inbound listener over real SMTP: only valid tracked addresses are accepted, the bytes
+are stored before 250, oversize mail gets 552, and a database outage asks the sender to
+retry instead of losing mail."""
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Iterator
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from service.models import InboundMessage
-from tests.support.smtp import free_port
-from workers import inbound
-from workers.runtime import Runtime
+from service.addresses import AddressKind
+from service.models import InboundMessage, InboundStatus
+from tests.support.mail import send
+from workers.runtime import QUEUE_TRANSACTIONAL, Runtime
 
 RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 Really.\r\n"
 
 
-@pytest.fixture
-def listener(rt: Runtime) -> Iterator[int]:
-    port = free_port()
-    controller = inbound.start(rt, "127.0.0.1", port)
-    yield port
-    controller.stop()
+def _address(rt: Runtime, kind: AddressKind = AddressKind.REPLY) -> str:
+    return rt.addresses.address(kind, 7, 42)
 
 
-def test_a_reply_is_stored_byte_for_byte_before_250(rt: Runtime, listener: int) -> None:
-    with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
-        refused = smtp.sendmail("reader@example.test", ["reply+abc@reply.example.test"], RAW)
-    assert refused == {}
+def _stored(rt: Runtime) -> list[InboundMessage]:
     with rt.database.session() as session:
-        stored = session.scalars(select(InboundMessage)).one()
-        assert stored.raw == RAW  # NUL bytes and all
-        assert stored.rcpt_tos == "reply+abc@reply.example.test"
-        assert stored.mail_from == "reader@example.test"
+        rows = list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+        session.expunge_all()
+        return rows
+
+
+@pytest.mark.parametrize("kind", list(AddressKind))
+def test_a_message_to_a_tracked_address_is_stored_byte_for_byte_and_queued(
+    rt: Runtime, listener: int, kind: AddressKind
+) -> None:
+    address = _address(rt, kind)
+    assert send(listener, "reader@example.test", [address.upper()], RAW) == {}
+    [stored] = _stored(rt)
+    assert stored.raw == RAW  # NUL bytes and all, as binary
+    assert stored.rcpt_tos == address.upper()  # a relay that folds case still gets through
+    assert stored.mail_from == "reader@example.test"
+    assert stored.status == InboundStatus.RECEIVED and stored.source == "smtp"
+    # the reply job was enqueued before the 250 was sent
+    assert rt.queue(QUEUE_TRANSACTIONAL).count == 1
 
 
 def test_mail_for_any_other_domain_is_refused(rt: Runtime, listener: int) -> None:
-    with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
-        with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
-            smtp.sendmail("spammer@example.test", ["victim@elsewhere.example"], RAW)
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        send(listener, "spammer@example.test", ["victim@elsewhere.example"], RAW)
     assert caught.value.recipients["victim@elsewhere.example"][0] == 550
-    with rt.database.session() as session:
-        assert session.scalars(select(InboundMessage)).all() == []
+    assert _stored(rt) == []
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        "postmaster",
+        "reply",
+        "reply+",
+        "reply+notatoken",
+        "hello+{token}",  # a real token under an unknown prefix
+        "unsubscribe+{token}",  # a reply token moved to another purpose
+        "reply+{forged}",  # one character changed
+    ],
+)
+def test_an_address_without_a_valid_token_is_refused(
+    rt: Runtime, listener: int, local: str
+) -> None:
+    token = rt.addresses.token(AddressKind.REPLY, 7, 42)
+    forged = ("a" if token[5] != "a" else "b").join([token[:5], token[6:]])
+    address = local.format(token=token, forged=forged) + "@reply.example.test"
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        send(listener, "reader@example.test", [address], RAW)
+    assert caught.value.recipients[address][0] == 550
+    assert _stored(rt) == []
+
+
+def test_mail_over_the_size_limit_gets_552_and_nothing_is_stored(
+    rt: Runtime, listener: int
+) -> None:
+    attachment = b"A" * (30 * 1024 * 1024)  # the issue's 30 MB attachment
+    data = RAW.replace(b"\r\n\r\n", b"\r\nX-Big: yes\r\n\r\n") + attachment + b"\r\n"
+    with pytest.raises(smtplib.SMTPException) as caught:
+        send(listener, "reader@example.test", [_address(rt)], data)
+    assert getattr(caught.value, "smtp_code", None) == 552 or "552" in str(caught.value)
+    assert _stored(rt) == []
 
 
 def test_a_database_outage_answers_451(rt: Runtime, listener: int, tmp_path: Path) -> None:
@@ -51,10 +93,41 @@ def test_a_database_outage_answers_451(rt: Runtime, listener: int, tmp_path: Pat
     rt.database.url = f"sqlite:///{tmp_path}"  # a folder: every write fails
     rt.database.dispose()
     try:
-        with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
-            with pytest.raises(smtplib.SMTPDataError) as caught:
-                smtp.sendmail("reader@example.test", ["reply+abc@reply.example.test"], RAW)
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            send(listener, "reader@example.test", [_address(rt)], RAW)
         assert caught.value.smtp_code == 451
     finally:
         rt.database.url = real_url
         rt.database.dispose()
+    assert _stored(rt) == []
+
+
+def test_a_slow_database_write_does_not_stall_other_sessions(rt: Runtime, listener: int) -> None:
+    send(listener, "reader@example.test", [_address(rt)], RAW)  # the engine is connected
+    # another connection holds the lock the listener's INSERT needs, so the write waits
+    blocker = rt.database.engine.connect()
+    transaction = blocker.begin()  # on SQLite, BEGIN IMMEDIATE: the database's write lock
+    if not rt.database.is_sqlite:
+        blocker.exec_driver_sql("LOCK TABLE inbound_messages IN EXCLUSIVE MODE")
+    outcome: dict[str, object] = {}
+
+    def slow_sender() -> None:
+        outcome["refused"] = send(listener, "reader@example.test", [_address(rt)], RAW)
+
+    thread = threading.Thread(target=slow_sender)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the first session is now waiting on its write
+        started = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", listener, timeout=5) as smtp:
+            smtp.ehlo()
+            assert smtp.mail("other@example.test")[0] == 250
+            assert smtp.rcpt(_address(rt))[0] == 250
+        assert time.monotonic() - started < 2  # answered while the write still waits
+        assert thread.is_alive()
+    finally:
+        transaction.rollback()
+        blocker.close()
+        thread.join(timeout=30)
+    assert outcome["refused"] == {}
+    assert len(_stored(rt)) == 2

@@ -454,6 +454,7 @@ def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:
             "SECRET_KEY": "p" * 40,
             "POSTAL_ADDRESS": "1 Main St",
             "ADMIN_PASSWORD": "a long password",
+            "REPLY_MODE": "direct",
         }
     )
     assert app.test_client().get("/dev/mail").status_code == 404

@@ -125,6 +125,7 @@ def test_cli_subscribe_confirm_is_refused_in_production(tmp_path: Path) -> None:
         "SECRET_KEY": "s" * 40,
         "POSTAL_ADDRESS": "1 Main St",
         "ADMIN_PASSWORD": "pw",
+        "REPLY_DOMAIN": "reply.example.org",
     }
     result = CliRunner(env=env).invoke(main, ["subscribe", "a@example.org", "--confirm"])
     assert result.exit_code == 1 and "refused in production" in result.output

@@ -17,6 +17,7 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 40,
     "POSTAL_ADDRESS": "1 Main St",
     "ADMIN_PASSWORD": "a long admin password",
+    "REPLY_DOMAIN": "reply.example.org",
 }
 
 
@@ -65,6 +66,13 @@ def test_postgres_urls_are_accepted_in_every_spelling(tmp_path: Path) -> None:
         ("FORGIVENESS_POST_URL", "javascript:alert(1)", "FORGIVENESS_POST_URL must be"),
         ("COURSEMAIL_ENV", "staging", "COURSEMAIL_ENV must be one of"),
         ("REPLY_DOMAIN", "not a domain", "REPLY_DOMAIN must be a domain"),
+        ("REPLY_MODE", "forward", "REPLY_MODE must be tracked or direct"),
+        ("INBOUND_MAX_BYTES", "lots", "INBOUND_MAX_BYTES must be a whole number"),
+        ("INBOUND_MAX_BYTES", "10", "INBOUND_MAX_BYTES must be between"),
+        ("INBOUND_BASIC_AUTH", "justapassword", "INBOUND_BASIC_AUTH must look like"),
+        ("CRISIS_PHRASES_FILE", "/no/such/file.txt", "CRISIS_PHRASES_FILE must name a readable"),
+        ("CRISIS_REPLY_FILE", "/", "CRISIS_REPLY_FILE must name a"),
+        ("REPLIES_READ_NOTE", "Soon.\nBcc: x@y", "REPLIES_READ_NOTE must be a single line"),
     ],
 )
 def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, words: str) -> None:
@@ -93,6 +101,14 @@ def test_production_refuses_to_start_without_what_it_needs(
         _settings(tmp_path, **env)
     with pytest.raises(ConfigError, match=missing):
         create_app({"COURSEMAIL_INSTANCE": str(tmp_path), **env, missing: replacement or ""})
+
+
+def test_production_tracked_replies_need_a_real_reply_domain(tmp_path: Path) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "REPLY_DOMAIN"}
+    with pytest.raises(ConfigError, match="REPLY_DOMAIN must be a real domain"):
+        _settings(tmp_path, **env)
+    # a deployment without inbound mail says so, and replies go straight to the therapist
+    assert _settings(tmp_path, **env, REPLY_MODE="direct").REPLY_MODE == "direct"
 
 
 def test_production_starts_when_configured(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 from rq import Queue
 
-from service import deliveries
+from service import deliveries, replies
 from workers.runtime import QUEUE_COURSE, QUEUE_TRANSACTIONAL, Runtime
 
 log = logging.getLogger("coursemail.tick")
@@ -35,10 +35,11 @@ class TickReport:
     enqueued: int = 0
     jobs: int = 0
     released: int = 0
+    replies: int = 0
 
     @property
     def busy(self) -> bool:
-        return self.created + self.enqueued + self.released > 0
+        return self.created + self.enqueued + self.released + self.replies > 0
 
 
 def tick(rt: Runtime) -> TickReport:
@@ -65,14 +66,24 @@ def tick(rt: Runtime) -> TickReport:
             jobs += batches
         else:
             released += len(ids)
-    report = TickReport(created=created, enqueued=enqueued, jobs=jobs, released=released)
+    with db.session() as session:
+        inbound_ids = replies.claim_work(session, now=now, limit=CLAIM_LIMIT)
+    reply_jobs = enqueue_replies(rt, inbound_ids)
+    report = TickReport(
+        created=created,
+        enqueued=enqueued,
+        jobs=jobs + reply_jobs,
+        released=released + (len(inbound_ids) if inbound_ids and not reply_jobs else 0),
+        replies=len(inbound_ids) if reply_jobs else 0,
+    )
     if report.busy:
         log.info(
-            "tick: %d due, %d enqueued in %d jobs, %d handed back",
+            "tick: %d due, %d enqueued, %d replies, in %d jobs, %d handed back",
             created,
             enqueued,
-            jobs,
-            released,
+            report.replies,
+            report.jobs,
+            report.released,
         )
     return report
 
@@ -96,6 +107,24 @@ def enqueue_or_release(rt: Runtime, queue_name: str, ids: list[int]) -> int:
     return len(batches)
 
 
+def enqueue_replies(rt: Runtime, inbound_ids: list[int]) -> int:
+    """Enqueue claimed inbound messages for the reply job; 0 (and handed back) if Redis refused.
+
+    Replies share the transactional queue: a person who wrote is waiting, like a sign-up.
+    """
+    if not inbound_ids:
+        return 0
+    batches = [inbound_ids[i : i + BATCH_SIZE] for i in range(0, len(inbound_ids), BATCH_SIZE)]
+    try:
+        _enqueue(rt.queue(QUEUE_TRANSACTIONAL), batches, job="workers.jobs.handle_replies")
+    except RedisError as error:
+        log.warning("could not enqueue %d replies (%s); handing them back", len(inbound_ids), error)
+        with rt.database.session() as session:
+            replies.release(session, inbound_ids)
+        return 0
+    return len(batches)
+
+
 def send_confirmation_now(rt: Runtime, subscriber_id: int) -> bool:
     """Send a new sign-up's confirmation at once rather than at the next tick.
 
@@ -110,15 +139,17 @@ def send_confirmation_now(rt: Runtime, subscriber_id: int) -> bool:
     return enqueue_or_release(rt, QUEUE_TRANSACTIONAL, [delivery_id]) > 0
 
 
-def _enqueue(queue: Queue, batches: list[list[int]]) -> None:
+def _enqueue(
+    queue: Queue, batches: list[list[int]], *, job: str = "workers.jobs.send_batch"
+) -> None:
     queue.enqueue_many(
         [
             Queue.prepare_data(
-                "workers.jobs.send_batch",
+                job,
                 args=(batch,),
                 timeout=JOB_TIMEOUT,
                 result_ttl=3600,
-                description=f"send {len(batch)} deliveries",
+                description=f"{job.rpartition('.')[2]}: {len(batch)} ids",
             )
             for batch in batches
         ]

@@ -1,9 +1,11 @@
 """The inbound SMTP listener for replies (``REPLY_DOMAIN``).
 
-It accepts mail only for addresses at ``REPLY_DOMAIN`` (anything else is refused with 550,
-so it is never an open relay) and answers 250 only once the raw bytes are stored in the
-database; a database outage answers 451 so the sender tries again. Parsing and forwarding
-to the therapist come later, in a job.
+It accepts mail only for tracked addresses with a valid token (``reply+``, ``bounces+``,
+``unsubscribe+`` at ``REPLY_DOMAIN``); anything else is refused with 550, so it is never an
+open relay. It answers 250 only once the raw bytes are stored in the database; a database
+outage answers 451 so the sender tries again. It reads nothing beyond the envelope: parsing
+and forwarding to the therapist happen in the reply job, enqueued as soon as the bytes are
+safe (or found by the next tick if Redis is away).
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.models import InboundMessage
+from workers import dispatch
 from workers.runtime import Runtime
 
 log = logging.getLogger("coursemail.inbound")
-
-#: The largest message accepted (bigger ones get 552 from aiosmtpd).
-INBOUND_MAX_BYTES = 25 * 1024 * 1024
 
 
 class InboundHandler:
@@ -36,6 +36,8 @@ class InboundHandler:
     ) -> str:
         if address.rpartition("@")[2].lower() != self.domain:
             return "550 5.7.1 Relaying denied: this server only receives replies"
+        if self.rt.addresses.read(address) is None:
+            return "550 5.1.1 No such address here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -51,15 +53,21 @@ class InboundHandler:
         log.info(
             "stored message %d (%d bytes) for %s", stored, len(raw), ", ".join(envelope.rcpt_tos)
         )
+        # the bytes are safe: hand them to the reply job now (if Redis is away, the claim is
+        # handed back and the tick enqueues it later); off the loop, like the write
+        await loop.run_in_executor(None, dispatch.enqueue_replies, self.rt, [stored])
         return "250 OK: received"
 
     def _store(self, envelope: Any, raw: bytes) -> int:
         with self.rt.database.session() as session:
+            now = self.rt.clock.now()
             message = InboundMessage(
-                received_at=self.rt.clock.now(),
+                received_at=now,
+                source="smtp",
                 mail_from=str(envelope.mail_from or "")[:320],
                 rcpt_tos="\n".join(envelope.rcpt_tos),
                 raw=raw,
+                claimed_at=now,  # claimed for the job enqueued right after this commit
             )
             session.add(message)
             session.flush()
@@ -68,7 +76,10 @@ class InboundHandler:
 
 def start(rt: Runtime, host: str, port: int) -> Controller:
     controller = Controller(
-        InboundHandler(rt), hostname=host, port=port, data_size_limit=INBOUND_MAX_BYTES
+        InboundHandler(rt),
+        hostname=host,
+        port=port,
+        data_size_limit=rt.settings.INBOUND_MAX_BYTES,
     )
     controller.start()
     return controller

@@ -17,6 +17,7 @@ from rq import Queue
 
 from emails.course import Course
 from emails.render import Contact, Renderer
+from service.addresses import Addresses
 from service.clock import Clock, SystemClock
 from service.db import Database
 from service.settings import Settings
@@ -44,6 +45,10 @@ class Runtime:
     def redis(self) -> Redis:
         return Redis.from_url(self.settings.REDIS_URL)
 
+    @cached_property
+    def addresses(self) -> Addresses:
+        return Addresses(self.settings.SECRET_KEY, self.settings.REPLY_DOMAIN)
+
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.redis)
 
@@ -62,6 +67,7 @@ class Runtime:
             postal_address=s.POSTAL_ADDRESS,
             forgiveness_post_url=s.FORGIVENESS_POST_URL,
             blog_url=s.BLOG_URL,
+            replies_note=s.REPLIES_READ_NOTE,
         )
 
     def renderer(self, course: Course) -> Renderer:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from emails.course import default_course
 from emails.message import Envelope, build_message, to_bytes
 from service import deliveries
+from service.addresses import AddressKind
 from service.lifecycle import is_suppressed
 from service.models import Delivery, DeliveryKind
 from service.tokens import ConfirmTokens
@@ -54,10 +55,11 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
             return "cancelled"
         recipient = delivery.subscriber.email
         data = compose(rt, delivery)
+        envelope_from = bounce_address(rt, delivery)
     # the 'sending' mark is committed before we talk to the server: a crash from here on is
     # found again by the tick as a stale claim and re-sent (at-least-once)
     try:
-        transport.send(settings.MAIL_FROM, [recipient], data)
+        transport.send(envelope_from, [recipient], data)
     except TransientError as error:
         outcome, record = "retry", deliveries.record_transient
         detail = str(error)
@@ -96,6 +98,13 @@ def _get(session: Session, delivery_id: int) -> Delivery:
     return delivery
 
 
+def bounce_address(rt: Runtime, delivery: Delivery) -> str:
+    """The envelope sender: ``bounces+TOKEN`` in tracked mode, so a bounce names its email."""
+    if not rt.settings.tracked_replies:
+        return rt.settings.MAIL_FROM
+    return rt.addresses.address(AddressKind.BOUNCE, delivery.subscriber_id, delivery.id)
+
+
 def compose(rt: Runtime, delivery: Delivery) -> bytes:
     """The finished message for one delivery, as bytes ready for SMTP."""
     s = rt.settings
@@ -117,16 +126,23 @@ def compose(rt: Runtime, delivery: Delivery) -> bytes:
         rendered = renderer.render_step(
             delivery.step, first_name=subscriber.first_name, unsubscribe_url=https_url
         )
-        token = subscriber.unsubscribe_token
-        mailto = f"mailto:unsubscribe+{token}@{s.REPLY_DOMAIN}?subject=unsubscribe"
+        mailto = None
+        if s.tracked_replies:
+            address = rt.addresses.address(AddressKind.UNSUBSCRIBE, subscriber.id, delivery.id)
+            mailto = f"mailto:{address}?subject=unsubscribe"
         unsubscribe = (https_url, mailto)
         list_id = f"{course.title} <{course.slug}.{s.REPLY_DOMAIN}>"
+    if s.tracked_replies:
+        reply_address = rt.addresses.address(AddressKind.REPLY, subscriber.id, delivery.id)
+        reply_to = formataddr((renderer.sender_name, reply_address))
+    else:
+        reply_to = formataddr((s.THERAPIST_NAME, s.THERAPIST_EMAIL))
     envelope = Envelope(
         from_name=renderer.sender_name,
         from_address=s.MAIL_FROM,
         to_address=subscriber.email,
         to_name=subscriber.first_name,
-        reply_to=formataddr((s.THERAPIST_NAME, s.THERAPIST_EMAIL)),
+        reply_to=reply_to,
         message_id=delivery.message_id,
         date=rt.clock.now(),
         unsubscribe=unsubscribe,

@@ -1,0 +1,140 @@
+"""The two messages a reply causes: the forward to the therapist, and the crisis reply.
+
+The forward puts what the person wrote first, then a short block of context, and attaches
+the original untouched; ``Reply-To`` is the person, so answering is one click.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+
+
+@dataclass(frozen=True)
+class ForwardContext:
+    course_title: str
+    writer_name: str | None
+    writer_address: str
+    reply_text: str
+    #: what they answered: 'Step 2 of 6, "Be honest with yourself"', or None if unknown
+    replied_to: str | None
+    step_subject: str | None
+    sent_at: str | None
+    joined_at: str | None
+    earlier_replies: int
+    notes: list[str] = field(default_factory=list)
+    urgent: bool = False
+
+
+@dataclass(frozen=True)
+class Addressing:
+    from_name: str
+    from_address: str
+    to_address: str
+    message_id: str
+    date: datetime
+    #: one conversation per subscriber: the id every forward about them refers to
+    thread_id: str | None = None
+
+
+def forward_subject(ctx: ForwardContext) -> str:
+    who = ctx.writer_name or ctx.writer_address
+    what = f'replied to "{ctx.step_subject}"' if ctx.step_subject else "wrote in"
+    subject = f"[{ctx.course_title}] {who} {what}"
+    return f"URGENT {subject}" if ctx.urgent else subject
+
+
+def forward_text(ctx: ForwardContext) -> str:
+    said = ctx.reply_text.strip() or (
+        "(There are no new words of their own in this message: the whole of it is attached.)"
+    )
+    who = formataddr((ctx.writer_name or "", ctx.writer_address))
+    lines = [said, "", "-- ", "About this reply"]
+    if ctx.urgent:
+        lines.append("URGENT: please read this one first.")
+    lines.append(f"From: {who}. Reply to this email to answer them directly.")
+    if ctx.replied_to:
+        sent = f", sent {ctx.sent_at}" if ctx.sent_at else ""
+        lines.append(f"In answer to: {ctx.replied_to}{sent}")
+    if ctx.joined_at:
+        lines.append(f"Joined the course: {ctx.joined_at}")
+    count = ctx.earlier_replies
+    lines.append(
+        "Earlier replies from them: " + ("none, this is the first" if count == 0 else str(count))
+    )
+    lines.extend(f"Note: {note}" for note in ctx.notes)
+    lines.append("Their whole message, as it arrived, is attached.")
+    return "\n".join(lines) + "\n"
+
+
+def build_forward(
+    ctx: ForwardContext, addressing: Addressing, *, raw: bytes, attach_as_message: bool
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((addressing.from_name, addressing.from_address))
+    message["To"] = addressing.to_address
+    message["Reply-To"] = formataddr((ctx.writer_name or "", ctx.writer_address))
+    message["Subject"] = forward_subject(ctx)
+    message["Date"] = format_datetime(addressing.date)
+    message["Message-ID"] = addressing.message_id
+    if addressing.thread_id:
+        message["In-Reply-To"] = addressing.thread_id
+        message["References"] = addressing.thread_id
+    if ctx.urgent:
+        message["Importance"] = "high"
+        message["X-Priority"] = "1 (Highest)"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(forward_text(ctx), cte="quoted-printable")
+    attach_original(message, raw, as_message=attach_as_message)
+    return message
+
+
+def attach_original(message: EmailMessage, raw: bytes, *, as_message: bool) -> None:
+    """The original, untouched: inline-viewable ``message/rfc822`` when it is clean 7-bit
+    mail, else a base64 ``application/octet-stream`` file that survives any relay."""
+    if as_message and rfc822_safe(raw):
+        message.make_mixed()
+        part = EmailMessage()
+        part["Content-Type"] = "message/rfc822"
+        part["Content-Disposition"] = 'attachment; filename="original.eml"'
+        # the payload is written out verbatim: nothing in the original is re-encoded
+        part.set_payload(re.sub(rb"\r?\n", b"\r\n", raw).decode("ascii"))
+        message.attach(part)
+    else:
+        message.add_attachment(
+            raw, maintype="application", subtype="octet-stream", filename="original.eml"
+        )
+
+
+def rfc822_safe(raw: bytes) -> bool:
+    """7-bit, no NULs, and lines SMTP accepts: safe to embed as ``message/rfc822``."""
+    if not raw.isascii() or b"\0" in raw:
+        return False
+    return all(len(line) <= 998 for line in re.split(rb"\r?\n", raw))
+
+
+def build_crisis_reply(
+    *,
+    subject: str,
+    text: str,
+    addressing: Addressing,
+    reply_to: str,
+    in_reply_to: str | None,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((addressing.from_name, addressing.from_address))
+    message["To"] = addressing.to_address
+    message["Reply-To"] = reply_to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(addressing.date)
+    message["Message-ID"] = addressing.message_id
+    if in_reply_to and re.fullmatch(r"<[^<>\s]+>", in_reply_to):
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    # RFC 3834: an automatic answer; well-behaved responders will not answer it back
+    message["Auto-Submitted"] = "auto-replied"
+    message.set_content(text, cte="quoted-printable")
+    return message

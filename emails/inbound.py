@@ -1,0 +1,251 @@
+"""Understand one received message: who wrote it, what they wrote, and whether a person did.
+
+Input is the raw bytes exactly as stored; nothing here touches the database. Hostile mail is
+normal, so every step has a defined fallback: a header the parser chokes on is read raw, an
+unknown charset is decoded as UTF-8 with replacements, a message nested past ``MAX_DEPTH`` is
+"damaged" (its headers are still read), and each oddity becomes a note for the therapist.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parseaddr
+
+from mailparser_reply import EmailReplyParser
+
+from emails.html_text import html_to_text
+
+#: MIME nesting deeper than this is not a reply anyone wrote; the parser itself fails
+#: somewhere past 500 levels (FACTS.md), so stop long before.
+MAX_DEPTH = 30
+#: Only this much text goes through the reply stripper (its regexes are not linear).
+STRIP_LIMIT = 200_000
+
+#: Headers that may carry the address a reply was sent to.
+RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
+
+_OUT_OF_OFFICE = re.compile(
+    r"^\s*(auto(matic|matische)?[\s_-]*(reply|response|antwort)|out of (the )?office"
+    r"|away from (the |my )?(office|desk)|on (annual )?leave|on vacation|abwesen"
+    r"|absence|r[ée]ponse automatique|respuesta autom[áa]tica|risposta automatica)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What a delivery-status report (a bounce) says happened."""
+
+    action: str
+    status: str
+    recipient: str | None
+
+    @property
+    def hard(self) -> bool:
+        """A permanent failure: the address does not exist or refuses us for good."""
+        return self.action == "failed" and self.status.startswith("5")
+
+
+@dataclass
+class ParsedMail:
+    from_address: str | None = None
+    from_name: str | None = None
+    subject: str = ""
+    message_id: str | None = None
+    recipients: list[str] = field(default_factory=list)
+    #: the whole body as text (the plain part, else the HTML part as text)
+    text: str = ""
+    #: what the person wrote, without quoted history or signature
+    reply_text: str = ""
+    #: why this looks machine-written (None: a person wrote it)
+    auto_reason: str | None = None
+    report: DeliveryReport | None = None
+    damaged: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
+    """Everything the reply job needs from ``raw``; never raises on bad input.
+
+    ``envelope_sender`` is the SMTP ``MAIL FROM`` when known: empty means a null sender
+    (``<>``), which only machines use.
+    """
+    parser = BytesParser(policy=email.policy.default)
+    result = ParsedMail()
+    try:
+        head = parser.parsebytes(raw, headersonly=True)
+    except RecursionError:  # pragma: no cover - header parsing is flat
+        result.damaged = True
+        result.notes.append("the message's headers could not be read")
+        return result
+    _read_headers(head, result)
+    try:
+        message: Message | None = parser.parsebytes(raw)
+    except RecursionError:
+        message = None
+    if message is None or _depth(message) > MAX_DEPTH:
+        result.damaged = True
+        result.notes.append(
+            f"the message is nested more than {MAX_DEPTH} levels deep, so its text could not "
+            "be read safely; the original is attached as a file"
+        )
+        return result
+    if message.defects:
+        names = sorted({type(d).__name__ for d in message.defects})
+        result.notes.append("the message is malformed in places (" + ", ".join(names) + ")")
+    result.text = _body_text(message, result.notes)
+    result.reply_text = strip_reply(result.text)
+    result.report = _delivery_report(message)
+    result.auto_reason = _auto_reason(message, result, envelope_sender)
+    return result
+
+
+def strip_reply(text: str) -> str:
+    """The newest part of a reply: quoted history and a signature removed."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        return ""
+    parsed = EmailReplyParser(languages=["en"]).read(text[:STRIP_LIMIT])
+    if parsed.replies:
+        body = parsed.replies[0].body.strip()
+        if body:
+            return body
+    return text.strip() if len(text) <= STRIP_LIMIT else text[:STRIP_LIMIT].strip()
+
+
+def _depth(message: Message) -> int:
+    """How deeply parts nest, counted without recursion."""
+    deepest = 0
+    stack: list[tuple[Message, int]] = [(message, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend((sub, depth + 1) for sub in payload if isinstance(sub, Message))
+    return deepest
+
+
+def header(message: Message, name: str) -> str | None:
+    """A header as text; a value the parser cannot handle is decoded by hand instead."""
+    try:
+        value = message.get(name)
+        return None if value is None else " ".join(str(value).split())
+    except Exception:  # noqa: BLE001 - the stdlib raises many kinds on hostile headers
+        pass
+    for key, raw_value in message.raw_items():
+        if key.lower() == name.lower():
+            try:
+                decoded = str(make_header(decode_header(str(raw_value))))
+            except Exception:  # noqa: BLE001 - as above: fall back to the raw characters
+                decoded = str(raw_value).encode("ascii", "replace").decode()
+            return " ".join(decoded.split())
+    return None
+
+
+def _read_headers(head: Message, result: ParsedMail) -> None:
+    sender = header(head, "From") or ""
+    name, address = parseaddr(sender)
+    if "@" in address and not any(ch in address for ch in "\r\n\0 "):
+        result.from_address = address
+    else:
+        result.notes.append(f"the From header is not a usable address: {sender[:200]!r}")
+    name = " ".join(name.replace("\0", "").split())
+    result.from_name = name[:200] or None
+    result.subject = (header(head, "Subject") or "").replace("\0", "")[:998]
+    message_id = header(head, "Message-ID")
+    result.message_id = message_id[:998] if message_id else None
+    for name_ in RECIPIENT_HEADERS:
+        for raw_value in head.get_all(name_, []) if _safe_get_all(head, name_) else []:
+            for _, addr in getaddresses([str(raw_value)]):
+                if addr and addr not in result.recipients:
+                    result.recipients.append(addr)
+
+
+def _safe_get_all(head: Message, name: str) -> bool:
+    try:
+        head.get_all(name, [])
+    except Exception:  # noqa: BLE001 - a header we cannot parse is one we do not read
+        return False
+    return True
+
+
+def _body_text(message: Message, notes: list[str]) -> str:
+    body = (
+        message.get_body(preferencelist=("plain", "html"))
+        if isinstance(message, EmailMessage)
+        else None
+    )
+    if body is None:
+        return ""
+    text = _decode(body, notes).replace("\r\n", "\n")
+    if body.get_content_subtype() == "html":
+        return html_to_text(text)
+    return text
+
+
+def _decode(part: Message, notes: list[str]) -> str:
+    try:
+        content = part.get_content()  # type: ignore[attr-defined]
+        if isinstance(content, str):
+            return content.replace("\0", "")
+    except LookupError:
+        notes.append(f"unknown character set {part.get_content_charset()!r}: read as UTF-8")
+    except Exception:  # noqa: BLE001 - a broken transfer encoding: fall back below
+        notes.append("the text's encoding is broken in places")
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    return data.decode("utf-8", "replace").replace("\0", "")
+
+
+def _delivery_report(message: Message) -> DeliveryReport | None:
+    if message.get_content_type() != "multipart/report":
+        return None
+    for part in message.walk():
+        if part.get_content_type() not in (
+            "message/delivery-status",
+            "message/global-delivery-status",
+        ):
+            continue
+        blocks = part.get_payload()
+        if not isinstance(blocks, list):
+            continue
+        for block in blocks:
+            if not isinstance(block, Message):
+                continue
+            action = (header(block, "Action") or "").lower()
+            status = (header(block, "Status") or "").strip()
+            if action:
+                recipient = header(block, "Final-Recipient") or header(block, "Original-Recipient")
+                if recipient and ";" in recipient:
+                    recipient = recipient.split(";", 1)[1].strip()
+                return DeliveryReport(action=action, status=status, recipient=recipient)
+    return DeliveryReport(action="unknown", status="", recipient=None)
+
+
+def _auto_reason(message: Message, result: ParsedMail, envelope_sender: str | None) -> str | None:
+    if result.report is not None:
+        return "a delivery-status report"
+    if message.get_content_type() == "multipart/report":  # pragma: no cover - caught above
+        return "a report"
+    auto_submitted = (header(message, "Auto-Submitted") or "no").lower()
+    if not auto_submitted.startswith("no"):
+        return f"Auto-Submitted: {auto_submitted}"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"):
+        if header(message, name) is not None:
+            return f"{name} header"
+    precedence = (header(message, "Precedence") or "").lower()
+    if precedence in ("auto_reply", "bulk", "junk", "list"):
+        return f"Precedence: {precedence}"
+    if _OUT_OF_OFFICE.search(result.subject):
+        return "an out-of-office subject"
+    if envelope_sender is not None and envelope_sender.strip("<> ") == "":
+        return "a null envelope sender"
+    return None

@@ -1,0 +1,96 @@
+"""Tracked addresses at ``REPLY_DOMAIN``: ``reply+TOKEN``, ``bounces+TOKEN``, ``unsubscribe+TOKEN``.
+
+TOKEN names one email we sent (the subscriber and the delivery, never the address in clear)
+and carries a truncated HMAC, so it cannot be guessed, altered or moved to another purpose.
+It is lower-case base32 without padding: relays that fold an address's case leave it
+readable, and ``unsubscribe+`` plus the token fits the 64-octet local part with room to spare.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AddressKind(StrEnum):
+    REPLY = "reply"
+    BOUNCE = "bounces"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+#: Bumped if the layout below ever changes; old tokens then stop verifying.
+TOKEN_VERSION = 1
+#: version, subscriber id, delivery id
+_PAYLOAD = struct.Struct(">BII")
+#: 80 bits of HMAC: forging one by trying addresses would take longer than the universe has
+MAC_BYTES = 10
+#: Separates this use of the secret from every other.
+_KEY_LABEL = b"coursemail.address-token"
+#: The longest local part SMTP allows (RFC 5321, 4.5.3.1.1).
+MAX_LOCAL_PART = 64
+
+
+@dataclass(frozen=True)
+class AddressToken:
+    kind: AddressKind
+    subscriber_id: int
+    delivery_id: int
+
+
+class Addresses:
+    """Makes and reads tracked addresses for one secret and one reply domain."""
+
+    def __init__(self, secret_key: str, domain: str) -> None:
+        self._key = hmac.new(secret_key.encode(), _KEY_LABEL, hashlib.sha256).digest()
+        self.domain = domain.lower()
+
+    def _mac(self, kind: AddressKind, payload: bytes) -> bytes:
+        return hmac.new(self._key, kind.value.encode() + b":" + payload, hashlib.sha256).digest()[
+            :MAC_BYTES
+        ]
+
+    def token(self, kind: AddressKind, subscriber_id: int, delivery_id: int) -> str:
+        payload = _PAYLOAD.pack(TOKEN_VERSION, subscriber_id, delivery_id)
+        raw = payload + self._mac(kind, payload)
+        return base64.b32encode(raw).decode().rstrip("=").lower()
+
+    def address(self, kind: AddressKind, subscriber_id: int, delivery_id: int) -> str:
+        local = f"{kind.value}+{self.token(kind, subscriber_id, delivery_id)}"
+        assert len(local) <= MAX_LOCAL_PART
+        return f"{local}@{self.domain}"
+
+    def read(self, address: str) -> AddressToken | None:
+        """The token behind a tracked address, or None if it is not one of ours (or forged)."""
+        local, at, domain = address.strip().strip("<>").rpartition("@")
+        if not at or domain.lower() != self.domain:
+            return None
+        prefix, plus, token = local.lower().partition("+")
+        if not plus:
+            return None
+        try:
+            kind = AddressKind(prefix)
+        except ValueError:
+            return None
+        return self.read_token(kind, token)
+
+    def read_token(self, kind: AddressKind, token: str) -> AddressToken | None:
+        expected_length = -(-(_PAYLOAD.size + MAC_BYTES) * 8 // 5)
+        if len(token) != expected_length or not token.isascii():
+            return None
+        padded = token.upper() + "=" * (-len(token) % 8)
+        try:
+            raw = base64.b32decode(padded)
+        except (binascii.Error, ValueError):
+            return None
+        payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+        if not hmac.compare_digest(mac, self._mac(kind, payload)):
+            return None
+        version, subscriber_id, delivery_id = _PAYLOAD.unpack(payload)
+        if version != TOKEN_VERSION:
+            return None
+        return AddressToken(kind, subscriber_id, delivery_id)

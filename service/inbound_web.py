@@ -1,0 +1,212 @@
+"""Inbound mail by webhook, for ESPs that receive mail for ``REPLY_DOMAIN`` on our behalf.
+
+- ``POST /inbound/email``: our own format. The raw message is the body; the sender signs
+  ``timestamp + "." + body`` with HMAC-SHA256 and ``INBOUND_WEBHOOK_SECRET``.
+- ``POST /inbound/mailgun``: Mailgun's "store and notify"/forward route with ``body-mime``,
+  checked with Mailgun's own signature and ``MAILGUN_SIGNING_KEY``.
+- ``POST /inbound/postmark``: Postmark's inbound JSON (``RawEmail``), HTTP basic auth.
+- ``POST /inbound/sendgrid``: SendGrid Inbound Parse with "POST the raw, full MIME message",
+  HTTP basic auth.
+
+Every route stores the raw bytes exactly as the SMTP listener does, and answers 2xx only
+once they are in the database. Wrong or missing authentication is 401/403 with no row
+written; a stale timestamp or a signature seen before is refused. Answers are JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from service.models import InboundMessage, WebhookNonce
+from service.security import csrf
+from service.web import runtime
+
+log = logging.getLogger("coursemail.webhook")
+
+bp = Blueprint("inbound", __name__, url_prefix="/inbound")
+
+#: How old (or how far in the future) a signed timestamp may be.
+SIGNATURE_WINDOW = timedelta(minutes=5)
+#: Room for form or JSON encoding around the largest message we accept.
+ENCODING_ALLOWANCE = 1.4
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@bp.before_request
+def _allow_whole_messages() -> None:
+    limit = runtime().settings.INBOUND_MAX_BYTES
+    request.max_content_length = int(limit * ENCODING_ALLOWANCE) + 64 * 1024
+    request.max_form_memory_size = request.max_content_length
+
+
+@bp.errorhandler(Refused)
+def _refused(error: Refused) -> ResponseReturnValue:
+    response = jsonify(error=str(error), status=error.status)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="coursemail inbound"'
+    return response, error.status
+
+
+@bp.post("/email")
+def own_format() -> ResponseReturnValue:
+    secret = _configured("INBOUND_WEBHOOK_SECRET", runtime().settings.INBOUND_WEBHOOK_SECRET)
+    timestamp = request.headers.get("X-Coursemail-Timestamp", "")
+    signature = request.headers.get("X-Coursemail-Signature", "").strip().lower()
+    if not timestamp or not signature:
+        raise Refused(401, "X-Coursemail-Timestamp and X-Coursemail-Signature are required")
+    body = request.get_data(cache=False)
+    signed = timestamp.encode() + b"." + body
+    _check_signature(secret, signed, signature)
+    _check_fresh(timestamp)
+    return _store(body, source="webhook", nonce=f"own:{signature}", recipients=[])
+
+
+@bp.post("/mailgun")
+def mailgun() -> ResponseReturnValue:
+    key = _configured("MAILGUN_SIGNING_KEY", runtime().settings.MAILGUN_SIGNING_KEY)
+    timestamp = request.form.get("timestamp", "")
+    token = request.form.get("token", "")
+    signature = request.form.get("signature", "").strip().lower()
+    if not (timestamp and token and signature):
+        raise Refused(401, "Mailgun's timestamp, token and signature fields are required")
+    _check_signature(key, (timestamp + token).encode(), signature)
+    _check_fresh(timestamp)
+    raw = request.form.get("body-mime")
+    if raw is None:
+        raise Refused(400, "no body-mime field: use a route that forwards the full MIME message")
+    recipients = [r.strip() for r in request.form.get("recipient", "").split(",") if r.strip()]
+    return _store(_bytes(raw), source="mailgun", nonce=f"mailgun:{token}", recipients=recipients)
+
+
+@bp.post("/postmark")
+def postmark() -> ResponseReturnValue:
+    _check_basic_auth()
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Refused(400, "the body must be Postmark's inbound JSON")
+    raw = data.get("RawEmail")
+    if not isinstance(raw, str) or not raw:
+        raise Refused(
+            400, "no RawEmail: turn on 'Include raw email content' for the inbound stream"
+        )
+    recipient = data.get("OriginalRecipient")
+    recipients = [recipient] if isinstance(recipient, str) and recipient else []
+    return _store(_bytes(raw), source="postmark", nonce=None, recipients=recipients)
+
+
+@bp.post("/sendgrid")
+def sendgrid() -> ResponseReturnValue:
+    _check_basic_auth()
+    raw = request.form.get("email")
+    if raw is None:
+        raise Refused(400, "no email field: tick 'POST the raw, full MIME message' in SendGrid")
+    recipients: list[str] = []
+    try:
+        envelope = json.loads(request.form.get("envelope", "{}"))
+        if isinstance(envelope, dict) and isinstance(envelope.get("to"), list):
+            recipients = [str(r) for r in envelope["to"]]
+    except ValueError:
+        pass
+    return _store(_bytes(raw), source="sendgrid", nonce=None, recipients=recipients)
+
+
+def _configured(name: str, value: str) -> str:
+    if not value:
+        raise Refused(403, f"this inbound route is not set up: set {name}")
+    return value
+
+
+def _check_signature(secret: str, signed: bytes, signature: str) -> None:
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        raise Refused(403, "the signature does not match")
+
+
+def _check_fresh(timestamp: str) -> None:
+    try:
+        moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise Refused(403, "the timestamp is not Unix seconds") from None
+    if abs(runtime().clock.now() - moment) > SIGNATURE_WINDOW:
+        raise Refused(403, "the timestamp is more than 5 minutes old (or in the future)")
+
+
+def _check_basic_auth() -> None:
+    expected = _configured("INBOUND_BASIC_AUTH", runtime().settings.INBOUND_BASIC_AUTH)
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("basic "):
+        raise Refused(401, "HTTP basic authentication is required")
+    try:
+        given = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(401, "the Authorization header is malformed") from None
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Refused(403, "wrong username or password")
+
+
+def _bytes(raw: str) -> bytes:
+    """Form and JSON fields arrive as text; undecodable bytes were kept as surrogates."""
+    return raw.encode("utf-8", "surrogateescape")
+
+
+def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str]) -> Response:
+    rt = runtime()
+    if not raw.strip():
+        raise Refused(400, "the message is empty")
+    if len(raw) > rt.settings.INBOUND_MAX_BYTES:
+        raise Refused(413, f"the message is larger than {rt.settings.INBOUND_MAX_BYTES} bytes")
+    now = rt.clock.now()
+    try:
+        with rt.database.session() as session:
+            if nonce is not None:
+                session.execute(
+                    delete(WebhookNonce).where(WebhookNonce.seen_at < now - 2 * SIGNATURE_WINDOW)
+                )
+                session.add(WebhookNonce(nonce=nonce[:200], seen_at=now))
+                session.flush()
+            message = InboundMessage(
+                received_at=now,
+                source=source,
+                mail_from="",
+                rcpt_tos="\n".join(r[:320] for r in recipients),
+                raw=raw,
+                claimed_at=now,
+            )
+            session.add(message)
+            session.flush()
+            stored = message.id
+    except IntegrityError:
+        raise Refused(403, "this request was already received (a replayed signature)") from None
+    except SQLAlchemyError as error:
+        log.error("could not store a %s message (%s); asking the sender to retry", source, error)
+        response = jsonify(error="temporary problem storing the message; please retry", status=503)
+        response.status_code = 503
+        response.headers["Retry-After"] = "60"
+        return response
+    from workers.dispatch import enqueue_replies
+
+    enqueue_replies(rt, [stored])
+    log.info("stored %s message %d (%d bytes)", source, stored, len(raw))
+    response = jsonify(stored=stored, status=202)
+    response.status_code = 202
+    return response
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(bp)
+    app.register_blueprint(bp)

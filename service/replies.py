@@ -1,0 +1,279 @@
+"""What happens to a received message, as data: claim it, understand it, record the forward.
+
+    received ─▶ to_forward ─▶ forwarding ─▶ forwarded
+        │           ▲              │
+        │           └─ retry_wait ◀┘ (the forward or the crisis reply failed: try again)
+        └──▶ recorded (an auto-reply, a bounce, a duplicate, an unknown address)
+
+A reply is never dropped: a forward that keeps failing waits longer between tries, but
+stays ``retry_wait`` (visible in ``coursemail replies``) until it goes through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from emails.inbound import ParsedMail
+from service import lifecycle
+from service.addresses import Addresses, AddressKind, AddressToken
+from service.deliveries import BACKOFF, STALE_CLAIM_AFTER
+from service.models import (
+    CrisisReply,
+    Delivery,
+    InboundCategory,
+    InboundMessage,
+    InboundStatus,
+    Subscriber,
+)
+from service.safety import CrisisPhrases, normalise
+
+#: The longest wait between two forwarding attempts: failures never give up, only slow down.
+MAX_RETRY_WAIT = timedelta(hours=6)
+#: A reply that is only one of these (after stripping) means "stop sending me the course".
+STOP_REPLIES = frozenset(
+    {
+        "stop",
+        "unsubscribe",
+        "please stop",
+        "stop please",
+        "please unsubscribe",
+        "unsubscribe please",
+        "please unsubscribe me",
+        "unsubscribe me",
+        "remove me",
+        "please remove me",
+    }
+)
+
+
+def asks_to_stop(reply_text: str) -> bool:
+    return re.sub(r"[^\w\s]", "", normalise(reply_text)).strip() in STOP_REPLIES
+
+
+def claim_work(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Messages to parse, forwards due, and stale ones a dead worker held: marked claimed."""
+    stale_before = now - STALE_CLAIM_AFTER
+    unclaimed = or_(InboundMessage.claimed_at.is_(None), InboundMessage.claimed_at < stale_before)
+    ready = or_(
+        and_(
+            InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.TO_FORWARD)),
+            unclaimed,
+        ),
+        and_(
+            InboundMessage.status == InboundStatus.RETRY_WAIT,
+            InboundMessage.next_attempt_at <= now,
+            unclaimed,
+        ),
+        and_(
+            InboundMessage.status == InboundStatus.FORWARDING,
+            InboundMessage.claimed_at < stale_before,
+        ),
+    )
+    ids = list(
+        session.scalars(
+            select(InboundMessage.id).where(ready).order_by(InboundMessage.id).limit(limit)
+        )
+    )
+    if ids:
+        # a forward a dead worker held is tried again: the therapist may get it twice
+        # (same Message-ID, so most clients show one), never zero times
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id.in_(ids), InboundMessage.status == InboundStatus.FORWARDING)
+            .values(status=InboundStatus.TO_FORWARD)
+        )
+        session.execute(
+            update(InboundMessage).where(InboundMessage.id.in_(ids)).values(claimed_at=now)
+        )
+    return ids
+
+
+def release(session: Session, ids: Sequence[int]) -> None:
+    """Hand claims back at once (Redis refused the job), for the next tick."""
+    session.execute(
+        update(InboundMessage).where(InboundMessage.id.in_(ids)).values(claimed_at=None)
+    )
+
+
+def lock(session: Session, inbound_id: int, *, postgres: bool) -> InboundMessage | None:
+    """The row, locked for this transaction (SQLite transactions are serial already)."""
+    query = select(InboundMessage).where(InboundMessage.id == inbound_id)
+    if postgres:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def find_token(
+    addresses: Addresses, row: InboundMessage, parsed: ParsedMail
+) -> AddressToken | None:
+    """The first valid tracked address: the envelope's recipients first, then the headers."""
+    candidates = [a for a in row.rcpt_tos.split("\n") if a] + parsed.recipients
+    for candidate in candidates:
+        token = addresses.read(candidate)
+        if token is not None:
+            return token
+    return None
+
+
+@dataclass(frozen=True)
+class Understood:
+    category: InboundCategory
+    forward: bool
+
+
+def understand(
+    session: Session,
+    row: InboundMessage,
+    parsed: ParsedMail,
+    *,
+    addresses: Addresses,
+    crisis: CrisisPhrases,
+    now: datetime,
+) -> Understood:
+    """Fill in what ``parsed`` says about ``row``, act on it, and decide whether to forward."""
+    notes = list(parsed.notes)
+    row.parsed_at = now
+    row.from_address = (parsed.from_address or "")[:320] or None
+    row.subject = parsed.subject
+    row.message_id = parsed.message_id
+    row.reply_text = parsed.reply_text
+    row.damaged = parsed.damaged
+    token = find_token(addresses, row, parsed)
+    if token is None:
+        return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
+    row.address_kind = token.kind.value
+    row.subscriber_id = token.subscriber_id
+    row.delivery_id = token.delivery_id
+    identity = parsed.message_id or hashlib.sha256(row.raw).hexdigest()
+    key = hashlib.sha256(
+        f"{identity}|{token.kind}|{token.subscriber_id}|{token.delivery_id}".encode()
+    ).hexdigest()
+    earlier = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
+    if earlier is not None:
+        return _finish(
+            row, InboundCategory.DUPLICATE, False, notes + [f"the same message as #{earlier}"]
+        )
+    row.dedupe_key = key
+    subscriber = session.get(Subscriber, token.subscriber_id)
+    if subscriber is None:
+        notes.append("we hold no record of this person any more (their data was erased)")
+
+    if parsed.report is not None:
+        if parsed.report.hard and subscriber is not None:
+            lifecycle.suppress(
+                session,
+                subscriber,
+                reason="bounce",
+                detail=f"{parsed.report.status} reported by {parsed.from_address or 'unknown'}",
+                now=now,
+            )
+        return _finish(row, InboundCategory.BOUNCE, False, notes)
+    if parsed.auto_reason is not None:
+        return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
+
+    stop = asks_to_stop(parsed.reply_text)
+    if token.kind == AddressKind.UNSUBSCRIBE or stop:
+        if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now):
+            notes.append("they asked to stop, so they have been unsubscribed from the course")
+        if token.kind == AddressKind.UNSUBSCRIBE:
+            # the List-Unsubscribe mailto: forward only if they wrote something of their own
+            wrote = parsed.reply_text.strip() and not stop
+            category = InboundCategory.UNSUBSCRIBE
+            return _finish(row, category, bool(wrote), notes)
+
+    found = crisis.find(parsed.reply_text)
+    if found:
+        row.urgent = True
+        row.crisis_reply = CrisisReply.DUE
+        notes.append(
+            "their words may mean they are in danger ("
+            + ", ".join(f"“{p}”" for p in found)
+            + "); they were sent the crisis-resources reply automatically"
+        )
+    return _finish(row, InboundCategory.REPLY, True, notes)
+
+
+def _finish(
+    row: InboundMessage, category: InboundCategory, forward: bool, notes: list[str]
+) -> Understood:
+    row.category = category
+    row.notes = "\n".join(notes) or None
+    row.status = InboundStatus.TO_FORWARD if forward else InboundStatus.RECORDED
+    row.claimed_at = row.claimed_at if forward else None
+    return Understood(category, forward)
+
+
+def begin_forwarding(session: Session, inbound_id: int, *, now: datetime) -> bool:
+    """to_forward/retry_wait → forwarding; False if another job has it (or it is done)."""
+    result = session.execute(
+        update(InboundMessage)
+        .where(
+            InboundMessage.id == inbound_id,
+            InboundMessage.status.in_((InboundStatus.TO_FORWARD, InboundStatus.RETRY_WAIT)),
+        )
+        .values(status=InboundStatus.FORWARDING, claimed_at=now)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+def record_attempt(
+    row: InboundMessage,
+    *,
+    forwarded: bool,
+    crisis: str | None,
+    error: str | None,
+    now: datetime,
+) -> None:
+    """After one attempt; done once the forward and any crisis reply are both out.
+
+    ``crisis`` is "sent", "failed" (their address refuses mail: nothing more to try) or
+    None (not due, or to be tried again).
+    """
+    if forwarded and row.forwarded_at is None:
+        row.forwarded_at = now
+    if crisis == "sent":
+        row.crisis_reply = CrisisReply.SENT
+    elif crisis == "failed":
+        row.crisis_reply = CrisisReply.FAILED
+    row.claimed_at = None
+    row.last_error = error
+    if row.forwarded_at is not None and row.crisis_reply != CrisisReply.DUE:
+        row.status = InboundStatus.FORWARDED
+        row.next_attempt_at = None
+        return
+    row.attempts += 1
+    wait = BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
+    row.status = InboundStatus.RETRY_WAIT
+    row.next_attempt_at = now + min(wait, MAX_RETRY_WAIT)
+
+
+def earlier_replies(session: Session, row: InboundMessage) -> int:
+    if row.subscriber_id is None:
+        return 0
+    return int(
+        session.scalar(
+            select(func.count(InboundMessage.id)).where(
+                InboundMessage.subscriber_id == row.subscriber_id,
+                InboundMessage.category == InboundCategory.REPLY,
+                InboundMessage.id < row.id,
+            )
+        )
+        or 0
+    )
+
+
+def delivery_for(session: Session, row: InboundMessage) -> Delivery | None:
+    """The email they replied to, if it is still ours and theirs."""
+    if row.delivery_id is None:
+        return None
+    delivery = session.get(Delivery, row.delivery_id)
+    if delivery is None or delivery.subscriber_id != row.subscriber_id:
+        return None
+    return delivery

@@ -1,0 +1,408 @@
+"""Replies reach the therapist: a course email, a reader's answer over real SMTP into the
+listener, the reply job, and the forward in an SMTP sink standing in for the therapist."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from service.addresses import AddressKind
+from service.models import (
+    Consent,
+    CrisisReply,
+    Delivery,
+    Enrollment,
+    EnrollmentStatus,
+    InboundCategory,
+    InboundMessage,
+    InboundStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+from tests.conftest import THERAPIST_TEST_EMAIL
+from tests.support.harness import enrolled, subscriber, tick_and_work, work
+from tests.support.mail import delivery_report, reply_address, reply_to, send
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+READER = "anna@reader.example.test"
+
+
+def _welcome(rt: Runtime, sink: SMTPSink, *, first_name: str | None = "Anna") -> EmailMessage:
+    """Enroll a reader and send the first course email; returns it as they received it."""
+    enrolled(rt, READER, timezone="America/New_York", first_name=first_name)
+    tick_and_work(rt)
+    [message] = sink.messages_to(READER)
+    return message
+
+
+def _rows(rt: Runtime) -> list[InboundMessage]:
+    with rt.database.session() as session:
+        rows = list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+        session.expunge_all()
+        return rows
+
+
+def _forwards(sink: SMTPSink) -> list[EmailMessage]:
+    return sink.messages_to(THERAPIST_TEST_EMAIL)
+
+
+def _answer(rt: Runtime, listener: int, data: bytes, *, to: str, sender: str = READER) -> None:
+    assert send(listener, sender, [to], data) == {}
+    work(rt)
+
+
+def test_a_reply_reaches_the_therapist_with_context_and_one_click_answer(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    data = reply_to(welcome, "Thank you. I needed this today.\n\nAnna", sender=READER)
+    _answer(rt, listener, data, to=reply_address(welcome))
+
+    [forward] = _forwards(smtp_sink)
+    assert parseaddr(forward["Reply-To"]) == ("Anna", READER)  # one click answers the reader
+    assert forward["Subject"] == (
+        f'[Rebuilding Broken Trust] Anna replied to "{welcome["Subject"]}"'
+    )
+    assert parseaddr(forward["From"])[1] == "course@example.test"
+    assert forward["List-Unsubscribe"] is None
+    assert forward["Importance"] is None
+    body = forward.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert body.startswith("Thank you. I needed this today.")
+    assert "> " not in body  # the quoted course email is stripped from the text...
+    assert f"From: Anna <{READER}>" in body
+    assert f'In answer to: "{welcome["Subject"]}", sent Tue 27 Oct 2026, 10:00 PDT' in body
+    assert "Earlier replies from them: none, this is the first" in body
+    # ...and the whole original is attached, untouched, as message/rfc822
+    [attachment] = list(forward.iter_attachments())
+    assert attachment.get_content_type() == "message/rfc822"
+    assert attachment.get_content()["Message-ID"] == "<reply-1@reader.example.test>"
+    [row] = _rows(rt)
+    assert row.status == InboundStatus.FORWARDED and row.category == InboundCategory.REPLY
+    assert row.reply_text.startswith("Thank you. I needed this today.")
+    assert "wrote:" not in row.reply_text
+
+
+def test_forwards_about_one_reader_thread_together(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    for n in (1, 2):
+        data = reply_to(welcome, f"Reply {n}", sender=READER, message_id=f"<r{n}@reader.test>")
+        _answer(rt, listener, data, to=reply_address(welcome))
+    first, second = _forwards(smtp_sink)
+    assert first["References"] == second["References"] == first["In-Reply-To"]
+    assert first["Message-ID"] != second["Message-ID"]
+    assert "Earlier replies from them: 1" in second.get_body(("plain",)).get_content()
+
+
+def test_the_same_message_delivered_twice_is_recorded_once(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    data = reply_to(welcome, "Only once, please.", sender=READER)
+    _answer(rt, listener, data, to=reply_address(welcome))
+    _answer(rt, listener, data, to=reply_address(welcome))
+    assert len(_forwards(smtp_sink)) == 1
+    first, second = _rows(rt)
+    assert second.category == InboundCategory.DUPLICATE
+    assert second.status == InboundStatus.RECORDED
+    assert f"#{first.id}" in (second.notes or "")
+
+
+def test_an_out_of_office_reply_is_recorded_not_forwarded(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    data = reply_to(
+        welcome,
+        "I am away until Monday. I want to die of boredom.",
+        sender=READER,
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    _answer(rt, listener, data, to=reply_address(welcome))
+    assert _forwards(smtp_sink) == []
+    [row] = _rows(rt)
+    assert row.category == InboundCategory.AUTO_REPLY and row.status == InboundStatus.RECORDED
+    # crisis words in an auto-reply never trigger the crisis reply: machines answer machines
+    assert row.crisis_reply == CrisisReply.NONE
+    assert len(smtp_sink.messages_to(READER)) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Autoreply": "yes"},
+        {"Precedence": "auto_reply"},
+        {"Precedence": "bulk"},
+        {"Subject": "Out of Office: Re: your email"},
+        {"Subject": "Automatic reply: Welcome"},
+    ],
+)
+def test_auto_replies_are_recognised_by_their_headers_and_subjects(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, headers: dict[str, str]
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    data = reply_to(welcome, "Away.", sender=READER, headers=headers)
+    _answer(rt, listener, data, to=reply_address(welcome))
+    assert _forwards(smtp_sink) == []
+    assert _rows(rt)[0].category == InboundCategory.AUTO_REPLY
+
+
+def test_a_hard_bounce_suppresses_the_address(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    [sent] = [r for r in smtp_sink.received if READER in r.rcpt_tos]
+    bounce_to = sent.mail_from  # the envelope sender of the course email
+    assert bounce_to.startswith("bounces+")
+    _answer(rt, listener, delivery_report(to=bounce_to, failed=READER), to=bounce_to, sender="")
+    assert _forwards(smtp_sink) == []
+    [row] = _rows(rt)
+    assert row.category == InboundCategory.BOUNCE
+    with rt.database.session() as session:
+        person = session.scalars(select(Subscriber)).one()
+        assert person.status == SubscriberStatus.BOUNCED
+        enrollment = session.scalars(select(Enrollment)).one()
+        assert enrollment.status == EnrollmentStatus.CANCELLED
+    assert welcome["Message-ID"]
+
+
+def test_a_delayed_delivery_report_changes_nothing(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    _welcome(rt, smtp_sink)
+    [sent] = [r for r in smtp_sink.received if READER in r.rcpt_tos]
+    report = delivery_report(to=sent.mail_from, failed=READER, status="4.2.2")
+    _answer(rt, listener, report, to=sent.mail_from, sender="")
+    assert _rows(rt)[0].category == InboundCategory.BOUNCE
+    with rt.database.session() as session:
+        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.ACTIVE
+
+
+def test_replying_stop_unsubscribes_and_still_tells_the_therapist(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    _answer(rt, listener, reply_to(welcome, "STOP.", sender=READER), to=reply_address(welcome))
+    [forward] = _forwards(smtp_sink)
+    assert "they have been unsubscribed" in forward.get_body(("plain",)).get_content()
+    with rt.database.session() as session:
+        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_a_reply_that_only_mentions_stopping_does_not_unsubscribe(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    text = "I can't stop crying, but this helps."
+    _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
+    with rt.database.session() as session:
+        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.ACTIVE
+    assert len(_forwards(smtp_sink)) == 1
+
+
+def test_mail_to_the_unsubscribe_address_unsubscribes(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    mailto = welcome["List-Unsubscribe"].split("<mailto:")[1].split("?")[0]
+    data = (
+        f"From: {READER}\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n"
+        "Message-ID: <unsub@reader.test>\r\n\r\n"
+    ).encode()
+    _answer(rt, listener, data, to=mailto)
+    with rt.database.session() as session:
+        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.UNSUBSCRIBED
+    [row] = _rows(rt)
+    assert row.category == InboundCategory.UNSUBSCRIBE and row.status == InboundStatus.RECORDED
+    assert _forwards(smtp_sink) == []
+
+
+def test_words_of_danger_mark_the_forward_urgent_and_answer_the_writer_at_once(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    # the course email itself is quoted below the reply; only the reply's words count
+    text = "Some nights I don\u2019t want to live anymore. I feel so alone."
+    _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
+
+    [forward] = _forwards(smtp_sink)
+    assert forward["Subject"].startswith("URGENT [Rebuilding Broken Trust] Anna replied")
+    assert forward["Importance"] == "high"
+    assert "“don't want to live”" in forward.get_body(("plain",)).get_content()
+    crisis = smtp_sink.messages_to(READER)[-1]
+    assert crisis["Subject"] == "We received your message"
+    assert crisis["In-Reply-To"] == "<reply-1@reader.example.test>"
+    assert crisis["Auto-Submitted"] == "auto-replied"
+    assert crisis["List-Unsubscribe"] is None
+    crisis_text = crisis.get_body(("plain",)).get_content()
+    assert crisis_text.startswith("Hi Anna,")
+    assert "988" in crisis_text and "Lee Miller" in crisis_text
+    # answering the crisis reply reaches the therapist too
+    assert parseaddr(crisis["Reply-To"])[1] == reply_address(welcome)
+    assert _rows(rt)[0].crisis_reply == CrisisReply.SENT
+
+
+def test_the_crisis_reply_goes_out_even_to_someone_who_has_unsubscribed(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    with rt.database.session() as session:
+        person = session.scalars(select(Subscriber)).one()
+        person.status = SubscriberStatus.UNSUBSCRIBED
+    text = "I have been thinking about suicide."
+    _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
+    assert smtp_sink.messages_to(READER)[-1]["Subject"] == "We received your message"
+    assert _forwards(smtp_sink)[0]["Subject"].startswith("URGENT")
+
+
+def test_quoted_course_text_never_counts_as_words_of_danger(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    data = reply_to(welcome, "Thank you.", sender=READER)
+    # a course email that quotes alarming words (step texts might) is below the reply
+    data = data.replace(b"> ", b"> I wanted to end my life, once. ", 1)
+    _answer(rt, listener, data, to=reply_address(welcome))
+    assert not _forwards(smtp_sink)[0]["Subject"].startswith("URGENT")
+    assert len(smtp_sink.messages_to(READER)) == 1
+
+
+def test_a_forward_that_fails_waits_and_is_retried_until_it_arrives(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "451 4.2.0 mailbox busy"
+    _answer(rt, listener, reply_to(welcome, "Hello?", sender=READER), to=reply_address(welcome))
+    [row] = _rows(rt)
+    assert row.status == InboundStatus.RETRY_WAIT and "451" in (row.last_error or "")
+    assert row.next_attempt_at == rt.clock.now() + timedelta(minutes=1)
+    # even a permanent refusal is retried: the therapist's inbox is the only destination
+    smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "550 5.2.2 mailbox full"
+    rt.clock.advance(timedelta(minutes=2))
+    tick_and_work(rt)
+    assert _rows(rt)[0].status == InboundStatus.RETRY_WAIT
+    del smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL]
+    rt.clock.advance(timedelta(minutes=10))
+    tick_and_work(rt)
+    assert len(_forwards(smtp_sink)) == 1
+    assert _rows(rt)[0].status == InboundStatus.FORWARDED
+
+
+def test_a_reply_waits_in_the_database_while_redis_is_away(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    real = rt.settings
+    rt.settings = replace(real, REDIS_URL="redis://127.0.0.1:1/0")
+    rt.__dict__.pop("redis", None)
+    try:
+        data = reply_to(welcome, "Is anyone there?", sender=READER)
+        assert send(listener, READER, [reply_address(welcome)], data) == {}
+    finally:
+        rt.redis.close()
+        rt.settings = real
+        rt.__dict__.pop("redis", None)
+    [row] = _rows(rt)
+    assert row.status == InboundStatus.RECEIVED and row.claimed_at is None  # handed back
+    tick_and_work(rt)
+    assert len(_forwards(smtp_sink)) == 1
+
+
+def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    with rt.database.session() as session:
+        for table in (Delivery, Enrollment, Consent, Subscriber):
+            session.execute(delete(table))
+    data = reply_to(welcome, "Are you still there?", sender=READER)
+    _answer(rt, listener, data, to=reply_address(welcome))
+    [forward] = _forwards(smtp_sink)
+    assert parseaddr(forward["Reply-To"])[1] == READER  # from the message's own From
+    assert "no record of this person" in forward.get_body(("plain",)).get_content()
+
+
+def test_a_message_nested_too_deep_is_forwarded_as_a_file(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    to = reply_address(welcome)
+    data = f"From: {READER}\r\nTo: {to}\r\nSubject: deep\r\nMIME-Version: 1.0\r\n".encode()
+    data += b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+    for level in range(1, 400):
+        data += (
+            f'--b{level - 1}\r\nContent-Type: multipart/mixed; boundary="b{level}"\r\n\r\n'.encode()
+        )
+    _answer(rt, listener, data, to=to)
+    [forward] = _forwards(smtp_sink)
+    [attachment] = list(forward.iter_attachments())
+    assert attachment.get_content_type() == "application/octet-stream"
+    assert attachment.get_content() == data
+    assert "nested more than" in forward.get_body(("plain",)).get_content()
+    assert _rows(rt)[0].damaged
+
+
+def test_hostile_mail_is_forwarded_with_its_damage_noted(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    to = reply_address(welcome)
+    data = (
+        f"From: =?x-unknown?q?Ann=E9?= <{READER}>\r\nTo: {to}\r\n"
+        "Subject: =?utf-8?q?broken=ZZ?=\r\nX-Bad-Header: \x00\x01\r\n"
+        "Content-Type: text/plain; charset=x-made-up\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode() + "Ça me fait du bien.\x00\r\n".encode("latin-1")
+    _answer(rt, listener, data, to=to)
+    [forward] = _forwards(smtp_sink)
+    body = forward.get_body(("plain",)).get_content()
+    assert "unknown character set 'x-made-up'" in body
+    assert "me fait du bien." in body
+    [attachment] = list(forward.iter_attachments())
+    # 8-bit and NUL bytes cannot travel as message/rfc822 everywhere: attached as a file
+    assert attachment.get_content() == data
+
+
+def test_the_footer_says_when_replies_are_read(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    rt.settings = replace(rt.settings, REPLIES_READ_NOTE="Lee answers on Tuesdays.")
+    rt._renderers.clear()
+    welcome = _welcome(rt, smtp_sink)
+    assert "You can reply to this email. Lee answers on Tuesdays." in (
+        welcome.get_body(("plain",)).get_content()
+    )
+    assert "Lee answers on Tuesdays." in welcome.get_body(("html",)).get_content()
+
+
+def test_replies_command_lists_what_arrived(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+    from tests.support.env import settings_env
+
+    welcome = _welcome(rt, smtp_sink)
+    smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "451 4.2.0 try later"
+    _answer(rt, listener, reply_to(welcome, "Hi.", sender=READER), to=reply_address(welcome))
+    result = CliRunner(env=settings_env(rt.settings)).invoke(main, ["replies"])
+    assert result.exit_code == 0, result.output
+    assert "retry_wait" in result.output and READER in result.output
+    assert "451" in result.output  # why it is waiting
+    assert subscriber(rt, 1).email == READER
+
+
+def test_the_token_names_the_reader_and_the_email(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    token = rt.addresses.read(reply_address(welcome))
+    assert token is not None and token.kind == AddressKind.REPLY
+    with rt.database.session() as session:
+        delivery = session.get(Delivery, token.delivery_id)
+        assert delivery.message_id == welcome["Message-ID"]
+        assert delivery.subscriber_id == token.subscriber_id

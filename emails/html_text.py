@@ -49,6 +49,7 @@ def html_to_text(html: str) -> str:
     converter = _Text()
     converter.feed(html)
     converter.close()
+    converter.handle_endtag("a")  # a link left open at the end still shows its address
     lines = (line.strip() for line in "".join(converter.parts).splitlines())
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

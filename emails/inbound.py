@@ -15,6 +15,7 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 from mailparser_reply import EmailReplyParser
 
@@ -150,9 +151,28 @@ def header(message: Message, name: str) -> str | None:
     return None
 
 
+def _sender(head: Message) -> tuple[str, str, str]:
+    """(display name, address, the header as text). The address is taken before any
+    encoded words are decoded, so an encoded CR/LF in a display name stays in the name."""
+    text = header(head, "From") or ""
+    try:
+        value: Any = head["From"]
+        addresses = value.addresses if value is not None else ()
+        if addresses:
+            return addresses[0].display_name, addresses[0].addr_spec, text
+    except Exception:  # noqa: BLE001 - as in header(): fall back to the raw reading below
+        pass
+    raw = next((str(v) for k, v in head.raw_items() if k.lower() == "from"), "")
+    encoded_name, address = parseaddr(" ".join(raw.split()))
+    try:
+        name = str(make_header(decode_header(encoded_name)))
+    except Exception:  # noqa: BLE001 - an undecodable name is shown as written
+        name = encoded_name
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", name), address, text
+
+
 def _read_headers(head: Message, result: ParsedMail) -> None:
-    sender = header(head, "From") or ""
-    name, address = parseaddr(sender)
+    name, address, sender = _sender(head)
     if "@" in address and not any(ch in address for ch in "\r\n\0 "):
         result.from_address = address
     else:

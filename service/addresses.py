@@ -87,6 +87,8 @@ class Addresses:
             raw = base64.b32decode(padded)
         except (binascii.Error, ValueError):
             return None
+        if base64.b32encode(raw).decode().rstrip("=") != token.upper():
+            return None  # the unused low bits of the last character were changed
         payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
         if not hmac.compare_digest(mac, self._mac(kind, payload)):
             return None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import smtplib
 from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import default
+from email.policy import SMTP, default
+from email.utils import make_msgid, parseaddr
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, render_template
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from service.errors import error_page
 from service.web import runtime
 from workers.mailcatcher import mail_folder
 
@@ -52,6 +55,12 @@ def inbox() -> ResponseReturnValue:
     return render_template("devmail/inbox.html", rows=rows)
 
 
+def _tracked_reply_to(message: EmailMessage) -> str | None:
+    """The message's reply address, when it is one of ours the listener would accept."""
+    address = parseaddr(str(message.get("Reply-To", "")))[1]
+    return address if runtime().addresses.read(address) is not None else None
+
+
 @bp.get("/<name>")
 def show(name: str) -> ResponseReturnValue:
     message = _load(name)
@@ -62,7 +71,51 @@ def show(name: str) -> ResponseReturnValue:
         headers=list(message.items()),
         text=text.get_content() if text is not None else "",
         has_html=message.get_body(("html",)) is not None,
+        reply_to=_tracked_reply_to(message),
+        sent=request.args.get("replied") == "1",
     )
+
+
+@bp.post("/<name>/reply")
+def reply(name: str) -> ResponseReturnValue:
+    """Answer a caught email as its reader would: over SMTP, into the inbound listener."""
+    original = _load(name)
+    to = _tracked_reply_to(original)
+    words = request.form.get("text", "").strip()
+    if to is None or not words:
+        return error_page(
+            400,
+            title="Nothing to send",
+            detail="Write a reply first; only course emails can be answered here.",
+        )
+    answer = EmailMessage()
+    reader = parseaddr(str(original["To"]))[1]
+    answer["From"] = str(original["To"])
+    answer["To"] = to
+    answer["Subject"] = f"Re: {original['Subject']}"
+    answer["Message-ID"] = make_msgid(domain=reader.rpartition("@")[2] or "reader.localhost")
+    answer["In-Reply-To"] = str(original["Message-ID"])
+    quoted = "\n".join("> " + line for line in _text(original).splitlines())
+    answer.set_content(f"{words}\n\nOn {original['Date']}, you wrote:\n{quoted}\n")
+    settings = runtime().settings
+    try:
+        with smtplib.SMTP(
+            settings.INBOUND_SMTP_HOST, settings.INBOUND_SMTP_PORT, timeout=10
+        ) as smtp:
+            smtp.sendmail(reader, [to], answer.as_bytes(policy=SMTP))
+    except (OSError, smtplib.SMTPException) as error:
+        return error_page(
+            503,
+            title="The reply listener didn't answer",
+            detail=f"Nothing is listening on {settings.INBOUND_SMTP_HOST}:"
+            f"{settings.INBOUND_SMTP_PORT} ({error}). Start everything with make run.",
+        )
+    return redirect(url_for("devmail.show", name=name, replied=1), code=303)
+
+
+def _text(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    return part.get_content() if part is not None else ""
 
 
 @bp.get("/<name>/html")

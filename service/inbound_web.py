@@ -2,8 +2,9 @@
 
 - ``POST /inbound/email``: our own format. The raw message is the body; the sender signs
   ``timestamp + "." + body`` with HMAC-SHA256 and ``INBOUND_WEBHOOK_SECRET``.
-- ``POST /inbound/mailgun``: Mailgun's "store and notify"/forward route with ``body-mime``,
-  checked with Mailgun's own signature and ``MAILGUN_SIGNING_KEY``.
+- ``POST /inbound/mailgun/mime``: a Mailgun route's ``forward()`` (Mailgun posts the raw
+  message as ``body-mime`` only to a URL ending in "mime"), checked with Mailgun's own
+  signature and ``MAILGUN_SIGNING_KEY``.
 - ``POST /inbound/postmark``: Postmark's inbound JSON (``RawEmail``), HTTP basic auth.
 - ``POST /inbound/sendgrid``: SendGrid Inbound Parse with "POST the raw, full MIME message",
   HTTP basic auth.
@@ -76,7 +77,7 @@ def own_format() -> ResponseReturnValue:
     return _store(body, source="webhook", nonce=f"own:{signature}", recipients=[])
 
 
-@bp.post("/mailgun")
+@bp.post("/mailgun/mime")
 def mailgun() -> ResponseReturnValue:
     key = _configured("MAILGUN_SIGNING_KEY", runtime().settings.MAILGUN_SIGNING_KEY)
     timestamp = request.form.get("timestamp", "")
@@ -156,7 +157,9 @@ def _check_basic_auth() -> None:
     except (ValueError, UnicodeDecodeError):
         raise Refused(401, "the Authorization header is malformed") from None
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Refused(403, "wrong username or password")
+        # 401, not 403: Postmark stops retrying on 403, and a password fixed later should
+        # still let the waiting messages through
+        raise Refused(401, "wrong username or password")
 
 
 def _bytes(raw: str) -> bytes:

@@ -406,3 +406,37 @@ def test_the_token_names_the_reader_and_the_email(rt: Runtime, smtp_sink: SMTPSi
         delivery = session.get(Delivery, token.delivery_id)
         assert delivery.message_id == welcome["Message-ID"]
         assert delivery.subscriber_id == token.subscriber_id
+
+
+def test_the_mail_catcher_can_answer_a_course_email_as_its_reader(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, client
+) -> None:
+    from tests.test_pages import csrf
+    from workers.mailcatcher import mail_folder
+
+    rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=listener)
+    _welcome(rt, smtp_sink)
+    folder = mail_folder(rt.settings.instance_path)
+    folder.mkdir(parents=True)
+    (folder / "1.eml").write_bytes(smtp_sink.received[-1].data)
+    page = client.get("/dev/mail/1").get_data(as_text=True)
+    assert "Reply as the reader" in page
+    sent = client.post(
+        "/dev/mail/1/reply",
+        data={"text": "Written from the catcher.", "csrf_token": csrf(client, "/dev/mail/1")},
+    )
+    assert sent.status_code == 303
+    assert "Your reply went to the inbound listener" in client.get(sent.location).get_data(
+        as_text=True
+    )
+    work(rt)
+    [forward] = _forwards(smtp_sink)
+    assert forward.get_body(("plain",)).get_content().startswith("Written from the catcher.")
+    # an empty reply, or the listener not running, gets a clear page instead of a traceback
+    token = csrf(client, "/dev/mail/1")
+    assert (
+        client.post("/dev/mail/1/reply", data={"text": " ", "csrf_token": token}).status_code == 400
+    )
+    rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=1)
+    down = client.post("/dev/mail/1/reply", data={"text": "Hello", "csrf_token": token})
+    assert down.status_code == 503 and "make run" in down.get_data(as_text=True)

@@ -3,6 +3,7 @@ Procfile line under honcho. One subscriber goes through the course in each, at 8
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import signal
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.env import settings_env
 from tests.support.http import Browserless, confirm, sign_up_and_confirm_link
+from tests.support.mail import reply_address, reply_to, send
 from tests.support.procs import processes_with
 from tests.support.smtp import SMTPSink, free_port
 from workers.runtime import Runtime
@@ -35,7 +38,9 @@ OUR_VARIABLES = (
     "MAIL_FROM",
     "THERAPIST_",
     "POSTAL_ADDRESS",
-    "REPLY_DOMAIN",
+    "REPLY",  # REPLY_DOMAIN, REPLY_MODE, REPLIES_READ_NOTE
+    "MAILGUN_",
+    "CRISIS_",
     "DISPATCH_INTERVAL",
     "INBOUND_",
     "ADMIN_",
@@ -117,6 +122,24 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(
     subjects = [s for _, s in reversed(mail_list())]
     assert subjects[1].startswith("Welcome") and subjects[-1] == "Where to go from here"
 
+    # the reader answers the welcome email; the forward reaches the therapist's (caught) inbox
+    welcome_page = [p for p, s in mail_list() if s.startswith("Welcome")][0]
+    status, _ = client.post(
+        welcome_page + "/reply",
+        {
+            "text": "Thank you, this came at the right time.",
+            "csrf_token": client.csrf(welcome_page),
+        },
+    )
+    assert status == 200
+    wait_for(lambda: len(mail_list()) == 2 + COURSE_EMAILS, 30, "the forward to the therapist")
+    forward_path, forward_subject = mail_list()[0]
+    assert (
+        html.unescape(forward_subject)
+        == '[Rebuilding Broken Trust] Ada replied to "' + subjects[1] + '"'
+    )
+    assert "Thank you, this came at the right time." in client.get(forward_path)[1]
+
     marker = f"COURSEMAIL_INSTANCE={instance}"
     assert len(processes_with(marker)) >= 6  # web (+2 workers), worker, tick, inbound, mail
     redis_sock = instance / "redis.sock"
@@ -134,14 +157,14 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(
 def test_each_procfile_line_runs_under_honcho(
     rt: Runtime, smtp_sink: SMTPSink, tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
 ) -> None:
-    port = free_port()
+    port, inbound_port = free_port(), free_port()
     env = clean_env(
         **settings_env(
             rt.settings,
             SMTP_URL=smtp_sink.url,
             PORT=str(port),
             PUBLIC_URL=f"http://127.0.0.1:{port}",
-            INBOUND_SMTP_PORT=str(free_port()),
+            INBOUND_SMTP_PORT=str(inbound_port),
             COURSEMAIL_TIME_SCALE="86400",
             DISPATCH_INTERVAL="1",
         )
@@ -177,6 +200,14 @@ def test_each_procfile_line_runs_under_honcho(
     assert link, text
     confirm(client, link.group(1))
     wait_for(lambda: len(smtp_sink.received) == 1 + COURSE_EMAILS, 120, "the whole course")
+
+    # a reply to the welcome email, over SMTP into the inbound process, reaches the therapist
+    welcome = smtp_sink.received[1].message
+    data = reply_to(welcome, "Reading this on the train. Thank you.", sender="ada@example.test")
+    assert send(inbound_port, "ada@example.test", [reply_address(welcome)], data) == {}
+    wait_for(lambda: smtp_sink.messages_to(THERAPIST_TEST_EMAIL) != [], 30, "the forward")
+    [forward] = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
+    assert forward["Reply-To"] == "Ada <ada@example.test>"
 
     started.send_signal(signal.SIGINT)
     assert started.wait(60) is not None

@@ -162,7 +162,7 @@ def test_mailgun_messages_are_verified_and_stored(
     raw, address = _reply(rt)
     form = _mailgun_form(rt, raw)
     form["recipient"] = address
-    response = client.post("/inbound/mailgun", data=form)
+    response = client.post("/inbound/mailgun/mime", data=form)
     assert response.status_code == 202
     [row] = _rows(rt)
     assert row.raw == raw and row.source == "mailgun" and row.rcpt_tos == address
@@ -185,15 +185,15 @@ def test_mailgun_refuses_what_it_cannot_trust(
         del form["signature"]
     if change == "no-mime":
         del form["body-mime"]
-    assert client.post("/inbound/mailgun", data=form).status_code == status
+    assert client.post("/inbound/mailgun/mime", data=form).status_code == status
     assert _rows(rt) == []
 
 
 def test_mailgun_replays_are_refused(rt: Runtime, client: FlaskClient) -> None:
     raw, _ = _reply(rt)
     form = _mailgun_form(rt, raw)
-    assert client.post("/inbound/mailgun", data=form).status_code == 202
-    assert client.post("/inbound/mailgun", data=form).status_code == 403
+    assert client.post("/inbound/mailgun/mime", data=form).status_code == 202
+    assert client.post("/inbound/mailgun/mime", data=form).status_code == 403
     assert len(_rows(rt)) == 1
 
 
@@ -221,7 +221,7 @@ def test_postmark_raw_email_is_stored_with_basic_auth(
     ("headers", "payload", "status", "words"),
     [
         ({}, {"RawEmail": "x"}, 401, "basic authentication is required"),
-        (_basic("postmark:wrong"), {"RawEmail": "x"}, 403, "wrong username or password"),
+        (_basic("postmark:wrong"), {"RawEmail": "x"}, 401, "wrong username or password"),
         ({"Authorization": "Basic !!!"}, {"RawEmail": "x"}, 401, "malformed"),
         (_basic(), {"TextBody": "hi"}, 400, "Include raw email content"),
         (_basic(), ["not", "an", "object"], 400, "Postmark's inbound JSON"),

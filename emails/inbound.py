@@ -26,6 +26,8 @@ from emails.html_text import html_to_text
 MAX_DEPTH = 30
 #: Only this much text goes through the reply stripper (its regexes are not linear).
 STRIP_LIMIT = 200_000
+#: The longest text kept from a body; the whole message is always attached to the forward.
+TEXT_LIMIT = 1_000_000
 
 #: Headers that may carry the address a reply was sent to.
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
@@ -79,7 +81,8 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
     parser = BytesParser(policy=email.policy.default)
     result = ParsedMail()
     try:
-        head = parser.parsebytes(raw, headersonly=True)
+        # only the header block: parsing headers-only would still copy the whole body
+        head = parser.parsebytes(_header_block(raw), headersonly=True)
     except RecursionError:  # pragma: no cover - header parsing is flat
         result.damaged = True
         result.notes.append("the message's headers could not be read")
@@ -99,11 +102,21 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
     if message.defects:
         names = sorted({type(d).__name__ for d in message.defects})
         result.notes.append("the message is malformed in places (" + ", ".join(names) + ")")
-    result.text = _body_text(message, result.notes)
-    result.reply_text = strip_reply(result.text)
+    text = _body_text(message, result.notes)
     result.report = _delivery_report(message)
     result.auto_reason = _auto_reason(message, result, envelope_sender)
+    del message  # the parsed tree can be large; the text is all that is needed from here
+    if len(text) > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT]
+        result.notes.append("the text is very long, so only its beginning is shown here")
+    result.text = text
+    result.reply_text = strip_reply(text)
     return result
+
+
+def _header_block(raw: bytes) -> bytes:
+    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends) + 2] if ends else raw
 
 
 def strip_reply(text: str) -> str:

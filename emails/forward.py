@@ -41,7 +41,7 @@ class Addressing:
 
 
 def forward_subject(ctx: ForwardContext) -> str:
-    who = ctx.writer_name or ctx.writer_address
+    who = ctx.writer_name or ctx.writer_address or "Someone"
     what = f'replied to "{ctx.step_subject}"' if ctx.step_subject else "wrote in"
     subject = f"[{ctx.course_title}] {who} {what}"
     return f"URGENT {subject}" if ctx.urgent else subject
@@ -51,11 +51,14 @@ def forward_text(ctx: ForwardContext) -> str:
     said = ctx.reply_text.strip() or (
         "(There are no new words of their own in this message: the whole of it is attached.)"
     )
-    who = formataddr((ctx.writer_name or "", ctx.writer_address))
     lines = [said, "", "-- ", "About this reply"]
     if ctx.urgent:
         lines.append("URGENT: please read this one first.")
-    lines.append(f"From: {who}. Reply to this email to answer them directly.")
+    if "@" in ctx.writer_address:
+        who = formataddr((ctx.writer_name or "", ctx.writer_address))
+        lines.append(f"From: {who}. Reply to this email to answer them directly.")
+    else:
+        lines.append("From: unknown. The message gave no address to reply to.")
     if ctx.replied_to:
         sent = f", sent {ctx.sent_at}" if ctx.sent_at else ""
         lines.append(f"In answer to: {ctx.replied_to}{sent}")
@@ -76,7 +79,8 @@ def build_forward(
     message = EmailMessage()
     message["From"] = formataddr((addressing.from_name, addressing.from_address))
     message["To"] = addressing.to_address
-    message["Reply-To"] = formataddr((ctx.writer_name or "", ctx.writer_address))
+    if "@" in ctx.writer_address:  # with no address at all, there is no one to reply to
+        message["Reply-To"] = formataddr((ctx.writer_name or "", ctx.writer_address))
     message["Subject"] = forward_subject(ctx)
     message["Date"] = format_datetime(addressing.date)
     message["Message-ID"] = addressing.message_id

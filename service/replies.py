@@ -191,13 +191,42 @@ def understand(
     found = crisis.find(parsed.reply_text)
     if found:
         row.urgent = True
-        row.crisis_reply = CrisisReply.DUE
-        notes.append(
-            "their words may mean they are in danger ("
-            + ", ".join(f"“{p}”" for p in found)
-            + "); they were sent the crisis-resources reply automatically"
-        )
+        words = ", ".join(f"“{p}”" for p in found)
+        earlier_crisis = _recent_crisis_reply(session, row, now=now)
+        if earlier_crisis is None:
+            row.crisis_reply = CrisisReply.DUE
+            notes.append(
+                f"their words may mean they are in danger ({words}); they were sent the "
+                "crisis-resources reply automatically"
+            )
+        else:
+            # once a day at most: a mail loop quoting our own reply must not feed itself
+            notes.append(
+                f"their words may mean they are in danger ({words}); they were already sent "
+                f"the crisis-resources reply at {earlier_crisis:%Y-%m-%d %H:%M} UTC, so it "
+                "was not sent again"
+            )
     return _finish(row, InboundCategory.REPLY, True, notes)
+
+
+#: At most one automatic crisis reply per person in this long.
+CRISIS_REPLY_EVERY = timedelta(hours=24)
+
+
+def _recent_crisis_reply(
+    session: Session, row: InboundMessage, *, now: datetime
+) -> datetime | None:
+    """When this person was last sent (or is about to be sent) the crisis reply, if lately."""
+    if row.subscriber_id is None:
+        return None
+    return session.scalar(
+        select(func.max(InboundMessage.received_at)).where(
+            InboundMessage.subscriber_id == row.subscriber_id,
+            InboundMessage.id != row.id,
+            InboundMessage.crisis_reply.in_((CrisisReply.DUE, CrisisReply.SENT)),
+            InboundMessage.received_at > now - CRISIS_REPLY_EVERY,
+        )
+    )
 
 
 def _finish(

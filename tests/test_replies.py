@@ -263,6 +263,30 @@ def test_the_crisis_reply_goes_out_even_to_someone_who_has_unsubscribed(
     assert _forwards(smtp_sink)[0]["Subject"].startswith("URGENT")
 
 
+def test_the_crisis_reply_goes_at_most_once_a_day_so_a_mail_loop_cannot_feed_itself(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    to = reply_address(welcome)
+    for n in (1, 2):
+        data = reply_to(welcome, "I want to die.", sender=READER, message_id=f"<c{n}@r.test>")
+        _answer(rt, listener, data, to=to)
+    crisis_replies = [
+        m for m in smtp_sink.messages_to(READER) if m["Subject"] == "We received your message"
+    ]
+    assert len(crisis_replies) == 1
+    second = _forwards(smtp_sink)[1]
+    assert second["Subject"].startswith("URGENT")  # the therapist still sees it first
+    assert "was not sent again" in second.get_body(("plain",)).get_content()
+    rt.clock.advance(timedelta(hours=25))
+    data = reply_to(welcome, "I want to die.", sender=READER, message_id="<c3@r.test>")
+    _answer(rt, listener, data, to=to)
+    crisis_replies = [
+        m for m in smtp_sink.messages_to(READER) if m["Subject"] == "We received your message"
+    ]
+    assert len(crisis_replies) == 2
+
+
 def test_quoted_course_text_never_counts_as_words_of_danger(
     rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
@@ -328,6 +352,31 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
     [forward] = _forwards(smtp_sink)
     assert parseaddr(forward["Reply-To"])[1] == READER  # from the message's own From
     assert "no record of this person" in forward.get_body(("plain",)).get_content()
+
+
+def test_a_reply_to_the_confirmation_email_names_it(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    from service import lifecycle
+
+    with rt.database.session() as session:
+        lifecycle.subscribe(
+            session,
+            email=READER,
+            first_name=None,
+            timezone="UTC",
+            now=rt.clock.now(),
+            mail_domain=rt.settings.mail_domain,
+        )
+    tick_and_work(rt)
+    [confirmation] = smtp_sink.messages_to(READER)
+    data = reply_to(confirmation, "Is this safe to click?", sender=READER)
+    _answer(rt, listener, data, to=reply_address(confirmation))
+    [forward] = _forwards(smtp_sink)
+    # no first name given: the address stands in for it
+    assert forward["Subject"] == (
+        f'[Rebuilding Broken Trust] {READER} replied to "{confirmation["Subject"]}"'
+    )
 
 
 def test_a_message_nested_too_deep_is_forwarded_as_a_file(

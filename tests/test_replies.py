@@ -53,6 +53,11 @@ def _forwards(sink: SMTPSink) -> list[EmailMessage]:
     return sink.messages_to(THERAPIST_TEST_EMAIL)
 
 
+def _status(rt: Runtime) -> SubscriberStatus:
+    with rt.database.session() as session:
+        return session.scalars(select(Subscriber.status)).one()
+
+
 def _answer(rt: Runtime, listener: int, data: bytes, *, to: str, sender: str = READER) -> None:
     assert send(listener, sender, [to], data) == {}
     work(rt)
@@ -182,8 +187,7 @@ def test_a_delayed_delivery_report_changes_nothing(
     report = delivery_report(to=sent.mail_from, failed=READER, status="4.2.2")
     _answer(rt, listener, report, to=sent.mail_from, sender="")
     assert _rows(rt)[0].category == InboundCategory.BOUNCE
-    with rt.database.session() as session:
-        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.ACTIVE
+    assert _status(rt) == SubscriberStatus.ACTIVE
 
 
 def test_replying_stop_unsubscribes_and_still_tells_the_therapist(
@@ -193,8 +197,7 @@ def test_replying_stop_unsubscribes_and_still_tells_the_therapist(
     _answer(rt, listener, reply_to(welcome, "STOP.", sender=READER), to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
     assert "they have been unsubscribed" in forward.get_body(("plain",)).get_content()
-    with rt.database.session() as session:
-        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.UNSUBSCRIBED
+    assert _status(rt) == SubscriberStatus.UNSUBSCRIBED
 
 
 def test_a_reply_that_only_mentions_stopping_does_not_unsubscribe(
@@ -203,8 +206,7 @@ def test_a_reply_that_only_mentions_stopping_does_not_unsubscribe(
     welcome = _welcome(rt, smtp_sink)
     text = "I can't stop crying, but this helps."
     _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
-    with rt.database.session() as session:
-        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.ACTIVE
+    assert _status(rt) == SubscriberStatus.ACTIVE
     assert len(_forwards(smtp_sink)) == 1
 
 
@@ -218,8 +220,7 @@ def test_mail_to_the_unsubscribe_address_unsubscribes(
         "Message-ID: <unsub@reader.test>\r\n\r\n"
     ).encode()
     _answer(rt, listener, data, to=mailto)
-    with rt.database.session() as session:
-        assert session.scalars(select(Subscriber)).one().status == SubscriberStatus.UNSUBSCRIBED
+    assert _status(rt) == SubscriberStatus.UNSUBSCRIBED
     [row] = _rows(rt)
     assert row.category == InboundCategory.UNSUBSCRIBE and row.status == InboundStatus.RECORDED
     assert _forwards(smtp_sink) == []

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 from rq import Queue
+from sqlalchemy.orm import Session
 
 from service import deliveries, replies
 from workers.runtime import QUEUE_COURSE, QUEUE_TRANSACTIONAL, Runtime
@@ -88,7 +90,14 @@ def tick(rt: Runtime) -> TickReport:
     return report
 
 
-def enqueue_or_release(rt: Runtime, queue_name: str, ids: list[int]) -> int:
+def enqueue_or_release(
+    rt: Runtime,
+    queue_name: str,
+    ids: list[int],
+    *,
+    job: str = "workers.jobs.send_batch",
+    release: Callable[[Session, list[int]], None] = deliveries.release,
+) -> int:
     """Enqueue claimed ids in batches; returns the number of jobs, 0 if Redis refused.
 
     When Redis is away the claims are handed back at once, so the next tick tries again
@@ -98,31 +107,27 @@ def enqueue_or_release(rt: Runtime, queue_name: str, ids: list[int]) -> int:
         return 0
     batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
     try:
-        _enqueue(rt.queue(queue_name), batches)
+        _enqueue(rt.queue(queue_name), batches, job=job)
     except RedisError as error:
-        log.warning("could not enqueue %d deliveries (%s); handing them back", len(ids), error)
+        log.warning("could not enqueue %d ids for %s (%s); handing them back", len(ids), job, error)
         with rt.database.session() as session:
-            deliveries.release(session, ids)
+            release(session, ids)
         return 0
     return len(batches)
 
 
 def enqueue_replies(rt: Runtime, inbound_ids: list[int]) -> int:
-    """Enqueue claimed inbound messages for the reply job; 0 (and handed back) if Redis refused.
+    """Enqueue claimed inbound messages for the reply job (0, and handed back, if Redis refused).
 
     Replies share the transactional queue: a person who wrote is waiting, like a sign-up.
     """
-    if not inbound_ids:
-        return 0
-    batches = [inbound_ids[i : i + BATCH_SIZE] for i in range(0, len(inbound_ids), BATCH_SIZE)]
-    try:
-        _enqueue(rt.queue(QUEUE_TRANSACTIONAL), batches, job="workers.jobs.handle_replies")
-    except RedisError as error:
-        log.warning("could not enqueue %d replies (%s); handing them back", len(inbound_ids), error)
-        with rt.database.session() as session:
-            replies.release(session, inbound_ids)
-        return 0
-    return len(batches)
+    return enqueue_or_release(
+        rt,
+        QUEUE_TRANSACTIONAL,
+        inbound_ids,
+        job="workers.jobs.handle_replies",
+        release=replies.release,
+    )
 
 
 def send_confirmation_now(rt: Runtime, subscriber_id: int) -> bool:

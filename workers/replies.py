@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,21 +33,15 @@ from service.models import (
 from service.safety import SafetyFileError, crisis_phrases, crisis_reply
 from service.settings import SAFETY_DIR
 from workers.runtime import Runtime
+from workers.sending import over_one_connection
 from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
 
 log = logging.getLogger("coursemail.replies")
 
 
 def handle_batch(rt: Runtime, inbound_ids: Sequence[int]) -> dict[str, int]:
-    outcomes: Counter[str] = Counter()
-    transport = rt.make_transport()
-    try:
-        for inbound_id in inbound_ids:
-            outcomes[handle_one(rt, transport, inbound_id)] += 1
-    finally:
-        transport.close()
-    log.info("replies batch of %d: %s", len(inbound_ids), dict(outcomes))
-    return dict(outcomes)
+    """Parse and forward each message, sharing one SMTP connection; a count per outcome."""
+    return over_one_connection(rt, inbound_ids, handle_one, what="replies batch")
 
 
 def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.utils import formataddr
 
 from sqlalchemy.orm import Session
@@ -29,14 +29,25 @@ log = logging.getLogger("coursemail.send")
 
 def send_batch(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send each delivery in turn over one connection; returns a count per outcome."""
+    return over_one_connection(rt, delivery_ids, send_one, what="batch")
+
+
+def over_one_connection(
+    rt: Runtime,
+    ids: Sequence[int],
+    handle: Callable[[Runtime, Transport, int], str],
+    *,
+    what: str,
+) -> dict[str, int]:
+    """Run ``handle`` for each id with one SMTP connection, opened lazily and always closed."""
     outcomes: Counter[str] = Counter()
     transport = rt.make_transport()
     try:
-        for delivery_id in delivery_ids:
-            outcomes[send_one(rt, transport, delivery_id)] += 1
+        for one_id in ids:
+            outcomes[handle(rt, transport, one_id)] += 1
     finally:
         transport.close()
-    log.info("batch of %d: %s", len(delivery_ids), dict(outcomes))
+    log.info("%s of %d: %s", what, len(ids), dict(outcomes))
     return dict(outcomes)
 
 

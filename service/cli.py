@@ -247,11 +247,17 @@ def run() -> None:
 def inbound() -> None:
     """Receive replies by SMTP on INBOUND_SMTP_HOST:INBOUND_SMTP_PORT."""
     from workers import inbound as listener
-    from workers.runtime import current
+    from workers.runtime import Runtime
 
     settings = _settings()
     _logging()
-    listener.run_until_signalled(current(), settings.INBOUND_SMTP_HOST, settings.INBOUND_SMTP_PORT)
+    rt = Runtime(settings)
+    try:
+        listener.run_until_signalled(rt, settings.INBOUND_SMTP_HOST, settings.INBOUND_SMTP_PORT)
+    except ConfigError as error:
+        raise click.ClickException(f"configuration error: {error}") from None
+    finally:
+        rt.database.dispose()
 
 
 @main.command()

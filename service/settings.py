@@ -56,6 +56,8 @@ class Settings:
     ADMIN_PASSWORD: str
     INBOUND_SMTP_HOST: str
     INBOUND_SMTP_PORT: int
+    INBOUND_TLS_CERT: Path | None
+    INBOUND_TLS_KEY: Path | None
     TRUSTED_PROXIES: int
     REPLY_MODE: str
     INBOUND_MAX_BYTES: int
@@ -145,6 +147,8 @@ class Settings:
             INBOUND_SMTP_PORT=_int(
                 "INBOUND_SMTP_PORT", get("INBOUND_SMTP_PORT", "2525"), minimum=1, maximum=65535
             ),
+            INBOUND_TLS_CERT=_optional_file("INBOUND_TLS_CERT", get("INBOUND_TLS_CERT")),
+            INBOUND_TLS_KEY=_optional_file("INBOUND_TLS_KEY", get("INBOUND_TLS_KEY")),
             TRUSTED_PROXIES=_int(
                 "TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0"), minimum=0, maximum=5
             ),
@@ -178,6 +182,10 @@ class Settings:
 
     def _checked(self) -> Settings:
         """Apply production rules, and give development a stable secret and an address line."""
+        if (self.INBOUND_TLS_CERT is None) != (self.INBOUND_TLS_KEY is None):
+            raise ConfigError(
+                "INBOUND_TLS_CERT and INBOUND_TLS_KEY go together: set both (or neither)"
+            )
         if self.is_production:
             if not self.SECRET_KEY or self.SECRET_KEY.lower() in DEFAULT_SECRETS:
                 raise ConfigError(
@@ -336,6 +344,10 @@ def _readable_file(name: str, raw: str) -> Path:
     if path.is_dir():
         raise ConfigError(f"{name} must name a file, not a folder; got {raw!r}")
     return path.resolve()
+
+
+def _optional_file(name: str, raw: str) -> Path | None:
+    return _readable_file(name, raw) if raw else None
 
 
 def _optional_url(name: str, raw: str) -> str:

@@ -5,8 +5,11 @@ retry instead of losing mail."""
 from __future__ import annotations
 
 import smtplib
+import ssl
+import subprocess
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,8 @@ from sqlalchemy import select
 from service.addresses import AddressKind
 from service.models import InboundMessage, InboundStatus
 from tests.support.mail import send
+from tests.support.smtp import free_port
+from workers import inbound
 from workers.runtime import QUEUE_TRANSACTIONAL, Runtime
 
 RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 Really.\r\n"
@@ -131,3 +136,73 @@ def test_a_slow_database_write_does_not_stall_other_sessions(rt: Runtime, listen
         thread.join(timeout=30)
     assert outcome["refused"] == {}
     assert len(_stored(rt)) == 2
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_with_a_certificate_the_listener_offers_starttls(
+    rt: Runtime, certificate: tuple[Path, Path]
+) -> None:
+    cert, key = certificate
+    rt.settings = replace(rt.settings, INBOUND_TLS_CERT=cert, INBOUND_TLS_KEY=key)
+    port = free_port()
+    controller = inbound.start(rt, "127.0.0.1", port)
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+            smtp.ehlo()
+            assert smtp.has_extn("starttls")
+            context = ssl.create_default_context(cafile=str(cert))
+            context.check_hostname = False
+            smtp.starttls(context=context)
+            smtp.ehlo()
+            assert smtp.sendmail("reader@example.test", [_address(rt)], RAW) == {}
+    finally:
+        controller.stop()
+    assert _stored(rt)[0].raw == RAW
+
+
+def test_a_broken_certificate_stops_the_listener_with_a_clear_message(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+    from tests.support.env import settings_env
+
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    env = settings_env(
+        rt.settings,
+        INBOUND_TLS_CERT=str(junk),
+        INBOUND_TLS_KEY=str(junk),
+        INBOUND_SMTP_PORT=str(free_port()),
+    )
+    result = CliRunner(env=env).invoke(main, ["inbound"])
+    assert result.exit_code == 1
+    assert "INBOUND_TLS_CERT / INBOUND_TLS_KEY could not be loaded" in result.output
+    half = CliRunner(env={**env, "INBOUND_TLS_KEY": ""}).invoke(main, ["inbound"])
+    assert half.exit_code == 1 and "set both (or neither)" in half.output

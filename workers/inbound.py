@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import threading
 from typing import Any
 
@@ -20,6 +21,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.models import InboundMessage
+from service.settings import ConfigError, Settings
 from workers import dispatch
 from workers.runtime import Runtime
 
@@ -74,14 +76,39 @@ class InboundHandler:
             return message.id
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """STARTTLS for senders that offer it (most do), when a certificate is configured."""
+    if settings.INBOUND_TLS_CERT is None or settings.INBOUND_TLS_KEY is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(settings.INBOUND_TLS_CERT, settings.INBOUND_TLS_KEY)
+    except ssl.SSLError as error:
+        raise ConfigError(
+            f"INBOUND_TLS_CERT / INBOUND_TLS_KEY could not be loaded as a certificate and its "
+            f"private key ({error.reason or error})"
+        ) from None
+    return context
+
+
 def start(rt: Runtime, host: str, port: int) -> Controller:
+    context = tls_context(rt.settings)
     controller = Controller(
         InboundHandler(rt),
         hostname=host,
         port=port,
         data_size_limit=rt.settings.INBOUND_MAX_BYTES,
+        tls_context=context,
+        # a sender without TLS may still deliver: refusing would lose the reply instead
+        require_starttls=False,
     )
     controller.start()
+    if context is None and host not in ("127.0.0.1", "::1", "localhost"):
+        log.warning(
+            "listening on %s without STARTTLS: replies cross the internet unencrypted; "
+            "set INBOUND_TLS_CERT and INBOUND_TLS_KEY",
+            host,
+        )
     return controller
 
 

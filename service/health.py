@@ -1,12 +1,17 @@
-"""``/healthz``: is the database reachable? For load balancers and the launcher."""
+"""``/healthz``: is the database reachable? For load balancers, the launcher and monitoring.
+
+``replies_waiting`` counts readers' replies whose forward to the therapist is failing and
+waiting to be tried again: alert on it staying above 0 (``coursemail replies`` says why).
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import text
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.models import InboundMessage, InboundStatus
 from service.web import runtime
 
 bp = Blueprint("health", __name__)
@@ -16,10 +21,14 @@ bp = Blueprint("health", __name__)
 def healthz() -> ResponseReturnValue:
     try:
         with runtime().database.session() as session:
-            session.execute(text("SELECT 1"))
+            waiting = session.scalar(
+                select(func.count(InboundMessage.id)).where(
+                    InboundMessage.status == InboundStatus.RETRY_WAIT
+                )
+            )
     except SQLAlchemyError as error:
         return jsonify(ok=False, error=f"database unreachable: {type(error).__name__}"), 503
-    return jsonify(ok=True)
+    return jsonify(ok=True, replies_waiting=waiting or 0)
 
 
 def init_app(app: Flask) -> None:

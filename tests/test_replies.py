@@ -301,7 +301,7 @@ def test_quoted_course_text_never_counts_as_words_of_danger(
 
 
 def test_a_forward_that_fails_waits_and_is_retried_until_it_arrives(
-    rt: Runtime, smtp_sink: SMTPSink, listener: int
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, client
 ) -> None:
     welcome = _welcome(rt, smtp_sink)
     smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "451 4.2.0 mailbox busy"
@@ -309,6 +309,7 @@ def test_a_forward_that_fails_waits_and_is_retried_until_it_arrives(
     [row] = _rows(rt)
     assert row.status == InboundStatus.RETRY_WAIT and "451" in (row.last_error or "")
     assert row.next_attempt_at == rt.clock.now() + timedelta(minutes=1)
+    assert client.get("/healthz").get_json()["replies_waiting"] == 1  # for monitoring
     # even a permanent refusal is retried: the therapist's inbox is the only destination
     smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "550 5.2.2 mailbox full"
     rt.clock.advance(timedelta(minutes=2))

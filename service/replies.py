@@ -175,18 +175,20 @@ def understand(
                 now=now,
             )
         return _finish(row, InboundCategory.BOUNCE, False, notes)
-    if parsed.auto_reason is not None:
-        return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
-
     stop = asks_to_stop(parsed.reply_text)
-    if token.kind == AddressKind.UNSUBSCRIBE or stop:
-        if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now):
-            notes.append("they asked to stop, so they have been unsubscribed from the course")
-        if token.kind == AddressKind.UNSUBSCRIBE:
-            # the List-Unsubscribe mailto: forward only if they wrote something of their own
-            wrote = parsed.reply_text.strip() and not stop
-            category = InboundCategory.UNSUBSCRIBE
-            return _finish(row, category, bool(wrote), notes)
+    category = InboundCategory.REPLY
+    if token.kind == AddressKind.UNSUBSCRIBE:
+        # the List-Unsubscribe mailto works whoever (or whatever) sends it: mail providers'
+        # own unsubscribe buttons often mark their message as automatic
+        _unsubscribe(session, subscriber, notes, now=now)
+        wrote = parsed.reply_text.strip() and not stop and parsed.auto_reason is None
+        if not wrote:
+            return _finish(row, InboundCategory.UNSUBSCRIBE, False, notes)
+        category = InboundCategory.UNSUBSCRIBE  # words of their own: the therapist sees them
+    elif parsed.auto_reason is not None:
+        return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
+    elif stop:
+        _unsubscribe(session, subscriber, notes, now=now)
 
     found = crisis.find(parsed.reply_text)
     if found:
@@ -206,7 +208,14 @@ def understand(
                 f"the crisis-resources reply at {earlier_crisis:%Y-%m-%d %H:%M} UTC, so it "
                 "was not sent again"
             )
-    return _finish(row, InboundCategory.REPLY, True, notes)
+    return _finish(row, category, True, notes)
+
+
+def _unsubscribe(
+    session: Session, subscriber: Subscriber | None, notes: list[str], *, now: datetime
+) -> None:
+    if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now):
+        notes.append("they asked to stop, so they have been unsubscribed from the course")
 
 
 #: At most one automatic crisis reply per person in this long.

@@ -210,13 +210,16 @@ def test_a_reply_that_only_mentions_stopping_does_not_unsubscribe(
     assert len(_forwards(smtp_sink)) == 1
 
 
+@pytest.mark.parametrize("automatic", [False, True])
 def test_mail_to_the_unsubscribe_address_unsubscribes(
-    rt: Runtime, smtp_sink: SMTPSink, listener: int
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, automatic: bool
 ) -> None:
     welcome = _welcome(rt, smtp_sink)
     mailto = welcome["List-Unsubscribe"].split("<mailto:")[1].split("?")[0]
+    # a mail provider's own unsubscribe button may mark its message as automatic
+    marker = "Auto-Submitted: auto-generated\r\n" if automatic else ""
     data = (
-        f"From: {READER}\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n"
+        f"From: {READER}\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n{marker}"
         "Message-ID: <unsub@reader.test>\r\n\r\n"
     ).encode()
     _answer(rt, listener, data, to=mailto)
@@ -491,3 +494,21 @@ def test_the_mail_catcher_can_answer_a_course_email_as_its_reader(
     rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=1)
     down = client.post("/dev/mail/1/reply", data={"text": "Hello", "csrf_token": token})
     assert down.status_code == 503 and "make run" in down.get_data(as_text=True)
+
+
+def test_words_written_to_the_unsubscribe_address_still_reach_the_therapist(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    mailto = welcome["List-Unsubscribe"].split("<mailto:")[1].split("?")[0]
+    data = (
+        f"From: {READER}\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n"
+        "Message-ID: <unsub-words@reader.test>\r\n\r\n"
+        "Please stop for now. My partner reads my email.\r\n"
+    ).encode()
+    _answer(rt, listener, data, to=mailto)
+    assert _status(rt) == SubscriberStatus.UNSUBSCRIBED
+    [forward] = _forwards(smtp_sink)
+    body = forward.get_body(("plain",)).get_content()
+    assert body.startswith("Please stop for now.") and "unsubscribed" in body
+    assert _rows(rt)[0].category == InboundCategory.UNSUBSCRIBE

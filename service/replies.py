@@ -197,10 +197,7 @@ def understand(
         earlier_crisis = _recent_crisis_reply(session, row, now=now)
         if earlier_crisis is None:
             row.crisis_reply = CrisisReply.DUE
-            notes.append(
-                f"their words may mean they are in danger ({words}); they were sent the "
-                "crisis-resources reply automatically"
-            )
+            notes.append(f"their words may mean they are in danger ({words})")
         else:
             # once a day at most: a mail loop quoting our own reply must not feed itself
             notes.append(

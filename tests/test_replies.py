@@ -254,6 +254,37 @@ def test_words_of_danger_mark_the_forward_urgent_and_answer_the_writer_at_once(
     assert _rows(rt)[0].crisis_reply == CrisisReply.SENT
 
 
+@pytest.mark.parametrize(
+    ("answer", "note", "status"),
+    [
+        ("550 5.1.1 no such mailbox", "could not be delivered to them", InboundStatus.FORWARDED),
+        ("451 4.3.0 try later", "being tried again", InboundStatus.RETRY_WAIT),
+    ],
+)
+def test_the_forward_says_how_the_crisis_reply_went(
+    rt: Runtime,
+    smtp_sink: SMTPSink,
+    listener: int,
+    answer: str,
+    note: str,
+    status: InboundStatus,
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    smtp_sink.handler.rcpt_replies[READER] = answer
+    text = "I keep thinking about suicide."
+    _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
+    [forward] = _forwards(smtp_sink)
+    assert note in forward.get_body(("plain",)).get_content()
+    assert _rows(rt)[0].status == status
+    if status == InboundStatus.RETRY_WAIT:
+        del smtp_sink.handler.rcpt_replies[READER]
+        rt.clock.advance(timedelta(minutes=2))
+        tick_and_work(rt)
+        assert smtp_sink.messages_to(READER)[-1]["Subject"] == "We received your message"
+        assert len(_forwards(smtp_sink)) == 1  # the therapist is not told twice
+        assert _rows(rt)[0].status == InboundStatus.FORWARDED
+
+
 def test_the_crisis_reply_goes_out_even_to_someone_who_has_unsubscribed(
     rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -97,10 +97,20 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Plan:
-    forward: Outgoing | None
+    #: builds the forward, given a line on how the crisis reply went (None: not forwarding)
+    forward: Callable[[str | None], Outgoing] | None
     crisis: Outgoing | None
+    #: the crisis reply's state before this attempt
+    crisis_state: CrisisReply = CrisisReply.NONE
     #: the crisis reply is due but there is no address to send it to
     crisis_impossible: bool = False
+
+
+CRISIS_NOTES = {
+    "sent": "they were sent the crisis-resources reply automatically",
+    "failed": "the crisis-resources reply could not be delivered to them",
+    "retry": "the crisis-resources reply could not be sent yet; it is being tried again",
+}
 
 
 def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
@@ -142,7 +152,7 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     now = rt.clock.now()
     domain = s.mail_domain
     digest = hashlib.sha256((row.dedupe_key or str(row.id)).encode()).hexdigest()[:12]
-    forward = None
+    forward: Callable[[str | None], Outgoing] | None = None
     if row.forwarded_at is None:
         addressing = Addressing(
             from_name=f"{first_name or writer or 'A reader'} via {course.title}",
@@ -152,14 +162,20 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
             date=now,
             thread_id=f"<conversation-{subscriber.public_id}@{domain}>" if subscriber else None,
         )
-        message = build_forward(ctx, addressing, raw=row.raw, attach_as_message=not row.damaged)
-        forward = Outgoing(s.MAIL_FROM, s.THERAPIST_EMAIL, to_bytes(message, fold=False))
+        raw, damaged = row.raw, row.damaged
+
+        def forward(crisis_note: str | None) -> Outgoing:
+            final = replace(ctx, notes=ctx.notes + ([crisis_note] if crisis_note else []))
+            message = build_forward(final, addressing, raw=raw, attach_as_message=not damaged)
+            return Outgoing(s.MAIL_FROM, s.THERAPIST_EMAIL, to_bytes(message, fold=False))
+
     crisis = None
-    if row.crisis_reply == CrisisReply.DUE:
+    state = row.crisis_reply
+    if state == CrisisReply.DUE:
         if not writer:
-            return Plan(forward, None, crisis_impossible=True)
+            return Plan(forward, None, state, crisis_impossible=True)
         crisis = _crisis(rt, row, renderer.sender_name, writer, first_name, now)
-    return Plan(forward, crisis)
+    return Plan(forward, crisis, state)
 
 
 def _crisis(
@@ -219,8 +235,12 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
             errors.append(f"crisis reply: {error}")
     forwarded = plan.forward is None
     if plan.forward is not None:
+        outcome = crisis or {CrisisReply.SENT: "sent", CrisisReply.FAILED: "failed"}.get(
+            plan.crisis_state, "retry" if plan.crisis_state == CrisisReply.DUE else ""
+        )
+        message = plan.forward(CRISIS_NOTES.get(outcome))
         try:
-            transport.send(plan.forward.envelope_from, [plan.forward.recipient], plan.forward.data)
+            transport.send(message.envelope_from, [message.recipient], message.data)
             forwarded = True
         except (TransientError, PermanentError, AmbiguousError) as error:
             # even a 5xx is retried: the therapist's inbox is the only place a reply can go

@@ -1,4 +1,4 @@
-"""What happens to a received message, as data: claim it, understand it, record the forward.
+"""The life of a received message, as conditional updates: claim it, forward it, record it.
 
     received ─▶ to_forward ─▶ forwarding ─▶ forwarded
         │           ▲              │
@@ -6,23 +6,18 @@
         └──▶ recorded (an auto-reply, a bounce, a duplicate, an unknown address)
 
 A reply is never dropped: a forward that keeps failing waits longer between tries, but
-stays ``retry_wait`` (visible in ``coursemail replies``) until it goes through.
+stays ``retry_wait`` (visible in ``coursemail replies``) until it goes through. What a
+message is and asks for (the step out of ``received``) is ``service.triage``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from emails.inbound import ParsedMail
-from service import lifecycle
-from service.addresses import Addresses, AddressKind, AddressToken
 from service.deliveries import BACKOFF, STALE_CLAIM_AFTER
 from service.models import (
     CrisisReply,
@@ -30,31 +25,10 @@ from service.models import (
     InboundCategory,
     InboundMessage,
     InboundStatus,
-    Subscriber,
 )
-from service.safety import CrisisPhrases, normalise
 
 #: The longest wait between two forwarding attempts: failures never give up, only slow down.
 MAX_RETRY_WAIT = timedelta(hours=6)
-#: A reply that is only one of these (after stripping) means "stop sending me the course".
-STOP_REPLIES = frozenset(
-    {
-        "stop",
-        "unsubscribe",
-        "please stop",
-        "stop please",
-        "please unsubscribe",
-        "unsubscribe please",
-        "please unsubscribe me",
-        "unsubscribe me",
-        "remove me",
-        "please remove me",
-    }
-)
-
-
-def asks_to_stop(reply_text: str) -> bool:
-    return re.sub(r"[^\w\s]", "", normalise(reply_text)).strip() in STOP_REPLIES
 
 
 def claim_work(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -108,141 +82,6 @@ def lock(session: Session, inbound_id: int, *, postgres: bool) -> InboundMessage
     if postgres:
         query = query.with_for_update()
     return session.scalar(query)
-
-
-def find_token(
-    addresses: Addresses, row: InboundMessage, parsed: ParsedMail
-) -> AddressToken | None:
-    """The first valid tracked address: the envelope's recipients first, then the headers."""
-    candidates = [a for a in row.rcpt_tos.split("\n") if a] + parsed.recipients
-    for candidate in candidates:
-        token = addresses.read(candidate)
-        if token is not None:
-            return token
-    return None
-
-
-@dataclass(frozen=True)
-class Understood:
-    category: InboundCategory
-    forward: bool
-
-
-def understand(
-    session: Session,
-    row: InboundMessage,
-    parsed: ParsedMail,
-    *,
-    addresses: Addresses,
-    crisis: CrisisPhrases,
-    now: datetime,
-) -> Understood:
-    """Fill in what ``parsed`` says about ``row``, act on it, and decide whether to forward."""
-    notes = list(parsed.notes)
-    row.parsed_at = now
-    row.from_address = (parsed.from_address or "")[:320] or None
-    row.subject = parsed.subject
-    row.message_id = parsed.message_id
-    row.reply_text = parsed.reply_text
-    row.damaged = parsed.damaged
-    token = find_token(addresses, row, parsed)
-    if token is None:
-        return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
-    row.address_kind = token.kind.value
-    row.subscriber_id = token.subscriber_id
-    row.delivery_id = token.delivery_id
-    identity = parsed.message_id or hashlib.sha256(row.raw).hexdigest()
-    key = hashlib.sha256(
-        f"{identity}|{token.kind}|{token.subscriber_id}|{token.delivery_id}".encode()
-    ).hexdigest()
-    earlier = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
-    if earlier is not None:
-        return _finish(
-            row, InboundCategory.DUPLICATE, False, notes + [f"the same message as #{earlier}"]
-        )
-    row.dedupe_key = key
-    subscriber = session.get(Subscriber, token.subscriber_id)
-    if subscriber is None:
-        notes.append("we hold no record of this person any more (their data was erased)")
-
-    if parsed.report is not None:
-        if parsed.report.hard and subscriber is not None:
-            lifecycle.suppress(
-                session,
-                subscriber,
-                reason="bounce",
-                detail=f"{parsed.report.status} reported by {parsed.from_address or 'unknown'}",
-                now=now,
-            )
-        return _finish(row, InboundCategory.BOUNCE, False, notes)
-    stop = asks_to_stop(parsed.reply_text)
-    category = InboundCategory.REPLY
-    if token.kind == AddressKind.UNSUBSCRIBE:
-        # the List-Unsubscribe mailto works whoever (or whatever) sends it: mail providers'
-        # own unsubscribe buttons often mark their message as automatic
-        _unsubscribe(session, subscriber, notes, now=now)
-        wrote = parsed.reply_text.strip() and not stop and parsed.auto_reason is None
-        if not wrote:
-            return _finish(row, InboundCategory.UNSUBSCRIBE, False, notes)
-        category = InboundCategory.UNSUBSCRIBE  # words of their own: the therapist sees them
-    elif parsed.auto_reason is not None:
-        return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
-    elif stop:
-        _unsubscribe(session, subscriber, notes, now=now)
-
-    found = crisis.find(parsed.reply_text)
-    if found:
-        row.urgent = True
-        words = ", ".join(f"“{p}”" for p in found)
-        earlier_crisis = _recent_crisis_reply(session, row, now=now)
-        if earlier_crisis is None:
-            row.crisis_reply = CrisisReply.DUE
-            notes.append(f"their words may mean they are in danger ({words})")
-        else:
-            # once a day at most: a mail loop quoting our own reply must not feed itself
-            notes.append(
-                f"their words may mean they are in danger ({words}); they were already sent "
-                f"the crisis-resources reply at {earlier_crisis:%Y-%m-%d %H:%M} UTC, so it "
-                "was not sent again"
-            )
-    return _finish(row, category, True, notes)
-
-
-def _unsubscribe(
-    session: Session, subscriber: Subscriber | None, notes: list[str], *, now: datetime
-) -> None:
-    if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now):
-        notes.append("they asked to stop, so they have been unsubscribed from the course")
-
-
-#: At most one automatic crisis reply per person in this long.
-CRISIS_REPLY_EVERY = timedelta(hours=24)
-
-
-def _recent_crisis_reply(
-    session: Session, row: InboundMessage, *, now: datetime
-) -> datetime | None:
-    """When this person was last sent (or is about to be sent) the crisis reply, if lately."""
-    if row.subscriber_id is None:
-        return None
-    return session.scalar(
-        select(func.max(InboundMessage.received_at)).where(
-            InboundMessage.subscriber_id == row.subscriber_id,
-            InboundMessage.id != row.id,
-            InboundMessage.crisis_reply.in_((CrisisReply.DUE, CrisisReply.SENT)),
-            InboundMessage.received_at > now - CRISIS_REPLY_EVERY,
-        )
-    )
-
-
-def _finish(
-    row: InboundMessage, category: InboundCategory, forward: bool, notes: list[str]
-) -> Understood:
-    row.category = category
-    row.notes = "\n".join(notes) or None
-    row.status = InboundStatus.TO_FORWARD if forward else InboundStatus.RECORDED
-    row.claimed_at = row.claimed_at if forward else None
-    return Understood(category, forward)
 
 
 def begin_forwarding(session: Session, inbound_id: int, *, now: datetime) -> bool:

@@ -21,7 +21,7 @@ from emails.course import Course, default_course
 from emails.forward import Addressing, ForwardContext, build_crisis_reply, build_forward
 from emails.inbound import ParsedMail, parse
 from emails.message import to_bytes
-from service import deliveries, replies
+from service import deliveries, replies, triage
 from service.addresses import AddressKind
 from service.models import (
     CrisisReply,
@@ -30,7 +30,7 @@ from service.models import (
     InboundStatus,
     Subscriber,
 )
-from service.safety import SafetyFileError, crisis_phrases, crisis_reply
+from service.safety import CrisisPhrases, SafetyFileError, crisis_phrases, crisis_reply
 from service.settings import SAFETY_DIR
 from workers.runtime import Runtime
 from workers.sending import over_one_connection
@@ -51,7 +51,7 @@ def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:
         if row is None:
             return "missing"
         if row.status == InboundStatus.RECEIVED:
-            understood = replies.understand(
+            understood = triage.understand(
                 session,
                 row,
                 _parse(row),
@@ -80,7 +80,7 @@ def _parse(row: InboundMessage) -> ParsedMail:
         return ParsedMail(damaged=True, notes=[f"the message could not be read ({error!r})"])
 
 
-def _phrases(rt: Runtime) -> replies.CrisisPhrases:
+def _phrases(rt: Runtime) -> CrisisPhrases:
     try:
         return crisis_phrases(rt.settings.CRISIS_PHRASES_FILE)
     except SafetyFileError as error:

@@ -74,7 +74,11 @@ def own_format() -> ResponseReturnValue:
     signed = timestamp.encode() + b"." + body
     _check_signature(secret, signed, signature)
     _check_fresh(timestamp)
-    return _store(body, source="webhook", nonce=f"own:{signature}", recipients=[])
+    # the envelope recipient, when the sender knows it (a Bcc leaves no trace in the headers)
+    recipients = [
+        r.strip() for r in request.headers.get("X-Coursemail-Recipient", "").split(",") if r.strip()
+    ]
+    return _store(body, source="webhook", nonce=f"own:{signature}", recipients=recipients)
 
 
 @bp.post("/mailgun/mime")

@@ -110,6 +110,18 @@ def test_our_format_refuses_bad_signatures_and_writes_nothing(
     assert _rows(rt) == []
 
 
+def test_the_envelope_recipient_can_be_given_when_the_headers_lack_it(
+    rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink
+) -> None:
+    raw, address = _reply(rt)
+    raw = raw.replace(f"To: {address}".encode(), b"To: undisclosed-recipients:;")
+    headers = {**_signed(rt, raw), "X-Coursemail-Recipient": address}
+    assert client.post("/inbound/email", data=raw, headers=headers).status_code == 202
+    assert _rows(rt)[0].rcpt_tos == address
+    work(rt)
+    assert len(smtp_sink.messages_to(THERAPIST_TEST_EMAIL)) == 1
+
+
 def test_a_replayed_signature_is_refused(rt: Runtime, client: FlaskClient) -> None:
     raw, _ = _reply(rt)
     headers = _signed(rt, raw)

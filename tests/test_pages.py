@@ -21,17 +21,11 @@ from service.models import (
 )
 from service.signup import FORM_VERSION, SignupForm
 from tests.support.harness import run_course, tick_and_work, work
+from tests.support.http import csrf
 from tests.support.smtp import SMTPSink
 from tests.support.tokens import confirm_token_issued_days_ago
 from workers import dispatch
 from workers.runtime import Runtime
-
-
-def csrf(client: FlaskClient, path: str = "/") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 def sign_up(client: FlaskClient, **fields: str):

@@ -496,7 +496,7 @@ def test_the_token_names_the_reader_and_the_email(rt: Runtime, smtp_sink: SMTPSi
 def test_the_mail_catcher_can_answer_a_course_email_as_its_reader(
     rt: Runtime, smtp_sink: SMTPSink, listener: int, client
 ) -> None:
-    from tests.test_pages import csrf
+    from tests.support.http import csrf
     from workers.mailcatcher import mail_folder
 
     rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=listener)

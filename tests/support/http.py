@@ -10,6 +10,8 @@ import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 
+from flask.testing import FlaskClient
+
 
 class Browserless:
     def __init__(self, base: str) -> None:
@@ -49,6 +51,14 @@ class Browserless:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
+
+
+def csrf(client: FlaskClient, path: str = "/") -> str:
+    """The CSRF token of the form on ``path``, as the Flask test client sees it."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
 
 
 def sign_up_and_confirm_link(client: Browserless, email: str) -> None:

@@ -195,19 +195,12 @@ def _read_headers(head: Message, result: ParsedMail) -> None:
     result.subject = (header(head, "Subject") or "").replace("\0", "")[:998]
     message_id = header(head, "Message-ID")
     result.message_id = message_id[:998] if message_id else None
-    for name_ in RECIPIENT_HEADERS:
-        for raw_value in head.get_all(name_, []) if _safe_get_all(head, name_) else []:
-            for _, addr in getaddresses([str(raw_value)]):
+    wanted = {name.lower() for name in RECIPIENT_HEADERS}
+    for key, raw_value in head.raw_items():  # raw: addresses need no decoding, only finding
+        if key.lower() in wanted:
+            for _, addr in getaddresses([" ".join(str(raw_value).split())]):
                 if addr and addr not in result.recipients:
                     result.recipients.append(addr)
-
-
-def _safe_get_all(head: Message, name: str) -> bool:
-    try:
-        head.get_all(name, [])
-    except Exception:  # noqa: BLE001 - a header we cannot parse is one we do not read
-        return False
-    return True
 
 
 def _body_text(message: Message, notes: list[str]) -> str:

@@ -137,8 +137,9 @@ def _configured(name: str, value: str) -> str:
 
 
 def _check_signature(secret: str, signed: bytes, signature: str) -> None:
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
+    # as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500)
+    if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
         raise Refused(403, "the signature does not match")
 
 

@@ -87,6 +87,7 @@ def test_a_signed_message_is_stored_and_forwarded(
         ("stale", 403, "more than 5 minutes old"),
         ("future", 403, "more than 5 minutes old"),
         ("not-a-number", 403, "signature does not match"),
+        ("non-ascii", 403, "signature does not match"),
     ],
 )
 def test_our_format_refuses_bad_signatures_and_writes_nothing(
@@ -104,6 +105,8 @@ def test_our_format_refuses_bad_signatures_and_writes_nothing(
         headers = _signed(rt, raw, age=-timedelta(minutes=6))
     elif headers == "not-a-number":
         headers = {"X-Coursemail-Timestamp": "soon", "X-Coursemail-Signature": "00"}
+    elif headers == "non-ascii":
+        headers = {**_signed(rt, raw), "X-Coursemail-Signature": "caf\u00e9"}
     response = client.post("/inbound/email", data=raw, headers=headers)
     assert response.status_code == status
     assert words in response.json["error"]

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from service.addresses import AddressKind
@@ -280,3 +282,46 @@ def test_a_database_outage_answers_503_so_the_sender_retries(
     assert _rows(rt) == []
     # the sender's retry, with a fresh signature, is accepted
     assert client.post("/inbound/email", data=raw, headers=_signed(rt, raw)).status_code == 202
+
+
+_latin1 = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=80)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    route=st.sampled_from(
+        ["/inbound/email", "/inbound/mailgun/mime", "/inbound/postmark", "/inbound/sendgrid"]
+    ),
+    timestamp=_latin1,
+    signature=_latin1,
+    authorization=_latin1,
+    body=st.binary(max_size=300),
+    form=st.dictionaries(
+        st.sampled_from(["timestamp", "token", "signature", "body-mime", "email", "envelope"]),
+        st.text(max_size=60),
+    ),
+)
+def test_no_forged_request_gets_in_or_causes_an_error(
+    rt: Runtime,
+    client: FlaskClient,
+    route: str,
+    timestamp: str,
+    signature: str,
+    authorization: str,
+    body: bytes,
+    form: dict[str, str],
+) -> None:
+    headers = {
+        "X-Coursemail-Timestamp": timestamp,
+        "X-Coursemail-Signature": signature,
+        "Authorization": authorization,
+    }
+    if route.endswith(("mime", "sendgrid")):
+        response = client.post(route, data=form, headers=headers)
+    else:
+        response = client.post(route, data=body, headers=headers)
+    assert response.status_code in (400, 401, 403), response.get_data(as_text=True)
+    assert response.is_json
+    assert _rows(rt) == []

@@ -171,3 +171,29 @@ def test_the_page_fits_a_phone_and_errors_are_pages(page: Page, live: LiveServer
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("We couldn't find that page")
     shoot(page, "08-not-found")
+
+
+def test_answering_a_course_email_from_the_mail_catcher(
+    page: Page, live: LiveServer, rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    from tests.conftest import THERAPIST_TEST_EMAIL
+    from tests.support.harness import enrolled
+    from workers.mailcatcher import mail_folder
+
+    rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=listener)
+    enrolled(rt, "kai@example.test", timezone="Pacific/Auckland", first_name="Kai")
+    tick_and_work(rt)
+    folder = mail_folder(rt.settings.instance_path)
+    folder.mkdir(parents=True)
+    (folder / "1.eml").write_bytes(smtp_sink.received[-1].data)
+
+    page.goto(f"{live.url}/dev/mail/1")
+    expect(page.frame_locator("iframe.mail-html").get_by_text("Hi Kai,")).to_be_visible()
+    page.get_by_label("Your reply").fill("Thank you. I read it twice.")
+    shoot(page, "dev-mail-reply")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_role("status")).to_contain_text("Your reply went to the inbound listener")
+    work(rt)
+    [forward] = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
+    assert forward["Reply-To"] == "Kai <kai@example.test>"
+    assert forward.get_body(("plain",)).get_content().startswith("Thank you. I read it twice.")

@@ -292,7 +292,7 @@ def bench_listener() -> list[tuple[str, str, str, str]]:
         port = free_port()
         controller = inbound.start(rt, "127.0.0.1", port)
         try:
-            mine = blast(port, rt.addresses.address(AddressKind.REPLY, 1, 1))
+            mine = blast(port, rt.addresses.address(AddressKind.REPLY, 1, 1, owner="p1"))
         finally:
             controller.stop()
             rt.database.dispose()

@@ -101,6 +101,9 @@ def understand(
         )
     row.dedupe_key = key
     subscriber = session.get(Subscriber, token.subscriber_id)
+    if subscriber is not None and not token.belongs_to(subscriber.public_id):
+        subscriber = None  # the id now belongs to someone else: never file it under them
+        row.subscriber_id = row.delivery_id = None
     if subscriber is None:
         notes.append("we hold no record of this person any more (their data was erased)")
 

@@ -80,6 +80,7 @@ def test_every_course_email_carries_the_good_citizen_headers(
     run_course(rt)
     with rt.database.session() as session:
         token = session.get(Subscriber, subscriber_id).unsubscribe_token
+        owner = session.get(Subscriber, subscriber_id).public_id
         sent = dict(
             session.execute(
                 select(Delivery.message_id, Delivery.id).where(Delivery.step.is_not(None))
@@ -93,7 +94,8 @@ def test_every_course_email_carries_the_good_citizen_headers(
         delivery_id = sent[message["Message-ID"]]
         # each email's own tracked addresses: bounces, replies and unsubscribes name it
         expected = {
-            kind: rt.addresses.address(kind, subscriber_id, delivery_id) for kind in AddressKind
+            kind: rt.addresses.address(kind, subscriber_id, delivery_id, owner=owner)
+            for kind in AddressKind
         }
         assert item.mail_from == expected[AddressKind.BOUNCE]
         assert parseaddr(message["From"]) == ("Lee Miller", "course@example.test")

@@ -26,7 +26,7 @@ RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 R
 
 
 def _address(rt: Runtime, kind: AddressKind = AddressKind.REPLY) -> str:
-    return rt.addresses.address(kind, 7, 42)
+    return rt.addresses.address(kind, 7, 42, owner="someone")
 
 
 def _stored(rt: Runtime) -> list[InboundMessage]:
@@ -73,7 +73,7 @@ def test_mail_for_any_other_domain_is_refused(rt: Runtime, listener: int) -> Non
 def test_an_address_without_a_valid_token_is_refused(
     rt: Runtime, listener: int, local: str
 ) -> None:
-    token = rt.addresses.token(AddressKind.REPLY, 7, 42)
+    token = rt.addresses.token(AddressKind.REPLY, 7, 42, owner="someone")
     forged = ("a" if token[5] != "a" else "b").join([token[:5], token[6:]])
     address = local.format(token=token, forged=forged) + "@reply.example.test"
     with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:

@@ -243,7 +243,7 @@ def test_the_parser_never_raises_on_random_bytes(raw: bytes) -> None:
 def test_every_address_reads_back_and_fits_the_local_part(
     kind: AddressKind, subscriber_id: int, delivery_id: int
 ) -> None:
-    address = ADDRESSES.address(kind, subscriber_id, delivery_id)
+    address = ADDRESSES.address(kind, subscriber_id, delivery_id, owner="public-id")
     local = address.split("@")[0]
     assert len(local) <= MAX_LOCAL_PART and local == local.lower()
     for seen in (address, address.upper(), f"<{address}>"):
@@ -254,12 +254,13 @@ def test_every_address_reads_back_and_fits_the_local_part(
             subscriber_id,
             delivery_id,
         )
+        assert token.belongs_to("public-id") and not token.belongs_to("someone-else")
 
 
 @settings(max_examples=200, deadline=None)
-@given(position=st.integers(0, 30), replacement=st.sampled_from("abcdefghijklmnopqrstuvwxyz234567"))
+@given(position=st.integers(0, 35), replacement=st.sampled_from("abcdefghijklmnopqrstuvwxyz234567"))
 def test_an_altered_token_never_reads(position: int, replacement: str) -> None:
-    token = ADDRESSES.token(AddressKind.REPLY, 12, 34)
+    token = ADDRESSES.token(AddressKind.REPLY, 12, 34, owner="p")
     if token[position] == replacement:
         return
     altered = token[:position] + replacement + token[position + 1 :]
@@ -267,7 +268,7 @@ def test_an_altered_token_never_reads(position: int, replacement: str) -> None:
 
 
 def test_tokens_are_bound_to_their_kind_secret_and_domain() -> None:
-    token = ADDRESSES.token(AddressKind.REPLY, 12, 34)
+    token = ADDRESSES.token(AddressKind.REPLY, 12, 34, owner="p")
     assert ADDRESSES.read(f"unsubscribe+{token}@reply.example.test") is None
     assert ADDRESSES.read(f"reply+{token}@elsewhere.example") is None
     other = Addresses("another-secret", "reply.example.test")

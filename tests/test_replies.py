@@ -543,3 +543,21 @@ def test_words_written_to_the_unsubscribe_address_still_reach_the_therapist(
     body = forward.get_body(("plain",)).get_content()
     assert body.startswith("Please stop for now.") and "unsubscribed" in body
     assert _rows(rt)[0].category == InboundCategory.UNSUBSCRIBE
+
+
+def test_a_reply_is_never_filed_under_someone_who_now_holds_the_same_row_id(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    # SQLite hands the highest id out again after a delete: another person now has row 1
+    with rt.database.session() as session:
+        person = session.scalars(select(Subscriber)).one()
+        person.public_id, person.email, person.first_name = "someone-else", "new@x.test", "New"
+    data = reply_to(welcome, "stop", sender=READER)
+    _answer(rt, listener, data, to=reply_address(welcome))
+    [forward] = _forwards(smtp_sink)
+    assert parseaddr(forward["Reply-To"])[1] == READER  # not new@x.test
+    assert "Earlier replies" in forward.get_body(("plain",)).get_content()
+    assert "New" not in forward["Subject"]
+    assert _status(rt) == SubscriberStatus.ACTIVE  # their "stop" does not stop someone else
+    assert _rows(rt)[0].subscriber_id is None

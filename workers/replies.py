@@ -174,16 +174,16 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     if state == CrisisReply.DUE:
         if not writer:
             return Plan(forward, None, state, crisis_impossible=True)
-        crisis = _crisis(rt, row, renderer.sender_name, writer, first_name, now)
+        crisis = _crisis(rt, row, subscriber, renderer.sender_name, writer, now)
     return Plan(forward, crisis, state)
 
 
 def _crisis(
     rt: Runtime,
     row: InboundMessage,
+    subscriber: Subscriber | None,
     sender_name: str,
     to: str,
-    first_name: str | None,
     now: datetime,
 ) -> Outgoing:
     s = rt.settings
@@ -193,9 +193,13 @@ def _crisis(
         log.error("%s; sending the shipped crisis reply instead", error)
         reply = crisis_reply(SAFETY_DIR / "crisis-reply.txt")
     envelope_from, reply_to = s.MAIL_FROM, s.THERAPIST_EMAIL
-    if s.tracked_replies and row.subscriber_id and row.delivery_id:
-        envelope_from = rt.addresses.address(AddressKind.BOUNCE, row.subscriber_id, row.delivery_id)
-        reply_to = rt.addresses.address(AddressKind.REPLY, row.subscriber_id, row.delivery_id)
+    if s.tracked_replies and subscriber is not None and row.delivery_id:
+        # the same email's addresses: an answer to this reaches the therapist too
+        ids = (subscriber.id, row.delivery_id)
+        owner = subscriber.public_id
+        envelope_from = rt.addresses.address(AddressKind.BOUNCE, *ids, owner=owner)
+        reply_to = rt.addresses.address(AddressKind.REPLY, *ids, owner=owner)
+    first_name = subscriber.first_name if subscriber else None
     message = build_crisis_reply(
         subject=reply.subject,
         text=reply.text(first_name=first_name, therapist_name=s.THERAPIST_NAME),

@@ -113,7 +113,12 @@ def bounce_address(rt: Runtime, delivery: Delivery) -> str:
     """The envelope sender: ``bounces+TOKEN`` in tracked mode, so a bounce names its email."""
     if not rt.settings.tracked_replies:
         return rt.settings.MAIL_FROM
-    return rt.addresses.address(AddressKind.BOUNCE, delivery.subscriber_id, delivery.id)
+    return rt.addresses.address(
+        AddressKind.BOUNCE,
+        delivery.subscriber_id,
+        delivery.id,
+        owner=delivery.subscriber.public_id,
+    )
 
 
 def compose(rt: Runtime, delivery: Delivery) -> bytes:
@@ -139,12 +144,16 @@ def compose(rt: Runtime, delivery: Delivery) -> bytes:
         )
         mailto = None
         if s.tracked_replies:
-            address = rt.addresses.address(AddressKind.UNSUBSCRIBE, subscriber.id, delivery.id)
+            address = rt.addresses.address(
+                AddressKind.UNSUBSCRIBE, subscriber.id, delivery.id, owner=subscriber.public_id
+            )
             mailto = f"mailto:{address}?subject=unsubscribe"
         unsubscribe = (https_url, mailto)
         list_id = f"{course.title} <{course.slug}.{s.REPLY_DOMAIN}>"
     if s.tracked_replies:
-        reply_address = rt.addresses.address(AddressKind.REPLY, subscriber.id, delivery.id)
+        reply_address = rt.addresses.address(
+            AddressKind.REPLY, subscriber.id, delivery.id, owner=subscriber.public_id
+        )
         reply_to = formataddr((renderer.sender_name, reply_address))
     else:
         reply_to = formataddr((s.THERAPIST_NAME, s.THERAPIST_EMAIL))

@@ -57,8 +57,18 @@ def confirmation_step() -> Step:
     return load_step(SYSTEM_DIR / "confirm.md", placeholders=CONFIRM_PLACEHOLDERS)
 
 
+#: A short line ending in a comma with text right below it: a sign-off ("Warmly,") whose
+#: name belongs on the next line, in HTML and text alike.
+_SIGN_OFF = re.compile(r"^(\S.{0,28},)[ \t]*$(?=\n[ \t]*\S)", re.MULTILINE)
+
+
+def _hard_breaks(source: str) -> str:
+    """Mark sign-offs with Markdown's hard line break (two trailing spaces)."""
+    return _SIGN_OFF.sub(r"\1  ", source)
+
+
 def markdown_to_html(source: str) -> str:
-    return markdown.markdown(source, output_format="html")
+    return markdown.markdown(_hard_breaks(source), output_format="html")
 
 
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
@@ -66,11 +76,33 @@ _STRONG = re.compile(r"(\*\*|__)(.+?)\1")
 _EMPHASIS = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
 
 
+_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
+_KEEP_LINE = re.compile(r"^\s*(#|>|\||```)|^ {4}")
+
+
 def markdown_to_text(source: str) -> str:
-    """Markdown is already readable as text; only links and emphasis marks need undoing."""
-    text = _LINK.sub(r"\1 (\2)", source)
+    """Markdown is already readable as text; links and emphasis marks are undone, and each
+    paragraph (or list item) becomes one line, since a plain-text email is not reflowed by
+    most mail apps: the author's line breaks would show as ragged lines on a phone."""
+    text = _LINK.sub(r"\1 (\2)", _unwrap(_hard_breaks(source)))
     text = _STRONG.sub(r"\2", text)
     return _EMPHASIS.sub(r"\1", text)
+
+
+def _unwrap(source: str) -> str:
+    lines: list[str] = []
+    joinable = False  # whether the previous line is prose a following line continues
+    for line in source.splitlines():
+        if not line.strip() or _KEEP_LINE.match(line):
+            lines.append(line)
+            joinable = False
+        elif joinable and not _LIST_ITEM.match(line):
+            lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+            joinable = not line.endswith("  ")
+        else:
+            lines.append(line.rstrip() if line.endswith("  ") else line)
+            joinable = not line.endswith("  ")  # Markdown's hard line break is kept
+    return "\n".join(lines) + ("\n" if source.endswith("\n") else "")
 
 
 class Renderer:

@@ -3,6 +3,7 @@ checker's messages, which name the file and the line."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from emails.render import Contact, Renderer
 from service.cli import main
 
 COURSE = default_course()
+_LIST = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 CONTACT = Contact(
     therapist_name="Lee Miller",
     therapist_email="lee@example.test",
@@ -55,6 +57,14 @@ def test_every_email_renders_whole(renderer: Renderer, index: int) -> None:
         assert "reply" in part.lower()  # each email invites a reply
     assert "font-family" in out.html and "fonts.googleapis" not in out.html
     assert out.html.count("<p>") >= 3
+    # plain-text mail apps do not reflow: a paragraph is one line, the sign-off keeps its break
+    body = out.text.split("\n--\n")[0]
+    for paragraph in body.split("\n\n"):
+        lines = paragraph.splitlines()
+        if not _LIST.match(lines[0]):
+            assert len(lines) == 1 or lines[0].endswith(","), paragraph
+    assert re.search(r"\n(Warmly|With warmth),\nLee Miller\n", out.text)
+    assert re.search(r"(Warmly|With warmth),<br ?/?>\s*Lee Miller", out.html)
 
 
 def test_no_name_gets_a_kind_greeting_and_markup_in_a_name_is_escaped(

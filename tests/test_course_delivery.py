@@ -101,7 +101,7 @@ def test_every_course_email_carries_the_good_citizen_headers(
         assert parseaddr(message["From"]) == ("Lee Miller", "course@example.test")
         assert parseaddr(message["To"]) == ("Sam", "sam@example.test")
         assert parseaddr(message["Reply-To"]) == ("Lee Miller", expected[AddressKind.REPLY])
-        assert "sam" not in expected[AddressKind.REPLY]  # never the address in clear
+        assert "sam@example.test" not in expected[AddressKind.REPLY]  # never in clear
         assert message["Date"]
         seen_ids.add(message["Message-ID"])
         # a long header is folded onto a continuation line: compare it unfolded

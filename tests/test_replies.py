@@ -561,3 +561,25 @@ def test_a_reply_is_never_filed_under_someone_who_now_holds_the_same_row_id(
     assert "New" not in forward["Subject"]
     assert _status(rt) == SubscriberStatus.ACTIVE  # their "stop" does not stop someone else
     assert _rows(rt)[0].subscriber_id is None
+
+
+def test_a_forward_held_by_a_worker_that_died_is_sent_after_the_stale_claim_time(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    welcome = _welcome(rt, smtp_sink)
+    smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "451 4.2.0 later"
+    _answer(
+        rt, listener, reply_to(welcome, "Hello again.", sender=READER), to=reply_address(welcome)
+    )
+    del smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL]
+    # a worker took it in hand (forwarding) and died before recording anything
+    with rt.database.session() as session:
+        row = session.scalars(select(InboundMessage)).one()
+        row.status, row.claimed_at = InboundStatus.FORWARDING, rt.clock.now()
+    rt.clock.advance(timedelta(minutes=5))
+    tick_and_work(rt)
+    assert _forwards(smtp_sink) == []  # still held: the worker might only be slow
+    rt.clock.advance(timedelta(minutes=6))
+    tick_and_work(rt)
+    assert len(_forwards(smtp_sink)) == 1
+    assert _rows(rt)[0].status == InboundStatus.FORWARDED

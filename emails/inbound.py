@@ -24,10 +24,9 @@ from emails.html_text import html_to_text
 #: MIME nesting deeper than this is not a reply anyone wrote; the parser itself fails
 #: somewhere past 500 levels (FACTS.md), so stop long before.
 MAX_DEPTH = 30
-#: Only this much text goes through the reply stripper (its regexes are not linear).
+#: Only this much of a body is read for the reply (the stripper's regexes are not linear);
+#: the whole message is always attached to the forward.
 STRIP_LIMIT = 200_000
-#: The longest text kept from a body; the whole message is always attached to the forward.
-TEXT_LIMIT = 1_000_000
 
 #: Headers that may carry the address a reply was sent to.
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "Resent-To")
@@ -61,8 +60,6 @@ class ParsedMail:
     subject: str = ""
     message_id: str | None = None
     recipients: list[str] = field(default_factory=list)
-    #: the whole body as text (the plain part, else the HTML part as text)
-    text: str = ""
     #: what the person wrote, without quoted history or signature
     reply_text: str = ""
     #: why this looks machine-written (None: a person wrote it)
@@ -80,14 +77,8 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
     """
     parser = BytesParser(policy=email.policy.default)
     result = ParsedMail()
-    try:
-        # only the header block: parsing headers-only would still copy the whole body
-        head = parser.parsebytes(_header_block(raw), headersonly=True)
-    except RecursionError:  # pragma: no cover - header parsing is flat
-        result.damaged = True
-        result.notes.append("the message's headers could not be read")
-        return result
-    _read_headers(head, result)
+    # only the header block: parsing headers-only would still copy the whole body
+    _read_headers(parser.parsebytes(_header_block(raw), headersonly=True), result)
     try:
         message: Message | None = parser.parsebytes(raw)
     except RecursionError:
@@ -106,10 +97,8 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
     result.report = _delivery_report(message)
     result.auto_reason = _auto_reason(message, result, envelope_sender)
     del message  # the parsed tree can be large; the text is all that is needed from here
-    if len(text) > TEXT_LIMIT:
-        text = text[:TEXT_LIMIT]
+    if len(text) > STRIP_LIMIT:
         result.notes.append("the text is very long, so only its beginning is shown here")
-    result.text = text
     result.reply_text = strip_reply(text)
     return result
 
@@ -129,7 +118,7 @@ def strip_reply(text: str) -> str:
         body = parsed.replies[0].body.strip()
         if body:
             return body
-    return text.strip() if len(text) <= STRIP_LIMIT else text[:STRIP_LIMIT].strip()
+    return text[:STRIP_LIMIT].strip()
 
 
 def _depth(message: Message) -> int:
@@ -259,8 +248,6 @@ def _delivery_report(message: Message) -> DeliveryReport | None:
 def _auto_reason(message: Message, result: ParsedMail, envelope_sender: str | None) -> str | None:
     if result.report is not None:
         return "a delivery-status report"
-    if message.get_content_type() == "multipart/report":  # pragma: no cover - caught above
-        return "a report"
     auto_submitted = (header(message, "Auto-Submitted") or "no").lower()
     if not auto_submitted.startswith("no"):
         return f"Auto-Submitted: {auto_submitted}"

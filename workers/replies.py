@@ -106,6 +106,13 @@ class Plan:
     crisis_impossible: bool = False
 
 
+#: How an earlier attempt left the crisis reply, for a forward sent without trying it now.
+_STATE_OUTCOME = {
+    CrisisReply.NONE: "",
+    CrisisReply.DUE: "retry",
+    CrisisReply.SENT: "sent",
+    CrisisReply.FAILED: "failed",
+}
 CRISIS_NOTES = {
     "sent": "they were sent the crisis-resources reply automatically",
     "failed": "the crisis-resources reply could not be delivered to them",
@@ -239,10 +246,7 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
             errors.append(f"crisis reply: {error}")
     forwarded = plan.forward is None
     if plan.forward is not None:
-        outcome = crisis or {CrisisReply.SENT: "sent", CrisisReply.FAILED: "failed"}.get(
-            plan.crisis_state, "retry" if plan.crisis_state == CrisisReply.DUE else ""
-        )
-        message = plan.forward(CRISIS_NOTES.get(outcome))
+        message = plan.forward(CRISIS_NOTES.get(crisis or _STATE_OUTCOME[plan.crisis_state]))
         try:
             transport.send(message.envelope_from, [message.recipient], message.data)
             forwarded = True

@@ -207,7 +207,7 @@ def bench_reply_parse() -> list[tuple[str, str, str, str]]:
     from email.parser import BytesParser
     from email.policy import default
 
-    from emails.inbound import parse
+    from emails.received import parse
 
     raw = REPLY.format(n=1).encode()
 
@@ -257,7 +257,7 @@ def bench_listener() -> list[tuple[str, str, str, str]]:
     from service.addresses import AddressKind
     from service.settings import Settings
     from tests.support.smtp import free_port
-    from workers import inbound
+    from workers import listener
     from workers.redis_server import EmbeddedRedis
     from workers.runtime import Runtime
 
@@ -290,7 +290,7 @@ def bench_listener() -> list[tuple[str, str, str, str]]:
         )
         rt = Runtime(settings)
         port = free_port()
-        controller = inbound.start(rt, "127.0.0.1", port)
+        controller = listener.start(rt, "127.0.0.1", port)
         try:
             mine = blast(port, rt.addresses.address(AddressKind.REPLY, 1, 1, owner="p1"))
         finally:

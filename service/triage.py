@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from emails.inbound import ParsedMail
+from emails.received import ParsedMail
 from service import lifecycle
 from service.addresses import Addresses, AddressKind, AddressToken
 from service.models import (

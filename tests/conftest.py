@@ -168,10 +168,10 @@ def rt(
 def listener(rt: Runtime) -> Iterator[int]:
     """The inbound SMTP listener on a free loopback port, on ``rt``'s database and Redis."""
     from tests.support.smtp import free_port
-    from workers import inbound
+    from workers import listener as smtp_listener
 
     port = free_port()
-    controller = inbound.start(rt, "127.0.0.1", port)
+    controller = smtp_listener.start(rt, "127.0.0.1", port)
     yield port
     controller.stop()
 
@@ -179,7 +179,7 @@ def listener(rt: Runtime) -> Iterator[int]:
 @pytest.fixture
 def app(rt: Runtime) -> Iterator[Flask]:
     """The web app on the same database, Redis, SMTP sink and clock as ``rt``."""
-    from service import create_app
+    from service.web import create_app
 
     flask_app = create_app(settings_env(rt.settings), clock=rt.clock)
     flask_app.extensions["coursemail"] = rt  # one runtime: what the app writes, jobs read

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from emails.course import CourseError, default_course, load_course
 from emails.render import Contact, Renderer
-from service.cli import main
+from workers.cli import main
 
 COURSE = default_course()
 _LIST = re.compile(r"^\s*([-*+]|\d+[.)])\s")

@@ -19,7 +19,7 @@ from service.addresses import AddressKind
 from service.models import InboundMessage, InboundStatus
 from tests.support.mail import send
 from tests.support.smtp import free_port
-from workers import inbound
+from workers import listener
 from workers.runtime import QUEUE_TRANSACTIONAL, Runtime
 
 RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 Really.\r\n"
@@ -170,7 +170,7 @@ def test_with_a_certificate_the_listener_offers_starttls(
     cert, key = certificate
     rt.settings = replace(rt.settings, INBOUND_TLS_CERT=cert, INBOUND_TLS_KEY=key)
     port = free_port()
-    controller = inbound.start(rt, "127.0.0.1", port)
+    controller = listener.start(rt, "127.0.0.1", port)
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
             smtp.ehlo()
@@ -190,8 +190,8 @@ def test_a_broken_certificate_stops_the_listener_with_a_clear_message(
 ) -> None:
     from click.testing import CliRunner
 
-    from service.cli import main
     from tests.support.env import settings_env
+    from workers.cli import main
 
     junk = tmp_path / "junk.pem"
     junk.write_text("not a certificate\n")

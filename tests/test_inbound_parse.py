@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from emails.forward import rfc822_safe
 from emails.html_text import html_to_text
-from emails.inbound import MAX_DEPTH, parse, strip_reply
+from emails.received import MAX_DEPTH, parse, strip_reply
 from service.addresses import MAX_LOCAL_PART, Addresses, AddressKind
 from service.safety import SafetyFileError, crisis_phrases, crisis_reply
 from service.settings import SAFETY_DIR

@@ -19,7 +19,7 @@ from service.models import (
     Subscriber,
     SubscriberStatus,
 )
-from service.signup import FORM_VERSION, SignupForm
+from service.web.signup import FORM_VERSION, SignupForm
 from tests.support.harness import run_course, tick_and_work, work
 from tests.support.http import csrf
 from tests.support.smtp import SMTPSink
@@ -439,7 +439,7 @@ def test_a_browsers_legacy_zone_name_is_accepted(client: FlaskClient, rt: Runtim
 
 
 def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:
-    from service import create_app
+    from service.web import create_app
 
     app = create_app(
         {
@@ -458,7 +458,7 @@ def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:
 def test_behind_a_trusted_proxy_the_readers_address_is_recorded(
     app: Flask, rt: Runtime, tmp_path
 ) -> None:
-    from service import create_app
+    from service.web import create_app
     from tests.support.env import settings_env
 
     proxied = create_app(settings_env(rt.settings, TRUSTED_PROXIES="1"), clock=rt.clock)

@@ -470,8 +470,8 @@ def test_replies_command_lists_what_arrived(
 ) -> None:
     from click.testing import CliRunner
 
-    from service.cli import main
     from tests.support.env import settings_env
+    from workers.cli import main
 
     welcome = _welcome(rt, smtp_sink)
     smtp_sink.handler.rcpt_replies[THERAPIST_TEST_EMAIL] = "451 4.2.0 try later"

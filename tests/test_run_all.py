@@ -90,7 +90,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(
     )
     log = (tmp_path / "run.log").open("wb")
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "run"],
+        [sys.executable, "-m", "workers.cli", "run"],
         cwd=tmp_path,
         env=env,
         stdout=log,
@@ -219,8 +219,8 @@ def test_each_procfile_line_runs_under_honcho(
 def test_the_launcher_starts_redis_and_a_catcher_only_when_they_are_not_configured(
     tmp_path: Path,
 ) -> None:
-    from service.launcher import make_plan
     from service.settings import Settings
+    from workers.launcher import make_plan
 
     settings = Settings.from_env(environ={"COURSEMAIL_INSTANCE": str(tmp_path)})
     bare = make_plan(settings, {})
@@ -244,7 +244,7 @@ def test_a_busy_port_or_bad_setting_stops_the_launcher_with_a_message(tmp_path: 
         taken.listen()
         port = taken.getsockname()[1]
         busy = subprocess.run(
-            [sys.executable, "-m", "service.cli", "run"],
+            [sys.executable, "-m", "workers.cli", "run"],
             env=clean_env(COURSEMAIL_INSTANCE=str(tmp_path), PORT=str(port)),
             capture_output=True,
             timeout=60,
@@ -252,7 +252,7 @@ def test_a_busy_port_or_bad_setting_stops_the_launcher_with_a_message(tmp_path: 
     assert busy.returncode == 2
     assert f"port {port} is already in use" in busy.stderr.decode()
     bad = subprocess.run(
-        [sys.executable, "-m", "service.cli", "run"],
+        [sys.executable, "-m", "workers.cli", "run"],
         env=clean_env(COURSEMAIL_INSTANCE=str(tmp_path), DISPATCH_INTERVAL="often"),
         capture_output=True,
         timeout=60,

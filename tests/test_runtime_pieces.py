@@ -11,16 +11,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from service import create_app
-from service.cli import main
 from service.db import Database
 from service.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
+from service.web import create_app
 from tests.support.env import settings_env
 from tests.support.harness import enrolled
 from tests.support.smtp import SMTPSink
 from tests.support.tokens import confirm_token_issued_days_ago
 from workers import dispatch
+from workers.cli import main
 from workers.runtime import Runtime
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from service import create_app
 from service.settings import POSTAL_ADDRESS_PLACEHOLDER, ConfigError, Settings
+from service.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {

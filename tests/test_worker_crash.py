@@ -42,7 +42,7 @@ def test_worker_killed_mid_batch_loses_nothing(rt: Runtime, smtp_sink: SMTPSink)
 
     smtp_sink.handler.gate = threading.Event()  # the server stalls at the first RCPT TO
     worker = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "worker", "--burst"],
+        [sys.executable, "-m", "workers.cli", "worker", "--burst"],
         env=_worker_env(rt),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

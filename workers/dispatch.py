@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.orm import Session
 
-from service import deliveries, replies
+from service import deliveries, inbox
 from workers.runtime import QUEUE_COURSE, QUEUE_TRANSACTIONAL, Runtime
 
 log = logging.getLogger("coursemail.tick")
@@ -69,7 +69,7 @@ def tick(rt: Runtime) -> TickReport:
         else:
             released += len(ids)
     with db.session() as session:
-        inbound_ids = replies.claim_work(session, now=now, limit=CLAIM_LIMIT)
+        inbound_ids = inbox.claim_work(session, now=now, limit=CLAIM_LIMIT)
     reply_jobs = enqueue_replies(rt, inbound_ids)
     report = TickReport(
         created=created,
@@ -126,7 +126,7 @@ def enqueue_replies(rt: Runtime, inbound_ids: list[int]) -> int:
         QUEUE_TRANSACTIONAL,
         inbound_ids,
         job="workers.jobs.handle_replies",
-        release=replies.release,
+        release=inbox.release,
     )
 
 

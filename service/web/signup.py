@@ -12,8 +12,8 @@ from flask.typing import ResponseReturnValue
 
 from emails.course import is_time_zone
 from service import lifecycle
-from service.security import limiter
-from service.web import course, init_context, runtime, send_confirmation_soon
+from service.web.security import limiter
+from service.web.shared import course, init_context, runtime, send_confirmation_soon
 
 bp = Blueprint("signup", __name__)
 log = logging.getLogger("coursemail.signup")

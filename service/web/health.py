@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.models import InboundMessage, InboundStatus
-from service.web import runtime
+from service.web.shared import runtime
 
 bp = Blueprint("health", __name__)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from service.errors import error_page
-from service.web import runtime
+from service.web.errors import error_page
+from service.web.shared import runtime
 from workers.mailcatcher import mail_folder
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course, default_course
 from emails.forward import Addressing, ForwardContext, build_crisis_reply, build_forward
-from emails.inbound import ParsedMail, parse
 from emails.message import to_bytes
-from service import deliveries, replies, triage
+from emails.received import ParsedMail, parse
+from service import deliveries, inbox, triage
 from service.addresses import AddressKind
 from service.models import (
     CrisisReply,
@@ -47,7 +47,7 @@ def handle_batch(rt: Runtime, inbound_ids: Sequence[int]) -> dict[str, int]:
 def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:
     db = rt.database
     with db.session() as session:
-        row = replies.lock(session, inbound_id, postgres=not db.is_sqlite)
+        row = inbox.lock(session, inbound_id, postgres=not db.is_sqlite)
         if row is None:
             return "missing"
         if row.status == InboundStatus.RECEIVED:
@@ -63,7 +63,7 @@ def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:
             if not understood.forward:
                 return str(understood.category)
     with db.session() as session:
-        if not replies.begin_forwarding(session, inbound_id, now=rt.clock.now()):
+        if not inbox.begin_forwarding(session, inbound_id, now=rt.clock.now()):
             return "skipped"
         row = session.get(InboundMessage, inbound_id)
         assert row is not None
@@ -123,7 +123,7 @@ CRISIS_NOTES = {
 def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     s = rt.settings
     subscriber = session.get(Subscriber, row.subscriber_id) if row.subscriber_id else None
-    delivery = replies.delivery_for(session, row)
+    delivery = inbox.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:
         course = deliveries.course_for(delivery.enrollment)
@@ -152,7 +152,7 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
         joined_at=_when(subscriber.confirmed_at or subscriber.created_at, zone)
         if subscriber
         else None,
-        earlier_replies=replies.earlier_replies(session, row),
+        earlier_replies=inbox.earlier_replies(session, row),
         notes=notes,
         urgent=row.urgent,
     )
@@ -257,7 +257,7 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
     with rt.database.session() as session:
         row = session.get(InboundMessage, inbound_id)
         assert row is not None
-        replies.record_attempt(
+        inbox.record_attempt(
             row, forwarded=forwarded, crisis=crisis, error=error_text, now=rt.clock.now()
         )
         status = row.status

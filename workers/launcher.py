@@ -72,18 +72,18 @@ def make_plan(settings: Settings, environ: Mapping[str, str]) -> Plan:
             "5",
             "--access-logfile",
             "-",
-            "service:create_app()",
+            "service.web:create_app()",
         ),
-        "worker": _python("-m", "service.cli", "worker"),
-        "tick": _python("-m", "service.cli", "tick"),
-        "inbound": _python("-m", "service.cli", "inbound"),
+        "worker": _python("-m", "workers.cli", "worker"),
+        "tick": _python("-m", "workers.cli", "tick"),
+        "inbound": _python("-m", "workers.cli", "inbound"),
     }
     env: dict[str, str] = {}
     catcher_port = None
     if not environ.get("SMTP_URL", "").strip():
         catcher_port = CATCHER_PORT if _port_free(CATCHER_PORT) else _free_port()
         env["SMTP_URL"] = f"smtp://127.0.0.1:{catcher_port}"
-        processes["mail"] = _python("-m", "service.cli", "catcher", "--port", str(catcher_port))
+        processes["mail"] = _python("-m", "workers.cli", "catcher", "--port", str(catcher_port))
     return Plan(
         processes=processes,
         env=env,

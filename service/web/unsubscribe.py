@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from service import lifecycle
 from service.models import Subscriber, SubscriberStatus
-from service.security import csrf
-from service.web import runtime
+from service.web.security import csrf
+from service.web.shared import runtime
 
 bp = Blueprint("unsubscribe", __name__)
 log = logging.getLogger("coursemail.unsubscribe")

@@ -29,8 +29,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from service.models import InboundMessage, WebhookNonce
-from service.security import csrf
-from service.web import runtime
+from service.web.security import csrf
+from service.web.shared import runtime
 
 log = logging.getLogger("coursemail.webhook")
 

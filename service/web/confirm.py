@@ -8,11 +8,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from service import lifecycle
-from service.errors import error_page
 from service.models import Subscriber, SubscriberStatus
-from service.security import limiter
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
-from service.web import course, runtime, send_confirmation_soon
+from service.web.errors import error_page
+from service.web.security import limiter
+from service.web.shared import course, runtime, send_confirmation_soon
 
 bp = Blueprint("confirm", __name__)
 

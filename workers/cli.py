@@ -238,7 +238,7 @@ def subscribe(email: str, name: str | None, zone: str | None, confirm: bool) -> 
 @main.command()
 def run() -> None:
     """Start everything (web, worker, tick, inbound, mail catcher) on embedded defaults."""
-    from service.launcher import main as launch
+    from workers.launcher import main as launch
 
     sys.exit(launch())
 
@@ -246,7 +246,7 @@ def run() -> None:
 @main.command()
 def inbound() -> None:
     """Receive replies by SMTP on INBOUND_SMTP_HOST:INBOUND_SMTP_PORT."""
-    from workers import inbound as listener
+    from workers import listener
     from workers.runtime import Runtime
 
     settings = _settings()

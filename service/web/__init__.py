@@ -1,0 +1,68 @@
+"""The coursemail web app: ``create_app`` builds it; nothing runs at import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from service.clock import Clock, SystemClock
+from service.settings import Settings
+
+#: The largest request body the pages accept (a sign-up form is a few hundred bytes).
+MAX_FORM_BYTES = 64 * 1024
+
+
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, clock: Clock | None = None
+) -> Flask:
+    """Build the app from the environment; ``test_config`` overrides settings by name.
+
+    Raises ``ConfigError`` (naming the variable) when production is missing a secret,
+    a postal address or admin credentials: the process refuses to start.
+    """
+    from workers.runtime import Runtime
+
+    settings = Settings.from_env(overrides=test_config)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.SECRET_KEY,
+        COURSEMAIL=settings,
+        MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
+        # a reader may leave the form open for a long while before deciding: no expiry
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.PUBLIC_URL.startswith("https://"),
+    )
+    app.extensions["coursemail"] = Runtime(settings, clock=clock or SystemClock())
+    if settings.TRUSTED_PROXIES:
+        # behind a proxy every request seems to come from it: believe its X-Forwarded-*
+        # headers, or one rate limit would be shared by every reader and consent records
+        # would all hold the proxy's address
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.TRUSTED_PROXIES
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    from service.web import (
+        confirm,
+        devmail,
+        errors,
+        health,
+        security,
+        signup,
+        unsubscribe,
+        webhooks,
+    )
+
+    security.init_app(app)
+    errors.init_app(app)
+    signup.init_app(app)
+    confirm.init_app(app)
+    unsubscribe.init_app(app)
+    health.init_app(app)
+    devmail.init_app(app)
+    webhooks.init_app(app)
+    return app

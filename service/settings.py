@@ -77,6 +77,11 @@ class Settings:
         return self.COURSEMAIL_ENV == "production"
 
     @property
+    def caught_mail(self) -> Path:
+        """Where the development mail catcher keeps each email it receives (/dev/mail)."""
+        return self.instance_path / "mail"
+
+    @property
     def mail_domain(self) -> str:
         """Domain for Message-IDs: the sender's own domain."""
         return self.MAIL_FROM.rpartition("@")[2] or self.REPLY_DOMAIN

@@ -178,12 +178,11 @@ def test_answering_a_course_email_from_the_mail_catcher(
 ) -> None:
     from tests.conftest import THERAPIST_TEST_EMAIL
     from tests.support.harness import enrolled
-    from workers.mailcatcher import mail_folder
 
     rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=listener)
     enrolled(rt, "kai@example.test", timezone="Pacific/Auckland", first_name="Kai")
     tick_and_work(rt)
-    folder = mail_folder(rt.settings.instance_path)
+    folder = rt.settings.caught_mail
     folder.mkdir(parents=True)
     (folder / "1.eml").write_bytes(smtp_sink.received[-1].data)
 

@@ -17,10 +17,11 @@ from sqlalchemy import select
 
 from service.addresses import AddressKind
 from service.models import InboundMessage, InboundStatus
+from service.queues import QUEUE_TRANSACTIONAL
 from tests.support.mail import send
 from tests.support.smtp import free_port
 from workers import listener
-from workers.runtime import QUEUE_TRANSACTIONAL, Runtime
+from workers.runtime import Runtime
 
 RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 Really.\r\n"
 

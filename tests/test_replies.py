@@ -497,11 +497,10 @@ def test_the_mail_catcher_can_answer_a_course_email_as_its_reader(
     rt: Runtime, smtp_sink: SMTPSink, listener: int, client
 ) -> None:
     from tests.support.http import csrf
-    from workers.mailcatcher import mail_folder
 
     rt.settings = replace(rt.settings, INBOUND_SMTP_PORT=listener)
     _welcome(rt, smtp_sink)
-    folder = mail_folder(rt.settings.instance_path)
+    folder = rt.settings.caught_mail
     folder.mkdir(parents=True)
     (folder / "1.eml").write_bytes(smtp_sink.received[-1].data)
     page = client.get("/dev/mail/1").get_data(as_text=True)

@@ -179,7 +179,8 @@ def worker(burst: bool) -> None:
     """Run an RQ worker on the course queues."""
     from rq import Worker
 
-    from workers.runtime import QUEUES, current
+    from service.queues import QUEUES
+    from workers.runtime import current
 
     _settings()
     _logging()
@@ -271,7 +272,7 @@ def catcher(host: str, port: int) -> None:
     if settings.is_production:
         raise click.ClickException("the mail catcher is for development only")
     _logging()
-    mailcatcher.run_until_signalled(host, port, mailcatcher.mail_folder(settings.instance_path))
+    mailcatcher.run_until_signalled(host, port, settings.caught_mail)
 
 
 def _safe_url(url: str) -> str:

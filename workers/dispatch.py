@@ -11,24 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-from rq import Queue
-from sqlalchemy.orm import Session
-
 from service import deliveries, inbox
-from workers.runtime import QUEUE_COURSE, QUEUE_TRANSACTIONAL, Runtime
+from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
+from workers.runtime import Runtime
 
 log = logging.getLogger("coursemail.tick")
 
-#: Deliveries per RQ job: one SMTP connection carries this many messages.
-BATCH_SIZE = 50
 #: Rows one pass claims at most; a pass that hits it runs again at once.
 CLAIM_LIMIT = 2000
-#: An RQ job's time limit, well below the stale-claim timeout so a re-found claim is dead.
-JOB_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -88,77 +80,6 @@ def tick(rt: Runtime) -> TickReport:
             report.released,
         )
     return report
-
-
-def enqueue_or_release(
-    rt: Runtime,
-    queue_name: str,
-    ids: list[int],
-    *,
-    job: str = "workers.jobs.send_batch",
-    release: Callable[[Session, list[int]], None] = deliveries.release,
-) -> int:
-    """Enqueue claimed ids in batches; returns the number of jobs, 0 if Redis refused.
-
-    When Redis is away the claims are handed back at once, so the next tick tries again
-    (instead of waiting for them to go stale).
-    """
-    if not ids:
-        return 0
-    batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
-    try:
-        _enqueue(rt.queue(queue_name), batches, job=job)
-    except RedisError as error:
-        log.warning("could not enqueue %d ids for %s (%s); handing them back", len(ids), job, error)
-        with rt.database.session() as session:
-            release(session, ids)
-        return 0
-    return len(batches)
-
-
-def enqueue_replies(rt: Runtime, inbound_ids: list[int]) -> int:
-    """Enqueue claimed inbound messages for the reply job (0, and handed back, if Redis refused).
-
-    Replies share the transactional queue: a person who wrote is waiting, like a sign-up.
-    """
-    return enqueue_or_release(
-        rt,
-        QUEUE_TRANSACTIONAL,
-        inbound_ids,
-        job="workers.jobs.handle_replies",
-        release=inbox.release,
-    )
-
-
-def send_confirmation_now(rt: Runtime, subscriber_id: int) -> bool:
-    """Send a new sign-up's confirmation at once rather than at the next tick.
-
-    Best effort: if Redis is away the row goes back to the outbox for the tick.
-    """
-    with rt.database.session() as session:
-        delivery_id = deliveries.claim_pending_confirmation(
-            session, subscriber_id, now=rt.clock.now()
-        )
-    if delivery_id is None:
-        return False
-    return enqueue_or_release(rt, QUEUE_TRANSACTIONAL, [delivery_id]) > 0
-
-
-def _enqueue(
-    queue: Queue, batches: list[list[int]], *, job: str = "workers.jobs.send_batch"
-) -> None:
-    queue.enqueue_many(
-        [
-            Queue.prepare_data(
-                job,
-                args=(batch,),
-                timeout=JOB_TIMEOUT,
-                result_ttl=3600,
-                description=f"{job.rpartition('.')[2]}: {len(batch)} ids",
-            )
-            for batch in batches
-        ]
-    )
 
 
 def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:

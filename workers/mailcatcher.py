@@ -21,10 +21,6 @@ from aiosmtpd.controller import Controller
 log = logging.getLogger("coursemail.catcher")
 
 
-def mail_folder(instance: Path) -> Path:
-    return instance / "mail"
-
-
 class CatcherHandler:
     def __init__(self, folder: Path) -> None:
         self.folder = folder

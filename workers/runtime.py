@@ -1,5 +1,5 @@
-"""What a worker process needs, built lazily once per process: settings, clock, database,
-Redis, renderers and the mail transport.
+"""What a worker process needs: the service's context (settings, clock, database, Redis,
+tracked addresses) plus the mail transport and the renderers, built lazily once per process.
 
 RQ jobs receive ids only; they find everything else here. Tests install their own runtime
 (a manual clock, a private database and Redis) instead of patching anything.
@@ -10,47 +10,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-
-from redis import Redis
-from rq import Queue
 
 from emails.course import Course
 from emails.render import Contact, Renderer
-from service.addresses import Addresses
-from service.clock import Clock, SystemClock
-from service.db import Database
+from service.context import Context
 from service.settings import Settings
 from workers.transport import SMTPTransport, Transport
 
-#: Confirmation emails wait in their own queue so a big course batch never delays them.
-QUEUE_TRANSACTIONAL = "coursemail-transactional"
-QUEUE_COURSE = "coursemail-course"
-#: Workers listen in this order: a person waiting for their confirmation comes first.
-QUEUES = (QUEUE_TRANSACTIONAL, QUEUE_COURSE)
-
 
 @dataclass
-class Runtime:
-    settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
+class Runtime(Context):
     transport_factory: Callable[[], Transport] | None = None
     _renderers: dict[str, Renderer] = field(default_factory=dict, repr=False)
-
-    @cached_property
-    def database(self) -> Database:
-        return Database(self.settings.DATABASE_URL)
-
-    @cached_property
-    def redis(self) -> Redis:
-        return Redis.from_url(self.settings.REDIS_URL)
-
-    @cached_property
-    def addresses(self) -> Addresses:
-        return Addresses(self.settings.SECRET_KEY, self.settings.REPLY_DOMAIN)
-
-    def queue(self, name: str) -> Queue:
-        return Queue(name, connection=self.redis)
 
     def make_transport(self) -> Transport:
         if self.transport_factory is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from service.clock import Clock, SystemClock
+from service.context import Context
 from service.settings import Settings
 
 #: The largest request body the pages accept (a sign-up form is a few hundred bytes).
@@ -22,8 +23,6 @@ def create_app(
     Raises ``ConfigError`` (naming the variable) when production is missing a secret,
     a postal address or admin credentials: the process refuses to start.
     """
-    from workers.runtime import Runtime
-
     settings = Settings.from_env(overrides=test_config)
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(
@@ -36,7 +35,7 @@ def create_app(
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.PUBLIC_URL.startswith("https://"),
     )
-    app.extensions["coursemail"] = Runtime(settings, clock=clock or SystemClock())
+    app.extensions["coursemail"] = Context(settings, clock=clock or SystemClock())
     if settings.TRUSTED_PROXIES:
         # behind a proxy every request seems to come from it: believe its X-Forwarded-*
         # headers, or one rate limit would be shared by every reader and consent records

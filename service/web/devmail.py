@@ -14,7 +14,6 @@ from flask.typing import ResponseReturnValue
 
 from service.web.errors import error_page
 from service.web.shared import runtime
-from workers.mailcatcher import mail_folder
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
 
@@ -23,7 +22,7 @@ LIST_LIMIT = 200
 
 
 def _folder() -> Path:
-    return mail_folder(runtime().settings.instance_path)
+    return runtime().settings.caught_mail
 
 
 def _load(name: str) -> EmailMessage:

@@ -1,17 +1,19 @@
-"""Small helpers the blueprints share: the runtime, the course, the page context."""
+"""Small helpers the blueprints share: the context, the course, the page context."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app
 
 from emails.course import Course, default_course
-from workers.runtime import Runtime
+from service.context import Context
+from service.queues import send_confirmation_now
 
 
-def runtime() -> Runtime:
-    rt = current_app.extensions["coursemail"]
-    assert isinstance(rt, Runtime)
-    return rt
+def runtime() -> Context:
+    """This app's context: settings, clock, database, Redis."""
+    ctx = current_app.extensions["coursemail"]
+    assert isinstance(ctx, Context)
+    return ctx
 
 
 def course() -> Course:
@@ -20,8 +22,6 @@ def course() -> Course:
 
 def send_confirmation_soon(subscriber_id: int) -> None:
     """Hand a waiting confirmation to a worker now; if Redis is away the tick sends it."""
-    from workers.dispatch import send_confirmation_now
-
     send_confirmation_now(runtime(), subscriber_id)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from service.models import InboundMessage, WebhookNonce
+from service.queues import enqueue_replies
 from service.web.security import csrf
 from service.web.shared import runtime
 
@@ -206,8 +207,6 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
         response.status_code = 503
         response.headers["Retry-After"] = "60"
         return response
-    from workers.dispatch import enqueue_replies
-
     enqueue_replies(rt, [stored])
     log.info("stored %s message %d (%d bytes)", source, stored, len(raw))
     response = jsonify(stored=stored, status=202)

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from service import lifecycle
 from service.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Subscriber
+from service.queues import QUEUES
 from workers import dispatch
-from workers.runtime import QUEUES, Runtime
+from workers.runtime import Runtime
 
 
 def work(rt: Runtime) -> None:

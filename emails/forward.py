@@ -1,16 +1,19 @@
 """The two messages a reply causes: the forward to the therapist, and the crisis reply.
 
 The forward puts what the person wrote first, then a short block of context, and attaches
-the original untouched; ``Reply-To`` is the person, so answering is one click.
+the original untouched; ``Reply-To`` is the person, so answering is one click. Both are built
+here from plain values, Message-IDs and thread ids included, so a retry builds the same ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,45 @@ class Addressing:
     date: datetime
     #: one conversation per subscriber: the id every forward about them refers to
     thread_id: str | None = None
+
+
+def local_time(moment: datetime | None, zone: str) -> str | None:
+    """A moment as the therapist reads it in the forward: 'Tue 27 Oct 2026, 10:00 PDT'."""
+    if moment is None:
+        return None
+    local = moment.astimezone(ZoneInfo(zone))
+    return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or "")
+
+
+def forward_email(
+    ctx: ForwardContext,
+    *,
+    inbound_id: int,
+    identity: str,
+    conversation: str | None,
+    sender: str,
+    therapist: str,
+    domain: str,
+    date: datetime,
+    raw: bytes,
+    attach_as_message: bool,
+) -> EmailMessage:
+    """The forward of received message ``inbound_id`` to the therapist's inbox.
+
+    ``identity`` (the message's dedupe key) fixes the Message-ID, so a forward tried again
+    is recognisably the same message; ``conversation`` (the reader's public id) threads every
+    forward about one reader together.
+    """
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    addressing = Addressing(
+        from_name=f"{ctx.writer_name or ctx.writer_address or 'A reader'} via {ctx.course_title}",
+        from_address=sender,
+        to_address=therapist,
+        message_id=f"<reply-{inbound_id}-{digest}@{domain}>",
+        date=date,
+        thread_id=f"<conversation-{conversation}@{domain}>" if conversation else None,
+    )
+    return build_forward(ctx, addressing, raw=raw, attach_as_message=attach_as_message)
 
 
 def forward_subject(ctx: ForwardContext) -> str:
@@ -118,6 +160,35 @@ def rfc822_safe(raw: bytes) -> bool:
     if not raw.isascii() or b"\0" in raw:
         return False
     return all(len(line) <= 998 for line in re.split(rb"\r?\n", raw))
+
+
+def crisis_email(
+    *,
+    subject: str,
+    text: str,
+    inbound_id: int,
+    sender_name: str,
+    sender: str,
+    to: str,
+    reply_to: str,
+    in_reply_to: str | None,
+    domain: str,
+    date: datetime,
+) -> EmailMessage:
+    """The automatic crisis-resources answer to received message ``inbound_id``."""
+    return build_crisis_reply(
+        subject=subject,
+        text=text,
+        addressing=Addressing(
+            from_name=sender_name,
+            from_address=sender,
+            to_address=to,
+            message_id=f"<crisis-{inbound_id}@{domain}>",
+            date=date,
+        ),
+        reply_to=reply_to,
+        in_reply_to=in_reply_to,
+    )
 
 
 def build_crisis_reply(

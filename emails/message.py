@@ -1,14 +1,16 @@
-"""The one place that builds a finished MIME message and its deliverability headers."""
+"""The one place that builds a finished course or confirmation email and its deliverability
+headers, from plain values (addresses, links, ids and dates the caller has already worked out).
+"""
 
 from __future__ import annotations
 
 import email.policy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
-from emails.render import Rendered
+from emails.render import Rendered, Renderer
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,65 @@ class Envelope:
     #: (https URL, mailto URL or None) for List-Unsubscribe; None for transactional mail
     unsubscribe: tuple[str, str | None] | None = None
     list_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where one email goes and what identifies it: plain values, computed by the caller."""
+
+    to_address: str
+    first_name: str | None
+    from_address: str
+    message_id: str
+    date: datetime
+    #: a tracked reply address; None when replies go straight to the therapist
+    reply_address: str | None = None
+
+
+def course_email(
+    renderer: Renderer,
+    step: int,
+    routing: Routing,
+    *,
+    unsubscribe_url: str,
+    unsubscribe_address: str | None,
+    list_domain: str,
+) -> EmailMessage:
+    """One step of the course for one reader, with List-Unsubscribe (RFC 8058) and List-Id."""
+    rendered = renderer.render_step(
+        step, first_name=routing.first_name, unsubscribe_url=unsubscribe_url
+    )
+    mailto = f"mailto:{unsubscribe_address}?subject=unsubscribe" if unsubscribe_address else None
+    course = renderer.course
+    envelope = replace(
+        _envelope(renderer, routing),
+        unsubscribe=(unsubscribe_url, mailto),
+        list_id=f"{course.title} <{course.slug}.{list_domain}>",
+    )
+    return build_message(rendered, envelope)
+
+
+def confirmation_email(renderer: Renderer, routing: Routing, *, confirm_url: str) -> EmailMessage:
+    """The double opt-in email: transactional, so no List-Unsubscribe and no List-Id."""
+    rendered = renderer.render_confirmation(first_name=routing.first_name, confirm_url=confirm_url)
+    return build_message(rendered, _envelope(renderer, routing))
+
+
+def _envelope(renderer: Renderer, routing: Routing) -> Envelope:
+    if routing.reply_address is not None:
+        reply_to = formataddr((renderer.sender_name, routing.reply_address))
+    else:
+        contact = renderer.contact
+        reply_to = formataddr((contact.therapist_name, contact.therapist_email))
+    return Envelope(
+        from_name=renderer.sender_name,
+        from_address=routing.from_address,
+        to_address=routing.to_address,
+        to_name=routing.first_name,
+        reply_to=reply_to,
+        message_id=routing.message_id,
+        date=routing.date,
+    )
 
 
 def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:

@@ -1,4 +1,5 @@
-"""The life of a received message, as conditional updates: claim it, forward it, record it.
+"""The reply inbox: a received message's life, as conditional updates: store it, claim it,
+forward it, record it.
 
     received ─▶ to_forward ─▶ forwarding ─▶ forwarded
         │           ▲              │
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.deliveries import BACKOFF, STALE_CLAIM_AFTER
@@ -25,10 +26,50 @@ from service.models import (
     InboundCategory,
     InboundMessage,
     InboundStatus,
+    WebhookNonce,
 )
 
 #: The longest wait between two forwarding attempts: failures never give up, only slow down.
 MAX_RETRY_WAIT = timedelta(hours=6)
+#: How long a webhook's signature is remembered to refuse a replay: twice the window in
+#: which a signed timestamp is accepted at all.
+NONCE_KEPT = timedelta(minutes=10)
+#: The longest address SMTP allows (RFC 5321: 64 + 1 + 255), with room to spare.
+MAX_ADDRESS = 320
+
+
+def store(
+    session: Session,
+    raw: bytes,
+    *,
+    source: str,
+    now: datetime,
+    mail_from: str = "",
+    recipients: Sequence[str] = (),
+    nonce: str | None = None,
+) -> int:
+    """Keep a received message's bytes exactly as they came; returns its id.
+
+    The one way in, for the SMTP listener and every webhook alike. The row is born claimed,
+    for the reply job its caller enqueues right after the commit (if that fails, the claim
+    goes stale and the tick finds it). A ``nonce`` (a webhook's signature) is written in the
+    same transaction: one seen before raises ``IntegrityError`` and nothing is stored.
+    """
+    if nonce is not None:
+        session.execute(delete(WebhookNonce).where(WebhookNonce.seen_at < now - NONCE_KEPT))
+        session.add(WebhookNonce(nonce=nonce[:200], seen_at=now))
+        session.flush()
+    message = InboundMessage(
+        received_at=now,
+        source=source,
+        mail_from=mail_from[:MAX_ADDRESS],
+        rcpt_tos="\n".join(r[:MAX_ADDRESS] for r in recipients),
+        raw=raw,
+        claimed_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message.id
 
 
 def claim_work(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -126,6 +167,16 @@ def record_attempt(
     wait = BACKOFF[min(row.attempts, len(BACKOFF)) - 1]
     row.status = InboundStatus.RETRY_WAIT
     row.next_attempt_at = now + min(wait, MAX_RETRY_WAIT)
+
+
+def waiting_count(session: Session) -> int:
+    """Replies whose forward to the therapist failed and waits to be tried again."""
+    found = session.scalar(
+        select(func.count(InboundMessage.id)).where(
+            InboundMessage.status == InboundStatus.RETRY_WAIT
+        )
+    )
+    return int(found or 0)
 
 
 def earlier_replies(session: Session, row: InboundMessage) -> int:

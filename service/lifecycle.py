@@ -45,6 +45,14 @@ def find_by_email(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email.lower()))
 
 
+def find_by_public_id(session: Session, public_id: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+
+
+def find_by_unsubscribe_token(session: Session, token: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.unsubscribe_token == token))
+
+
 def is_suppressed(session: Session, email: str) -> bool:
     found = session.scalar(
         select(Suppression.id).where(func.lower(Suppression.email) == email.lower())

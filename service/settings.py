@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from emails.safety import SAFETY_DIR
+
 ENVIRONMENTS = ("development", "production", "test")
 
 #: The seed's own contact details: the shipped course defaults.
@@ -20,8 +22,6 @@ SEED_THERAPIST_NAME = "Lee Miller"
 SEED_THERAPIST_EMAIL = "leemiller.therapist@gmail.com"
 SEED_THERAPIST_PHONE = "(310) 614-0323"
 
-#: The shipped safety files (DESIGN: a therapist's list must answer someone in danger).
-SAFETY_DIR = Path(__file__).resolve().parent.parent / "emails" / "safety"
 REPLY_MODES = ("tracked", "direct")
 
 #: A placeholder that makes a missing postal address obvious in development emails.

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emails.received import ParsedMail
+from emails.safety import CrisisPhrases, normalise
 from service import lifecycle
 from service.addresses import Addresses, AddressKind, AddressToken
 from service.models import (
@@ -26,7 +27,6 @@ from service.models import (
     InboundStatus,
     Subscriber,
 )
-from service.safety import CrisisPhrases, normalise
 
 #: A reply that is only one of these (after stripping) means "stop sending me the course".
 STOP_REPLIES = frozenset(

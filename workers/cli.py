@@ -72,7 +72,7 @@ def course_check(folder: Path | None) -> None:
 
 
 def _check_safety_files(settings: Settings) -> None:
-    from service.safety import SafetyFileError, crisis_phrases, crisis_reply
+    from emails.safety import SafetyFileError, crisis_phrases, crisis_reply
 
     try:
         phrases = crisis_phrases(settings.CRISIS_PHRASES_FILE)

@@ -8,30 +8,35 @@ the outcome. A failed send is retried later from the database; nothing is droppe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from emails.course import Course, default_course
-from emails.forward import Addressing, ForwardContext, build_crisis_reply, build_forward
+from emails.forward import ForwardContext, crisis_email, forward_email, local_time
 from emails.message import to_bytes
 from emails.received import ParsedMail, parse
+from emails.render import Renderer
+from emails.safety import (
+    SHIPPED_PHRASES,
+    SHIPPED_REPLY,
+    CrisisPhrases,
+    SafetyFileError,
+    crisis_phrases,
+    crisis_reply,
+)
 from service import deliveries, inbox, triage
-from service.addresses import AddressKind
+from service.links import for_answer
 from service.models import (
     CrisisReply,
+    Delivery,
     DeliveryKind,
     InboundMessage,
     InboundStatus,
     Subscriber,
 )
-from service.safety import CrisisPhrases, SafetyFileError, crisis_phrases, crisis_reply
-from service.settings import SAFETY_DIR
 from workers.runtime import Runtime
 from workers.sending import over_one_connection
 from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
@@ -85,7 +90,7 @@ def _phrases(rt: Runtime) -> CrisisPhrases:
         return crisis_phrases(rt.settings.CRISIS_PHRASES_FILE)
     except SafetyFileError as error:
         log.error("%s; using the shipped crisis phrases instead", error)
-        return crisis_phrases(SAFETY_DIR / "crisis-phrases.txt")
+        return crisis_phrases(SHIPPED_PHRASES)
 
 
 @dataclass(frozen=True)
@@ -121,15 +126,32 @@ CRISIS_NOTES = {
 
 
 def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
-    s = rt.settings
+    """What to send for this message: the forward (unless it went already) and the crisis reply."""
     subscriber = session.get(Subscriber, row.subscriber_id) if row.subscriber_id else None
     delivery = inbox.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:
         course = deliveries.course_for(delivery.enrollment)
     renderer = rt.renderer(course)
+    ctx = _context(session, row, subscriber, delivery, renderer)
+    forward = None if row.forwarded_at is not None else _forwarder(rt, row, subscriber, ctx)
+    state = row.crisis_reply
+    if state != CrisisReply.DUE:
+        return Plan(forward, None, state)
+    if not ctx.writer_address:
+        return Plan(forward, None, state, crisis_impossible=True)
+    return Plan(forward, _crisis(rt, row, subscriber, renderer, ctx.writer_address), state)
+
+
+def _context(
+    session: Session,
+    row: InboundMessage,
+    subscriber: Subscriber | None,
+    delivery: Delivery | None,
+    renderer: Renderer,
+) -> ForwardContext:
+    """The facts the therapist reads under the reply: who, which email, since when."""
     first_name = subscriber.first_name if subscriber else None
-    writer = subscriber.email if subscriber else (row.from_address or "")
     notes = (row.notes or "").splitlines()
     if subscriber and row.from_address and row.from_address.lower() != subscriber.email.lower():
         notes.append(
@@ -140,94 +162,82 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     if delivery is not None:
         step = delivery.step if delivery.kind == DeliveryKind.STEP else None
         step_subject = renderer.subject(step, first_name=first_name)
-    zone = ZoneInfo(course.timezone)
-    ctx = ForwardContext(
-        course_title=course.title,
+    zone = renderer.course.timezone
+    return ForwardContext(
+        course_title=renderer.course.title,
         writer_name=first_name,
-        writer_address=writer,
+        writer_address=subscriber.email if subscriber else (row.from_address or ""),
         reply_text=row.reply_text or "",
         replied_to=f'"{step_subject}"' if step_subject else None,
         step_subject=step_subject,
-        sent_at=_when(delivery.sent_at, zone) if delivery else None,
-        joined_at=_when(subscriber.confirmed_at or subscriber.created_at, zone)
+        sent_at=local_time(delivery.sent_at, zone) if delivery else None,
+        joined_at=local_time(subscriber.confirmed_at or subscriber.created_at, zone)
         if subscriber
         else None,
         earlier_replies=inbox.earlier_replies(session, row),
         notes=notes,
         urgent=row.urgent,
     )
+
+
+def _forwarder(
+    rt: Runtime, row: InboundMessage, subscriber: Subscriber | None, ctx: ForwardContext
+) -> Callable[[str | None], Outgoing]:
+    """Builds the forward once the crisis reply's outcome (a line for the therapist) is known."""
+    s = rt.settings
+    therapist = rt.contact.therapist_email
+    inbound_id, raw, damaged = row.id, row.raw, row.damaged
+    identity = row.dedupe_key or str(row.id)
+    conversation = subscriber.public_id if subscriber else None
     now = rt.clock.now()
-    domain = s.mail_domain
-    digest = hashlib.sha256((row.dedupe_key or str(row.id)).encode()).hexdigest()[:12]
-    forward: Callable[[str | None], Outgoing] | None = None
-    if row.forwarded_at is None:
-        addressing = Addressing(
-            from_name=f"{first_name or writer or 'A reader'} via {course.title}",
-            from_address=s.MAIL_FROM,
-            to_address=s.THERAPIST_EMAIL,
-            message_id=f"<reply-{row.id}-{digest}@{domain}>",
+
+    def forward(crisis_note: str | None) -> Outgoing:
+        final = replace(ctx, notes=ctx.notes + ([crisis_note] if crisis_note else []))
+        message = forward_email(
+            final,
+            inbound_id=inbound_id,
+            identity=identity,
+            conversation=conversation,
+            sender=s.MAIL_FROM,
+            therapist=therapist,
+            domain=s.mail_domain,
             date=now,
-            thread_id=f"<conversation-{subscriber.public_id}@{domain}>" if subscriber else None,
+            raw=raw,
+            attach_as_message=not damaged,
         )
-        raw, damaged = row.raw, row.damaged
+        return Outgoing(s.MAIL_FROM, therapist, to_bytes(message, fold=False))
 
-        def forward(crisis_note: str | None) -> Outgoing:
-            final = replace(ctx, notes=ctx.notes + ([crisis_note] if crisis_note else []))
-            message = build_forward(final, addressing, raw=raw, attach_as_message=not damaged)
-            return Outgoing(s.MAIL_FROM, s.THERAPIST_EMAIL, to_bytes(message, fold=False))
-
-    crisis = None
-    state = row.crisis_reply
-    if state == CrisisReply.DUE:
-        if not writer:
-            return Plan(forward, None, state, crisis_impossible=True)
-        crisis = _crisis(rt, row, subscriber, renderer.sender_name, writer, now)
-    return Plan(forward, crisis, state)
+    return forward
 
 
 def _crisis(
     rt: Runtime,
     row: InboundMessage,
     subscriber: Subscriber | None,
-    sender_name: str,
+    renderer: Renderer,
     to: str,
-    now: datetime,
 ) -> Outgoing:
     s = rt.settings
     try:
         reply = crisis_reply(s.CRISIS_REPLY_FILE)
     except SafetyFileError as error:
         log.error("%s; sending the shipped crisis reply instead", error)
-        reply = crisis_reply(SAFETY_DIR / "crisis-reply.txt")
-    envelope_from, reply_to = s.MAIL_FROM, s.THERAPIST_EMAIL
-    if s.tracked_replies and subscriber is not None and row.delivery_id:
-        # the same email's addresses: an answer to this reaches the therapist too
-        ids = (subscriber.id, row.delivery_id)
-        owner = subscriber.public_id
-        envelope_from = rt.addresses.address(AddressKind.BOUNCE, *ids, owner=owner)
-        reply_to = rt.addresses.address(AddressKind.REPLY, *ids, owner=owner)
+        reply = crisis_reply(SHIPPED_REPLY)
+    links = for_answer(s, rt.addresses, subscriber, row.delivery_id)
     first_name = subscriber.first_name if subscriber else None
-    message = build_crisis_reply(
+    message = crisis_email(
         subject=reply.subject,
-        text=reply.text(first_name=first_name, therapist_name=s.THERAPIST_NAME),
-        addressing=Addressing(
-            from_name=sender_name,
-            from_address=s.MAIL_FROM,
-            to_address=to,
-            message_id=f"<crisis-{row.id}@{s.mail_domain}>",
-            date=now,
-        ),
-        reply_to=reply_to,
+        text=reply.text(first_name=first_name, therapist_name=renderer.contact.therapist_name),
+        inbound_id=row.id,
+        sender_name=renderer.sender_name,
+        sender=s.MAIL_FROM,
+        to=to,
+        reply_to=links.reply_address or renderer.contact.therapist_email,
         in_reply_to=row.message_id,
+        domain=s.mail_domain,
+        date=rt.clock.now(),
     )
-    return Outgoing(envelope_from, to, to_bytes(message, fold=False))
-
-
-def _when(moment: datetime | None, zone: ZoneInfo) -> str | None:
-    if moment is None:
-        return None
-    local = moment.astimezone(zone)
-    return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or "")
+    return Outgoing(links.envelope_from, to, to_bytes(message, fold=False))
 
 
 def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str:

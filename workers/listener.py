@@ -20,9 +20,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.models import InboundMessage
+from service import inbox
+from service.queues import enqueue_replies
 from service.settings import ConfigError, Settings
-from workers import dispatch
 from workers.runtime import Runtime
 
 log = logging.getLogger("coursemail.inbound")
@@ -57,23 +57,19 @@ class InboundHandler:
         )
         # the bytes are safe: hand them to the reply job now (if Redis is away, the claim is
         # handed back and the tick enqueues it later); off the loop, like the write
-        await loop.run_in_executor(None, dispatch.enqueue_replies, self.rt, [stored])
+        await loop.run_in_executor(None, enqueue_replies, self.rt, [stored])
         return "250 OK: received"
 
     def _store(self, envelope: Any, raw: bytes) -> int:
         with self.rt.database.session() as session:
-            now = self.rt.clock.now()
-            message = InboundMessage(
-                received_at=now,
+            return inbox.store(
+                session,
+                raw,
                 source="smtp",
-                mail_from=str(envelope.mail_from or "")[:320],
-                rcpt_tos="\n".join(envelope.rcpt_tos),
-                raw=raw,
-                claimed_at=now,  # claimed for the job enqueued right after this commit
+                now=self.rt.clock.now(),
+                mail_from=str(envelope.mail_from or ""),
+                recipients=envelope.rcpt_tos,
             )
-            session.add(message)
-            session.flush()
-            return message.id
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from email.utils import formataddr
 
 from sqlalchemy.orm import Session
 
 from emails.course import default_course
-from emails.message import Envelope, build_message, to_bytes
+from emails.message import Routing, confirmation_email, course_email, to_bytes
 from service import deliveries
-from service.addresses import AddressKind
 from service.lifecycle import is_suppressed
+from service.links import for_delivery
 from service.models import Delivery, DeliveryKind
-from service.tokens import ConfirmTokens
 from workers.runtime import Runtime
 from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
 
@@ -65,8 +63,7 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
             log.info("delivery %d not sent: %s", delivery_id, reason)
             return "cancelled"
         recipient = delivery.subscriber.email
-        data = compose(rt, delivery)
-        envelope_from = bounce_address(rt, delivery)
+        envelope_from, data = compose(rt, delivery)
     # the 'sending' mark is committed before we talk to the server: a crash from here on is
     # found again by the tick as a stale claim and re-sent (at-least-once)
     try:
@@ -109,63 +106,32 @@ def _get(session: Session, delivery_id: int) -> Delivery:
     return delivery
 
 
-def bounce_address(rt: Runtime, delivery: Delivery) -> str:
-    """The envelope sender: ``bounces+TOKEN`` in tracked mode, so a bounce names its email."""
-    if not rt.settings.tracked_replies:
-        return rt.settings.MAIL_FROM
-    return rt.addresses.address(
-        AddressKind.BOUNCE,
-        delivery.subscriber_id,
-        delivery.id,
-        owner=delivery.subscriber.public_id,
-    )
-
-
-def compose(rt: Runtime, delivery: Delivery) -> bytes:
-    """The finished message for one delivery, as bytes ready for SMTP."""
+def compose(rt: Runtime, delivery: Delivery) -> tuple[str, bytes]:
+    """The envelope sender and the finished message for one delivery, ready for SMTP."""
     s = rt.settings
     subscriber = delivery.subscriber
-    if delivery.kind == DeliveryKind.CONFIRMATION:
-        renderer = rt.renderer(default_course())
-        token = ConfirmTokens(s.SECRET_KEY).make(subscriber.public_id)
-        rendered = renderer.render_confirmation(
-            first_name=subscriber.first_name,
-            confirm_url=f"{s.PUBLIC_URL}/confirm/{token}",
-        )
-        unsubscribe = None
-        list_id = None
-    else:
-        assert delivery.enrollment is not None and delivery.step is not None
-        course = deliveries.course_for(delivery.enrollment)
-        renderer = rt.renderer(course)
-        https_url = f"{s.PUBLIC_URL}/u/{subscriber.unsubscribe_token}"
-        rendered = renderer.render_step(
-            delivery.step, first_name=subscriber.first_name, unsubscribe_url=https_url
-        )
-        mailto = None
-        if s.tracked_replies:
-            address = rt.addresses.address(
-                AddressKind.UNSUBSCRIBE, subscriber.id, delivery.id, owner=subscriber.public_id
-            )
-            mailto = f"mailto:{address}?subject=unsubscribe"
-        unsubscribe = (https_url, mailto)
-        list_id = f"{course.title} <{course.slug}.{s.REPLY_DOMAIN}>"
-    if s.tracked_replies:
-        reply_address = rt.addresses.address(
-            AddressKind.REPLY, subscriber.id, delivery.id, owner=subscriber.public_id
-        )
-        reply_to = formataddr((renderer.sender_name, reply_address))
-    else:
-        reply_to = formataddr((s.THERAPIST_NAME, s.THERAPIST_EMAIL))
-    envelope = Envelope(
-        from_name=renderer.sender_name,
-        from_address=s.MAIL_FROM,
+    links = for_delivery(s, rt.addresses, delivery)
+    routing = Routing(
         to_address=subscriber.email,
-        to_name=subscriber.first_name,
-        reply_to=reply_to,
+        first_name=subscriber.first_name,
+        from_address=s.MAIL_FROM,
         message_id=delivery.message_id,
         date=rt.clock.now(),
-        unsubscribe=unsubscribe,
-        list_id=list_id,
+        reply_address=links.reply_address,
     )
-    return to_bytes(build_message(rendered, envelope))
+    if delivery.kind == DeliveryKind.CONFIRMATION:
+        assert links.confirm_url is not None
+        renderer = rt.renderer(default_course())
+        message = confirmation_email(renderer, routing, confirm_url=links.confirm_url)
+    else:
+        assert delivery.enrollment is not None and delivery.step is not None
+        assert links.unsubscribe_url is not None
+        message = course_email(
+            rt.renderer(deliveries.course_for(delivery.enrollment)),
+            delivery.step,
+            routing,
+            unsubscribe_url=links.unsubscribe_url,
+            unsubscribe_address=links.unsubscribe_address,
+            list_domain=s.REPLY_DOMAIN,
+        )
+    return links.envelope_from, to_bytes(message)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from service import lifecycle
 from service.models import Subscriber, SubscriberStatus
@@ -39,7 +38,7 @@ def _expired(token: str) -> ResponseReturnValue:
 
 def _lookup(public_id: str) -> Subscriber | None:
     with runtime().database.session() as session:
-        return session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+        return lifecycle.find_by_public_id(session, public_id)
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])

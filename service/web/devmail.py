@@ -6,12 +6,13 @@ import smtplib
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import SMTP, default
-from email.utils import make_msgid, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 
 from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from emails.reader_reply import body_text, reader_reply
 from service.web.errors import error_page
 from service.web.shared import runtime
 
@@ -63,12 +64,11 @@ def _tracked_reply_to(message: EmailMessage) -> str | None:
 @bp.get("/<name>")
 def show(name: str) -> ResponseReturnValue:
     message = _load(name)
-    text = message.get_body(("plain",))
     return render_template(
         "devmail/message.html",
         name=name,
         headers=list(message.items()),
-        text=text.get_content() if text is not None else "",
+        text=body_text(message),
         has_html=message.get_body(("html",)) is not None,
         reply_to=_tracked_reply_to(message),
         sent=request.args.get("replied") == "1",
@@ -87,15 +87,7 @@ def reply(name: str) -> ResponseReturnValue:
             title="Nothing to send",
             detail="Write a reply first; only course emails can be answered here.",
         )
-    answer = EmailMessage()
-    reader = parseaddr(str(original["To"]))[1]
-    answer["From"] = str(original["To"])
-    answer["To"] = to
-    answer["Subject"] = f"Re: {original['Subject']}"
-    answer["Message-ID"] = make_msgid(domain=reader.rpartition("@")[2] or "reader.localhost")
-    answer["In-Reply-To"] = str(original["Message-ID"])
-    quoted = "\n".join("> " + line for line in _text(original).splitlines())
-    answer.set_content(f"{words}\n\nOn {original['Date']}, you wrote:\n{quoted}\n")
+    reader, answer = reader_reply(original, words, to=to)
     settings = runtime().settings
     try:
         with smtplib.SMTP(
@@ -110,11 +102,6 @@ def reply(name: str) -> ResponseReturnValue:
             f"{settings.INBOUND_SMTP_PORT} ({error}). Start everything with make run.",
         )
     return redirect(url_for("devmail.show", name=name, replied=1), code=303)
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    return part.get_content() if part is not None else ""
 
 
 @bp.get("/<name>/html")

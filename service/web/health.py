@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.models import InboundMessage, InboundStatus
+from service import inbox
 from service.web.shared import runtime
 
 bp = Blueprint("health", __name__)
@@ -21,14 +20,10 @@ bp = Blueprint("health", __name__)
 def healthz() -> ResponseReturnValue:
     try:
         with runtime().database.session() as session:
-            waiting = session.scalar(
-                select(func.count(InboundMessage.id)).where(
-                    InboundMessage.status == InboundStatus.RETRY_WAIT
-                )
-            )
+            waiting = inbox.waiting_count(session)
     except SQLAlchemyError as error:
         return jsonify(ok=False, error=f"database unreachable: {type(error).__name__}"), 503
-    return jsonify(ok=True, replies_waiting=waiting or 0)
+    return jsonify(ok=True, replies_waiting=waiting)
 
 
 def init_app(app: Flask) -> None:

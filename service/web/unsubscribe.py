@@ -12,10 +12,9 @@ import logging
 
 from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from service import lifecycle
-from service.models import Subscriber, SubscriberStatus
+from service.models import SubscriberStatus
 from service.web.security import csrf
 from service.web.shared import runtime
 
@@ -33,7 +32,7 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         abort(404)
     rt = runtime()
     with rt.database.session() as session:
-        subscriber = session.scalar(select(Subscriber).where(Subscriber.unsubscribe_token == token))
+        subscriber = lifecycle.find_by_unsubscribe_token(session, token)
         if subscriber is None:
             abort(404)
         if request.method == "GET":

@@ -21,14 +21,13 @@ import hashlib
 import hmac
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from service.models import InboundMessage, WebhookNonce
+from service import inbox
 from service.queues import enqueue_replies
 from service.web.security import csrf
 from service.web.shared import runtime
@@ -38,7 +37,7 @@ log = logging.getLogger("coursemail.webhook")
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 
 #: How old (or how far in the future) a signed timestamp may be.
-SIGNATURE_WINDOW = timedelta(minutes=5)
+SIGNATURE_WINDOW = inbox.NONCE_KEPT / 2
 #: Room for form or JSON encoding around the largest message we accept.
 ENCODING_ALLOWANCE = 1.4
 
@@ -182,23 +181,9 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
     now = rt.clock.now()
     try:
         with rt.database.session() as session:
-            if nonce is not None:
-                session.execute(
-                    delete(WebhookNonce).where(WebhookNonce.seen_at < now - 2 * SIGNATURE_WINDOW)
-                )
-                session.add(WebhookNonce(nonce=nonce[:200], seen_at=now))
-                session.flush()
-            message = InboundMessage(
-                received_at=now,
-                source=source,
-                mail_from="",
-                rcpt_tos="\n".join(r[:320] for r in recipients),
-                raw=raw,
-                claimed_at=now,
+            stored = inbox.store(
+                session, raw, source=source, now=now, recipients=recipients, nonce=nonce
             )
-            session.add(message)
-            session.flush()
-            stored = message.id
     except IntegrityError:
         raise Refused(403, "this request was already received (a replayed signature)") from None
     except SQLAlchemyError as error:

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+#: The shipped phrase list and reply, beside this module; settings may point elsewhere.
+SAFETY_DIR = Path(__file__).resolve().parent
+SHIPPED_PHRASES = SAFETY_DIR / "crisis-phrases.txt"
+SHIPPED_REPLY = SAFETY_DIR / "crisis-reply.txt"
+
 #: What the reply file may use: ``$greeting`` ("Hi Anna," or "Hi,"), and the therapist's name.
 REPLY_PLACEHOLDERS = frozenset({"greeting", "therapist_name"})
 

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
@@ -53,8 +54,14 @@ COURSE_KEYS = {
     "send_hour",
     "timezone",
     "steps",
+    "post",
+    "contact",
 }
 STEP_KEYS = {"file", "delay_days"}
+#: ``[post]``: the piece of writing a step refers to by name (the forgiveness post).
+POST_KEYS = {"title", "url"}
+#: ``[contact]``: the author's details, the shipped defaults for THERAPIST_NAME/EMAIL/PHONE.
+CONTACT_KEYS = {"name", "email", "phone"}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -93,6 +100,13 @@ class Course:
     send_hour: int
     timezone: str
     steps: tuple[Step, ...]
+    #: the post the course names (``{{ forgiveness_post }}``) and where it is read
+    post_title: str = ""
+    post_url: str = ""
+    #: the author's contact details; settings (THERAPIST_NAME/EMAIL/PHONE) override them
+    contact_name: str = ""
+    contact_email: str = ""
+    contact_phone: str = ""
 
     @property
     def lesson_steps(self) -> tuple[Step, ...]:
@@ -107,8 +121,35 @@ def load_course(folder: Path) -> Course:
     """Read and check a course folder; raise ``CourseError`` naming the file and line."""
     path = folder / "course.toml"
     source = _read_text(path)
+    data = _parse_toml(path, source)
+    checker = _Checker(path, source)
+    checker.known_keys(data, COURSE_KEYS)
+    for key in ("slug", "title", "version", "send_hour", "timezone", "steps"):
+        if key not in data:
+            raise CourseError(path, None, f"missing required setting {key!r}")
+    facts = checker.facts(data)
+    post = checker.table(data, "post", POST_KEYS)
+    contact = checker.table(data, "contact", CONTACT_KEYS)
+    steps = _load_steps(folder, checker, data["steps"])
+    if not post.get("title") and any("forgiveness_post" in step.body for step in steps):
+        raise checker.fail(
+            "steps", "an email names {{ forgiveness_post }}: give its title under [post]"
+        )
+    return Course(
+        path=folder,
+        steps=steps,
+        post_title=post.get("title", ""),
+        post_url=post.get("url", ""),
+        contact_name=contact.get("name", ""),
+        contact_email=contact.get("email", ""),
+        contact_phone=contact.get("phone", ""),
+        **facts,
+    )
+
+
+def _parse_toml(path: Path, source: str) -> dict[str, object]:
     try:
-        data = tomllib.loads(source)
+        return tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:
         match = _TOML_LINE.search(str(error))
         line = int(match.group(1)) if match else None
@@ -119,82 +160,120 @@ def load_course(folder: Path) -> Course:
             message += " (the file ends too early: is a bracket or quote left open?)"
         raise CourseError(path, line, message) from None
 
-    def line_of(needle: str) -> int | None:
-        for number, line in enumerate(source.splitlines(), start=1):
+
+class _Checker:
+    """Checks ``course.toml``'s values, naming the line each problem is on."""
+
+    def __init__(self, path: Path, source: str) -> None:
+        self.path, self.source = path, source
+
+    def line_of(self, needle: str, *, section: str = "") -> int | None:
+        """The first line holding ``needle`` (after the line ``section``, when given)."""
+        lines = self.source.splitlines()
+        start = next((n for n, line in enumerate(lines) if line.strip() == section), 0)
+        for number, line in enumerate(lines[start:], start=start + 1):
             if needle in line and not line.lstrip().startswith("#"):
                 return number
         return None
 
-    def fail(key: str, message: str) -> CourseError:
-        return CourseError(path, line_of(key), message)
+    def fail(self, key: str, message: str, *, section: str = "") -> CourseError:
+        return CourseError(self.path, self.line_of(key, section=section), message)
 
-    for key in data:
-        if key not in COURSE_KEYS:
-            raise fail(key, f"unknown setting {key!r} (known: {', '.join(sorted(COURSE_KEYS))})")
-    for key in ("slug", "title", "version", "send_hour", "timezone", "steps"):
-        if key not in data:
-            raise CourseError(path, None, f"missing required setting {key!r}")
+    def known_keys(
+        self, data: dict[str, object], known: set[str], *, where: str = "", section: str = ""
+    ) -> None:
+        for key in data:
+            if key not in known:
+                listed = ", ".join(sorted(known))
+                raise self.fail(
+                    key, f"{where}unknown setting {key!r} (known: {listed})", section=section
+                )
 
-    slug = data["slug"]
-    if not isinstance(slug, str) or not _SLUG.match(slug):
-        raise fail("slug", "slug must be lower-case letters, digits and dashes")
-    title = data["title"]
-    if not isinstance(title, str) or not title.strip():
-        raise fail("title", "title must be some text")
-    version = data["version"]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise fail("version", "version must be a whole number, 1 or more")
-    send_hour = data["send_hour"]
-    if not isinstance(send_hour, int) or isinstance(send_hour, bool) or not 0 <= send_hour <= 23:
-        raise fail("send_hour", "send_hour must be a whole hour from 0 to 23")
-    timezone = data["timezone"]
-    if not isinstance(timezone, str) or not is_time_zone(timezone):
-        raise fail("timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')")
-    if not isinstance(data.get("description", ""), str):
-        raise fail("description", "description must be text")
-    for key in ("author", "sender_name"):
-        value = data.get(key, "")
+    def facts(self, data: dict[str, object]) -> dict[str, Any]:
+        """The course's own settings, checked one by one."""
+        slug, title, version = data["slug"], data["title"], data["version"]
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise self.fail("slug", "slug must be lower-case letters, digits and dashes")
+        if not isinstance(title, str) or not title.strip():
+            raise self.fail("title", "title must be some text")
+        if not _whole(version) or version < 1:
+            raise self.fail("version", "version must be a whole number, 1 or more")
+        send_hour, timezone = data["send_hour"], data["timezone"]
+        if not _whole(send_hour) or not 0 <= send_hour <= 23:
+            raise self.fail("send_hour", "send_hour must be a whole hour from 0 to 23")
+        if not isinstance(timezone, str) or not is_time_zone(timezone):
+            raise self.fail(
+                "timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')"
+            )
+        if not isinstance(data.get("description", ""), str):
+            raise self.fail("description", "description must be text")
+        for key in ("author", "sender_name"):
+            self.line(key, data.get(key, ""))
+        return {
+            "slug": slug,
+            "title": title.strip(),
+            "version": version,
+            "description": " ".join(str(data.get("description", "")).split()),
+            "author": data.get("author"),
+            "sender_name": data.get("sender_name"),
+            "send_hour": send_hour,
+            "timezone": timezone,
+        }
+
+    def line(self, key: str, value: object, *, section: str = "") -> str:
         if not isinstance(value, str) or "\n" in value.strip():
-            raise fail(key, f"{key} must be a line of text")
+            raise self.fail(key, f"{key} must be a line of text", section=section)
+        return value.strip()
 
-    raw_steps = data["steps"]
+    def table(self, data: dict[str, object], name: str, known: set[str]) -> dict[str, str]:
+        """An optional table of one-line texts: ``[post]`` or ``[contact]``."""
+        table, section = data.get(name, {}), f"[{name}]"
+        if not isinstance(table, dict):
+            raise self.fail(name, f"{name} must be a [{name}] table")
+        self.known_keys(table, known, where=f"{section}: ", section=section)
+        values = {k: self.line(k, v, section=section) for k, v in table.items()}
+        if values.get("url") and not values["url"].startswith(("https://", "http://")):
+            raise self.fail(
+                "url", "url must be a web address starting with https://", section=section
+            )
+        email = values.get("email", "")
+        if email and (email.count("@") != 1 or " " in email or email.endswith("@")):
+            raise self.fail("email", f"{email!r} is not an email address", section=section)
+        return values
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _load_steps(folder: Path, checker: _Checker, raw_steps: object) -> tuple[Step, ...]:
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise fail("steps", "a course needs at least one [[steps]] entry")
+        raise checker.fail("steps", "a course needs at least one [[steps]] entry")
     steps = []
     seen: set[str] = set()
     for index, entry in enumerate(raw_steps):
         where = f"step {index + 1}"
         if not isinstance(entry, dict):
-            raise fail("steps", f"{where} must be a [[steps]] table")
+            raise checker.fail("steps", f"{where} must be a [[steps]] table")
         for key in entry:
             if key not in STEP_KEYS:
-                raise fail(key, f"{where}: unknown key {key!r} (known: file, delay_days)")
+                raise checker.fail(key, f"{where}: unknown key {key!r} (known: file, delay_days)")
         name = entry.get("file")
         if not isinstance(name, str) or not name or "/" in name or "\\" in name:
-            raise fail("[[steps]]", f"{where}: 'file' must name a file in this folder")
+            raise checker.fail("[[steps]]", f"{where}: 'file' must name a file in this folder")
         if name in seen:
-            raise fail(name, f"{where}: {name!r} is used twice")
+            raise checker.fail(name, f"{where}: {name!r} is used twice")
         seen.add(name)
         delay = entry.get("delay_days")
-        if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay <= 365:
-            raise fail(name, f"{where}: delay_days must be a whole number of days from 0 to 365")
+        if not _whole(delay) or not 0 <= delay <= 365:
+            raise checker.fail(
+                name, f"{where}: delay_days must be a whole number of days from 0 to 365"
+            )
         step_path = folder / name
         if not step_path.is_file():
-            raise fail(name, f"{where}: file {name!r} not found beside course.toml")
+            raise checker.fail(name, f"{where}: file {name!r} not found beside course.toml")
         steps.append(load_step(step_path, index=index, delay_days=delay))
-
-    return Course(
-        path=folder,
-        slug=slug,
-        title=title.strip(),
-        version=version,
-        description=" ".join(str(data.get("description", "")).split()),
-        author=data.get("author"),
-        sender_name=data.get("sender_name"),
-        send_hour=send_hour,
-        timezone=timezone,
-        steps=tuple(steps),
-    )
+    return tuple(steps)
 
 
 def load_step(

@@ -21,7 +21,6 @@ from emails.course import SYSTEM_DIR, Course, Step, load_step
 
 LAYOUT_MJML = Path(__file__).with_name("layout.mjml")
 LAYOUT_TEXT = Path(__file__).with_name("layout.txt")
-FORGIVENESS_POST_TITLE = "“Forgiveness: The Real F Word”"
 CONFIRM_PLACEHOLDERS = frozenset({"first_name", "course_title", "author", "therapist_name"})
 
 
@@ -130,6 +129,10 @@ class Renderer:
         self._text_links = self._links_text()
 
     @property
+    def _post_title(self) -> str:
+        return f"“{self.course.post_title}”" if self.course.post_title else ""
+
+    @property
     def author(self) -> str:
         return self.course.author or self.contact.therapist_name
 
@@ -231,7 +234,7 @@ class Renderer:
 
     def _links_html(self) -> dict[str, object]:
         c = self.contact
-        post: object = FORGIVENESS_POST_TITLE
+        post: object = self._post_title
         if c.forgiveness_post_url:
             post = Markup('<a href="{}">{}</a>').format(c.forgiveness_post_url, post)
         phone_digits = re.sub(r"[^\d+]", "", c.therapist_phone)
@@ -247,7 +250,7 @@ class Renderer:
 
     def _links_text(self) -> dict[str, object]:
         c = self.contact
-        post = FORGIVENESS_POST_TITLE
+        post = self._post_title
         if c.forgiveness_post_url:
             post = f"{post} ({c.forgiveness_post_url})"
         return {

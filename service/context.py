@@ -14,6 +14,8 @@ from functools import cached_property
 from redis import Redis
 from rq import Queue
 
+from emails.course import Course, default_course
+from emails.render import Contact
 from service.addresses import Addresses
 from service.clock import Clock, SystemClock
 from service.db import Database
@@ -39,3 +41,26 @@ class Context:
 
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.redis)
+
+    def contact(self, course: Course | None = None) -> Contact:
+        """The author's details for ``course`` (default: the shipped one)."""
+        return contact_for(self.settings, course or default_course())
+
+
+def contact_for(settings: Settings, course: Course) -> Contact:
+    """The course file's contact details and post link, with the deployment's settings
+    (THERAPIST_NAME, THERAPIST_EMAIL, THERAPIST_PHONE, FORGIVENESS_POST_URL) winning."""
+    name = settings.THERAPIST_NAME or course.contact_name
+    note = settings.REPLIES_READ_NOTE or (
+        f"{name} reads every reply personally, usually within two working days. "
+        "Replies are not watched around the clock."
+    )
+    return Contact(
+        therapist_name=name,
+        therapist_email=settings.THERAPIST_EMAIL or course.contact_email,
+        therapist_phone=settings.THERAPIST_PHONE or course.contact_phone,
+        postal_address=settings.POSTAL_ADDRESS,
+        forgiveness_post_url=settings.FORGIVENESS_POST_URL or course.post_url,
+        blog_url=settings.BLOG_URL,
+        replies_note=note,
+    )

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from emails.safety import SAFETY_DIR
 
 ENVIRONMENTS = ("development", "production", "test")
-
-#: The seed's own contact details: the shipped course defaults.
-SEED_THERAPIST_NAME = "Lee Miller"
-SEED_THERAPIST_EMAIL = "leemiller.therapist@gmail.com"
-SEED_THERAPIST_PHONE = "(310) 614-0323"
 
 REPLY_MODES = ("tracked", "direct")
 
@@ -100,90 +96,13 @@ class Settings:
         env: dict[str, str] = dict(os.environ if environ is None else environ)
         for key, value in (overrides or {}).items():
             env[key] = str(value)
-
-        def get(name: str, default: str = "") -> str:
-            value = env.get(name, "").strip()
-            return value if value else default
-
-        cm_env = get("COURSEMAIL_ENV", "development").lower()
-        if cm_env not in ENVIRONMENTS:
-            raise ConfigError(
-                f"COURSEMAIL_ENV must be one of {', '.join(ENVIRONMENTS)}; got {cm_env!r}"
-            )
-        instance = Path(get("COURSEMAIL_INSTANCE", str(Path.cwd() / "instance"))).resolve()
-        port = _int("PORT", get("PORT", "5000"), minimum=1, maximum=65535)
-        reply_domain = get("REPLY_DOMAIN", "coursemail.localhost").lower()
-        _check_domain("REPLY_DOMAIN", reply_domain)
-
-        therapist_name = _line("THERAPIST_NAME", get("THERAPIST_NAME", SEED_THERAPIST_NAME))
-        reply_mode = get("REPLY_MODE", "tracked").lower()
-        if reply_mode not in REPLY_MODES:
-            raise ConfigError(f"REPLY_MODE must be tracked or direct; got {reply_mode!r}")
-        basic_auth = get("INBOUND_BASIC_AUTH")
-        if basic_auth and ":" not in basic_auth:
-            raise ConfigError("INBOUND_BASIC_AUTH must look like username:password")
-
-        settings = cls(
-            instance_path=instance,
-            DATABASE_URL=_database_url(get("DATABASE_URL"), instance),
-            REDIS_URL=_redis_url(get("REDIS_URL", f"unix://{instance / 'redis.sock'}")),
-            SMTP_URL=_smtp_url(get("SMTP_URL", "smtp://127.0.0.1:1025")),
-            PUBLIC_URL=_public_url(get("PUBLIC_URL", f"http://127.0.0.1:{port}")),
-            PORT=port,
-            SECRET_KEY=get("SECRET_KEY"),
-            COURSEMAIL_ENV=cm_env,
-            MAIL_FROM=_address("MAIL_FROM", get("MAIL_FROM", f"course@{reply_domain}")),
-            THERAPIST_NAME=therapist_name,
-            THERAPIST_EMAIL=_address(
-                "THERAPIST_EMAIL", get("THERAPIST_EMAIL", SEED_THERAPIST_EMAIL)
-            ),
-            THERAPIST_PHONE=_line("THERAPIST_PHONE", get("THERAPIST_PHONE", SEED_THERAPIST_PHONE)),
-            POSTAL_ADDRESS=get("POSTAL_ADDRESS"),
-            BLOG_URL=_optional_url("BLOG_URL", get("BLOG_URL")),
-            FORGIVENESS_POST_URL=_optional_url("FORGIVENESS_POST_URL", get("FORGIVENESS_POST_URL")),
-            REPLY_DOMAIN=reply_domain,
-            COURSEMAIL_TIME_SCALE=_positive_float(
-                "COURSEMAIL_TIME_SCALE", get("COURSEMAIL_TIME_SCALE", "1")
-            ),
-            DISPATCH_INTERVAL=_positive_float("DISPATCH_INTERVAL", get("DISPATCH_INTERVAL", "5")),
-            ADMIN_USERNAME=get("ADMIN_USERNAME", "admin"),
-            ADMIN_PASSWORD=get("ADMIN_PASSWORD"),
-            INBOUND_SMTP_HOST=get("INBOUND_SMTP_HOST", "127.0.0.1"),
-            INBOUND_SMTP_PORT=_int(
-                "INBOUND_SMTP_PORT", get("INBOUND_SMTP_PORT", "2525"), minimum=1, maximum=65535
-            ),
-            INBOUND_TLS_CERT=_optional_file("INBOUND_TLS_CERT", get("INBOUND_TLS_CERT")),
-            INBOUND_TLS_KEY=_optional_file("INBOUND_TLS_KEY", get("INBOUND_TLS_KEY")),
-            TRUSTED_PROXIES=_int(
-                "TRUSTED_PROXIES", get("TRUSTED_PROXIES", "0"), minimum=0, maximum=5
-            ),
-            REPLY_MODE=reply_mode,
-            INBOUND_MAX_BYTES=_int(
-                "INBOUND_MAX_BYTES",
-                get("INBOUND_MAX_BYTES", str(25 * 1024 * 1024)),
-                minimum=64 * 1024,
-                maximum=200 * 1024 * 1024,
-            ),
-            INBOUND_WEBHOOK_SECRET=get("INBOUND_WEBHOOK_SECRET"),
-            MAILGUN_SIGNING_KEY=get("MAILGUN_SIGNING_KEY"),
-            INBOUND_BASIC_AUTH=basic_auth,
-            CRISIS_PHRASES_FILE=_readable_file(
-                "CRISIS_PHRASES_FILE",
-                get("CRISIS_PHRASES_FILE", str(SAFETY_DIR / "crisis-phrases.txt")),
-            ),
-            CRISIS_REPLY_FILE=_readable_file(
-                "CRISIS_REPLY_FILE", get("CRISIS_REPLY_FILE", str(SAFETY_DIR / "crisis-reply.txt"))
-            ),
-            REPLIES_READ_NOTE=_line(
-                "REPLIES_READ_NOTE",
-                get(
-                    "REPLIES_READ_NOTE",
-                    f"{therapist_name} reads every reply personally, usually within two "
-                    "working days. Replies are not watched around the clock.",
-                ),
-            ),
-        )
-        return settings._checked()
+        # earlier values fill later defaults: {COURSEMAIL_INSTANCE}, {PORT}, {REPLY_DOMAIN}
+        known: dict[str, object] = {"cwd": Path.cwd(), "safety": SAFETY_DIR}
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.name, "").strip() or var.default.format(**known)
+            known[var.name] = values[var.field or var.name] = var.parse(var.name, raw)
+        return cls(**values)._checked()
 
     def _checked(self) -> Settings:
         """Apply production rules, and give development a stable secret and an address line."""
@@ -256,7 +175,7 @@ def _instance_secret(instance: Path) -> str:
     return candidate
 
 
-def _int(name: str, raw: str, *, minimum: int, maximum: int) -> int:
+def _int(name: str, raw: str, *, minimum: int = 0, maximum: int = 2**31) -> int:
     try:
         value = int(raw)
     except ValueError:
@@ -297,9 +216,7 @@ def _check_domain(name: str, value: str) -> None:
         raise ConfigError(f"{name} must be a domain name like mail.example.org; got {value!r}")
 
 
-def _database_url(raw: str, instance: Path) -> str:
-    if not raw:
-        return f"sqlite:///{instance / 'coursemail.db'}"
+def _database_url(name: str, raw: str) -> str:
     if raw.startswith("postgres://"):  # Heroku-style spelling SQLAlchemy does not accept
         raw = "postgresql://" + raw[len("postgres://") :]
     if raw.startswith("postgresql://"):
@@ -311,13 +228,13 @@ def _database_url(raw: str, instance: Path) -> str:
     return raw
 
 
-def _redis_url(raw: str) -> str:
+def _redis_url(name: str, raw: str) -> str:
     if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {raw!r}")
     return raw
 
 
-def _smtp_url(raw: str) -> str:
+def _smtp_url(name: str, raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError(
@@ -330,7 +247,7 @@ def _smtp_url(raw: str) -> str:
     return raw
 
 
-def _public_url(raw: str) -> str:
+def _public_url(name: str, raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(
@@ -359,3 +276,103 @@ def _optional_url(name: str, raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("http", "https"):
         raise ConfigError(f"{name} must be an http(s) URL; got {raw!r}")
     return raw
+
+
+def _between(minimum: int, maximum: int) -> Parser:
+    return lambda name, raw: _int(name, raw, minimum=minimum, maximum=maximum)
+
+
+def _one_of(choices: tuple[str, ...], spelled: str) -> Parser:
+    def parse(name: str, raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ConfigError(f"{name} must be {spelled}; got {raw!r}")
+        return raw.lower()
+
+    return parse
+
+
+def _domain(name: str, raw: str) -> str:
+    _check_domain(name, raw.lower())
+    return raw.lower()
+
+
+def _optional_address(name: str, raw: str) -> str:
+    return _address(name, raw) if raw else ""
+
+
+def _user_password(name: str, raw: str) -> str:
+    if raw and ":" not in raw:
+        raise ConfigError(f"{name} must look like username:password")
+    return raw
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _folder(name: str, raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+Parser = Callable[[str, str], Any]
+_ENVS = ", ".join(ENVIRONMENTS)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, its default (which may name earlier values, as
+    ``{PORT}``), how it is read, and the field it fills when that is not its own name."""
+
+    name: str
+    default: str
+    parse: Parser
+    field: str = ""
+
+
+#: Every setting, in the order they are read. The README's table documents each (tested).
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "COURSEMAIL_ENV", "development", _one_of(ENVIRONMENTS, "one of " + ", ".join(ENVIRONMENTS))
+    ),
+    Variable(
+        "COURSEMAIL_INSTANCE", "{cwd}/instance", lambda _, raw: Path(raw).resolve(), "instance_path"
+    ),
+    Variable("PORT", "5000", _between(1, 65535)),
+    Variable("REPLY_DOMAIN", "coursemail.localhost", _domain),
+    Variable(
+        "DATABASE_URL",
+        "sqlite:///{COURSEMAIL_INSTANCE}/coursemail.db",
+        _database_url,
+    ),
+    Variable("REDIS_URL", "unix://{COURSEMAIL_INSTANCE}/redis.sock", _redis_url),
+    Variable("SMTP_URL", "smtp://127.0.0.1:1025", _smtp_url),
+    Variable("PUBLIC_URL", "http://127.0.0.1:{PORT}", _public_url),
+    Variable("SECRET_KEY", "", _text),
+    Variable("MAIL_FROM", "course@{REPLY_DOMAIN}", _address),
+    # the author's details: empty means the course's own (its course.toml [contact])
+    Variable("THERAPIST_NAME", "", _line),
+    Variable("THERAPIST_EMAIL", "", _optional_address),
+    Variable("THERAPIST_PHONE", "", _line),
+    Variable("POSTAL_ADDRESS", "", _text),
+    Variable("BLOG_URL", "", _optional_url),
+    # empty means the course's own (its course.toml [post] url)
+    Variable("FORGIVENESS_POST_URL", "", _optional_url),
+    Variable("COURSEMAIL_TIME_SCALE", "1", _positive_float),
+    Variable("DISPATCH_INTERVAL", "5", _positive_float),
+    Variable("ADMIN_USERNAME", "admin", _text),
+    Variable("ADMIN_PASSWORD", "", _text),
+    Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),
+    Variable("INBOUND_SMTP_PORT", "2525", _between(1, 65535)),
+    Variable("INBOUND_TLS_CERT", "", _optional_file),
+    Variable("INBOUND_TLS_KEY", "", _optional_file),
+    Variable("TRUSTED_PROXIES", "0", _between(0, 5)),
+    Variable("REPLY_MODE", "tracked", _one_of(REPLY_MODES, "tracked or direct")),
+    Variable("INBOUND_MAX_BYTES", str(25 * 1024 * 1024), _between(64 * 1024, 200 * 1024 * 1024)),
+    Variable("INBOUND_WEBHOOK_SECRET", "", _text),
+    Variable("MAILGUN_SIGNING_KEY", "", _text),
+    Variable("INBOUND_BASIC_AUTH", "", _user_password),
+    Variable("CRISIS_PHRASES_FILE", "{safety}/crisis-phrases.txt", _readable_file),
+    Variable("CRISIS_REPLY_FILE", "{safety}/crisis-reply.txt", _readable_file),
+    # empty means "<the author> reads every reply personally, ..." (service.context)
+    Variable("REPLIES_READ_NOTE", "", _line),
+)

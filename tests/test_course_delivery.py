@@ -119,7 +119,7 @@ def test_every_course_email_carries_the_good_citizen_headers(
         for part in (text, html):
             assert f"/u/{token}" in part
             assert "100 Test Street, Testville, CA 90000" in part
-            assert rt.settings.REPLIES_READ_NOTE in part
+            assert rt.contact().replies_note in part
         # SMTP line endings: CRLF everywhere, no bare LF, no line over 998 octets
         assert b"\n" not in item.data.replace(b"\r\n", b"")
         assert max(len(line) for line in item.data.split(b"\r\n")) <= 998

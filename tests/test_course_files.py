@@ -11,6 +11,8 @@ from click.testing import CliRunner
 
 from emails.course import CourseError, default_course, load_course
 from emails.render import Contact, Renderer
+from service.context import contact_for
+from service.settings import Settings
 from workers.cli import main
 
 COURSE = default_course()
@@ -249,3 +251,54 @@ def test_author_must_be_one_line_and_description_text(tmp_path: Path) -> None:
     folder = _course(tmp_path, GOOD_TOML + "description = 3\n" + steps, {"a.md": GOOD_STEP})
     with pytest.raises(CourseError, match="description must be text"):
         load_course(folder)
+
+
+STEPS = '[[steps]]\nfile = "a.md"\ndelay_days = 0\n'
+
+
+@pytest.mark.parametrize(
+    ("extra", "step", "line", "words"),
+    [
+        (
+            '[contact]\nname = "Lee"\nemial = "x"\n',
+            GOOD_STEP,
+            11,
+            "[contact]: unknown setting 'emial'",
+        ),
+        ('[contact]\nemail = "not an address"\n', GOOD_STEP, 10, "is not an email address"),
+        ('[post]\ntitle = "P"\nurl = "ftp://x"\n', GOOD_STEP, 11, "url must be a web address"),
+        ("[post]\ntitle = 3\n", GOOD_STEP, 10, "title must be a line of text"),
+        ("", "Subject: S\n\nRead {{ forgiveness_post }}.\n", 6, "give its title under [post]"),
+    ],
+)
+def test_post_and_contact_tables_are_checked(
+    tmp_path: Path, extra: str, step: str, line: int, words: str
+) -> None:
+    folder = _course(tmp_path, GOOD_TOML + STEPS + extra, {"a.md": step})
+    with pytest.raises(CourseError) as caught:
+        load_course(folder)
+    assert f"course.toml:{line}: " in str(caught.value) and words in str(caught.value)
+
+
+def test_the_course_files_contact_reaches_the_emails_unless_settings_override_it(
+    tmp_path: Path,
+) -> None:
+    toml = GOOD_TOML + STEPS + '[contact]\nname = "Robin Hale"\nemail = "robin@example.test"\n'
+    step = "Subject: Hi\n\nWrite to {{ therapist_name }} at {{ therapist_email }}.\n"
+    course = load_course(_course(tmp_path, toml, {"a.md": step}))
+    settings = Settings.from_env(environ={"COURSEMAIL_INSTANCE": str(tmp_path / "i")})
+    text = (
+        Renderer(course, contact_for(settings, course))
+        .render_step(0, first_name=None, unsubscribe_url="https://u")
+        .text
+    )
+    assert "Write to Robin Hale at robin@example.test." in text
+    overridden = Settings.from_env(
+        environ={"COURSEMAIL_INSTANCE": str(tmp_path / "i"), "THERAPIST_NAME": "Sam Ortiz"}
+    )
+    text = (
+        Renderer(course, contact_for(overridden, course))
+        .render_step(0, first_name=None, unsubscribe_url="https://u")
+        .text
+    )
+    assert "Write to Sam Ortiz at robin@example.test." in text

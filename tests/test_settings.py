@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from emails.course import default_course
+from service.context import contact_for
 from service.settings import POSTAL_ADDRESS_PLACEHOLDER, ConfigError, Settings
 from service.web import create_app
 
@@ -25,16 +27,14 @@ def _settings(tmp_path: Path, **values: str) -> Settings:
     return Settings.from_env(environ={"COURSEMAIL_INSTANCE": str(tmp_path), **values})
 
 
-def test_development_defaults_are_local_and_use_the_seed_contact(tmp_path: Path) -> None:
+def test_development_defaults_are_local_and_leave_the_contact_to_the_course(
+    tmp_path: Path,
+) -> None:
     s = _settings(tmp_path)
     assert s.DATABASE_URL == f"sqlite:///{tmp_path / 'coursemail.db'}"
     assert s.REDIS_URL == f"unix://{tmp_path / 'redis.sock'}"  # never a surprise :6379
     assert s.PUBLIC_URL == "http://127.0.0.1:5000"
-    assert (s.THERAPIST_NAME, s.THERAPIST_EMAIL, s.THERAPIST_PHONE) == (
-        "Lee Miller",
-        "leemiller.therapist@gmail.com",
-        "(310) 614-0323",
-    )
+    assert (s.THERAPIST_NAME, s.THERAPIST_EMAIL, s.THERAPIST_PHONE) == ("", "", "")
     assert s.POSTAL_ADDRESS == POSTAL_ADDRESS_PLACEHOLDER
     assert (s.COURSEMAIL_TIME_SCALE, s.DISPATCH_INTERVAL) == (1.0, 5.0)
     assert _settings(tmp_path, PORT="8080").PUBLIC_URL == "http://127.0.0.1:8080"
@@ -124,3 +124,36 @@ def test_every_setting_is_documented_in_the_readme_table() -> None:
     assert names - table == set(), "add these to the README's settings table"
     example = (ROOT / ".env.example").read_text()
     assert {n for n in names if f"{n}=" not in example} == set(), "and to .env.example"
+
+
+def test_the_seed_contact_comes_from_the_course_file_and_settings_override_it(
+    tmp_path: Path,
+) -> None:
+    course = default_course()
+    shipped = contact_for(_settings(tmp_path), course)
+    assert (shipped.therapist_name, shipped.therapist_email, shipped.therapist_phone) == (
+        "Lee Miller",
+        "leemiller.therapist@gmail.com",
+        "(310) 614-0323",
+    )
+    assert (
+        shipped.forgiveness_post_url == "" and course.post_title == "Forgiveness: The Real F Word"
+    )
+    assert shipped.replies_note.startswith("Lee Miller reads every reply personally")
+    mine = contact_for(
+        _settings(
+            tmp_path,
+            THERAPIST_NAME="Robin Hale",
+            THERAPIST_EMAIL="robin@example.test",
+            THERAPIST_PHONE="555 0100",
+            FORGIVENESS_POST_URL="https://blog.example.test/forgiveness",
+        ),
+        course,
+    )
+    assert (mine.therapist_name, mine.therapist_email, mine.therapist_phone) == (
+        "Robin Hale",
+        "robin@example.test",
+        "555 0100",
+    )
+    assert mine.forgiveness_post_url == "https://blog.example.test/forgiveness"
+    assert mine.replies_note.startswith("Robin Hale reads every reply")

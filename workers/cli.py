@@ -56,19 +56,21 @@ def course() -> None:
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
 def course_check(folder: Path | None) -> None:
     """Check a course folder (default: the shipped course) and render every email."""
-    from emails.render import Contact, Renderer
+    from emails.render import Renderer
+    from service.context import contact_for
 
     folder = folder or COURSES_DIR / "rebuilding-trust"
     try:
         loaded = load_course(folder)
     except CourseError as error:
         raise click.ClickException(str(error)) from None
-    renderer = Renderer(loaded, Contact("Therapist", "t@example.org", "555", "Address"))
+    settings = _settings()
+    renderer = Renderer(loaded, contact_for(settings, loaded))
     for step in loaded.steps:
         rendered = renderer.render_step(step.index, first_name="Sam", unsubscribe_url="https://u")
         click.echo(f"  {step.index}  +{step.delay_days}d  {rendered.subject}")
     click.echo(f"{loaded.title}: {len(loaded.steps)} emails, all fine.")
-    _check_safety_files(_settings())
+    _check_safety_files(settings)
 
 
 def _check_safety_files(settings: Settings) -> None:

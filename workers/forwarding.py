@@ -134,7 +134,7 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
         course = deliveries.course_for(delivery.enrollment)
     renderer = rt.renderer(course)
     ctx = _context(session, row, subscriber, delivery, renderer)
-    forward = None if row.forwarded_at is not None else _forwarder(rt, row, subscriber, ctx)
+    forward = None if row.forwarded_at else _forwarder(rt, row, subscriber, ctx, renderer)
     state = row.crisis_reply
     if state != CrisisReply.DUE:
         return Plan(forward, None, state)
@@ -181,11 +181,15 @@ def _context(
 
 
 def _forwarder(
-    rt: Runtime, row: InboundMessage, subscriber: Subscriber | None, ctx: ForwardContext
+    rt: Runtime,
+    row: InboundMessage,
+    subscriber: Subscriber | None,
+    ctx: ForwardContext,
+    renderer: Renderer,
 ) -> Callable[[str | None], Outgoing]:
     """Builds the forward once the crisis reply's outcome (a line for the therapist) is known."""
     s = rt.settings
-    therapist = rt.contact.therapist_email
+    therapist = renderer.contact.therapist_email
     inbound_id, raw, damaged = row.id, row.raw, row.damaged
     identity = row.dedupe_key or str(row.id)
     conversation = subscriber.public_id if subscriber else None

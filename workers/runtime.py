@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from emails.course import Course
-from emails.render import Contact, Renderer
+from emails.render import Renderer
 from service.context import Context
 from service.settings import Settings
 from workers.transport import SMTPTransport, Transport
@@ -28,22 +28,9 @@ class Runtime(Context):
             return self.transport_factory()
         return SMTPTransport(self.settings.SMTP_URL)
 
-    @property
-    def contact(self) -> Contact:
-        s = self.settings
-        return Contact(
-            therapist_name=s.THERAPIST_NAME,
-            therapist_email=s.THERAPIST_EMAIL,
-            therapist_phone=s.THERAPIST_PHONE,
-            postal_address=s.POSTAL_ADDRESS,
-            forgiveness_post_url=s.FORGIVENESS_POST_URL,
-            blog_url=s.BLOG_URL,
-            replies_note=s.REPLIES_READ_NOTE,
-        )
-
     def renderer(self, course: Course) -> Renderer:
         if course.slug not in self._renderers:
-            self._renderers[course.slug] = Renderer(course, self.contact)
+            self._renderers[course.slug] = Renderer(course, self.contact(course))
         return self._renderers[course.slug]
 
 

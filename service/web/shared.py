@@ -28,11 +28,10 @@ def send_confirmation_soon(subscriber_id: int) -> None:
 def init_context(app: Flask) -> None:
     @app.context_processor
     def _page_context() -> dict[str, object]:
-        settings = runtime().settings
         loaded = course()
         return {
             "course": loaded,
-            "author": loaded.author or settings.THERAPIST_NAME,
+            "author": loaded.author or runtime().contact(loaded).therapist_name,
             "send_time": send_time_phrase(loaded.send_hour),
         }
 

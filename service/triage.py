@@ -78,35 +78,21 @@ def understand(
 ) -> Understood:
     """Fill in what ``parsed`` says about ``row``, act on it, and decide whether to forward."""
     notes = list(parsed.notes)
-    row.parsed_at = now
-    row.from_address = (parsed.from_address or "")[:320] or None
-    row.subject = parsed.subject
-    row.message_id = parsed.message_id
-    row.reply_text = parsed.reply_text
-    row.damaged = parsed.damaged
+    _record_parsed(row, parsed, now=now)
     token = find_token(addresses, row, parsed)
     if token is None:
         return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
     row.address_kind = token.kind.value
     row.subscriber_id = token.subscriber_id
     row.delivery_id = token.delivery_id
-    identity = parsed.message_id or hashlib.sha256(row.raw).hexdigest()
-    key = hashlib.sha256(
-        f"{identity}|{token.kind}|{token.subscriber_id}|{token.delivery_id}".encode()
-    ).hexdigest()
+    key = _dedupe_key(row, parsed, token)
     earlier = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
     if earlier is not None:
         return _finish(
             row, InboundCategory.DUPLICATE, False, notes + [f"the same message as #{earlier}"]
         )
     row.dedupe_key = key
-    subscriber = session.get(Subscriber, token.subscriber_id)
-    if subscriber is not None and not token.belongs_to(subscriber.public_id):
-        subscriber = None  # the id now belongs to someone else: never file it under them
-        row.subscriber_id = row.delivery_id = None
-    if subscriber is None:
-        notes.append("we hold no record of this person any more (their data was erased)")
-
+    subscriber = _writer(session, row, token, notes)
     if parsed.report is not None:
         if parsed.report.hard and subscriber is not None:
             lifecycle.suppress(
@@ -131,23 +117,59 @@ def understand(
         return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
     elif stop:
         _unsubscribe(session, subscriber, notes, now=now)
-
-    found = crisis.find(parsed.reply_text)
-    if found:
-        row.urgent = True
-        words = ", ".join(f"“{p}”" for p in found)
-        earlier_crisis = _recent_crisis_reply(session, row, now=now)
-        if earlier_crisis is None:
-            row.crisis_reply = CrisisReply.DUE
-            notes.append(f"their words may mean they are in danger ({words})")
-        else:
-            # once a day at most: a mail loop quoting our own reply must not feed itself
-            notes.append(
-                f"their words may mean they are in danger ({words}); they were already sent "
-                f"the crisis-resources reply at {earlier_crisis:%Y-%m-%d %H:%M} UTC, so it "
-                "was not sent again"
-            )
+    _notice_danger(session, row, crisis.find(parsed.reply_text), notes, now=now)
     return _finish(row, category, True, notes)
+
+
+def _record_parsed(row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
+    row.parsed_at = now
+    row.from_address = (parsed.from_address or "")[:320] or None
+    row.subject = parsed.subject
+    row.message_id = parsed.message_id
+    row.reply_text = parsed.reply_text
+    row.damaged = parsed.damaged
+
+
+def _dedupe_key(row: InboundMessage, parsed: ParsedMail, token: AddressToken) -> str:
+    """The same message to the same tracked address: delivered twice, recorded once."""
+    identity = parsed.message_id or hashlib.sha256(row.raw).hexdigest()
+    return hashlib.sha256(
+        f"{identity}|{token.kind}|{token.subscriber_id}|{token.delivery_id}".encode()
+    ).hexdigest()
+
+
+def _writer(
+    session: Session, row: InboundMessage, token: AddressToken, notes: list[str]
+) -> Subscriber | None:
+    """The reader the address was made for, if we still hold them."""
+    subscriber = session.get(Subscriber, token.subscriber_id)
+    if subscriber is not None and not token.belongs_to(subscriber.public_id):
+        subscriber = None  # the id now belongs to someone else: never file it under them
+        row.subscriber_id = row.delivery_id = None
+    if subscriber is None:
+        notes.append("we hold no record of this person any more (their data was erased)")
+    return subscriber
+
+
+def _notice_danger(
+    session: Session, row: InboundMessage, found: list[str], notes: list[str], *, now: datetime
+) -> None:
+    """Crisis phrases mark the forward URGENT and, once a day at most, due a crisis reply."""
+    if not found:
+        return
+    row.urgent = True
+    words = ", ".join(f"“{p}”" for p in found)
+    earlier_crisis = _recent_crisis_reply(session, row, now=now)
+    if earlier_crisis is None:
+        row.crisis_reply = CrisisReply.DUE
+        notes.append(f"their words may mean they are in danger ({words})")
+    else:
+        # once a day at most: a mail loop quoting our own reply must not feed itself
+        notes.append(
+            f"their words may mean they are in danger ({words}); they were already sent "
+            f"the crisis-resources reply at {earlier_crisis:%Y-%m-%d %H:%M} UTC, so it "
+            "was not sent again"
+        )
 
 
 def _unsubscribe(

@@ -20,6 +20,7 @@ from service.models import InboundMessage, InboundStatus
 from service.queues import QUEUE_TRANSACTIONAL
 from tests.support.mail import send
 from tests.support.smtp import free_port
+from tests.support.waiting import some_thread_is_in, wait_for
 from workers import listener
 from workers.runtime import Runtime
 
@@ -123,7 +124,8 @@ def test_a_slow_database_write_does_not_stall_other_sessions(rt: Runtime, listen
     thread = threading.Thread(target=slow_sender)
     thread.start()
     try:
-        time.sleep(0.5)  # the first session is now waiting on its write
+        # the first session is now inside its durable write, waiting on the lock
+        wait_for(lambda: some_thread_is_in("store", "service/inbox.py"), 10, "the blocked write")
         started = time.monotonic()
         with smtplib.SMTP("127.0.0.1", listener, timeout=5) as smtp:
             smtp.ehlo()

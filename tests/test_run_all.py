@@ -9,8 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from tests.support.http import Browserless, confirm, sign_up_and_confirm_link
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.procs import processes_with
 from tests.support.smtp import SMTPSink, free_port
+from tests.support.waiting import wait_for
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.slow
@@ -55,15 +55,6 @@ def clean_env(**values: str) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env.update(values)
     return env
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

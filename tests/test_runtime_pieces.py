@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from tests.support.env import settings_env
 from tests.support.harness import enrolled
 from tests.support.smtp import SMTPSink
 from tests.support.tokens import confirm_token_issued_days_ago
+from tests.support.waiting import wait_for
 from workers import dispatch
 from workers.cli import main
 from workers.runtime import Runtime
@@ -72,15 +72,17 @@ def test_the_tick_loop_survives_a_database_outage(
     rt.database.dispose()
     thread = threading.Thread(target=run)
     thread.start()
-    time.sleep(0.3)
+    # the database comes back only once a pass has really failed
+    wait_for(lambda: "tick failed; trying again" in caplog.text, 10, "a failing pass")
     rt.database.url = real_url
     rt.database.dispose()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def sent_a_step() -> bool:
         with rt.database.session() as session:
-            if session.scalar(select(Delivery.id).where(Delivery.kind == DeliveryKind.STEP)):
-                break
-        time.sleep(0.05)
+            found = session.scalar(select(Delivery.id).where(Delivery.kind == DeliveryKind.STEP))
+        return found is not None
+
+    wait_for(sent_a_step, 10, "the loop to go on and claim the due step")
     stop.set()
     thread.join(5)
     assert not thread.is_alive()

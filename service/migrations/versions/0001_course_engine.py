@@ -17,6 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _subscribers_and_enrollments()
+    _deliveries_and_suppressions()
+
+
+def _subscribers_and_enrollments() -> None:
     op.create_table(
         "subscribers",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -47,6 +52,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_enrollments_subscriber_id", "enrollments", ["subscriber_id"])
     op.create_index("ix_enrollments_due", "enrollments", ["status", "next_send_at"])
+
+
+def _deliveries_and_suppressions() -> None:
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Integer, primary_key=True),

@@ -1,0 +1,226 @@
+"""Every environment variable coursemail reads: its default and how its text is read.
+
+One row per variable (``VARIABLES``), in the order they are read, so a default can name an
+earlier value (``{PORT}``, ``{REPLY_DOMAIN}``, ``{COURSEMAIL_INSTANCE}``). Each parser takes
+the variable's name and its text and returns the value, or raises ``ConfigError`` with a
+message that names the variable and says what a good value looks like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+ENVIRONMENTS = ("development", "production", "test")
+REPLY_MODES = ("tracked", "direct")
+
+
+def _int(name: str, raw: str, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number; got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}; got {value}")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number; got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number; got {raw!r}")
+    return value
+
+
+def _line(name: str, value: str) -> str:
+    if any(ch in value for ch in "\r\n\0"):
+        raise ConfigError(f"{name} must be a single line of text")
+    return value
+
+
+def _address(name: str, value: str) -> str:
+    _line(name, value)
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain or " " in value or "<" in value:
+        raise ConfigError(
+            f"{name} must be a bare email address like name@example.org; got {value!r}"
+        )
+    return value
+
+
+def _check_domain(name: str, value: str) -> None:
+    if not value or any(ch in value for ch in " @/:\r\n\0") or "." not in value:
+        raise ConfigError(f"{name} must be a domain name like mail.example.org; got {value!r}")
+
+
+def _database_url(name: str, raw: str) -> str:
+    if raw.startswith("postgres://"):  # Heroku-style spelling SQLAlchemy does not accept
+        raw = "postgresql://" + raw[len("postgres://") :]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
+    if not raw.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(
+            f"DATABASE_URL must be a sqlite:/// or postgresql:// URL; got {raw.split(':')[0]!r}"
+        )
+    return raw
+
+
+def _redis_url(name: str, raw: str) -> str:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {raw!r}")
+    return raw
+
+
+def _smtp_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(
+            f"SMTP_URL must look like smtp://user:pass@host:port or smtps://host:465; got {raw!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"SMTP_URL has an invalid port: {raw!r}") from None
+    return raw
+
+
+def _public_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"PUBLIC_URL must be an http(s) URL like https://example.org; got {raw!r}"
+        )
+    return raw.rstrip("/")
+
+
+def _readable_file(name: str, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{name} must name a readable file; {raw!r}: {error.strerror}") from None
+    if path.is_dir():
+        raise ConfigError(f"{name} must name a file, not a folder; got {raw!r}")
+    return path.resolve()
+
+
+def _optional_file(name: str, raw: str) -> Path | None:
+    return _readable_file(name, raw) if raw else None
+
+
+def _optional_url(name: str, raw: str) -> str:
+    if raw and urlsplit(raw).scheme not in ("http", "https"):
+        raise ConfigError(f"{name} must be an http(s) URL; got {raw!r}")
+    return raw
+
+
+def _between(minimum: int, maximum: int) -> Parser:
+    return lambda name, raw: _int(name, raw, minimum=minimum, maximum=maximum)
+
+
+def _one_of(choices: tuple[str, ...], spelled: str) -> Parser:
+    def parse(name: str, raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ConfigError(f"{name} must be {spelled}; got {raw!r}")
+        return raw.lower()
+
+    return parse
+
+
+def _domain(name: str, raw: str) -> str:
+    _check_domain(name, raw.lower())
+    return raw.lower()
+
+
+def _optional_address(name: str, raw: str) -> str:
+    return _address(name, raw) if raw else ""
+
+
+def _user_password(name: str, raw: str) -> str:
+    if raw and ":" not in raw:
+        raise ConfigError(f"{name} must look like username:password")
+    return raw
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _folder(name: str, raw: str) -> Path:
+    return Path(raw).expanduser().resolve()
+
+
+Parser = Callable[[str, str], Any]
+_ENVS = ", ".join(ENVIRONMENTS)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, its default (which may name earlier values, as
+    ``{PORT}``), how it is read, and the field it fills when that is not its own name."""
+
+    name: str
+    default: str
+    parse: Parser
+    field: str = ""
+
+
+#: Every setting, in the order they are read. The README's table documents each (tested).
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "COURSEMAIL_ENV", "development", _one_of(ENVIRONMENTS, "one of " + ", ".join(ENVIRONMENTS))
+    ),
+    Variable(
+        "COURSEMAIL_INSTANCE", "{cwd}/instance", lambda _, raw: Path(raw).resolve(), "instance_path"
+    ),
+    Variable("PORT", "5000", _between(1, 65535)),
+    Variable("REPLY_DOMAIN", "coursemail.localhost", _domain),
+    Variable(
+        "DATABASE_URL",
+        "sqlite:///{COURSEMAIL_INSTANCE}/coursemail.db",
+        _database_url,
+    ),
+    Variable("REDIS_URL", "unix://{COURSEMAIL_INSTANCE}/redis.sock", _redis_url),
+    Variable("SMTP_URL", "smtp://127.0.0.1:1025", _smtp_url),
+    Variable("PUBLIC_URL", "http://127.0.0.1:{PORT}", _public_url),
+    Variable("SECRET_KEY", "", _text),
+    Variable("MAIL_FROM", "course@{REPLY_DOMAIN}", _address),
+    # the author's details: empty means the course's own (its course.toml [contact])
+    Variable("THERAPIST_NAME", "", _line),
+    Variable("THERAPIST_EMAIL", "", _optional_address),
+    Variable("THERAPIST_PHONE", "", _line),
+    Variable("POSTAL_ADDRESS", "", _text),
+    Variable("BLOG_URL", "", _optional_url),
+    # empty means the course's own (its course.toml [post] url)
+    Variable("FORGIVENESS_POST_URL", "", _optional_url),
+    Variable("COURSEMAIL_TIME_SCALE", "1", _positive_float),
+    Variable("DISPATCH_INTERVAL", "5", _positive_float),
+    Variable("ADMIN_USERNAME", "admin", _text),
+    Variable("ADMIN_PASSWORD", "", _text),
+    Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),
+    Variable("INBOUND_SMTP_PORT", "2525", _between(1, 65535)),
+    Variable("INBOUND_TLS_CERT", "", _optional_file),
+    Variable("INBOUND_TLS_KEY", "", _optional_file),
+    Variable("TRUSTED_PROXIES", "0", _between(0, 5)),
+    Variable("REPLY_MODE", "tracked", _one_of(REPLY_MODES, "tracked or direct")),
+    Variable("INBOUND_MAX_BYTES", str(25 * 1024 * 1024), _between(64 * 1024, 200 * 1024 * 1024)),
+    Variable("INBOUND_WEBHOOK_SECRET", "", _text),
+    Variable("MAILGUN_SIGNING_KEY", "", _text),
+    Variable("INBOUND_BASIC_AUTH", "", _user_password),
+    Variable("CRISIS_PHRASES_FILE", "{safety}/crisis-phrases.txt", _readable_file),
+    Variable("CRISIS_REPLY_FILE", "{safety}/crisis-reply.txt", _readable_file),
+    # empty means "<the author> reads every reply personally, ..." (service.context)
+    Variable("REPLIES_READ_NOTE", "", _line),
+)

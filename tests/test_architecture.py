@@ -1,0 +1,76 @@
+"""The house rules of docs/ARCHITECTURE.md, checked over the whole tree (import-linter checks
+the import direction itself in ``make lint``)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service import queues
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The rooms whose code the rules cover (tests are exempt: a test reads best in one piece).
+CODE = ("service", "emails", "workers", "bench")
+MAX_MODULE_LINES = 350
+MAX_FUNCTION_LINES = 60
+
+
+def _modules() -> list[Path]:
+    return sorted(p for room in CODE for p in (ROOT / room).rglob("*.py"))
+
+
+def test_no_module_is_longer_than_350_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules()
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}, "split these modules by concept"
+
+
+def test_no_function_is_longer_than_60_lines() -> None:
+    long = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length})")
+    assert long == [], "split these functions"
+
+
+@pytest.mark.parametrize("job", queues.JOBS)
+def test_every_job_name_the_service_enqueues_is_a_worker_function(job: str) -> None:
+    module, _, name = job.rpartition(".")
+    assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_the_web_app_and_the_domain_load_without_the_workers() -> None:
+    probe = (
+        "import sys; import service.web, service.queues, service.triage, service.links; "
+        "service.web.create_app; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'workers'); "
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_domain_loads_without_flask() -> None:
+    probe = (
+        "import sys; import service.lifecycle, service.deliveries, service.inbox, "
+        "service.triage, service.queues, service.links, service.context; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug')); "
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -117,24 +117,58 @@ def claim_ready(session: Session, *, now: datetime, limit: int) -> Claimed:
         ),
     )
     candidates = session.execute(
-        select(Delivery.id, Delivery.status).where(ready).order_by(Delivery.id).limit(limit)
+        select(Delivery.id, Delivery.status, Delivery.attempts)
+        .where(ready)
+        .order_by(Delivery.id)
+        .limit(limit)
     ).all()
     confirmations: list[int] = []
     steps: list[int] = []
-    for delivery_id, status in candidates:
+    for delivery_id, status, attempts in candidates:
         guard = Delivery.status == status
         if status in (DeliveryStatus.CLAIMED, DeliveryStatus.SENDING):
             guard = and_(guard, Delivery.claimed_at < stale_before)
+            if attempts >= MAX_ATTEMPTS:
+                _give_up(session, delivery_id, guard, attempts)
+                continue
         row = session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, guard)
-            .values(status=DeliveryStatus.CLAIMED, claimed_at=now, next_attempt_at=None)
+            # the attempt is counted as it is taken: whatever fails later, even a crash that
+            # records nothing, no delivery is taken more than MAX_ATTEMPTS times
+            .values(
+                status=DeliveryStatus.CLAIMED,
+                claimed_at=now,
+                next_attempt_at=None,
+                attempts=Delivery.attempts + 1,
+            )
             .returning(Delivery.kind)
         ).first()
         if row is None:
             continue
         (confirmations if row.kind == DeliveryKind.CONFIRMATION else steps).append(delivery_id)
     return Claimed(confirmations=confirmations, steps=steps)
+
+
+def _give_up(session: Session, delivery_id: int, guard: Any, attempts: int) -> None:
+    """A delivery taken ``attempts`` times with no outcome recorded: its worker died every
+    time. It ends here, with the reason, rather than being taken again forever."""
+    changed = _rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, guard)
+            .values(
+                status=DeliveryStatus.FAILED_PERMANENT,
+                claimed_at=None,
+                last_error=f"taken {attempts} times without an outcome (its worker stopped "
+                "each time); not tried again",
+            )
+        )
+    )
+    if changed == 1:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is not None and delivery.enrollment is not None:
+            delivery.enrollment.status = EnrollmentStatus.STALLED
 
 
 def claim_pending_confirmation(
@@ -148,7 +182,7 @@ def claim_pending_confirmation(
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.status == DeliveryStatus.PENDING,
         )
-        .values(status=DeliveryStatus.CLAIMED, claimed_at=now)
+        .values(status=DeliveryStatus.CLAIMED, claimed_at=now, attempts=Delivery.attempts + 1)
         .returning(Delivery.id)
     ).first()
     return None if row is None else int(row.id)
@@ -204,7 +238,6 @@ def record_cancelled(session: Session, delivery: Delivery, reason: str) -> None:
 def record_sent(session: Session, delivery: Delivery, *, now: datetime, time_scale: float) -> None:
     delivery.status = DeliveryStatus.SENT
     delivery.sent_at = now
-    delivery.attempts += 1
     delivery.last_error = None
     _advance(delivery, now=now, time_scale=time_scale)
 
@@ -215,14 +248,12 @@ def record_ambiguous(
     """The server may have the message: never resend blindly; move on as if it went."""
     delivery.status = DeliveryStatus.AMBIGUOUS
     delivery.sent_at = now
-    delivery.attempts += 1
     delivery.last_error = error
     _advance(delivery, now=now, time_scale=time_scale)
 
 
 def record_transient(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
     """Retry later with backoff, or give up after ``MAX_ATTEMPTS`` (the address is kept)."""
-    delivery.attempts += 1
     delivery.last_error = error
     if delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = DeliveryStatus.FAILED_PERMANENT
@@ -237,11 +268,22 @@ def record_transient(session: Session, delivery: Delivery, error: str, *, now: d
 
 def record_permanent(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
     """A hard bounce (5xx): the address is suppressed and nothing more goes to it."""
-    delivery.attempts += 1
     delivery.status = DeliveryStatus.FAILED_PERMANENT
     delivery.last_error = error
     session.flush()
     suppress(session, delivery.subscriber, reason="hard_bounce", detail=error, now=now)
+
+
+def record_failed(session: Session, delivery: Delivery, reason: str) -> None:
+    """This one delivery cannot be sent (it could not be built, or the relay cannot carry
+    it): a terminal state with the reason. The address is kept and the course stops here for
+    this reader, visibly (the enrollment is stalled), while everyone else's goes on."""
+    delivery.status = DeliveryStatus.FAILED_PERMANENT
+    delivery.next_attempt_at = None
+    delivery.claimed_at = None
+    delivery.last_error = reason[:2000]
+    if delivery.enrollment is not None and delivery.enrollment.status == EnrollmentStatus.ACTIVE:
+        delivery.enrollment.status = EnrollmentStatus.STALLED
 
 
 def course_for(enrollment: Enrollment) -> Course:

@@ -138,6 +138,21 @@ def begin_forwarding(session: Session, inbound_id: int, *, now: datetime) -> boo
     return getattr(result, "rowcount", 0) == 1
 
 
+def record_unexpected(row: InboundMessage, reason: str, *, now: datetime) -> None:
+    """Handling this message failed in a way nobody foresaw. A reply accepted with 250 must
+    still reach the therapist: one that could not even be read is forwarded as it is
+    (damaged, the original attached); one that failed later waits and is tried again."""
+    if row.status == InboundStatus.RECEIVED:
+        row.damaged = True
+        row.category = InboundCategory.REPLY
+        row.notes = f"it could not be read automatically ({reason}); the original is attached"
+        row.status = InboundStatus.TO_FORWARD
+        row.claimed_at = None
+        row.parsed_at = now
+        return
+    record_attempt(row, forwarded=row.forwarded_at is not None, crisis=None, error=reason, now=now)
+
+
 def record_attempt(
     row: InboundMessage,
     *,

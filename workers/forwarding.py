@@ -37,8 +37,8 @@ from service.models import (
     InboundStatus,
     Subscriber,
 )
+from workers.batches import over_one_connection
 from workers.runtime import Runtime
-from workers.sending import over_one_connection
 from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
 
 log = logging.getLogger("coursemail.replies")
@@ -46,7 +46,19 @@ log = logging.getLogger("coursemail.replies")
 
 def handle_batch(rt: Runtime, inbound_ids: Sequence[int]) -> dict[str, int]:
     """Parse and forward each message, sharing one SMTP connection; a count per outcome."""
-    return over_one_connection(rt, inbound_ids, handle_one, what="replies batch")
+    return over_one_connection(
+        rt, inbound_ids, handle_one, what="replies batch", on_error=record_failure
+    )
+
+
+def record_failure(rt: Runtime, inbound_id: int, error: Exception) -> str:
+    """Contain an unexpected failure to this message; it is forwarded or retried, never lost."""
+    with rt.database.session() as session:
+        row = session.get(InboundMessage, inbound_id)
+        if row is None:
+            return "missing"
+        inbox.record_unexpected(row, f"{type(error).__name__}: {error}", now=rt.clock.now())
+        return "to_forward" if row.status == InboundStatus.TO_FORWARD else "retry"
 
 
 def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:

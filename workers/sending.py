@@ -8,8 +8,7 @@ live in ``service``; this module only moves data between the database, ``emails`
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,8 @@ from emails.message import Routing, confirmation_email, course_email, to_bytes
 from service import deliveries
 from service.lifecycle import is_suppressed
 from service.links import for_delivery
-from service.models import Delivery, DeliveryKind
+from service.models import Delivery, DeliveryKind, DeliveryStatus
+from workers.batches import over_one_connection
 from workers.runtime import Runtime
 from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
 
@@ -27,26 +27,26 @@ log = logging.getLogger("coursemail.send")
 
 def send_batch(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send each delivery in turn over one connection; returns a count per outcome."""
-    return over_one_connection(rt, delivery_ids, send_one, what="batch")
+    return over_one_connection(rt, delivery_ids, send_one, what="batch", on_error=record_failure)
 
 
-def over_one_connection(
-    rt: Runtime,
-    ids: Sequence[int],
-    handle: Callable[[Runtime, Transport, int], str],
-    *,
-    what: str,
-) -> dict[str, int]:
-    """Run ``handle`` for each id with one SMTP connection, opened lazily and always closed."""
-    outcomes: Counter[str] = Counter()
-    transport = rt.make_transport()
-    try:
-        for one_id in ids:
-            outcomes[handle(rt, transport, one_id)] += 1
-    finally:
-        transport.close()
-    log.info("%s of %d: %s", what, len(ids), dict(outcomes))
-    return dict(outcomes)
+class Unbuildable(Exception):
+    """This delivery's message could not be composed from its record."""
+
+
+def record_failure(rt: Runtime, delivery_id: int, error: Exception) -> str:
+    """An unexpected failure ends this one delivery, with the reason, never the batch."""
+    reason = str(error) if isinstance(error, Unbuildable) else f"could not send it: {error!r}"
+    with rt.database.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.status not in (
+            DeliveryStatus.CLAIMED,
+            DeliveryStatus.SENDING,
+        ):
+            return "skipped"
+        deliveries.record_failed(session, delivery, reason)
+    log.error("delivery %d failed permanently: %s", delivery_id, reason)
+    return "failed"
 
 
 def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
@@ -63,7 +63,10 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
             log.info("delivery %d not sent: %s", delivery_id, reason)
             return "cancelled"
         recipient = delivery.subscriber.email
-        envelope_from, data = compose(rt, delivery)
+        try:
+            envelope_from, data = compose(rt, delivery)
+        except Exception as error:  # noqa: BLE001 - reported as this delivery's own failure
+            raise Unbuildable(f"could not build the message: {error!r}") from error
     # the 'sending' mark is committed before we talk to the server: a crash from here on is
     # found again by the tick as a stale claim and re-sent (at-least-once)
     try:

@@ -1,0 +1,85 @@
+"""One bad record never holds up anyone else: a failure is contained to its delivery (or
+its reply), ends in a terminal state with its reason, and the batch goes on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+from sqlalchemy import select
+
+from emails.course import default_course
+from service import deliveries
+from service.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+)
+from tests.support.harness import enrolled, tick_and_work
+from tests.support.smtp import SMTPSink
+from workers import dispatch
+from workers.runtime import Runtime
+
+WELCOME = default_course().steps[0].subject
+
+
+def _steps(rt: Runtime) -> dict[int, Delivery]:
+    with rt.database.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.STEP))
+        return {row.subscriber_id: row for row in rows}
+
+
+def test_a_poisoned_batch_delivers_every_other_member_on_the_first_pass(
+    rt: Runtime, smtp_sink: SMTPSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    readers = [enrolled(rt, f"reader{i}@example.test", timezone="UTC") for i in range(5)]
+    poisoned = enrolled(rt, "poisoned@example.test", timezone="UTC")
+    with rt.database.session() as session:
+        # a course folder renamed after people enrolled: this one email cannot be composed
+        enrollment = session.scalars(
+            select(Enrollment).where(Enrollment.subscriber_id == poisoned)
+        ).one()
+        enrollment.course = "a-course-that-was-removed"
+
+    report = tick_and_work(rt)
+
+    assert report.jobs == 1  # all six shared one batch
+    for i in range(5):
+        [message] = smtp_sink.messages_to(f"reader{i}@example.test")
+        assert message["Subject"] == WELCOME
+    rows = _steps(rt)
+    assert {rows[r].status for r in readers} == {DeliveryStatus.SENT}
+    bad = rows[poisoned]
+    assert bad.status == DeliveryStatus.FAILED_PERMANENT
+    assert (bad.last_error or "").startswith("could not build the message:")
+    assert "a-course-that-was-removed" in (bad.last_error or "")
+    assert f"item {bad.id} failed unexpectedly" in caplog.text
+    with rt.database.session() as session:
+        status = session.scalar(
+            select(Enrollment.status).where(Enrollment.subscriber_id == poisoned)
+        )
+    assert status == EnrollmentStatus.STALLED
+    # and it is not taken again
+    rt.clock.advance(deliveries.STALE_CLAIM_AFTER + timedelta(minutes=1))
+    assert dispatch.tick(rt).enqueued == 0
+
+
+def test_a_delivery_whose_worker_dies_every_time_is_given_up_at_the_limit(
+    rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    reader = enrolled(rt, "sam@example.test", timezone="UTC")
+    for attempt in range(1, deliveries.MAX_ATTEMPTS + 1):
+        report = dispatch.tick(rt)
+        assert report.enqueued == 1, f"attempt {attempt} was not taken"
+        Redis.from_url(rt.settings.REDIS_URL).flushdb()  # the job dies with its worker
+        assert _steps(rt)[reader].attempts == attempt  # counted as it was taken
+        rt.clock.advance(deliveries.STALE_CLAIM_AFTER + timedelta(seconds=1))
+    assert dispatch.tick(rt).enqueued == 0
+    row = _steps(rt)[reader]
+    assert row.status == DeliveryStatus.FAILED_PERMANENT
+    assert row.attempts == deliveries.MAX_ATTEMPTS
+    assert "without an outcome" in (row.last_error or "")
+    assert smtp_sink.received == []

@@ -42,11 +42,11 @@ def bench_render() -> list[tuple[str, str, str, str]]:
         "course@example.test",
         "sam@example.test",
         "Sam",
-        "Lee Miller <lee@example.test>",
+        ("Lee Miller", "lee@example.test"),
         "<id@example.test>",
         datetime.now(UTC),
         ("https://x/u/t", "mailto:u@x"),
-        "Course <c.example.test>",
+        ("Course", "c.example.test"),
     )
 
     def baseline() -> None:
@@ -90,7 +90,7 @@ def bench_smtp() -> list[tuple[str, str, str, str]]:
                 "c@example.test",
                 "s@example.test",
                 None,
-                "l@example.test",
+                ("L", "l@example.test"),
                 "<i@example.test>",
                 datetime.now(UTC),
             ),

@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from zoneinfo import ZoneInfo
+
+from emails import headers
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ def forward_text(ctx: ForwardContext) -> str:
     if ctx.urgent:
         lines.append("URGENT: please read this one first.")
     if "@" in ctx.writer_address:
-        who = formataddr((ctx.writer_name or "", ctx.writer_address))
+        # body text, not a header: the name as they typed it, the address as it is
+        who = f"{ctx.writer_name} <{ctx.writer_address}>" if ctx.writer_name else ctx.writer_address
         lines.append(f"From: {who}. Reply to this email to answer them directly.")
     else:
         lines.append("From: unknown. The message gave no address to reply to.")
@@ -119,20 +122,23 @@ def build_forward(
     ctx: ForwardContext, addressing: Addressing, *, raw: bytes, attach_as_message: bool
 ) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = formataddr((addressing.from_name, addressing.from_address))
-    message["To"] = addressing.to_address
+    # values written by emails.headers and set raw: a reader's name is never re-parsed
+    message.set_raw("From", headers.mailbox(addressing.from_name, addressing.from_address, "From"))
+    message.set_raw("To", headers.wire_address(addressing.to_address))
     if "@" in ctx.writer_address:  # with no address at all, there is no one to reply to
-        message["Reply-To"] = formataddr((ctx.writer_name or "", ctx.writer_address))
-    message["Subject"] = forward_subject(ctx)
-    message["Date"] = format_datetime(addressing.date)
-    message["Message-ID"] = addressing.message_id
+        message.set_raw(
+            "Reply-To", headers.mailbox(ctx.writer_name, ctx.writer_address, "Reply-To")
+        )
+    message.set_raw("Subject", headers.unstructured(forward_subject(ctx), "Subject"))
+    message.set_raw("Date", format_datetime(addressing.date))
+    message.set_raw("Message-ID", addressing.message_id)
     if addressing.thread_id:
-        message["In-Reply-To"] = addressing.thread_id
-        message["References"] = addressing.thread_id
+        message.set_raw("In-Reply-To", addressing.thread_id)
+        message.set_raw("References", addressing.thread_id)
     if ctx.urgent:
-        message["Importance"] = "high"
-        message["X-Priority"] = "1 (Highest)"
-    message["Auto-Submitted"] = "auto-generated"
+        message.set_raw("Importance", "high")
+        message.set_raw("X-Priority", "1 (Highest)")
+    message.set_raw("Auto-Submitted", "auto-generated")
     message.set_content(forward_text(ctx), cte="quoted-printable")
     attach_original(message, raw, as_message=attach_as_message)
     return message
@@ -200,16 +206,16 @@ def build_crisis_reply(
     in_reply_to: str | None,
 ) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = formataddr((addressing.from_name, addressing.from_address))
-    message["To"] = addressing.to_address
-    message["Reply-To"] = reply_to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(addressing.date)
-    message["Message-ID"] = addressing.message_id
-    if in_reply_to and re.fullmatch(r"<[^<>\s]+>", in_reply_to):
-        message["In-Reply-To"] = in_reply_to
-        message["References"] = in_reply_to
+    message.set_raw("From", headers.mailbox(addressing.from_name, addressing.from_address, "From"))
+    message.set_raw("To", headers.wire_address(addressing.to_address))
+    message.set_raw("Reply-To", headers.wire_address(reply_to))
+    message.set_raw("Subject", headers.unstructured(subject, "Subject"))
+    message.set_raw("Date", format_datetime(addressing.date))
+    message.set_raw("Message-ID", addressing.message_id)
+    if in_reply_to and re.fullmatch(r"<[^<>\s]+>", in_reply_to) and in_reply_to.isascii():
+        message.set_raw("In-Reply-To", in_reply_to)
+        message.set_raw("References", in_reply_to)
     # RFC 3834: an automatic answer; well-behaved responders will not answer it back
-    message["Auto-Submitted"] = "auto-replied"
+    message.set_raw("Auto-Submitted", "auto-replied")
     message.set_content(text, cte="quoted-printable")
     return message

@@ -4,12 +4,12 @@ headers, from plain values (addresses, links, ids and dates the caller has alrea
 
 from __future__ import annotations
 
-import email.policy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 
+from emails import headers
 from emails.render import Rendered, Renderer
 
 
@@ -21,12 +21,19 @@ class Envelope:
     from_address: str
     to_address: str
     to_name: str | None
-    reply_to: str
+    #: (display name, address) for Reply-To
+    reply_to: tuple[str, str]
     message_id: str
     date: datetime
     #: (https URL, mailto URL or None) for List-Unsubscribe; None for transactional mail
     unsubscribe: tuple[str, str | None] | None = None
-    list_id: str | None = None
+    #: (title, list address) for List-Id
+    list_id: tuple[str, str] | None = None
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether the recipient's address can only travel over an SMTPUTF8 relay."""
+        return headers.needs_smtputf8(self.to_address)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ def course_email(
     envelope = replace(
         _envelope(renderer, routing),
         unsubscribe=(unsubscribe_url, mailto),
-        list_id=f"{course.title} <{course.slug}.{list_domain}>",
+        list_id=(course.title, f"{course.slug}.{list_domain}"),
     )
     return build_message(rendered, envelope)
 
@@ -73,10 +80,10 @@ def confirmation_email(renderer: Renderer, routing: Routing, *, confirm_url: str
 
 def _envelope(renderer: Renderer, routing: Routing) -> Envelope:
     if routing.reply_address is not None:
-        reply_to = formataddr((renderer.sender_name, routing.reply_address))
+        reply_to = (renderer.sender_name, routing.reply_address)
     else:
         contact = renderer.contact
-        reply_to = formataddr((contact.therapist_name, contact.therapist_email))
+        reply_to = (contact.therapist_name, contact.therapist_email)
     return Envelope(
         from_name=renderer.sender_name,
         from_address=routing.from_address,
@@ -90,33 +97,27 @@ def _envelope(renderer: Renderer, routing: Routing) -> Envelope:
 
 def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = formataddr((envelope.from_name, envelope.from_address))
-    message["To"] = formataddr((envelope.to_name or "", envelope.to_address))
-    message["Subject"] = rendered.subject
-    message["Date"] = format_datetime(envelope.date)
-    message["Message-ID"] = envelope.message_id
-    message["Reply-To"] = envelope.reply_to
+    # every value below is written by emails.headers and set raw: see that module for why
+    message.set_raw("From", headers.mailbox(envelope.from_name, envelope.from_address, "From"))
+    message.set_raw("To", headers.mailbox(envelope.to_name, envelope.to_address, "To"))
+    message.set_raw("Subject", headers.unstructured(rendered.subject, "Subject"))
+    message.set_raw("Date", format_datetime(envelope.date))
+    message.set_raw("Message-ID", envelope.message_id)
+    message.set_raw("Reply-To", headers.mailbox(*envelope.reply_to, "Reply-To"))
     if envelope.unsubscribe is not None:
-        https_url, mailto_url = envelope.unsubscribe
-        targets = [https_url] + ([mailto_url] if mailto_url else [])
-        message["List-Unsubscribe"] = ", ".join(f"<{t}>" for t in targets)
+        message.set_raw("List-Unsubscribe", headers.list_unsubscribe(*envelope.unsubscribe))
         # RFC 8058: mail providers may unsubscribe with one POST, no page visit
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     if envelope.list_id is not None:
-        message["List-Id"] = envelope.list_id
-    message["Auto-Submitted"] = "auto-generated"
-    # quoted-printable keeps the message 7-bit clean for relays without 8BITMIME
+        message.set_raw("List-Id", headers.list_id(*envelope.list_id))
+    message.set_raw("Auto-Submitted", "auto-generated")
+    # quoted-printable keeps the body 7-bit clean for relays without 8BITMIME
     message.set_content(rendered.text, cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     return message
 
 
-#: Folds only past SMTP's hard limit. The standard library folds a header holding a quoted
-#: string by moving its whole value to a continuation line, which readers then see with a
-#: leading space; a forward's subject ``… replied to "…"`` must arrive as written.
-UNFOLDED = email.policy.SMTP.clone(max_line_length=998)
-
-
-def to_bytes(message: EmailMessage, *, fold: bool = True) -> bytes:
-    """CRLF line endings and folded headers: what an SMTP server expects (FACTS.md)."""
-    return message.as_bytes(policy=email.policy.SMTP if fold else UNFOLDED)
+def to_bytes(message: EmailMessage, *, utf8: bool = False) -> bytes:
+    """CRLF line endings, headers exactly as emails.headers wrote them (FACTS.md: never a
+    bare-LF ``as_bytes()``); ``utf8`` for a message to an SMTPUTF8 address."""
+    return message.as_bytes(policy=headers.WIRE_UTF8 if utf8 else headers.WIRE)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course, default_course
 from emails.forward import ForwardContext, crisis_email, forward_email, local_time
+from emails.headers import needs_smtputf8, wire_address
 from emails.message import to_bytes
 from emails.received import ParsedMail, parse
 from emails.render import Renderer
@@ -39,7 +40,13 @@ from service.models import (
 )
 from workers.batches import over_one_connection
 from workers.runtime import Runtime
-from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
+from workers.transport import (
+    AmbiguousError,
+    Outgoing,
+    PermanentError,
+    TransientError,
+    Transport,
+)
 
 log = logging.getLogger("coursemail.replies")
 
@@ -103,13 +110,6 @@ def _phrases(rt: Runtime) -> CrisisPhrases:
     except SafetyFileError as error:
         log.error("%s; using the shipped crisis phrases instead", error)
         return crisis_phrases(SHIPPED_PHRASES)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    envelope_from: str
-    recipient: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,10 @@ def _forwarder(
             raw=raw,
             attach_as_message=not damaged,
         )
-        return Outgoing(s.MAIL_FROM, therapist, to_bytes(message, fold=False))
+        utf8 = needs_smtputf8(therapist)
+        return Outgoing(
+            s.MAIL_FROM, wire_address(therapist), to_bytes(message, utf8=utf8), smtputf8=utf8
+        )
 
     return forward
 
@@ -253,7 +256,10 @@ def _crisis(
         domain=s.mail_domain,
         date=rt.clock.now(),
     )
-    return Outgoing(links.envelope_from, to, to_bytes(message, fold=False))
+    utf8 = needs_smtputf8(to)
+    return Outgoing(
+        links.envelope_from, wire_address(to), to_bytes(message, utf8=utf8), smtputf8=utf8
+    )
 
 
 def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str:
@@ -261,7 +267,13 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
     crisis: str | None = "failed" if plan.crisis_impossible else None
     if plan.crisis is not None:
         try:
-            transport.send(plan.crisis.envelope_from, [plan.crisis.recipient], plan.crisis.data)
+            crisis_mail = plan.crisis
+            transport.send(
+                crisis_mail.envelope_from,
+                [crisis_mail.recipient],
+                crisis_mail.data,
+                smtputf8=crisis_mail.smtputf8,
+            )
             crisis = "sent"
         except PermanentError as error:
             crisis = "failed"
@@ -274,7 +286,12 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
     if plan.forward is not None:
         message = plan.forward(CRISIS_NOTES.get(crisis or _STATE_OUTCOME[plan.crisis_state]))
         try:
-            transport.send(message.envelope_from, [message.recipient], message.data)
+            transport.send(
+                message.envelope_from,
+                [message.recipient],
+                message.data,
+                smtputf8=message.smtputf8,
+            )
             forwarded = True
         except (TransientError, PermanentError, AmbiguousError) as error:
             # even a 5xx is retried: the therapist's inbox is the only place a reply can go

@@ -8,11 +8,12 @@ live in ``service``; this module only moves data between the database, ``emails`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
 from emails.course import default_course
+from emails.headers import needs_smtputf8, wire_address
 from emails.message import Routing, confirmation_email, course_email, to_bytes
 from service import deliveries
 from service.lifecycle import is_suppressed
@@ -20,7 +21,14 @@ from service.links import for_delivery
 from service.models import Delivery, DeliveryKind, DeliveryStatus
 from workers.batches import over_one_connection
 from workers.runtime import Runtime
-from workers.transport import AmbiguousError, PermanentError, TransientError, Transport
+from workers.transport import (
+    AmbiguousError,
+    Outgoing,
+    PermanentError,
+    TransientError,
+    Transport,
+    Unsupported,
+)
 
 log = logging.getLogger("coursemail.send")
 
@@ -50,8 +58,43 @@ def record_failure(rt: Runtime, delivery_id: int, error: Exception) -> str:
 
 
 def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
-    db, settings = rt.database, rt.settings
-    with db.session() as session:
+    taken = _take(rt, delivery_id)
+    if isinstance(taken, str):
+        return taken
+    # the 'sending' mark is committed before we talk to the server: a crash from here on is
+    # found again by the tick as a stale claim and re-sent (at-least-once)
+    try:
+        transport.send(taken.envelope_from, [taken.recipient], taken.data, smtputf8=taken.smtputf8)
+    except Unsupported as error:
+        return _record(rt, delivery_id, "failed", deliveries.record_failed, str(error))
+    except TransientError as error:
+        return _record(rt, delivery_id, "retry", deliveries.record_transient, str(error))
+    except PermanentError as error:
+        return _record(rt, delivery_id, "bounced", deliveries.record_permanent, str(error))
+    except AmbiguousError as error:
+        log.warning("delivery %d is ambiguous (not re-sent): %s", delivery_id, error)
+        with rt.database.session() as session:
+            deliveries.record_ambiguous(
+                session,
+                _get(session, delivery_id),
+                str(error),
+                now=rt.clock.now(),
+                time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
+            )
+        return "ambiguous"
+    with rt.database.session() as session:
+        deliveries.record_sent(
+            session,
+            _get(session, delivery_id),
+            now=rt.clock.now(),
+            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
+        )
+    return "sent"
+
+
+def _take(rt: Runtime, delivery_id: int) -> Outgoing | str:
+    """The delivery in hand (claimed → sending) and its message, or why there is none."""
+    with rt.database.session() as session:
         delivery = deliveries.begin_sending(session, delivery_id, now=rt.clock.now())
         if delivery is None:
             return "skipped"
@@ -62,44 +105,25 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
             deliveries.record_cancelled(session, delivery, reason)
             log.info("delivery %d not sent: %s", delivery_id, reason)
             return "cancelled"
-        recipient = delivery.subscriber.email
         try:
-            envelope_from, data = compose(rt, delivery)
+            return compose(rt, delivery)
         except Exception as error:  # noqa: BLE001 - reported as this delivery's own failure
             raise Unbuildable(f"could not build the message: {error!r}") from error
-    # the 'sending' mark is committed before we talk to the server: a crash from here on is
-    # found again by the tick as a stale claim and re-sent (at-least-once)
-    try:
-        transport.send(envelope_from, [recipient], data)
-    except TransientError as error:
-        outcome, record = "retry", deliveries.record_transient
-        detail = str(error)
-    except PermanentError as error:
-        outcome, record = "bounced", deliveries.record_permanent
-        detail = str(error)
-    except AmbiguousError as error:
-        log.warning("delivery %d is ambiguous (not re-sent): %s", delivery_id, error)
-        with db.session() as session:
-            deliveries.record_ambiguous(
-                session,
-                _get(session, delivery_id),
-                str(error),
-                now=rt.clock.now(),
-                time_scale=settings.COURSEMAIL_TIME_SCALE,
-            )
-        return "ambiguous"
-    else:
-        with db.session() as session:
-            deliveries.record_sent(
-                session,
-                _get(session, delivery_id),
-                now=rt.clock.now(),
-                time_scale=settings.COURSEMAIL_TIME_SCALE,
-            )
-        return "sent"
+
+
+def _record(
+    rt: Runtime,
+    delivery_id: int,
+    outcome: str,
+    record: Callable[..., None],
+    detail: str,
+) -> str:
     log.info("delivery %d: %s (%s)", delivery_id, outcome, detail)
-    with db.session() as session:
-        record(session, _get(session, delivery_id), detail, now=rt.clock.now())
+    with rt.database.session() as session:
+        if record is deliveries.record_failed:
+            record(session, _get(session, delivery_id), detail)
+        else:
+            record(session, _get(session, delivery_id), detail, now=rt.clock.now())
     return outcome
 
 
@@ -109,8 +133,8 @@ def _get(session: Session, delivery_id: int) -> Delivery:
     return delivery
 
 
-def compose(rt: Runtime, delivery: Delivery) -> tuple[str, bytes]:
-    """The envelope sender and the finished message for one delivery, ready for SMTP."""
+def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
+    """The envelope and the finished message for one delivery, ready for SMTP."""
     s = rt.settings
     subscriber = delivery.subscriber
     links = for_delivery(s, rt.addresses, delivery)
@@ -137,4 +161,10 @@ def compose(rt: Runtime, delivery: Delivery) -> tuple[str, bytes]:
             unsubscribe_address=links.unsubscribe_address,
             list_domain=s.REPLY_DOMAIN,
         )
-    return links.envelope_from, to_bytes(message)
+    smtputf8 = needs_smtputf8(subscriber.email)
+    return Outgoing(
+        links.envelope_from,
+        wire_address(subscriber.email),
+        to_bytes(message, utf8=smtputf8),
+        smtputf8=smtputf8,
+    )

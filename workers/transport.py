@@ -5,6 +5,8 @@
 - ``PermanentError``: 5xx replies to the recipient or the message: a hard bounce.
 - ``AmbiguousError``: the connection dropped after the final ``.`` was sent and before
   the server answered: it may have the message. Never resend blindly.
+- ``Unsupported``: the relay cannot carry this message at all (an international address
+  without SMTPUTF8): this one message fails for good; the address itself is not to blame.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -39,8 +42,30 @@ class AmbiguousError(DeliveryError):
     pass
 
 
+class Unsupported(PermanentError):
+    pass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message ready for the wire: envelope sender, recipient, bytes."""
+
+    envelope_from: str
+    recipient: str
+    data: bytes
+    #: the recipient's address has a non-ASCII local part (RFC 6531)
+    smtputf8: bool = False
+
+
 class Transport(Protocol):
-    def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> None: ...
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -105,12 +130,24 @@ class SMTPTransport:
             raise TransientError(f"cannot reach {self.host}:{self.port}: {error}") from error
         return conn
 
-    def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> None:
+    def send(
+        self,
+        envelope_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+    ) -> None:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
+        if smtputf8 and not conn.has_extn("smtputf8"):
+            raise Unsupported(
+                "the mail relay does not accept international addresses (it does not offer "
+                "SMTPUTF8), so this email cannot be sent to this address"
+            )
         try:
-            code, reply = conn.mail(envelope_from)
+            code, reply = conn.mail(envelope_from, ["SMTPUTF8"] if smtputf8 else [])
             if code != 250:
                 # the sender was refused: our configuration, not the recipient, so not permanent
                 raise TransientError(f"MAIL FROM: {code} {reply.decode('utf-8', 'replace')}", code)

@@ -69,7 +69,7 @@ class SignupForm:
                 )
         if len(self.first_name) > MAX_NAME:
             self.errors["first_name"] = f"Please keep your name under {MAX_NAME} characters."
-        elif any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in self.first_name):
+        elif any(_not_a_name_character(ch) for ch in self.first_name):
             self.errors["first_name"] = (
                 "Please use just letters, spaces and ordinary punctuation in your name."
             )
@@ -82,6 +82,16 @@ class SignupForm:
             )
             self.timezone = ""
         return not self.errors and not self.form_error
+
+
+#: Format characters that belong inside real names: zero-width joiner (emoji sequences) and
+#: non-joiner (Persian, Kurdish and other scripts write names with it, e.g. "علی‌رضا").
+NAME_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def _not_a_name_character(ch: str) -> bool:
+    """Control characters, line breaks and invisible formatting (bidi overrides...)."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in NAME_JOINERS
 
 
 def _page(form: SignupForm, status: int = 200) -> ResponseReturnValue:

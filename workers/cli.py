@@ -178,17 +178,13 @@ def tick(once: bool) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker on the course queues."""
-    from rq import Worker
-
-    from service.queues import QUEUES
+    """Run an RQ worker on the course queues (it waits out Redis outages)."""
+    from workers import rq_worker
     from workers.runtime import current
 
     _settings()
     _logging()
-    rt = current()
-    queues = [rt.queue(name) for name in QUEUES]
-    Worker(queues, connection=rt.redis).work(burst=burst, logging_level="INFO")
+    rq_worker.run(current(), burst=burst)
 
 
 @main.command()

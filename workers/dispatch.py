@@ -13,6 +13,9 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
 from service import deliveries, inbox
 from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
 from workers.runtime import Runtime
@@ -93,7 +96,17 @@ def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = 
     while not stop.is_set():
         try:
             report = tick(rt)
-        except Exception:  # noqa: BLE001 - the loop must survive an outage; it is logged
+        except (SQLAlchemyError, RedisError, OSError) as error:
+            # an outage: one line per interval, not a traceback every few seconds
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            log.error(
+                "tick failed; trying again in %.1fs (%s: %s)",
+                interval,
+                type(error).__name__,
+                reason,
+            )
+            report = TickReport()
+        except Exception:  # noqa: BLE001 - the loop must outlive anything; it is logged
             log.exception("tick failed; trying again in %.1fs", interval)
             report = TickReport()
         if report.created < CLAIM_LIMIT and report.enqueued < CLAIM_LIMIT:

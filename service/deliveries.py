@@ -31,8 +31,9 @@ from service.models import (
 )
 from service.schedule import next_due, zone_for
 
-#: A claim untouched this long belongs to a worker that died (RQ parks such jobs): retake it.
-STALE_CLAIM_AFTER = timedelta(minutes=10)
+#: A claim untouched this long belongs to a worker that died or a job Redis lost: retake it.
+#: The default of ``CLAIM_TIMEOUT``; a live job keeps its claims fresh (``refresh_claims``).
+STALE_CLAIM_AFTER = timedelta(seconds=45)
 #: Transient failures (SMTP 4xx, connection errors) are retried this many times in all.
 MAX_ATTEMPTS = 6
 #: Wait before attempt n+1 (real time): quick at first, then patient.
@@ -105,9 +106,15 @@ def create_due_step_deliveries(
     return created
 
 
-def claim_ready(session: Session, *, now: datetime, limit: int) -> Claimed:
+def claim_ready(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    claim_timeout: timedelta = STALE_CLAIM_AFTER,
+) -> Claimed:
     """Claim what is ready to send: pending rows, retries now due, and stale claims."""
-    stale_before = now - STALE_CLAIM_AFTER
+    stale_before = now - claim_timeout
     ready = or_(
         Delivery.status == DeliveryStatus.PENDING,
         and_(Delivery.status == DeliveryStatus.RETRY_WAIT, Delivery.next_attempt_at <= now),
@@ -186,6 +193,18 @@ def claim_pending_confirmation(
         .returning(Delivery.id)
     ).first()
     return None if row is None else int(row.id)
+
+
+def refresh_claims(session: Session, ids: Sequence[int], *, now: datetime) -> None:
+    """A live job's heartbeat: the claims it still holds are not stale."""
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)),
+        )
+        .values(claimed_at=now)
+    )
 
 
 def release(session: Session, ids: Sequence[int]) -> None:

@@ -72,9 +72,15 @@ def store(
     return message.id
 
 
-def claim_work(session: Session, *, now: datetime, limit: int) -> list[int]:
+def claim_work(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    claim_timeout: timedelta = STALE_CLAIM_AFTER,
+) -> list[int]:
     """Messages to parse, forwards due, and stale ones a dead worker held: marked claimed."""
-    stale_before = now - STALE_CLAIM_AFTER
+    stale_before = now - claim_timeout
     unclaimed = or_(InboundMessage.claimed_at.is_(None), InboundMessage.claimed_at < stale_before)
     ready = or_(
         and_(
@@ -108,6 +114,15 @@ def claim_work(session: Session, *, now: datetime, limit: int) -> list[int]:
             update(InboundMessage).where(InboundMessage.id.in_(ids)).values(claimed_at=now)
         )
     return ids
+
+
+def refresh_claims(session: Session, ids: Sequence[int], *, now: datetime) -> None:
+    """A live job's heartbeat: the messages it still holds are not stale."""
+    session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id.in_(ids), InboundMessage.claimed_at.is_not(None))
+        .values(claimed_at=now)
+    )
 
 
 def release(session: Session, ids: Sequence[int]) -> None:

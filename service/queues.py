@@ -33,7 +33,8 @@ JOBS = (SEND_BATCH, HANDLE_REPLIES)
 
 #: Ids per RQ job: one SMTP connection carries this many messages.
 BATCH_SIZE = 50
-#: An RQ job's time limit, well below the stale-claim timeout so a re-found claim is dead.
+#: An RQ job's time limit: a job stuck this long is killed, its heartbeat stops, and its
+#: claims go stale after CLAIM_TIMEOUT for the tick to take again.
 JOB_TIMEOUT = 300
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ class Settings:
     REPLY_DOMAIN: str
     COURSEMAIL_TIME_SCALE: float
     DISPATCH_INTERVAL: float
+    CLAIM_TIMEOUT: int
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str
     INBOUND_SMTP_HOST: str
@@ -63,6 +65,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.COURSEMAIL_ENV == "production"
+
+    @property
+    def claim_timeout(self) -> timedelta:
+        """How long a claim may go without its job's heartbeat before the tick retakes it."""
+        return timedelta(seconds=self.CLAIM_TIMEOUT)
 
     @property
     def caught_mail(self) -> Path:

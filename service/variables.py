@@ -207,6 +207,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FORGIVENESS_POST_URL", "", _optional_url),
     Variable("COURSEMAIL_TIME_SCALE", "1", _positive_float),
     Variable("DISPATCH_INTERVAL", "5", _positive_float),
+    Variable("CLAIM_TIMEOUT", "45", _between(10, 3600)),
     Variable("ADMIN_USERNAME", "admin", _text),
     Variable("ADMIN_PASSWORD", "", _text),
     Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),

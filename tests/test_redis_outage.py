@@ -60,7 +60,8 @@ def _sent(rt: Runtime) -> int:
 def test_the_worker_outlives_a_redis_outage_in_the_middle_of_a_batch(
     rt: Runtime, smtp_sink: SMTPSink, own_redis: EmbeddedRedis, tmp_path: Path
 ) -> None:
-    rt = Runtime(replace(rt.settings, REDIS_URL=own_redis.url), clock=rt.clock)
+    rt.settings = replace(rt.settings, REDIS_URL=own_redis.url)
+    rt.__dict__.pop("redis", None)  # the fixture's runtime, now on this test's own Redis
     for n in range(3):
         enrolled(rt, f"reader{n}@example.test", timezone="UTC")
     smtp_sink.handler.gate = threading.Event()  # the server stalls at the first RCPT TO

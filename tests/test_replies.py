@@ -575,10 +575,10 @@ def test_a_forward_held_by_a_worker_that_died_is_sent_after_the_stale_claim_time
     with rt.database.session() as session:
         row = session.scalars(select(InboundMessage)).one()
         row.status, row.claimed_at = InboundStatus.FORWARDING, rt.clock.now()
-    rt.clock.advance(timedelta(minutes=5))
+    rt.clock.advance(rt.settings.claim_timeout - timedelta(seconds=5))
     tick_and_work(rt)
     assert _forwards(smtp_sink) == []  # still held: the worker might only be slow
-    rt.clock.advance(timedelta(minutes=6))
+    rt.clock.advance(timedelta(seconds=10))
     tick_and_work(rt)
     assert len(_forwards(smtp_sink)) == 1
     assert _rows(rt)[0].status == InboundStatus.FORWARDED

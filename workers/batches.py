@@ -11,8 +11,13 @@ opens a fresh one.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
 
 from workers.runtime import Runtime
 from workers.transport import Transport
@@ -25,6 +30,12 @@ Handler = Callable[[Runtime, Transport, int], str]
 ErrorRecorder = Callable[[Runtime, int, Exception], str]
 
 
+class Beat(Protocol):
+    """Marks the claims on ``ids`` as still held, at ``now``."""
+
+    def __call__(self, session: Session, ids: Sequence[int], *, now: datetime) -> None: ...
+
+
 def over_one_connection(
     rt: Runtime,
     ids: Sequence[int],
@@ -32,13 +43,16 @@ def over_one_connection(
     *,
     what: str,
     on_error: ErrorRecorder,
+    beat: Beat,
 ) -> dict[str, int]:
-    """Run ``handle`` for each id with one SMTP connection, opened lazily and always closed."""
+    """Run ``handle`` for each id with one SMTP connection, opened lazily and always closed,
+    while a heartbeat keeps the batch's claims fresh."""
     outcomes: Counter[str] = Counter()
     transport = rt.make_transport()
     try:
-        for one_id in ids:
-            outcomes[_one(rt, transport, one_id, handle, what=what, on_error=on_error)] += 1
+        with Heartbeat(rt, ids, beat):
+            for one_id in ids:
+                outcomes[_one(rt, transport, one_id, handle, what=what, on_error=on_error)] += 1
     finally:
         transport.close()
     log.info("%s of %d: %s", what, len(ids), dict(outcomes))
@@ -65,3 +79,31 @@ def _one(
             # and the tick takes it again (attempts are counted, so not forever)
             log.exception("%s: could not record the failure of item %d", what, one_id)
             return "unrecorded"
+
+
+class Heartbeat:
+    """While a job holds its claims, refresh them every third of ``CLAIM_TIMEOUT``, so the
+    tick never takes back work a live (if slow) job still holds. When the job dies, the beat
+    stops with it and its claims go stale within ``CLAIM_TIMEOUT``."""
+
+    def __init__(self, rt: Runtime, ids: Sequence[int], beat: Beat) -> None:
+        self.rt, self.ids, self.beat = rt, list(ids), beat
+        self.every = rt.settings.claim_timeout.total_seconds() / 3
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claim-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with self.rt.database.session() as session:
+                    self.beat(session, self.ids, now=self.rt.clock.now())
+            except Exception as error:  # noqa: BLE001 - a missed beat only risks a retake
+                log.warning("could not refresh the batch's claims (%s)", error)

@@ -51,7 +51,9 @@ def tick(rt: Runtime) -> TickReport:
             postgres=not db.is_sqlite,
         )
     with db.session() as session:
-        claimed = deliveries.claim_ready(session, now=now, limit=CLAIM_LIMIT)
+        claimed = deliveries.claim_ready(
+            session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
+        )
     enqueued = jobs = released = 0
     for queue_name, ids in (
         (QUEUE_TRANSACTIONAL, claimed.confirmations),
@@ -64,7 +66,9 @@ def tick(rt: Runtime) -> TickReport:
         else:
             released += len(ids)
     with db.session() as session:
-        inbound_ids = inbox.claim_work(session, now=now, limit=CLAIM_LIMIT)
+        inbound_ids = inbox.claim_work(
+            session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
+        )
     reply_jobs = enqueue_replies(rt, inbound_ids)
     report = TickReport(
         created=created,

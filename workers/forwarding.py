@@ -54,7 +54,12 @@ log = logging.getLogger("coursemail.replies")
 def handle_batch(rt: Runtime, inbound_ids: Sequence[int]) -> dict[str, int]:
     """Parse and forward each message, sharing one SMTP connection; a count per outcome."""
     return over_one_connection(
-        rt, inbound_ids, handle_one, what="replies batch", on_error=record_failure
+        rt,
+        inbound_ids,
+        handle_one,
+        what="replies batch",
+        on_error=record_failure,
+        beat=inbox.refresh_claims,
     )
 
 

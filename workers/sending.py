@@ -35,7 +35,14 @@ log = logging.getLogger("coursemail.send")
 
 def send_batch(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send each delivery in turn over one connection; returns a count per outcome."""
-    return over_one_connection(rt, delivery_ids, send_one, what="batch", on_error=record_failure)
+    return over_one_connection(
+        rt,
+        delivery_ids,
+        send_one,
+        what="batch",
+        on_error=record_failure,
+        beat=deliveries.refresh_claims,
+    )
 
 
 class Unbuildable(Exception):

@@ -5,7 +5,8 @@
        └──────────┘ (enqueue failed)         └─▶ claimed again when due
 
 Every transition is ``UPDATE … WHERE status = <expected>``: whoever changes the row owns
-the next move, so two ticks or two jobs never both send the same email.
+the next move, so two ticks or two jobs never both send the same email. This module claims
+the work; ``service.outcomes`` records what happened to it.
 """
 
 from __future__ import annotations
@@ -19,17 +20,13 @@ from typing import Any
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from emails.course import Course, shipped_course
-from service.lifecycle import suppress
 from service.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    SubscriberStatus,
 )
-from service.schedule import next_due, zone_for
 
 #: A claim untouched this long belongs to a worker that died or a job Redis lost: retake it.
 #: The default of ``CLAIM_TIMEOUT``; a live job keeps its claims fresh (``refresh_claims``).
@@ -166,7 +163,6 @@ def _give_up(session: Session, delivery_id: int, guard: Any, attempts: int) -> N
             .where(Delivery.id == delivery_id, guard)
             .values(
                 status=DeliveryStatus.FAILED_PERMANENT,
-                claimed_at=None,
                 last_error=f"taken {attempts} times without an outcome (its worker stopped "
                 "each time); not tried again",
             )
@@ -228,108 +224,6 @@ def begin_sending(session: Session, delivery_id: int, *, now: datetime) -> Deliv
     if changed != 1:
         return None
     return session.get(Delivery, delivery_id)
-
-
-def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
-    """Re-read at send time: an unsubscribe that committed a moment ago wins."""
-    subscriber = delivery.subscriber
-    if suppressed:
-        return "address is suppressed"
-    if delivery.kind == DeliveryKind.CONFIRMATION:
-        if subscriber.status != SubscriberStatus.PENDING:
-            return f"subscriber is {subscriber.status.value}, not waiting to confirm"
-        return None
-    if subscriber.status != SubscriberStatus.ACTIVE:
-        return f"subscriber is {subscriber.status.value}"
-    enrollment = delivery.enrollment
-    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
-        return "enrollment is no longer active"
-    if enrollment.next_step != delivery.step:
-        return "enrollment has moved past this step"
-    return None
-
-
-def record_cancelled(session: Session, delivery: Delivery, reason: str) -> None:
-    delivery.status = DeliveryStatus.CANCELLED
-    delivery.last_error = reason
-
-
-def record_sent(session: Session, delivery: Delivery, *, now: datetime, time_scale: float) -> None:
-    delivery.status = DeliveryStatus.SENT
-    delivery.sent_at = now
-    delivery.last_error = None
-    _advance(delivery, now=now, time_scale=time_scale)
-
-
-def record_ambiguous(
-    session: Session, delivery: Delivery, error: str, *, now: datetime, time_scale: float
-) -> None:
-    """The server may have the message: never resend blindly; move on as if it went."""
-    delivery.status = DeliveryStatus.AMBIGUOUS
-    delivery.sent_at = now
-    delivery.last_error = error
-    _advance(delivery, now=now, time_scale=time_scale)
-
-
-def record_transient(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
-    """Retry later with backoff, or give up after ``MAX_ATTEMPTS`` (the address is kept)."""
-    delivery.last_error = error
-    if delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = DeliveryStatus.FAILED_PERMANENT
-        delivery.next_attempt_at = None
-        if delivery.enrollment is not None:
-            delivery.enrollment.status = EnrollmentStatus.STALLED
-        return
-    delay = BACKOFF[min(delivery.attempts, len(BACKOFF)) - 1]
-    delivery.status = DeliveryStatus.RETRY_WAIT
-    delivery.next_attempt_at = now + delay
-
-
-def record_permanent(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
-    """A hard bounce (5xx): the address is suppressed and nothing more goes to it."""
-    delivery.status = DeliveryStatus.FAILED_PERMANENT
-    delivery.last_error = error
-    session.flush()
-    suppress(session, delivery.subscriber, reason="hard_bounce", detail=error, now=now)
-
-
-def record_failed(session: Session, delivery: Delivery, reason: str) -> None:
-    """This one delivery cannot be sent (it could not be built, or the relay cannot carry
-    it): a terminal state with the reason. The address is kept and the course stops here for
-    this reader, visibly (the enrollment is stalled), while everyone else's goes on."""
-    delivery.status = DeliveryStatus.FAILED_PERMANENT
-    delivery.next_attempt_at = None
-    delivery.claimed_at = None
-    delivery.last_error = reason[:2000]
-    if delivery.enrollment is not None and delivery.enrollment.status == EnrollmentStatus.ACTIVE:
-        delivery.enrollment.status = EnrollmentStatus.STALLED
-
-
-def course_for(enrollment: Enrollment) -> Course:
-    return shipped_course(enrollment.course)
-
-
-def _advance(delivery: Delivery, *, now: datetime, time_scale: float) -> None:
-    enrollment = delivery.enrollment
-    if delivery.kind != DeliveryKind.STEP or enrollment is None:
-        return
-    if enrollment.status != EnrollmentStatus.ACTIVE or enrollment.next_step != delivery.step:
-        return  # they left while this one was in flight: plan nothing further
-    course = course_for(enrollment)
-    following = (delivery.step or 0) + 1
-    enrollment.next_step = following
-    if following >= len(course.steps):
-        enrollment.status = EnrollmentStatus.COMPLETED
-        enrollment.completed_at = now
-        enrollment.next_send_at = None
-        return
-    enrollment.next_send_at = next_due(
-        now=now,
-        delay_days=course.step(following).delay_days,
-        send_hour=course.send_hour,
-        zone=zone_for(delivery.subscriber.timezone, course.timezone),
-        scale=time_scale,
-    )
 
 
 def _rowcount(result: Any) -> int:

@@ -135,7 +135,13 @@ def test_cli_subscribe_confirm_is_refused_in_production(tmp_path: Path) -> None:
 
 def test_healthz_reports_the_database(tmp_path: Path, database_url: str) -> None:
     app = create_app({"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": database_url})
-    assert app.test_client().get("/healthz").get_json() == {"ok": True, "replies_waiting": 0}
+    assert app.test_client().get("/healthz").get_json() == {
+        "ok": True,
+        "replies_waiting": 0,
+        "ambiguous_24h": 0,
+        "failed_24h": 0,
+        "stale_claims": 0,
+    }
     app.extensions["coursemail"].database.dispose()
     down = create_app(
         {"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}"}

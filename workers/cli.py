@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -13,17 +12,8 @@ import click
 
 from emails.course import COURSES_DIR, CourseError, default_course, load_course
 from service.settings import ConfigError, Settings
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        raise click.ClickException(f"configuration error: {error}") from None
-
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+from workers.cli_common import settings_or_exit, start_logging
+from workers.cli_status import replies, resend, status
 
 
 @click.group()
@@ -41,7 +31,7 @@ def db_upgrade() -> None:
     """Apply every migration (safe to run again)."""
     from service.migrate import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     click.echo(f"Migrating {_safe_url(settings.DATABASE_URL)} ...")
     upgrade(settings.DATABASE_URL)
     click.echo("Database is up to date.")
@@ -64,7 +54,7 @@ def course_check(folder: Path | None) -> None:
         loaded = load_course(folder)
     except CourseError as error:
         raise click.ClickException(str(error)) from None
-    settings = _settings()
+    settings = settings_or_exit()
     renderer = Renderer(loaded, contact_for(settings, loaded))
     for step in loaded.steps:
         rendered = renderer.render_step(step.index, first_name="Sam", unsubscribe_url="https://u")
@@ -86,47 +76,6 @@ def _check_safety_files(settings: Settings) -> None:
 
 
 @main.command()
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
-def replies(limit: int) -> None:
-    """The latest messages received: replies, bounces, auto-replies, and any still waiting."""
-    from sqlalchemy import select
-
-    from service.models import InboundMessage
-    from workers.runtime import Runtime
-
-    rt = Runtime(_settings())
-    try:
-        with rt.database.session() as session:
-            rows = list(
-                session.scalars(
-                    select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
-                )
-            )
-            if not rows:
-                click.echo(
-                    "No replies yet. Readers' answers arrive at "
-                    f"reply+...@{rt.settings.REPLY_DOMAIN} (see the README, 'Replies')."
-                )
-                return
-            for row in rows:
-                flag = "URGENT " if row.urgent else ""
-                click.echo(
-                    f"#{row.id}  {row.received_at:%Y-%m-%d %H:%M} UTC  {row.status:<11} "
-                    f"{(row.category or '-'):<11} {flag}{row.from_address or row.mail_from or '?'}"
-                    f"  {(row.subject or '')[:60]!r}"
-                )
-                if row.last_error and row.status != "forwarded":
-                    when = (
-                        f"{row.next_attempt_at:%Y-%m-%d %H:%M} UTC"
-                        if row.next_attempt_at
-                        else "soon"
-                    )
-                    click.echo(f"      waiting: {row.last_error} (next try {when})")
-    finally:
-        rt.database.dispose()
-
-
-@main.command()
 @click.argument("step", type=int)
 @click.option("--html", is_flag=True, help="Print the HTML part instead of the text part.")
 @click.option("--name", default="Sam", show_default=True, help="First name to greet.")
@@ -134,7 +83,7 @@ def preview(step: int, html: bool, name: str) -> None:
     """Print course email STEP (0 = welcome) as a subscriber would receive it."""
     from workers.runtime import Runtime
 
-    settings = _settings()
+    settings = settings_or_exit()
     loaded = default_course()
     if not 0 <= step < len(loaded.steps):
         raise click.BadParameter(
@@ -158,8 +107,8 @@ def tick(once: bool) -> None:
     from workers import dispatch
     from workers.runtime import current
 
-    _settings()
-    _logging()
+    settings_or_exit()
+    start_logging()
     rt = current()
     if once:
         report = dispatch.tick(rt)
@@ -182,8 +131,8 @@ def worker(burst: bool) -> None:
     from workers import rq_worker
     from workers.runtime import current
 
-    _settings()
-    _logging()
+    settings_or_exit()
+    start_logging()
     rq_worker.run(current(), burst=burst)
 
 
@@ -200,7 +149,7 @@ def subscribe(email: str, name: str | None, zone: str | None, confirm: bool) -> 
     from service import lifecycle
     from workers.runtime import current
 
-    settings = _settings()
+    settings = settings_or_exit()
     if confirm and settings.is_production:
         raise click.ClickException("--confirm skips double opt-in and is refused in production")
     try:
@@ -248,8 +197,8 @@ def inbound() -> None:
     from workers import listener
     from workers.runtime import Runtime
 
-    settings = _settings()
-    _logging()
+    settings = settings_or_exit()
+    start_logging()
     rt = Runtime(settings)
     try:
         listener.run_until_signalled(rt, settings.INBOUND_SMTP_HOST, settings.INBOUND_SMTP_PORT)
@@ -266,10 +215,10 @@ def catcher(host: str, port: int) -> None:
     """Development mail catcher: keep every email in instance/mail (see /dev/mail)."""
     from workers import mailcatcher
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_production:
         raise click.ClickException("the mail catcher is for development only")
-    _logging()
+    start_logging()
     mailcatcher.run_until_signalled(host, port, settings.caught_mail)
 
 
@@ -278,6 +227,10 @@ def _safe_url(url: str) -> str:
 
     return make_url(url).render_as_string(hide_password=True)
 
+
+main.add_command(replies)
+main.add_command(status)
+main.add_command(resend)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -28,7 +28,7 @@ from emails.safety import (
     crisis_phrases,
     crisis_reply,
 )
-from service import deliveries, inbox, triage
+from service import inbox, outcomes, triage
 from service.links import for_answer
 from service.models import (
     CrisisReply,
@@ -148,7 +148,7 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     delivery = inbox.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:
-        course = deliveries.course_for(delivery.enrollment)
+        course = outcomes.course_for(delivery.enrollment)
     renderer = rt.renderer(course)
     ctx = _context(session, row, subscriber, delivery, renderer)
     forward = None if row.forwarded_at else _forwarder(rt, row, subscriber, ctx, renderer)

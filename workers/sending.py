@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from emails.course import default_course
 from emails.headers import needs_smtputf8, wire_address
 from emails.message import Routing, confirmation_email, course_email, to_bytes
-from service import deliveries
+from service import deliveries, outcomes
 from service.lifecycle import is_suppressed
 from service.links import for_delivery
 from service.models import Delivery, DeliveryKind, DeliveryStatus
@@ -59,7 +59,7 @@ def record_failure(rt: Runtime, delivery_id: int, error: Exception) -> str:
             DeliveryStatus.SENDING,
         ):
             return "skipped"
-        deliveries.record_failed(session, delivery, reason)
+        outcomes.record_failed(session, delivery, reason)
     log.error("delivery %d failed permanently: %s", delivery_id, reason)
     return "failed"
 
@@ -73,15 +73,15 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
     try:
         transport.send(taken.envelope_from, [taken.recipient], taken.data, smtputf8=taken.smtputf8)
     except Unsupported as error:
-        return _record(rt, delivery_id, "failed", deliveries.record_failed, str(error))
+        return _record(rt, delivery_id, "failed", outcomes.record_failed, str(error))
     except TransientError as error:
-        return _record(rt, delivery_id, "retry", deliveries.record_transient, str(error))
+        return _record(rt, delivery_id, "retry", outcomes.record_transient, str(error))
     except PermanentError as error:
-        return _record(rt, delivery_id, "bounced", deliveries.record_permanent, str(error))
+        return _record(rt, delivery_id, "bounced", outcomes.record_permanent, str(error))
     except AmbiguousError as error:
         log.warning("delivery %d is ambiguous (not re-sent): %s", delivery_id, error)
         with rt.database.session() as session:
-            deliveries.record_ambiguous(
+            outcomes.record_ambiguous(
                 session,
                 _get(session, delivery_id),
                 str(error),
@@ -90,7 +90,7 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
             )
         return "ambiguous"
     with rt.database.session() as session:
-        deliveries.record_sent(
+        outcomes.record_sent(
             session,
             _get(session, delivery_id),
             now=rt.clock.now(),
@@ -105,11 +105,11 @@ def _take(rt: Runtime, delivery_id: int) -> Outgoing | str:
         delivery = deliveries.begin_sending(session, delivery_id, now=rt.clock.now())
         if delivery is None:
             return "skipped"
-        reason = deliveries.why_not_send(
+        reason = outcomes.why_not_send(
             delivery, suppressed=is_suppressed(session, delivery.subscriber.email)
         )
         if reason is not None:
-            deliveries.record_cancelled(session, delivery, reason)
+            outcomes.record_cancelled(session, delivery, reason)
             log.info("delivery %d not sent: %s", delivery_id, reason)
             return "cancelled"
         try:
@@ -127,7 +127,7 @@ def _record(
 ) -> str:
     log.info("delivery %d: %s (%s)", delivery_id, outcome, detail)
     with rt.database.session() as session:
-        if record is deliveries.record_failed:
+        if record is outcomes.record_failed:
             record(session, _get(session, delivery_id), detail)
         else:
             record(session, _get(session, delivery_id), detail, now=rt.clock.now())
@@ -161,7 +161,7 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
         assert delivery.enrollment is not None and delivery.step is not None
         assert links.unsubscribe_url is not None
         message = course_email(
-            rt.renderer(deliveries.course_for(delivery.enrollment)),
+            rt.renderer(outcomes.course_for(delivery.enrollment)),
             delivery.step,
             routing,
             unsubscribe_url=links.unsubscribe_url,

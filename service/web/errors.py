@@ -32,8 +32,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     ),
     500: (
         "Something went wrong on our side",
-        "It isn't anything you did. Please try again in a few minutes; nothing you sent "
-        "has been lost.",
+        "It isn't anything you did. Please try again in a few minutes.",
     ),
 }
 

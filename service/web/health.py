@@ -1,7 +1,14 @@
 """``/healthz``: is the database reachable? For load balancers, the launcher and monitoring.
 
-``replies_waiting`` counts readers' replies whose forward to the therapist is failing and
-waiting to be tried again: alert on it staying above 0 (``coursemail replies`` says why).
+Alert on any of these staying above 0 (``coursemail status`` lists the rows and says why):
+
+- ``replies_waiting``: readers' replies whose forward to the therapist is failing and waits
+  to be tried again;
+- ``ambiguous_24h``: course emails whose connection dropped after they were handed over, so
+  the reader may not have them (never resent automatically: ``coursemail resend ID``);
+- ``failed_24h``: course emails that gave up (a hard bounce, too many failures, or an email
+  that could not be built);
+- ``stale_claims``: emails claimed by a worker that stopped beating; the tick takes them back.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import inbox
+from service import monitoring
 from service.web.shared import runtime
 
 bp = Blueprint("health", __name__)
@@ -19,11 +26,21 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     try:
-        with runtime().database.session() as session:
-            waiting = inbox.waiting_count(session)
+        ctx = runtime()
+        with ctx.database.session() as session:
+            now = ctx.clock.now()
+            found = monitoring.status(
+                session, now=now, claim_timeout=ctx.settings.claim_timeout, limit=0
+            )
     except SQLAlchemyError as error:
         return jsonify(ok=False, error=f"database unreachable: {type(error).__name__}"), 503
-    return jsonify(ok=True, replies_waiting=waiting)
+    return jsonify(
+        ok=True,
+        replies_waiting=found.replies_waiting,
+        ambiguous_24h=found.ambiguous_recent,
+        failed_24h=found.failed_recent,
+        stale_claims=found.stale_claims,
+    )
 
 
 def init_app(app: Flask) -> None:

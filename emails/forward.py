@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -32,6 +32,8 @@ class ForwardContext:
     earlier_replies: int
     notes: list[str] = field(default_factory=list)
     urgent: bool = False
+    #: answer with one click: Reply-To is the writer
+    writer_reply_to: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,12 @@ def forward_email(
     date: datetime,
     raw: bytes,
     attach_as_message: bool,
+    reply_to_writer: bool = True,
 ) -> EmailMessage:
     """The forward of received message ``inbound_id`` to the therapist's inbox.
+
+    Without ``reply_to_writer`` there is no Reply-To (a relay without SMTPUTF8 cannot carry
+    an international address in it); the text still names the address.
 
     ``identity`` (the message's dedupe key) fixes the Message-ID, so a forward tried again
     is recognisably the same message; ``conversation`` (the reader's public id) threads every
@@ -81,6 +87,16 @@ def forward_email(
         date=date,
         thread_id=f"<conversation-{conversation}@{domain}>" if conversation else None,
     )
+    if not reply_to_writer:
+        ctx = replace(
+            ctx,
+            notes=[
+                *ctx.notes,
+                "their address has international characters that your mail relay cannot "
+                "put in Reply-To: to answer, write to it in a new email",
+            ],
+            writer_reply_to=False,
+        )
     return build_forward(ctx, addressing, raw=raw, attach_as_message=attach_as_message)
 
 
@@ -101,7 +117,12 @@ def forward_text(ctx: ForwardContext) -> str:
     if "@" in ctx.writer_address:
         # body text, not a header: the name as they typed it, the address as it is
         who = f"{ctx.writer_name} <{ctx.writer_address}>" if ctx.writer_name else ctx.writer_address
-        lines.append(f"From: {who}. Reply to this email to answer them directly.")
+        how = (
+            "Reply to this email to answer them directly."
+            if ctx.writer_reply_to
+            else "Write to that address to answer them."
+        )
+        lines.append(f"From: {who}. {how}")
     else:
         lines.append("From: unknown. The message gave no address to reply to.")
     if ctx.replied_to:
@@ -125,7 +146,7 @@ def build_forward(
     # values written by emails.headers and set raw: a reader's name is never re-parsed
     message.set_raw("From", headers.mailbox(addressing.from_name, addressing.from_address, "From"))
     message.set_raw("To", headers.wire_address(addressing.to_address))
-    if "@" in ctx.writer_address:  # with no address at all, there is no one to reply to
+    if "@" in ctx.writer_address and ctx.writer_reply_to:  # no address: no one to reply to
         message.set_raw(
             "Reply-To", headers.mailbox(ctx.writer_name, ctx.writer_address, "Reply-To")
         )

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
@@ -77,8 +77,11 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
     """
     parser = BytesParser(policy=email.policy.default)
     result = ParsedMail()
-    # only the header block: parsing headers-only would still copy the whole body
-    _read_headers(parser.parsebytes(_header_block(raw), headersonly=True), result)
+    # only the header block: parsing headers-only would still copy the whole body. Headers
+    # are read as UTF-8 (RFC 6532: what an SMTPUTF8 sender writes), never as ASCII with
+    # surrogates, which no database can store ("josé" became "jos\udcc3\udca9")
+    block = _header_block(raw).decode("utf-8", "replace")
+    _read_headers(Parser(policy=email.policy.default).parsestr(block, headersonly=True), result)
     try:
         message: Message | None = parser.parsebytes(raw)
     except RecursionError:

@@ -209,6 +209,16 @@ def waiting_count(session: Session) -> int:
     return int(found or 0)
 
 
+def unreadable_since(session: Session, since: datetime) -> int:
+    """Messages that could not be read automatically (forwarded whole, as a file)."""
+    found = session.scalar(
+        select(func.count(InboundMessage.id)).where(
+            InboundMessage.damaged.is_(True), InboundMessage.received_at >= since
+        )
+    )
+    return int(found or 0)
+
+
 def earlier_replies(session: Session, row: InboundMessage) -> int:
     if row.subscriber_id is None:
         return 0

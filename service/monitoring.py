@@ -41,6 +41,8 @@ class Status:
     stale_claims: int
     oldest_claim: datetime | None
     replies_waiting: int
+    #: replies that could not be read automatically: forwarded whole, worth a look
+    replies_unreadable_recent: int
     ambiguous_recent: int
     failed_recent: int
     trouble: list[Trouble]
@@ -73,6 +75,7 @@ def status(session: Session, *, now: datetime, claim_timeout: timedelta, limit: 
         stale_claims=int(stale or 0),
         oldest_claim=oldest,
         replies_waiting=inbox.waiting_count(session),
+        replies_unreadable_recent=inbox.unreadable_since(session, since),
         ambiguous_recent=int(counts.get(DeliveryStatus.AMBIGUOUS, 0)),
         failed_recent=int(counts.get(DeliveryStatus.FAILED_PERMANENT, 0)),
         trouble=recent,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -45,6 +46,8 @@ class Settings:
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str
     INBOUND_SMTP_HOST: str
+    INBOUND_HOSTNAME: str
+    SMTP_HELO_NAME: str
     INBOUND_SMTP_PORT: int
     INBOUND_TLS_CERT: Path | None
     INBOUND_TLS_KEY: Path | None
@@ -70,6 +73,16 @@ class Settings:
     def claim_timeout(self) -> timedelta:
         """How long a claim may go without its job's heartbeat before the tick retakes it."""
         return timedelta(seconds=self.CLAIM_TIMEOUT)
+
+    @property
+    def helo_name(self) -> str:
+        """What we call ourselves to the relay: SMTP_HELO_NAME, else this machine's fully
+        qualified name, else (a machine with no domain) the sender's domain: never the
+        address literal smtplib falls back to, which many relays distrust."""
+        if self.SMTP_HELO_NAME:
+            return self.SMTP_HELO_NAME
+        fqdn = socket.getfqdn()
+        return fqdn if "." in fqdn and not fqdn.endswith(".localdomain") else self.mail_domain
 
     @property
     def caught_mail(self) -> Path:

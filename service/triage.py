@@ -121,12 +121,18 @@ def understand(
     return _finish(row, category, True, notes)
 
 
+def storable(text: str) -> str:
+    """Text any database takes: undecodable bytes (kept by the parser as lone surrogates)
+    become U+FFFD, and NUL goes."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\0", "")
+
+
 def _record_parsed(row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
     row.parsed_at = now
-    row.from_address = (parsed.from_address or "")[:320] or None
-    row.subject = parsed.subject
-    row.message_id = parsed.message_id
-    row.reply_text = parsed.reply_text
+    row.from_address = storable(parsed.from_address or "")[:320] or None
+    row.subject = storable(parsed.subject)
+    row.message_id = storable(parsed.message_id) if parsed.message_id else None
+    row.reply_text = storable(parsed.reply_text)
     row.damaged = parsed.damaged
 
 
@@ -203,7 +209,7 @@ def _finish(
     row: InboundMessage, category: InboundCategory, forward: bool, notes: list[str]
 ) -> Understood:
     row.category = category
-    row.notes = "\n".join(notes) or None
+    row.notes = storable("\n".join(notes)) or None
     row.status = InboundStatus.TO_FORWARD if forward else InboundStatus.RECORDED
     row.claimed_at = row.claimed_at if forward else None
     return Understood(category, forward)

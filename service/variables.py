@@ -144,6 +144,10 @@ def _domain(name: str, raw: str) -> str:
     return raw.lower()
 
 
+def _optional_domain(name: str, raw: str) -> str:
+    return _domain(name, raw) if raw else ""
+
+
 def _optional_address(name: str, raw: str) -> str:
     return _address(name, raw) if raw else ""
 
@@ -211,6 +215,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ADMIN_USERNAME", "admin", _text),
     Variable("ADMIN_PASSWORD", "", _text),
     Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),
+    # the name the reply listener greets with and writes in Received: (its MX host name)
+    Variable("INBOUND_HOSTNAME", "{REPLY_DOMAIN}", _domain),
+    # the name we give in HELO/EHLO to the relay; empty: this machine's fully qualified name
+    Variable("SMTP_HELO_NAME", "", _optional_domain),
     Variable("INBOUND_SMTP_PORT", "2525", _between(1, 65535)),
     Variable("INBOUND_TLS_CERT", "", _optional_file),
     Variable("INBOUND_TLS_KEY", "", _optional_file),

@@ -4,6 +4,8 @@ retry instead of losing mail."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import smtplib
 import ssl
 import subprocess
@@ -18,8 +20,10 @@ from sqlalchemy import select
 from service.addresses import AddressKind
 from service.models import InboundMessage, InboundStatus
 from service.queues import QUEUE_TRANSACTIONAL
+from tests.conftest import THERAPIST_TEST_EMAIL
+from tests.support.harness import work
 from tests.support.mail import send
-from tests.support.smtp import free_port
+from tests.support.smtp import SMTPSink, free_port
 from tests.support.waiting import some_thread_is_in, wait_for
 from workers import listener
 from workers.runtime import Runtime
@@ -45,7 +49,11 @@ def test_a_message_to_a_tracked_address_is_stored_byte_for_byte_and_queued(
     address = _address(rt, kind)
     assert send(listener, "reader@example.test", [address.upper()], RAW) == {}
     [stored] = _stored(rt)
-    assert stored.raw == RAW  # NUL bytes and all, as binary
+    # our trace line, then the message exactly as sent, NUL bytes and all, as binary
+    trace = stored.raw[: -len(RAW)]
+    assert stored.raw.endswith(RAW)
+    assert trace.startswith(b"Received: from ") and trace.endswith(b"\r\n")
+    assert f"by {rt.settings.INBOUND_HOSTNAME} (coursemail) with ESMTP".encode() in trace
     assert stored.rcpt_tos == address.upper()  # a relay that folds case still gets through
     assert stored.mail_from == "reader@example.test"
     assert stored.status == InboundStatus.RECEIVED and stored.source == "smtp"
@@ -182,10 +190,78 @@ def test_with_a_certificate_the_listener_offers_starttls(
             context.check_hostname = False
             smtp.starttls(context=context)
             smtp.ehlo()
+            assert not smtp.has_extn("auth")  # nobody logs in here: no AUTH to fail with 535
             assert smtp.sendmail("reader@example.test", [_address(rt)], RAW) == {}
     finally:
         controller.stop()
-    assert _stored(rt)[0].raw == RAW
+    stored = _stored(rt)[0].raw
+    assert stored.endswith(RAW) and b"with ESMTPS" in stored[: -len(RAW)]
+
+
+def test_the_listener_greets_as_the_mx_host_and_adds_a_trace_line(
+    rt: Runtime, listener: int
+) -> None:
+    with smtplib.SMTP(timeout=10, local_hostname="mx.sender.test") as smtp:
+        code, banner = smtp.connect("127.0.0.1", listener)
+        assert (code, banner) == (220, f"{rt.settings.INBOUND_HOSTNAME} ESMTP".encode())
+        smtp.ehlo()
+        assert not smtp.has_extn("auth")
+        assert smtp.sendmail("reader@example.test", [_address(rt)], RAW) == {}
+    [stored] = _stored(rt)
+    parsed = email.message_from_bytes(stored.raw, policy=email.policy.default)
+    received = " ".join(str(parsed["Received"]).split())
+    assert received.startswith("from mx.sender.test ([127.0.0.1]) by reply.example.test")
+    assert f"for <{_address(rt)}>;" in received
+
+
+def test_a_reply_from_an_international_address_reaches_the_therapist(
+    rt: Runtime, listener: int, smtp_sink: SMTPSink
+) -> None:
+    reply = (
+        f"From: José Núñez <josé@example.test>\r\nTo: {_address(rt)}\r\nSubject: Re: Paso 1\r\n"
+        "Message-ID: <intl-1@example.test>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "Gracias, de corazón.\r\n"
+    ).encode()
+    with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("smtputf8")
+        refused = smtp.sendmail(
+            "josé@example.test", [_address(rt)], reply, mail_options=["SMTPUTF8"]
+        )
+        assert refused == {}
+    work(rt)
+    [row] = _stored(rt)
+    assert row.mail_from == "josé@example.test"
+    assert row.from_address == "josé@example.test"
+    assert row.status == InboundStatus.FORWARDED, row.notes
+    [forward] = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
+    text = forward.get_body(("plain",)).get_content()
+    assert "Gracias, de corazón." in text
+    # this relay offers no SMTPUTF8, so the address cannot stand in Reply-To: the text has it
+    assert "Reply-To" not in forward
+    assert "From: josé@example.test. Write to that address to answer them." in text
+    assert "cannot put in Reply-To" in text
+
+
+def test_through_an_smtputf8_relay_the_forward_answers_an_international_reader(
+    rt: Runtime, listener: int
+) -> None:
+    relay = SMTPSink(smtputf8=True).start()
+    rt.settings = replace(rt.settings, SMTP_URL=relay.url)
+    try:
+        reply = (
+            f"From: José <josé@example.test>\r\nTo: {_address(rt)}\r\nSubject: Re: 1\r\n"
+            "Message-ID: <intl-2@example.test>\r\n\r\nGracias.\r\n"
+        ).encode()
+        with smtplib.SMTP("127.0.0.1", listener, timeout=10) as smtp:
+            smtp.sendmail("josé@example.test", [_address(rt)], reply, mail_options=["SMTPUTF8"])
+        work(rt)
+        [received] = relay.received
+        head = received.data.split(b"\r\n\r\n")[0].decode("utf-8")
+        assert "\r\nReply-To: josé@example.test\r\n" in head  # raw UTF-8 (RFC 6532)
+    finally:
+        relay.stop()
 
 
 def test_a_broken_certificate_stops_the_listener_with_a_clear_message(

@@ -71,7 +71,10 @@ def status(limit: int) -> None:
     click.echo(f"Emails by state: {states}")
     oldest = f"{found.oldest_claim:%Y-%m-%d %H:%M:%S} UTC" if found.oldest_claim else "none"
     click.echo(f"Claims held now: oldest {oldest}; gone stale: {found.stale_claims}")
-    click.echo(f"Replies waiting to be forwarded: {found.replies_waiting}")
+    click.echo(
+        f"Replies waiting to be forwarded: {found.replies_waiting}; could not be read "
+        f"automatically in the last 24 hours: {found.replies_unreadable_recent}"
+    )
     click.echo(f"Last 24 hours: {found.ambiguous_recent} ambiguous, {found.failed_recent} failed")
     if not found.trouble:
         click.echo("Nothing needs a look.")

@@ -46,6 +46,7 @@ from workers.transport import (
     PermanentError,
     TransientError,
     Transport,
+    Unsupported,
 )
 
 log = logging.getLogger("coursemail.replies")
@@ -120,7 +121,7 @@ def _phrases(rt: Runtime) -> CrisisPhrases:
 @dataclass(frozen=True)
 class Plan:
     #: builds the forward, given a line on how the crisis reply went (None: not forwarding)
-    forward: Callable[[str | None], Outgoing] | None
+    forward: Callable[[str | None, bool], Outgoing] | None
     crisis: Outgoing | None
     #: the crisis reply's state before this attempt
     crisis_state: CrisisReply = CrisisReply.NONE
@@ -203,8 +204,9 @@ def _forwarder(
     subscriber: Subscriber | None,
     ctx: ForwardContext,
     renderer: Renderer,
-) -> Callable[[str | None], Outgoing]:
-    """Builds the forward once the crisis reply's outcome (a line for the therapist) is known."""
+) -> Callable[[str | None, bool], Outgoing]:
+    """Builds the forward once the crisis reply's outcome (a line for the therapist) is known;
+    ``plain`` leaves out what only an SMTPUTF8 relay can carry (the writer in Reply-To)."""
     s = rt.settings
     therapist = renderer.contact.therapist_email
     inbound_id, raw, damaged = row.id, row.raw, row.damaged
@@ -212,7 +214,7 @@ def _forwarder(
     conversation = subscriber.public_id if subscriber else None
     now = rt.clock.now()
 
-    def forward(crisis_note: str | None) -> Outgoing:
+    def forward(crisis_note: str | None, plain: bool) -> Outgoing:
         final = replace(ctx, notes=ctx.notes + ([crisis_note] if crisis_note else []))
         message = forward_email(
             final,
@@ -225,8 +227,9 @@ def _forwarder(
             date=now,
             raw=raw,
             attach_as_message=not damaged,
+            reply_to_writer=not plain,
         )
-        utf8 = needs_smtputf8(therapist)
+        utf8 = needs_smtputf8(therapist) or (not plain and needs_smtputf8(ctx.writer_address))
         return Outgoing(
             s.MAIL_FROM, wire_address(therapist), to_bytes(message, utf8=utf8), smtputf8=utf8
         )
@@ -267,18 +270,34 @@ def _crisis(
     )
 
 
+def _send_forward(
+    transport: Transport, forward: Callable[[str | None, bool], Outgoing], note: str | None
+) -> str | None:
+    """Send the forward; None when it went, else why not (it is tried again later: even a
+    5xx, since the therapist's inbox is the only place a reply can go)."""
+    try:
+        try:
+            _deliver(transport, forward(note, False))
+        except Unsupported:
+            # the relay cannot carry the writer's international address: without Reply-To
+            _deliver(transport, forward(note, True))
+    except (TransientError, PermanentError, AmbiguousError) as error:
+        return f"forward: {error}"
+    return None
+
+
+def _deliver(transport: Transport, message: Outgoing) -> None:
+    transport.send(
+        message.envelope_from, [message.recipient], message.data, smtputf8=message.smtputf8
+    )
+
+
 def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str:
     errors: list[str] = []
     crisis: str | None = "failed" if plan.crisis_impossible else None
     if plan.crisis is not None:
         try:
-            crisis_mail = plan.crisis
-            transport.send(
-                crisis_mail.envelope_from,
-                [crisis_mail.recipient],
-                crisis_mail.data,
-                smtputf8=crisis_mail.smtputf8,
-            )
+            _deliver(transport, plan.crisis)
             crisis = "sent"
         except PermanentError as error:
             crisis = "failed"
@@ -289,18 +308,11 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
             errors.append(f"crisis reply: {error}")
     forwarded = plan.forward is None
     if plan.forward is not None:
-        message = plan.forward(CRISIS_NOTES.get(crisis or _STATE_OUTCOME[plan.crisis_state]))
-        try:
-            transport.send(
-                message.envelope_from,
-                [message.recipient],
-                message.data,
-                smtputf8=message.smtputf8,
-            )
-            forwarded = True
-        except (TransientError, PermanentError, AmbiguousError) as error:
-            # even a 5xx is retried: the therapist's inbox is the only place a reply can go
-            errors.append(f"forward: {error}")
+        note = CRISIS_NOTES.get(crisis or _STATE_OUTCOME[plan.crisis_state])
+        failure = _send_forward(transport, plan.forward, note)
+        forwarded = failure is None
+        if failure:
+            errors.append(failure)
     error_text = "; ".join(errors) or None
     with rt.database.session() as session:
         row = session.get(InboundMessage, inbound_id)

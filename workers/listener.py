@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 import ssl
 import threading
+from email.utils import format_datetime
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -27,11 +29,23 @@ from workers.runtime import Runtime
 
 log = logging.getLogger("coursemail.inbound")
 
+#: A HELO name worth repeating in Received: a host name or an address literal.
+_HELO = re.compile(r"[A-Za-z0-9.:\[\]-]{1,255}")
+
 
 class InboundHandler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.domain = rt.settings.REPLY_DOMAIN.lower()
+        self.hostname = rt.settings.INBOUND_HOSTNAME
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer no AUTH: nobody logs in to a reply listener (aiosmtpd would advertise it
+        after STARTTLS with nothing behind it, so every attempt would get 535)."""
+        session.host_name = hostname
+        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
@@ -44,7 +58,9 @@ class InboundHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw: bytes = envelope.original_content or envelope.content
+        raw: bytes = self.received_header(session, envelope) + (
+            envelope.original_content or envelope.content
+        )
         loop = asyncio.get_running_loop()
         try:
             # the database write runs off the event loop: a slow write stalls no other session
@@ -59,6 +75,23 @@ class InboundHandler:
         # handed back and the tick enqueues it later); off the loop, like the write
         await loop.run_in_executor(None, enqueue_replies, self.rt, [stored])
         return "250 OK: received"
+
+    def received_header(self, session: Any, envelope: Any) -> bytes:
+        """The trace line every MTA adds (RFC 5321, 4.4), so the forward shows the path."""
+        helo = session.host_name or ""
+        helo = helo if _HELO.fullmatch(helo) else "unknown"
+        peer = session.peer[0] if isinstance(session.peer, tuple) else "unknown"
+        protocol = ("UTF8SMTP" if envelope.smtp_utf8 else "ESMTP") + (
+            "S" if session.ssl is not None else ""
+        )
+        recipient = envelope.rcpt_tos[0] if len(envelope.rcpt_tos) == 1 else None
+        target = f"\r\n\tfor <{recipient}>" if recipient and recipient.isascii() else ""
+        when = format_datetime(self.rt.clock.now())
+        line = (
+            f"Received: from {helo} ([{peer}])\r\n\tby {self.hostname} (coursemail) with "
+            f"{protocol}{target}; {when}\r\n"
+        )
+        return line.encode("ascii", "replace")
 
     def _store(self, envelope: Any, raw: bytes) -> int:
         with self.rt.database.session() as session:
@@ -95,6 +128,11 @@ def start(rt: Runtime, host: str, port: int) -> Controller:
         port=port,
         data_size_limit=rt.settings.INBOUND_MAX_BYTES,
         tls_context=context,
+        # greet as the MX host, without the library's name and version
+        server_hostname=rt.settings.INBOUND_HOSTNAME,
+        ident="ESMTP",
+        # readers with international addresses reply too (RFC 6531)
+        enable_SMTPUTF8=True,
         # a sender without TLS may still deliver: refusing would lose the reply instead
         require_starttls=False,
     )

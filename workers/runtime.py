@@ -26,7 +26,7 @@ class Runtime(Context):
     def make_transport(self) -> Transport:
         if self.transport_factory is not None:
             return self.transport_factory()
-        return SMTPTransport(self.settings.SMTP_URL)
+        return SMTPTransport(self.settings.SMTP_URL, helo_name=self.settings.helo_name)
 
     def renderer(self, course: Course) -> Renderer:
         if course.slug not in self._renderers:

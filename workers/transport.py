@@ -84,7 +84,9 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 class SMTPTransport:
     """Talks SMTP to the relay named by ``SMTP_URL``; connects lazily, reconnects on need."""
 
-    def __init__(self, url: str, *, timeout: float = SMTP_TIMEOUT) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = SMTP_TIMEOUT, helo_name: str | None = None
+    ) -> None:
         parts = urlsplit(url)
         query = parse_qs(parts.query)
         self.implicit_tls = parts.scheme == "smtps"
@@ -94,6 +96,8 @@ class SMTPTransport:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.timeout = timeout
+        #: the name given in EHLO (None: smtplib's own guess)
+        self.helo_name = helo_name
         self._conn: smtplib.SMTP | None = None
 
     def __enter__(self) -> SMTPTransport:
@@ -110,11 +114,14 @@ class SMTPTransport:
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
                     self.host,
                     self.port,
+                    local_hostname=self.helo_name,
                     timeout=self.timeout,
                     context=ssl.create_default_context(),
                 )
             else:
-                conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                conn = smtplib.SMTP(
+                    self.host, self.port, local_hostname=self.helo_name, timeout=self.timeout
+                )
             conn.ehlo()
             if self.starttls:
                 conn.starttls(context=ssl.create_default_context())

@@ -8,6 +8,8 @@ Alert on any of these staying above 0 (``coursemail status`` lists the rows and 
   the reader may not have them (never resent automatically: ``coursemail resend ID``);
 - ``failed_24h``: course emails that gave up (a hard bounce, too many failures, or an email
   that could not be built);
+- ``replies_unreadable_24h``: replies that could not be read automatically (forwarded
+  whole, the original attached): worth a look at why;
 - ``stale_claims``: emails claimed by a worker that stopped beating; the tick takes them back.
 """
 
@@ -40,6 +42,7 @@ def healthz() -> ResponseReturnValue:
         ambiguous_24h=found.ambiguous_recent,
         failed_24h=found.failed_recent,
         stale_claims=found.stale_claims,
+        replies_unreadable_24h=found.replies_unreadable_recent,
     )
 
 

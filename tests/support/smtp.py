@@ -28,6 +28,8 @@ class Received:
     rcpt_tos: list[str]
     data: bytes
     peer: Any
+    #: the name the client gave in HELO/EHLO
+    helo: str = ""
 
     @property
     def message(self) -> EmailMessage:
@@ -73,7 +75,11 @@ class SinkHandler:
                 return self.data_replies.pop(0)
             self.received.append(
                 Received(
-                    envelope.mail_from, list(envelope.rcpt_tos), envelope.content, session.peer
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.content,
+                    session.peer,
+                    session.host_name or "",
                 )
             )
         return "250 Message accepted"

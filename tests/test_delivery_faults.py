@@ -264,3 +264,20 @@ def test_a_sent_delivery_is_never_sent_again_by_a_duplicate_job(
     rt.queue("coursemail-course").enqueue("workers.jobs.send_batch", [delivery.id])
     work(rt)
     assert len(smtp_sink.received) == 1
+
+
+def test_after_two_days_without_workers_each_reader_gets_one_email_per_pass_in_order(
+    rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    readers = [f"r{n}@example.test" for n in range(4)]
+    for n, address in enumerate(readers):
+        enrolled(rt, address, timezone=["UTC", "Asia/Tokyo", "America/Los_Angeles", "UTC"][n])
+    tick_and_work(rt)  # the welcomes
+    rt.clock.advance(timedelta(hours=48))  # every worker and the tick are down for two days
+    tick_and_work(rt)  # the first pass after they return
+    for address in readers:
+        assert len(smtp_sink.messages_to(address)) == 2  # one catch-up email each, not two
+    run_course(rt)
+    for address in readers:
+        subjects = [m["Subject"] for m in smtp_sink.messages_to(address)]
+        assert subjects == [step.subject for step in COURSE.steps]  # none skipped, in order

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench migrate clean browser
+.PHONY: install run test lint format bench reliability migrate clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test: lint browser
 
 bench: install
 	$(BIN)/python -m bench
+
+# the fault suite: the real processes through kills, outages and bad mail (about 10 minutes);
+# writes docs/RELIABILITY.md
+reliability: install
+	$(BIN)/python -m bench.reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -110,15 +110,13 @@ def claim_ready(
     limit: int,
     claim_timeout: timedelta = STALE_CLAIM_AFTER,
 ) -> Claimed:
-    """Claim what is ready to send: pending rows, retries now due, and stale claims."""
+    """Claim what is ready to send: pending rows, retries now due, and stale claims that
+    were never taken in hand (a stale ``sending`` one is ``outcomes.settle_orphans``')."""
     stale_before = now - claim_timeout
     ready = or_(
         Delivery.status == DeliveryStatus.PENDING,
         and_(Delivery.status == DeliveryStatus.RETRY_WAIT, Delivery.next_attempt_at <= now),
-        and_(
-            Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)),
-            Delivery.claimed_at < stale_before,
-        ),
+        and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < stale_before),
     )
     candidates = session.execute(
         select(Delivery.id, Delivery.status, Delivery.attempts)
@@ -130,7 +128,7 @@ def claim_ready(
     steps: list[int] = []
     for delivery_id, status, attempts in candidates:
         guard = Delivery.status == status
-        if status in (DeliveryStatus.CLAIMED, DeliveryStatus.SENDING):
+        if status == DeliveryStatus.CLAIMED:
             guard = and_(guard, Delivery.claimed_at < stale_before)
             if attempts >= MAX_ATTEMPTS:
                 _give_up(session, delivery_id, guard, attempts)

@@ -7,8 +7,9 @@ function here runs after the send was tried, in the job's own transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails.course import Course, shipped_course
@@ -42,6 +43,43 @@ def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
     if enrollment.next_step != delivery.step:
         return "enrollment has moved past this step"
     return None
+
+
+def settle_orphans(
+    session: Session,
+    *,
+    now: datetime,
+    claim_timeout: timedelta,
+    time_scale: float,
+    postgres: bool,
+    limit: int,
+) -> int:
+    """Emails a worker had in hand (``sending``) when it stopped beating: the server may
+    have them, exactly as when a connection drops after the final ".". They are recorded
+    ``ambiguous`` (shown by ``coursemail status``, resent only on purpose) and the course goes
+    on, rather than resent blindly: at most one such email per dead worker, never twice."""
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.claimed_at < now - claim_timeout,
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    orphans = list(session.scalars(query))
+    for delivery in orphans:
+        record_ambiguous(
+            session,
+            delivery,
+            "its worker stopped while handing it to the mail server, which may have it; "
+            "not resent (coursemail resend sends it on purpose)",
+            now=now,
+            time_scale=time_scale,
+        )
+    return len(orphans)
 
 
 def record_cancelled(session: Session, delivery: Delivery, reason: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import deliveries, inbox
+from service import deliveries, inbox, outcomes
 from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
 from workers.runtime import Runtime
 
@@ -50,6 +50,17 @@ def tick(rt: Runtime) -> TickReport:
             limit=CLAIM_LIMIT,
             postgres=not db.is_sqlite,
         )
+    with db.session() as session:
+        orphans = outcomes.settle_orphans(
+            session,
+            now=now,
+            claim_timeout=rt.settings.claim_timeout,
+            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
+            postgres=not db.is_sqlite,
+            limit=CLAIM_LIMIT,
+        )
+    if orphans:
+        log.warning("%d emails were in hand when their worker stopped: recorded ambiguous", orphans)
     with db.session() as session:
         claimed = deliveries.claim_ready(
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout

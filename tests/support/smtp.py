@@ -8,6 +8,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -30,6 +31,8 @@ class Received:
     peer: Any
     #: the name the client gave in HELO/EHLO
     helo: str = ""
+    #: when it arrived (time.monotonic())
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> EmailMessage:
@@ -50,6 +53,8 @@ class SinkHandler:
     #: block RCPT TO until this is set (to kill a worker mid-conversation)
     gate: threading.Event | None = None
     in_rcpt: threading.Event = field(default_factory=threading.Event)
+    #: seconds to take over each DATA, like a slow relay
+    delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(
@@ -66,6 +71,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.drop_after_data > 0:
                 self.drop_after_data -= 1
@@ -86,9 +93,11 @@ class SinkHandler:
 
 
 class SMTPSink:
-    def __init__(self, *, smtputf8: bool = False) -> None:
-        self.handler = SinkHandler()
-        self.port = free_port()
+    def __init__(
+        self, *, smtputf8: bool = False, port: int | None = None, handler: SinkHandler | None = None
+    ) -> None:
+        self.handler = handler or SinkHandler()
+        self.port = port or free_port()
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=smtputf8
         )

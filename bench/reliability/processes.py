@@ -1,0 +1,99 @@
+"""Scenarios 1-3: workers and work-horses killed, Redis lost, many processes racing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+
+from bench.reliability.stack import Row, Stack
+
+#: Every scenario gives up waiting after this long (a bounded suite).
+PATIENCE = 240.0
+
+
+def _finish(stack: Stack, row: Row, expected: list[str], fault_ended: float) -> Row:
+    stack.wait(lambda: len(stack.arrivals()) >= len(expected) - stack.count_ambiguous(), PATIENCE)
+    return stack.outcome(row, expected, fault_ended)
+
+
+def kill_workers(database: str, *, horse: bool, rng: random.Random) -> Row:
+    """kill -9 of the worker (or of its work-horse) five times during 1,000 due sends; a
+    supervisor (here, this function) starts the worker again at once, as systemd would."""
+    what = "work-horse" if horse else "worker"
+    stack = Stack(database)
+    try:
+        stack.start("tick")
+        stack.start("worker")
+        expected = stack.seed(1000)
+        kills = 0
+        while kills < 5 and len(stack.arrivals()) < 950:
+            time.sleep(rng.uniform(0.2, 1.2))
+            [worker] = stack.running("worker")
+            victims = stack.horses(worker) if horse else [worker.pid]
+            if not victims:
+                continue
+            os.kill(victims[0], signal.SIGKILL)
+            kills += 1
+            if not horse:
+                worker.wait()
+                stack.start("worker")
+        fault_ended = time.monotonic()
+        row = Row(f"kill -9 the {what}", f"{kills} kills at random moments", database,
+                  0, 0, 0, 0, 0, None)  # fmt: skip
+        return _finish(stack, row, expected, fault_ended)
+    finally:
+        stack.close()
+
+
+def redis_faults(kind: str) -> Row:
+    """Redis stopped for 30 s, flushed, or restarted empty, while 600 emails are going out."""
+    stack = Stack("sqlite")
+    try:
+        stack.start("tick")
+        stack.start("worker")
+        expected = stack.seed(600)
+        stack.wait(lambda: len(stack.arrivals()) >= 150, PATIENCE)
+        if kind == "stopped":
+            stack.redis.stop()
+            time.sleep(30)
+            stack.redis.start()
+            inflicted = "redis-server stopped for 30 s mid-course"
+        elif kind == "flushed":
+            stack.redis_client().flushall()
+            inflicted = "FLUSHALL mid-course"
+        else:
+            stack.redis.stop()
+            stack.redis.start()
+            inflicted = "redis-server restarted empty mid-course"
+        fault_ended = time.monotonic()
+        row = Row(f"Redis {kind}", inflicted, "sqlite", 0, 0, 0, 0, 0, None)
+        row = _finish(stack, row, expected, fault_ended)
+        if not stack.running("worker") or not stack.running("tick"):
+            row.problems.append("a process exited")
+        return row
+    finally:
+        stack.close()
+
+
+def racing(database: str) -> Row:
+    """Two ticks and four workers on 5,000 due emails: each claimed and sent once."""
+    stack = Stack(database)
+    try:
+        expected = stack.seed(5000)
+        for kind in ("tick", "tick", "worker", "worker", "worker", "worker"):
+            stack.start(kind)
+        started = time.monotonic()
+        row = Row("2 ticks, 4 workers racing", "5,000 due at once", database,
+                  0, 0, 0, 0, 0, None)  # fmt: skip
+        row = _finish(stack, row, expected, started)
+        logs = stack.logs()
+        for trouble in ("IntegrityError", "database is locked", "Traceback"):
+            if trouble in logs:
+                row.problems.append(f"'{trouble}' in the logs")
+        row.notes.append(f"all sent {row.delay or 0:.0f} s after the start")
+        row.delay = None  # no fault here: the figure is throughput, in the notes
+        return row
+    finally:
+        stack.close()

@@ -31,7 +31,7 @@ def scripted_relay() -> Row:
         stack.wait(lambda: not handler.data_replies and handler.drop_after_data == 0, PATIENCE)
         fault_ended = time.monotonic()
         wanted = expected[10:]
-        stack.wait(lambda: len(stack.arrivals()) >= len(wanted) - 3, PATIENCE)
+        stack.wait(lambda: stack.settled(wanted), PATIENCE)
         row = Row("relay answers 4xx, 5xx, drops", "30 × 421/451 at DATA, 10 × 550 at "
                   "RCPT, 3 × disconnect after DATA", "sqlite", 0, 0, 0, 0, 0, None)  # fmt: skip
         row = stack.outcome(row, wanted, fault_ended)
@@ -56,7 +56,7 @@ def relay_down() -> Row:
         time.sleep(60)
         stack.sink_up()
         fault_ended = time.monotonic()
-        stack.wait(lambda: len(stack.arrivals()) >= len(expected), PATIENCE)
+        stack.wait(lambda: stack.settled(expected), PATIENCE)
         row = Row("relay down", "SMTP server unreachable for 60 s mid-run", "sqlite",
                   0, 0, 0, 0, 0, None)  # fmt: skip
         row = stack.outcome(row, expected, fault_ended)

@@ -14,7 +14,7 @@ PATIENCE = 240.0
 
 
 def _finish(stack: Stack, row: Row, expected: list[str], fault_ended: float) -> Row:
-    stack.wait(lambda: len(stack.arrivals()) >= len(expected) - stack.count_ambiguous(), PATIENCE)
+    stack.wait(lambda: stack.settled(expected), PATIENCE)
     return stack.outcome(row, expected, fault_ended)
 
 

@@ -202,6 +202,22 @@ class Stack:
     def redis_client(self) -> Redis:
         return Redis.from_url(self.redis.url)
 
+    def settled(self, expected: list[str]) -> bool:
+        """Every expected reader has their email, or it is recorded ambiguous."""
+        arrivals = self.arrivals()
+        waiting = [a for a in expected if a not in arrivals]
+        return not waiting or not set(waiting) - self.ambiguous_recipients()
+
+    def why(self, addresses: list[str]) -> list[tuple[str, str, str]]:
+        """The state and reason of each address's course emails."""
+        with self.database.session() as session:
+            rows = session.execute(
+                select(Subscriber.email, Delivery.status, Delivery.last_error)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(func.lower(Subscriber.email).in_(addresses))
+            ).all()
+        return [(email, str(status), reason or "") for email, status, reason in rows]
+
     def ambiguous_recipients(self) -> set[str]:
         """Readers whose email is recorded ambiguous: the server may or may not have it."""
         with self.database.session() as session:
@@ -211,9 +227,6 @@ class Stack:
                 .where(Delivery.status == DeliveryStatus.AMBIGUOUS)
             )
             return {email.lower() for email in rows}
-
-    def count_ambiguous(self) -> int:
-        return self.count(DeliveryStatus.AMBIGUOUS)
 
     def count(self, status: DeliveryStatus) -> int:
         with self.database.session() as session:
@@ -243,7 +256,10 @@ class Stack:
         row.duplicated = sum(len(times) - 1 for times in got)
         doubtful = self.ambiguous_recipients()
         row.ambiguous = len(doubtful)
-        row.lost = sum(1 for a in expected if a not in arrivals and a not in doubtful)
+        missing = [a for a in expected if a not in arrivals and a not in doubtful]
+        row.lost = len(missing)
+        for address, status, reason in self.why(missing[:3]):
+            row.problems.append(f"lost {address}: {status} ({reason})")
         last = max((max(times) for times in got), default=None)
         if fault_ended is not None and last is not None:
             row.delay = max(0.0, last - fault_ended)

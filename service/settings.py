@@ -12,6 +12,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ class Settings:
         address literal smtplib falls back to, which many relays distrust."""
         if self.SMTP_HELO_NAME:
             return self.SMTP_HELO_NAME
-        fqdn = socket.getfqdn()
+        fqdn = machine_name()
         return fqdn if "." in fqdn and not fqdn.endswith(".localdomain") else self.mail_domain
 
     @property
@@ -158,6 +159,12 @@ class Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return type(self)(**values)
+
+
+@cache
+def machine_name() -> str:
+    """This machine's fully qualified name: a DNS lookup, so once per process."""
+    return socket.getfqdn()
 
 
 #: Placeholder secrets (ours in .env.example, and the usual suspects); production refuses them.

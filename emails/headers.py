@@ -5,8 +5,8 @@ folds it again when the message is written. A name typed as ``=?utf-8?q?Eve=0D=0
 then decodes to a line break: either the message cannot be built (a ``ValueError`` that
 stopped whole batches) or, for an ``Address`` object, the header is written with a raw CR LF
 (FACTS.md). So the values of address, subject and list headers are made here, already encoded
-and folded, and set with ``Message.set_raw``; messages are written with ``WIRE`` or
-``WIRE_UTF8``, whose line limit (998) means the library never refolds them.
+and folded, and set with ``Message.set_raw``; messages are written with ``WIRE``, whose line
+limit (998) means the library never refolds them.
 
 - Text a person typed (a name, a subject) is encoded as UTF-8 encoded-words whenever it is not
   plain printable ASCII, or contains ``=?``: it then decodes to exactly what was typed.
@@ -29,10 +29,9 @@ import idna
 
 #: Where header lines are folded (RFC 5322 recommends 78 characters).
 FOLD_AT = 78
-#: Writes headers exactly as set (SMTP's hard limit is 998), with CRLF line endings.
-WIRE = email.policy.SMTP.clone(max_line_length=998)
-#: The same, for a message to an address with a non-ASCII local part (SMTPUTF8).
-WIRE_UTF8 = email.policy.SMTPUTF8.clone(max_line_length=998)
+#: Writes headers exactly as set (SMTP's hard limit is 998), with CRLF line endings; a header
+#: holding UTF-8 (an international address) is written as UTF-8, and ASCII ones as they are.
+WIRE = email.policy.SMTPUTF8.clone(max_line_length=998)
 
 #: Printable ASCII that can stand in a phrase without quoting (RFC 5322 atext and space).
 _ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
@@ -51,8 +50,6 @@ def encoded(text: str, header_name: str) -> str:
 def unstructured(text: str, header_name: str) -> str:
     """A subject or other free text: as it is when plain, else encoded."""
     text = clean_name(text)
-    if is_plain(text) and len(header_name) + 2 + len(text) <= FOLD_AT:
-        return text
     if is_plain(text):
         return fold(text.split(" "), header_name, separator=" ")
     return encoded(text, header_name)
@@ -64,11 +61,6 @@ def wire_address(address: str) -> str:
     if domain.isascii():
         return address
     return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
-
-
-def needs_smtputf8(address: str) -> bool:
-    """Whether the local part is non-ASCII, so only an SMTPUTF8 relay can carry the mail."""
-    return not address.rpartition("@")[0].isascii()
 
 
 def phrase(text: str, header_name: str) -> str:
@@ -122,4 +114,4 @@ def list_unsubscribe(https_url: str, mailto_url: str | None) -> str:
 
 def list_id(title: str, list_address: str) -> str:
     """``Title <slug.domain>`` (RFC 2919)."""
-    return f"{phrase(' '.join(title.split()), 'List-Id')} <{list_address}>"
+    return f"{phrase(clean_name(title), 'List-Id')} <{list_address}>"

@@ -30,11 +30,6 @@ class Envelope:
     #: (title, list address) for List-Id
     list_id: tuple[str, str] | None = None
 
-    @property
-    def smtputf8(self) -> bool:
-        """Whether the recipient's address can only travel over an SMTPUTF8 relay."""
-        return headers.needs_smtputf8(self.to_address)
-
 
 @dataclass(frozen=True)
 class Routing:
@@ -117,7 +112,14 @@ def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:
     return message
 
 
-def to_bytes(message: EmailMessage, *, utf8: bool = False) -> bytes:
+def to_bytes(message: EmailMessage) -> bytes:
     """CRLF line endings, headers exactly as emails.headers wrote them (FACTS.md: never a
-    bare-LF ``as_bytes()``); ``utf8`` for a message to an SMTPUTF8 address."""
-    return message.as_bytes(policy=headers.WIRE_UTF8 if utf8 else headers.WIRE)
+    bare-LF ``as_bytes()``). A header holding an international address is written as UTF-8
+    (RFC 6532); every other byte stays 7-bit, so ``needs_smtputf8`` can tell from the bytes."""
+    return message.as_bytes(policy=headers.WIRE)
+
+
+def needs_smtputf8(data: bytes) -> bool:
+    """Whether only an SMTPUTF8 relay may carry these bytes. Bodies are quoted-printable and
+    attachments base64 or 7-bit, so an 8-bit byte can only be a UTF-8 header (RFC 6531)."""
+    return not data.isascii()

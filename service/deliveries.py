@@ -111,28 +111,27 @@ def claim_ready(
     claim_timeout: timedelta = STALE_CLAIM_AFTER,
 ) -> Claimed:
     """Claim what is ready to send: pending rows, retries now due, and stale claims that
-    were never taken in hand (a stale ``sending`` one is ``outcomes.settle_orphans``')."""
+    were never taken in hand (``outcomes.settle_orphans`` ends the other stale ones)."""
     stale_before = now - claim_timeout
     ready = or_(
         Delivery.status == DeliveryStatus.PENDING,
         and_(Delivery.status == DeliveryStatus.RETRY_WAIT, Delivery.next_attempt_at <= now),
-        and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.claimed_at < stale_before),
+        and_(
+            Delivery.status == DeliveryStatus.CLAIMED,
+            Delivery.claimed_at < stale_before,
+            # taken this often without an outcome: outcomes.settle_orphans ends it instead
+            Delivery.attempts < MAX_ATTEMPTS,
+        ),
     )
     candidates = session.execute(
-        select(Delivery.id, Delivery.status, Delivery.attempts)
-        .where(ready)
-        .order_by(Delivery.id)
-        .limit(limit)
+        select(Delivery.id, Delivery.status).where(ready).order_by(Delivery.id).limit(limit)
     ).all()
     confirmations: list[int] = []
     steps: list[int] = []
-    for delivery_id, status, attempts in candidates:
+    for delivery_id, status in candidates:
         guard = Delivery.status == status
         if status == DeliveryStatus.CLAIMED:
             guard = and_(guard, Delivery.claimed_at < stale_before)
-            if attempts >= MAX_ATTEMPTS:
-                _give_up(session, delivery_id, guard, attempts)
-                continue
         row = session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, guard)
@@ -150,26 +149,6 @@ def claim_ready(
             continue
         (confirmations if row.kind == DeliveryKind.CONFIRMATION else steps).append(delivery_id)
     return Claimed(confirmations=confirmations, steps=steps)
-
-
-def _give_up(session: Session, delivery_id: int, guard: Any, attempts: int) -> None:
-    """A delivery taken ``attempts`` times with no outcome recorded: its worker died every
-    time. It ends here, with the reason, rather than being taken again forever."""
-    changed = _rowcount(
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, guard)
-            .values(
-                status=DeliveryStatus.FAILED_PERMANENT,
-                last_error=f"taken {attempts} times without an outcome (its worker stopped "
-                "each time); not tried again",
-            )
-        )
-    )
-    if changed == 1:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is not None and delivery.enrollment is not None:
-            delivery.enrollment.status = EnrollmentStatus.STALLED
 
 
 def claim_pending_confirmation(

@@ -35,33 +35,38 @@ class Trouble:
 
 
 @dataclass(frozen=True)
-class Status:
-    by_state: dict[str, int]
+class Health:
+    """The counts /healthz reports: each should stay at 0 (see ``service.web.health``)."""
+
     #: claims older than CLAIM_TIMEOUT: a worker that died, waiting for the tick to retake
     stale_claims: int
-    oldest_claim: datetime | None
     replies_waiting: int
     #: replies that could not be read automatically: forwarded whole, worth a look
     replies_unreadable_recent: int
     ambiguous_recent: int
     failed_recent: int
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``coursemail status`` shows: the health counts and the rows behind them."""
+
+    health: Health
+    by_state: dict[str, int]
+    oldest_claim: datetime | None
     trouble: list[Trouble]
 
 
-def status(session: Session, *, now: datetime, claim_timeout: timedelta, limit: int = 20) -> Status:
-    by_state = {
-        status: count
-        for status, count in session.execute(
-            select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
-        ).all()
-    }
-    claimed = Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.SENDING))
-    oldest = session.scalar(select(func.min(Delivery.claimed_at)).where(claimed))
-    stale = session.scalar(
-        select(func.count(Delivery.id)).where(claimed, Delivery.claimed_at < now - claim_timeout)
-    )
+#: Deliveries a worker holds.
+_HELD = Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.SENDING))
+
+
+def health(session: Session, *, now: datetime, claim_timeout: timedelta) -> Health:
+    """A few indexed counts, cheap enough for every load-balancer probe."""
     since = now - RECENT
-    recent = _recent_trouble(session, since=since, limit=limit)
+    stale = session.scalar(
+        select(func.count(Delivery.id)).where(_HELD, Delivery.claimed_at < now - claim_timeout)
+    )
     counts = {
         status: count
         for status, count in session.execute(
@@ -70,15 +75,24 @@ def status(session: Session, *, now: datetime, claim_timeout: timedelta, limit: 
             .group_by(Delivery.status)
         ).all()
     }
-    return Status(
-        by_state={str(k): int(v) for k, v in by_state.items()},
+    return Health(
         stale_claims=int(stale or 0),
-        oldest_claim=oldest,
         replies_waiting=inbox.waiting_count(session),
         replies_unreadable_recent=inbox.unreadable_since(session, since),
         ambiguous_recent=int(counts.get(DeliveryStatus.AMBIGUOUS, 0)),
         failed_recent=int(counts.get(DeliveryStatus.FAILED_PERMANENT, 0)),
-        trouble=recent,
+    )
+
+
+def status(session: Session, *, now: datetime, claim_timeout: timedelta, limit: int = 20) -> Status:
+    by_state = session.execute(
+        select(Delivery.status, func.count(Delivery.id)).group_by(Delivery.status)
+    ).all()
+    return Status(
+        health=health(session, now=now, claim_timeout=claim_timeout),
+        by_state={str(state): int(count) for state, count in by_state},
+        oldest_claim=session.scalar(select(func.min(Delivery.claimed_at)).where(_HELD)),
+        trouble=_recent_trouble(session, since=now - RECENT, limit=limit),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from emails.course import Course, shipped_course
@@ -54,15 +54,24 @@ def settle_orphans(
     postgres: bool,
     limit: int,
 ) -> int:
-    """Emails a worker had in hand (``sending``) when it stopped beating: the server may
-    have them, exactly as when a connection drops after the final ".". They are recorded
-    ``ambiguous`` (shown by ``coursemail status``, resent only on purpose) and the course goes
-    on, rather than resent blindly: at most one such email per dead worker, never twice."""
+    """Stale claims that are not to be taken again, ended with their reason:
+
+    - an email a worker had in hand (``sending``) when it stopped beating: the server may
+      have it, exactly as when a connection drops after the final ".", so it is recorded
+      ``ambiguous`` (resent only on purpose) and the course goes on: at most one such email
+      per dead worker, never twice;
+    - an email taken ``MAX_ATTEMPTS`` times without any outcome (its worker died every time)
+      fails, rather than being taken again forever.
+    """
+    stale = Delivery.claimed_at < now - claim_timeout
     query = (
         select(Delivery)
         .where(
-            Delivery.status == DeliveryStatus.SENDING,
-            Delivery.claimed_at < now - claim_timeout,
+            stale,
+            or_(
+                Delivery.status == DeliveryStatus.SENDING,
+                and_(Delivery.status == DeliveryStatus.CLAIMED, Delivery.attempts >= MAX_ATTEMPTS),
+            ),
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -71,14 +80,22 @@ def settle_orphans(
         query = query.with_for_update(skip_locked=True)
     orphans = list(session.scalars(query))
     for delivery in orphans:
-        record_ambiguous(
-            session,
-            delivery,
-            "its worker stopped while handing it to the mail server, which may have it; "
-            "not resent (coursemail resend sends it on purpose)",
-            now=now,
-            time_scale=time_scale,
-        )
+        if delivery.status == DeliveryStatus.SENDING:
+            record_ambiguous(
+                session,
+                delivery,
+                "its worker stopped while handing it to the mail server, which may have it; "
+                "not resent (coursemail resend sends it on purpose)",
+                now=now,
+                time_scale=time_scale,
+            )
+        else:
+            record_failed(
+                session,
+                delivery,
+                f"taken {delivery.attempts} times without an outcome (its worker stopped "
+                "each time); not tried again",
+            )
     return len(orphans)
 
 

@@ -163,11 +163,10 @@ def _text(name: str, raw: str) -> str:
 
 
 def _folder(name: str, raw: str) -> Path:
-    return Path(raw).expanduser().resolve()
+    return Path(raw).resolve()
 
 
 Parser = Callable[[str, str], Any]
-_ENVS = ", ".join(ENVIRONMENTS)
 
 
 @dataclass(frozen=True)
@@ -186,16 +185,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "COURSEMAIL_ENV", "development", _one_of(ENVIRONMENTS, "one of " + ", ".join(ENVIRONMENTS))
     ),
-    Variable(
-        "COURSEMAIL_INSTANCE", "{cwd}/instance", lambda _, raw: Path(raw).resolve(), "instance_path"
-    ),
+    Variable("COURSEMAIL_INSTANCE", "{cwd}/instance", _folder, "instance_path"),
     Variable("PORT", "5000", _between(1, 65535)),
     Variable("REPLY_DOMAIN", "coursemail.localhost", _domain),
-    Variable(
-        "DATABASE_URL",
-        "sqlite:///{COURSEMAIL_INSTANCE}/coursemail.db",
-        _database_url,
-    ),
+    Variable("DATABASE_URL", "sqlite:///{COURSEMAIL_INSTANCE}/coursemail.db", _database_url),
     Variable("REDIS_URL", "unix://{COURSEMAIL_INSTANCE}/redis.sock", _redis_url),
     Variable("SMTP_URL", "smtp://127.0.0.1:1025", _smtp_url),
     Variable("PUBLIC_URL", "http://127.0.0.1:{PORT}", _public_url),

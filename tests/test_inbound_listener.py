@@ -25,7 +25,7 @@ from tests.support.harness import work
 from tests.support.mail import send
 from tests.support.smtp import SMTPSink, free_port
 from tests.support.waiting import some_thread_is_in, wait_for
-from workers import listener
+from workers import dispatch, listener
 from workers.runtime import Runtime
 
 RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 Really.\r\n"
@@ -285,3 +285,19 @@ def test_a_broken_certificate_stops_the_listener_with_a_clear_message(
     assert "INBOUND_TLS_CERT / INBOUND_TLS_KEY could not be loaded" in result.output
     half = CliRunner(env={**env, "INBOUND_TLS_KEY": ""}).invoke(main, ["inbound"])
     assert half.exit_code == 1 and "set both (or neither)" in half.output
+
+
+def test_with_redis_away_a_reply_is_still_accepted_and_forwarded_once_it_is_back(
+    rt: Runtime, listener: int, smtp_sink: SMTPSink, tmp_path: Path
+) -> None:
+    healthy = rt.settings
+    rt.settings = replace(healthy, REDIS_URL=f"unix://{tmp_path}/gone.sock")
+    rt.__dict__.pop("redis", None)  # the listener's runtime now finds no Redis
+    assert send(listener, "reader@example.test", [_address(rt)], RAW) == {}  # still 250
+    [stored] = _stored(rt)
+    assert stored.claimed_at is None  # handed back at once, for the tick
+    rt.settings = healthy
+    rt.__dict__.pop("redis", None)
+    assert dispatch.tick(rt).replies == 1
+    work(rt)
+    assert _stored(rt)[0].status != InboundStatus.RECEIVED  # the reply job has read it

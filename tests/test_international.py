@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from emails.headers import clean_name, needs_smtputf8, wire_address
+from emails.headers import clean_name, wire_address
 from emails.message import Envelope, build_message, to_bytes
 from emails.render import Rendered
 from service.models import Delivery, DeliveryKind, DeliveryStatus, Subscriber, SubscriberStatus
@@ -161,7 +161,7 @@ def test_every_message_builds_and_reparses_with_one_recipient_and_its_name(
         list_id=("Rebuilding Broken Trust", "rebuilding-trust.reply.example.test"),
     )
     rendered = Rendered(subject=f"Hello {name}", html="<p>Hi</p>", text="Hi\n")
-    data = to_bytes(build_message(rendered, envelope), utf8=needs_smtputf8(address))
+    data = to_bytes(build_message(rendered, envelope))
     head = data.split(b"\r\n\r\n")[0]
     assert all(line[:1] in (b" ", b"\t") or b":" in line for line in head.split(b"\r\n"))
     message = parse(data)

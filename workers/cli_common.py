@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from service.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
 
 
 def settings_or_exit() -> Settings:
@@ -18,3 +24,15 @@ def settings_or_exit() -> Settings:
 
 def start_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+@contextmanager
+def command_runtime() -> Iterator[Runtime]:
+    """A runtime for one command; its database connections are closed when it is done."""
+    from workers.runtime import Runtime  # only the commands that need it pay for the import
+
+    rt = Runtime(settings_or_exit())
+    try:
+        yield rt
+    finally:
+        rt.database.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from workers.cli_common import settings_or_exit
+from workers.cli_common import command_runtime
 
 
 @click.command()
@@ -15,10 +15,8 @@ def replies(limit: int) -> None:
     from sqlalchemy import select
 
     from service.models import InboundMessage
-    from workers.runtime import Runtime
 
-    rt = Runtime(settings_or_exit())
-    try:
+    with command_runtime() as rt:
         with rt.database.session() as session:
             rows = list(
                 session.scalars(
@@ -45,8 +43,6 @@ def replies(limit: int) -> None:
                         else "soon"
                     )
                     click.echo(f"      waiting: {row.last_error} (next try {when})")
-    finally:
-        rt.database.dispose()
 
 
 @click.command()
@@ -54,10 +50,8 @@ def replies(limit: int) -> None:
 def status(limit: int) -> None:
     """Sends by state, claims gone stale, replies waiting, and the last day's trouble."""
     from service import monitoring
-    from workers.runtime import Runtime
 
-    rt = Runtime(settings_or_exit())
-    try:
+    with command_runtime() as rt:
         with rt.database.session() as session:
             found = monitoring.status(
                 session,
@@ -65,17 +59,16 @@ def status(limit: int) -> None:
                 claim_timeout=rt.settings.claim_timeout,
                 limit=limit,
             )
-    finally:
-        rt.database.dispose()
+    health = found.health
     states = ", ".join(f"{n} {s}" for s, n in sorted(found.by_state.items())) or "none yet"
     click.echo(f"Emails by state: {states}")
     oldest = f"{found.oldest_claim:%Y-%m-%d %H:%M:%S} UTC" if found.oldest_claim else "none"
-    click.echo(f"Claims held now: oldest {oldest}; gone stale: {found.stale_claims}")
+    click.echo(f"Claims held now: oldest {oldest}; gone stale: {health.stale_claims}")
     click.echo(
-        f"Replies waiting to be forwarded: {found.replies_waiting}; could not be read "
-        f"automatically in the last 24 hours: {found.replies_unreadable_recent}"
+        f"Replies waiting to be forwarded: {health.replies_waiting}; could not be read "
+        f"automatically in the last 24 hours: {health.replies_unreadable_recent}"
     )
-    click.echo(f"Last 24 hours: {found.ambiguous_recent} ambiguous, {found.failed_recent} failed")
+    click.echo(f"Last 24 hours: {health.ambiguous_recent} ambiguous, {health.failed_recent} failed")
     if not found.trouble:
         click.echo("Nothing needs a look.")
         return
@@ -95,12 +88,10 @@ def resend(delivery_id: int) -> None:
     from service import outcomes
     from service.lifecycle import is_suppressed
     from service.models import Delivery
-    from workers.runtime import Runtime
     from workers.sending import compose
     from workers.transport import DeliveryError
 
-    rt = Runtime(settings_or_exit())
-    try:
+    with command_runtime() as rt:
         with rt.database.session() as session:
             delivery = session.get(Delivery, delivery_id)
             if delivery is None:
@@ -128,6 +119,4 @@ def resend(delivery_id: int) -> None:
             outcomes.record_resent(
                 session, again, now=rt.clock.now(), time_scale=rt.settings.COURSEMAIL_TIME_SCALE
             )
-    finally:
-        rt.database.dispose()
     click.echo(f"Email #{delivery_id} was sent again to {outgoing.recipient}.")

@@ -60,7 +60,7 @@ def tick(rt: Runtime) -> TickReport:
             limit=CLAIM_LIMIT,
         )
     if orphans:
-        log.warning("%d emails were in hand when their worker stopped: recorded ambiguous", orphans)
+        log.warning("%d stale claims ended (ambiguous or failed; see coursemail status)", orphans)
     with db.session() as session:
         claimed = deliveries.claim_ready(
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout

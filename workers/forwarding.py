@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course, default_course
 from emails.forward import ForwardContext, crisis_email, forward_email, local_time
-from emails.headers import needs_smtputf8, wire_address
-from emails.message import to_bytes
 from emails.received import ParsedMail, parse
 from emails.render import Renderer
 from emails.safety import (
@@ -229,10 +227,7 @@ def _forwarder(
             attach_as_message=not damaged,
             reply_to_writer=not plain,
         )
-        utf8 = needs_smtputf8(therapist) or (not plain and needs_smtputf8(ctx.writer_address))
-        return Outgoing(
-            s.MAIL_FROM, wire_address(therapist), to_bytes(message, utf8=utf8), smtputf8=utf8
-        )
+        return Outgoing.of(s.MAIL_FROM, therapist, message)
 
     return forward
 
@@ -264,10 +259,7 @@ def _crisis(
         domain=s.mail_domain,
         date=rt.clock.now(),
     )
-    utf8 = needs_smtputf8(to)
-    return Outgoing(
-        links.envelope_from, wire_address(to), to_bytes(message, utf8=utf8), smtputf8=utf8
-    )
+    return Outgoing.of(links.envelope_from, to, message)
 
 
 def _send_forward(

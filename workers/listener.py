@@ -44,7 +44,7 @@ class InboundHandler:
     ) -> list[str]:
         """Offer no AUTH: nobody logs in to a reply listener (aiosmtpd would advertise it
         after STARTTLS with nothing behind it, so every attempt would get 535)."""
-        session.host_name = hostname
+        session.host_name = hostname  # with a handler's hook, aiosmtpd leaves this to us
         return [line for line in responses if not line[4:].upper().startswith("AUTH")]
 
     async def handle_RCPT(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from sqlalchemy.orm import Session
 
 from emails.course import default_course
-from emails.headers import needs_smtputf8, wire_address
-from emails.message import Routing, confirmation_email, course_email, to_bytes
+from emails.message import Routing, confirmation_email, course_email
 from service import deliveries, outcomes
 from service.lifecycle import is_suppressed
 from service.links import for_delivery
@@ -68,34 +68,26 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
     taken = _take(rt, delivery_id)
     if isinstance(taken, str):
         return taken
-    # the 'sending' mark is committed before we talk to the server: a crash from here on is
-    # found again by the tick as a stale claim and re-sent (at-least-once)
+    # the 'sending' mark is committed before we talk to the server: if this worker dies from
+    # here on, the tick records the email ambiguous (outcomes.settle_orphans), never resends
+    now, scale = rt.clock.now, rt.settings.COURSEMAIL_TIME_SCALE
     try:
         transport.send(taken.envelope_from, [taken.recipient], taken.data, smtputf8=taken.smtputf8)
     except Unsupported as error:
-        return _record(rt, delivery_id, "failed", outcomes.record_failed, str(error))
+        return _record(rt, delivery_id, "failed", error, outcomes.record_failed)
     except TransientError as error:
-        return _record(rt, delivery_id, "retry", outcomes.record_transient, str(error))
-    except PermanentError as error:
-        return _record(rt, delivery_id, "bounced", outcomes.record_permanent, str(error))
-    except AmbiguousError as error:
-        log.warning("delivery %d is ambiguous (not re-sent): %s", delivery_id, error)
-        with rt.database.session() as session:
-            outcomes.record_ambiguous(
-                session,
-                _get(session, delivery_id),
-                str(error),
-                now=rt.clock.now(),
-                time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
-            )
-        return "ambiguous"
-    with rt.database.session() as session:
-        outcomes.record_sent(
-            session,
-            _get(session, delivery_id),
-            now=rt.clock.now(),
-            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
+        return _record(
+            rt, delivery_id, "retry", error, partial(outcomes.record_transient, now=now())
         )
+    except PermanentError as error:
+        return _record(
+            rt, delivery_id, "bounced", error, partial(outcomes.record_permanent, now=now())
+        )
+    except AmbiguousError as error:
+        record = partial(outcomes.record_ambiguous, now=now(), time_scale=scale)
+        return _record(rt, delivery_id, "ambiguous", error, record)
+    with rt.database.session() as session:
+        outcomes.record_sent(session, _get(session, delivery_id), now=now(), time_scale=scale)
     return "sent"
 
 
@@ -122,15 +114,19 @@ def _record(
     rt: Runtime,
     delivery_id: int,
     outcome: str,
-    record: Callable[..., None],
-    detail: str,
+    error: Exception,
+    record: Callable[[Session, Delivery, str], None],
 ) -> str:
-    log.info("delivery %d: %s (%s)", delivery_id, outcome, detail)
+    """Record what the server's answer (or silence) means for this delivery."""
+    log.log(
+        logging.WARNING if outcome == "ambiguous" else logging.INFO,
+        "delivery %d: %s (%s)",
+        delivery_id,
+        outcome,
+        error,
+    )
     with rt.database.session() as session:
-        if record is outcomes.record_failed:
-            record(session, _get(session, delivery_id), detail)
-        else:
-            record(session, _get(session, delivery_id), detail, now=rt.clock.now())
+        record(session, _get(session, delivery_id), str(error))
     return outcome
 
 
@@ -168,10 +164,4 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
             unsubscribe_address=links.unsubscribe_address,
             list_domain=s.REPLY_DOMAIN,
         )
-    smtputf8 = needs_smtputf8(subscriber.email)
-    return Outgoing(
-        links.envelope_from,
-        wire_address(subscriber.email),
-        to_bytes(message, utf8=smtputf8),
-        smtputf8=smtputf8,
-    )
+    return Outgoing.of(links.envelope_from, subscriber.email, message)

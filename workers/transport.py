@@ -16,9 +16,13 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from types import TracebackType
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from emails.headers import wire_address
+from emails.message import needs_smtputf8, to_bytes
 
 #: Seconds to wait on the SMTP server for any one step.
 SMTP_TIMEOUT = 30.0
@@ -53,8 +57,14 @@ class Outgoing:
     envelope_from: str
     recipient: str
     data: bytes
-    #: the recipient's address has a non-ASCII local part (RFC 6531)
+    #: only an SMTPUTF8 relay may carry it (an international address, RFC 6531)
     smtputf8: bool = False
+
+    @classmethod
+    def of(cls, envelope_from: str, recipient: str, message: EmailMessage) -> Outgoing:
+        """``message`` to ``recipient`` (domain in IDNA), with what its bytes require."""
+        data = to_bytes(message)
+        return cls(envelope_from, wire_address(recipient), data, needs_smtputf8(data))
 
 
 class Transport(Protocol):

@@ -31,9 +31,7 @@ def healthz() -> ResponseReturnValue:
         ctx = runtime()
         with ctx.database.session() as session:
             now = ctx.clock.now()
-            found = monitoring.status(
-                session, now=now, claim_timeout=ctx.settings.claim_timeout, limit=0
-            )
+            found = monitoring.health(session, now=now, claim_timeout=ctx.settings.claim_timeout)
     except SQLAlchemyError as error:
         return jsonify(ok=False, error=f"database unreachable: {type(error).__name__}"), 503
     return jsonify(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.models import (
@@ -59,48 +59,42 @@ def create_due_step_deliveries(
 ) -> int:
     """Turn due enrollments into pending deliveries; returns how many.
 
-    Uses the ``(status, next_send_at)`` index, so the cost follows what is due, not the list
-    size. Clearing ``next_send_at`` in the same conditional update is the claim: a second
-    tick's update changes no row, and the unique (enrollment, step) pair backs it up.
+    Two statements whatever the count: one conditional UPDATE claims up to ``limit`` due
+    enrollments (clearing ``next_send_at`` is the claim, so a second tick's update finds
+    nothing; the unique (enrollment, step) pair backs it up) and returns them, and one
+    multi-row INSERT writes their deliveries. The due query uses the ``(status,
+    next_send_at)`` index, so the cost follows what is due, not the size of the list.
     """
-    query = (
-        select(Enrollment.id, Enrollment.subscriber_id, Enrollment.next_step)
-        .where(Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_send_at <= now)
-        .order_by(Enrollment.next_send_at)
-        .limit(limit)
-    )
+    due = Enrollment.status == EnrollmentStatus.ACTIVE, Enrollment.next_send_at <= now
+    chosen = select(Enrollment.id).where(*due).order_by(Enrollment.next_send_at).limit(limit)
     if postgres:
-        query = query.with_for_update(skip_locked=True)
-    created = 0
-    for enrollment_id, subscriber_id, step in session.execute(query).all():
-        claimed = _rowcount(
-            session.execute(
-                update(Enrollment)
-                .where(
-                    Enrollment.id == enrollment_id,
-                    Enrollment.status == EnrollmentStatus.ACTIVE,
-                    Enrollment.next_step == step,
-                    Enrollment.next_send_at.is_not(None),
-                )
-                .values(next_send_at=None)
-            )
-        )
-        if claimed != 1:
-            continue
-        session.add(
-            Delivery(
-                kind=DeliveryKind.STEP,
-                subscriber_id=subscriber_id,
-                enrollment_id=enrollment_id,
-                step=step,
-                status=DeliveryStatus.PENDING,
-                message_id=make_msgid(domain=mail_domain),
-                created_at=now,
-            )
-        )
-        created += 1
-    session.flush()
-    return created
+        chosen = chosen.with_for_update(skip_locked=True)
+    claimed = session.execute(
+        update(Enrollment)
+        .where(Enrollment.id.in_(chosen.scalar_subquery()), *due)
+        .values(next_send_at=None)
+        .returning(Enrollment.id, Enrollment.subscriber_id, Enrollment.next_step)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not claimed:
+        return 0
+    session.execute(
+        insert(Delivery),
+        [
+            {
+                "kind": DeliveryKind.STEP,
+                "subscriber_id": subscriber_id,
+                "enrollment_id": enrollment_id,
+                "step": step,
+                "status": DeliveryStatus.PENDING,
+                "message_id": make_msgid(domain=mail_domain),
+                "created_at": now,
+                "attempts": 0,
+            }
+            for enrollment_id, subscriber_id, step in sorted(claimed)
+        ],
+    )
+    return len(claimed)
 
 
 def claim_ready(
@@ -109,9 +103,14 @@ def claim_ready(
     now: datetime,
     limit: int,
     claim_timeout: timedelta = STALE_CLAIM_AFTER,
+    postgres: bool = False,
 ) -> Claimed:
     """Claim what is ready to send: pending rows, retries now due, and stale claims that
-    were never taken in hand (``outcomes.settle_orphans`` ends the other stale ones)."""
+    were never taken in hand (``outcomes.settle_orphans`` ends the other stale ones).
+
+    One conditional UPDATE … RETURNING, whatever the count: the condition is repeated in
+    the update itself, so a row another tick took in the meantime is not taken twice.
+    """
     stale_before = now - claim_timeout
     ready = or_(
         Delivery.status == DeliveryStatus.PENDING,
@@ -123,31 +122,27 @@ def claim_ready(
             Delivery.attempts < MAX_ATTEMPTS,
         ),
     )
-    candidates = session.execute(
-        select(Delivery.id, Delivery.status).where(ready).order_by(Delivery.id).limit(limit)
+    chosen = select(Delivery.id).where(ready).order_by(Delivery.id).limit(limit)
+    if postgres:
+        chosen = chosen.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(chosen.scalar_subquery()), ready)
+        # the attempt is counted as it is taken: whatever fails later, even a crash that
+        # records nothing, no delivery is taken more than MAX_ATTEMPTS times
+        .values(
+            status=DeliveryStatus.CLAIMED,
+            claimed_at=now,
+            next_attempt_at=None,
+            attempts=Delivery.attempts + 1,
+        )
+        .returning(Delivery.id, Delivery.kind)
+        .execution_options(synchronize_session=False)
     ).all()
     confirmations: list[int] = []
     steps: list[int] = []
-    for delivery_id, status in candidates:
-        guard = Delivery.status == status
-        if status == DeliveryStatus.CLAIMED:
-            guard = and_(guard, Delivery.claimed_at < stale_before)
-        row = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, guard)
-            # the attempt is counted as it is taken: whatever fails later, even a crash that
-            # records nothing, no delivery is taken more than MAX_ATTEMPTS times
-            .values(
-                status=DeliveryStatus.CLAIMED,
-                claimed_at=now,
-                next_attempt_at=None,
-                attempts=Delivery.attempts + 1,
-            )
-            .returning(Delivery.kind)
-        ).first()
-        if row is None:
-            continue
-        (confirmations if row.kind == DeliveryKind.CONFIRMATION else steps).append(delivery_id)
+    for delivery_id, kind in sorted(rows):
+        (confirmations if kind == DeliveryKind.CONFIRMATION else steps).append(delivery_id)
     return Claimed(confirmations=confirmations, steps=steps)
 
 

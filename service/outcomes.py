@@ -198,22 +198,36 @@ def course_for(enrollment: Enrollment) -> Course:
 
 def _advance(delivery: Delivery, *, now: datetime, time_scale: float) -> None:
     enrollment = delivery.enrollment
-    if delivery.kind != DeliveryKind.STEP or enrollment is None:
-        return
-    if enrollment.status != EnrollmentStatus.ACTIVE or enrollment.next_step != delivery.step:
+    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return  # they left while this one was in flight: plan nothing further
+    if enrollment.next_step != delivery.step:
+        return
+    for name, value in (advance_values(delivery, now=now, time_scale=time_scale) or {}).items():
+        setattr(enrollment, name, value)
+
+
+def advance_values(
+    delivery: Delivery, *, now: datetime, time_scale: float
+) -> dict[str, object] | None:
+    """What a sent step changes on its enrollment: the next step and when it is due, or
+    the course completed. None for a confirmation email."""
+    enrollment = delivery.enrollment
+    if delivery.kind != DeliveryKind.STEP or enrollment is None:
+        return None
     course = course_for(enrollment)
     following = (delivery.step or 0) + 1
-    enrollment.next_step = following
     if following >= len(course.steps):
-        enrollment.status = EnrollmentStatus.COMPLETED
-        enrollment.completed_at = now
-        enrollment.next_send_at = None
-        return
-    enrollment.next_send_at = next_due(
+        return {
+            "next_step": following,
+            "status": EnrollmentStatus.COMPLETED,
+            "completed_at": now,
+            "next_send_at": None,
+        }
+    due = next_due(
         now=now,
         delay_days=course.step(following).delay_days,
         send_hour=course.send_hour,
         zone=zone_for(delivery.subscriber.timezone, course.timezone),
         scale=time_scale,
     )
+    return {"next_step": following, "next_send_at": due}

@@ -44,6 +44,7 @@ class Settings:
     COURSEMAIL_TIME_SCALE: float
     DISPATCH_INTERVAL: float
     CLAIM_TIMEOUT: int
+    WORKERS: int
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str
     INBOUND_SMTP_HOST: str
@@ -69,6 +70,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.COURSEMAIL_ENV == "production"
+
+    @property
+    def worker_processes(self) -> int:
+        """How many worker processes to run: WORKERS, or one per CPU core when it is 0."""
+        return self.WORKERS or len(os.sched_getaffinity(0))
 
     @property
     def claim_timeout(self) -> timedelta:

@@ -205,6 +205,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("COURSEMAIL_TIME_SCALE", "1", _positive_float),
     Variable("DISPATCH_INTERVAL", "5", _positive_float),
     Variable("CLAIM_TIMEOUT", "45", _between(10, 3600)),
+    # worker processes `coursemail worker` starts; 0 means one per CPU core
+    Variable("WORKERS", "0", _between(0, 64)),
     Variable("ADMIN_USERNAME", "admin", _text),
     Variable("ADMIN_PASSWORD", "", _text),
     Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),

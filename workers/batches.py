@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy.orm import Session
 
 from workers.runtime import Runtime
@@ -70,6 +71,8 @@ def _one(
 ) -> str:
     try:
         return handle(rt, transport, one_id)
+    except BaseTimeoutException:
+        raise  # the job's time limit: the whole job ends; its claims go stale for the tick
     except Exception as error:  # noqa: BLE001 - contained to this item, logged and recorded
         log.exception("%s: item %d failed unexpectedly; the others go on", what, one_id)
         transport.close()

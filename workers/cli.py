@@ -154,15 +154,23 @@ def tick(once: bool) -> None:
 
 
 @main.command()
-@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-def worker(burst: bool) -> None:
-    """Run an RQ worker on the course queues (it waits out Redis outages)."""
-    from workers import rq_worker
-    from workers.runtime import current
-
-    settings_or_exit()
+@click.option("--burst", is_flag=True, help="One process; exit once the queues are empty.")
+@click.option("--single", is_flag=True, help="Run one worker process, whatever WORKERS says.")
+def worker(burst: bool, single: bool) -> None:
+    """Run WORKERS worker processes on the course queues (they wait out Redis outages)."""
+    settings = settings_or_exit()
     start_logging()
-    rq_worker.run(current(), burst=burst)
+    if burst or single or settings.worker_processes == 1:
+        from workers import rq_worker
+        from workers.runtime import current
+
+        rq_worker.run(current(), burst=burst)
+        return
+    from workers.pool import Pool
+
+    pool = Pool(settings.worker_processes)
+    pool.stop_on_signals()
+    sys.exit(pool.run())
 
 
 @main.command()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,21 +62,7 @@ def tick(rt: Runtime) -> TickReport:
         )
     if orphans:
         log.warning("%d stale claims ended (ambiguous or failed; see coursemail status)", orphans)
-    with db.session() as session:
-        claimed = deliveries.claim_ready(
-            session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
-        )
-    enqueued = jobs = released = 0
-    for queue_name, ids in (
-        (QUEUE_TRANSACTIONAL, claimed.confirmations),
-        (QUEUE_COURSE, claimed.steps),
-    ):
-        batches = enqueue_or_release(rt, queue_name, ids)
-        if batches:
-            enqueued += len(ids)
-            jobs += batches
-        else:
-            released += len(ids)
+    enqueued, jobs, released = _claim_and_enqueue(rt, now)
     with db.session() as session:
         inbound_ids = inbox.claim_work(
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
@@ -98,6 +85,32 @@ def tick(rt: Runtime) -> TickReport:
             report.released,
         )
     return report
+
+
+def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:
+    """Claim the deliveries ready to go and hand them to the queues, confirmations first.
+
+    Returns (enqueued, jobs, handed back)."""
+    with rt.database.session() as session:
+        claimed = deliveries.claim_ready(
+            session,
+            now=now,
+            limit=CLAIM_LIMIT,
+            claim_timeout=rt.settings.claim_timeout,
+            postgres=not rt.database.is_sqlite,
+        )
+    enqueued = jobs = released = 0
+    for queue_name, ids in (
+        (QUEUE_TRANSACTIONAL, claimed.confirmations),
+        (QUEUE_COURSE, claimed.steps),
+    ):
+        batches = enqueue_or_release(rt, queue_name, ids)
+        if batches:
+            enqueued += len(ids)
+            jobs += batches
+        else:
+            released += len(ids)
+    return enqueued, jobs, released
 
 
 def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:

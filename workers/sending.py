@@ -1,8 +1,11 @@
 """Send a batch of claimed deliveries over one SMTP connection.
 
-Per delivery: take it in hand (claimed → sending), re-read the subscriber, render, send,
-then record the outcome in the database, which advances the enrollment. Lifecycle rules
-live in ``service``; this module only moves data between the database, ``emails`` and SMTP.
+The batch is read in one query. Per delivery: compose its bytes (``emails.wire``), take it
+in hand (claimed → sending, re-checking the reader in the same statement) in one short
+transaction that also records the previous email as sent, hand it to the server, and
+record anything but success at once. ``service.batch`` holds the statements and explains the
+trade-off; lifecycle rules live in ``service``; this module only moves data between the
+database, ``emails`` and SMTP.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from emails import wire
 from emails.course import default_course
-from emails.message import Routing, confirmation_email, course_email
-from service import deliveries, outcomes
+from emails.message import Routing, build_message, confirmation_parts, course_parts
+from service import batch, deliveries, outcomes
 from service.lifecycle import is_suppressed
 from service.links import for_delivery
 from service.models import Delivery, DeliveryKind, DeliveryStatus
@@ -35,14 +40,18 @@ log = logging.getLogger("coursemail.send")
 
 def send_batch(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send each delivery in turn over one connection; returns a count per outcome."""
-    return over_one_connection(
-        rt,
-        delivery_ids,
-        send_one,
-        what="batch",
-        on_error=record_failure,
-        beat=deliveries.refresh_claims,
-    )
+    work = Batch(rt, delivery_ids)
+    try:
+        return over_one_connection(
+            rt,
+            delivery_ids,
+            work.send_one,
+            what="batch",
+            on_error=record_failure,
+            beat=deliveries.refresh_claims,
+        )
+    finally:
+        work.finish()
 
 
 class Unbuildable(Exception):
@@ -64,12 +73,77 @@ def record_failure(rt: Runtime, delivery_id: int, error: Exception) -> str:
     return "failed"
 
 
+class Batch:
+    """One job's deliveries, read in one query, sent in order; see ``service.batch`` for the
+    statements and the trade-off between transactions and the window of doubt."""
+
+    def __init__(self, rt: Runtime, delivery_ids: Sequence[int]) -> None:
+        self.rt = rt
+        with rt.database.session() as session:
+            self.rows = batch.load(session, delivery_ids)
+            emails = [d.subscriber.email for d in self.rows.values()]
+            self.suppressed = batch.suppressed_among(session, emails)
+        #: the last email sent whose ``sent`` rides along with the next transaction
+        self.unrecorded: Delivery | None = None
+
+    def send_one(self, rt: Runtime, transport: Transport, delivery_id: int) -> str:
+        delivery = self.rows.get(delivery_id)
+        if delivery is None:
+            return "skipped"  # no longer claimed when the batch was read
+        suppressed = delivery.subscriber.email.lower() in self.suppressed
+        if outcomes.why_not_send(delivery, suppressed=suppressed) is not None:
+            return send_one(rt, transport, delivery_id)  # records why, in its own words
+        try:
+            outgoing = compose(rt, delivery)
+        except Exception as error:  # noqa: BLE001 - reported as this delivery's own failure
+            raise Unbuildable(f"could not build the message: {error!r}") from error
+        with rt.database.engine.begin() as conn:
+            self._record_unrecorded(conn)
+            taken = batch.take(conn, delivery, now=rt.clock.now())
+        if not taken:  # changed since the batch was read: read it again and say why
+            return send_one(rt, transport, delivery_id)
+        # the 'sending' mark is committed before we talk to the server: if this worker dies
+        # from here on, the tick records the email ambiguous (outcomes.settle_orphans)
+        outcome = _deliver(rt, transport, delivery_id, outgoing)
+        if outcome == "sent":
+            self.unrecorded = delivery
+        return outcome
+
+    def finish(self) -> None:
+        """Write the last email's ``sent`` (if the database is away, it goes stale and the
+        tick records it ambiguous: never resent)."""
+        if self.unrecorded is None:
+            return
+        try:
+            with self.rt.database.engine.begin() as conn:
+                self._record_unrecorded(conn)
+        except Exception:  # noqa: BLE001 - logged; the email is out, its record in doubt
+            log.exception("could not record delivery %d as sent", self.unrecorded.id)
+
+    def _record_unrecorded(self, conn: Connection) -> None:
+        if self.unrecorded is not None:
+            s = self.rt.settings
+            now = self.rt.clock.now()
+            batch.record_sent(conn, self.unrecorded, now=now, time_scale=s.COURSEMAIL_TIME_SCALE)
+            self.unrecorded = None
+
+
 def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
+    """The careful path, one delivery at a time: re-read, take in hand, send, record."""
     taken = _take(rt, delivery_id)
     if isinstance(taken, str):
         return taken
-    # the 'sending' mark is committed before we talk to the server: if this worker dies from
-    # here on, the tick records the email ambiguous (outcomes.settle_orphans), never resends
+    outcome = _deliver(rt, transport, delivery_id, taken)
+    if outcome == "sent":
+        with rt.database.session() as session:
+            scale = rt.settings.COURSEMAIL_TIME_SCALE
+            delivery = _get(session, delivery_id)
+            outcomes.record_sent(session, delivery, now=rt.clock.now(), time_scale=scale)
+    return outcome
+
+
+def _deliver(rt: Runtime, transport: Transport, delivery_id: int, taken: Outgoing) -> str:
+    """Hand one message to the server; record at once anything but plain success."""
     now, scale = rt.clock.now, rt.settings.COURSEMAIL_TIME_SCALE
     try:
         transport.send(taken.envelope_from, [taken.recipient], taken.data, smtputf8=taken.smtputf8)
@@ -86,8 +160,6 @@ def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
     except AmbiguousError as error:
         record = partial(outcomes.record_ambiguous, now=now(), time_scale=scale)
         return _record(rt, delivery_id, "ambiguous", error, record)
-    with rt.database.session() as session:
-        outcomes.record_sent(session, _get(session, delivery_id), now=now(), time_scale=scale)
     return "sent"
 
 
@@ -152,11 +224,11 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
     if delivery.kind == DeliveryKind.CONFIRMATION:
         assert links.confirm_url is not None
         renderer = rt.renderer(default_course())
-        message = confirmation_email(renderer, routing, confirm_url=links.confirm_url)
+        parts = confirmation_parts(renderer, routing, confirm_url=links.confirm_url)
     else:
         assert delivery.enrollment is not None and delivery.step is not None
         assert links.unsubscribe_url is not None
-        message = course_email(
+        parts = course_parts(
             rt.renderer(outcomes.course_for(delivery.enrollment)),
             delivery.step,
             routing,
@@ -164,4 +236,8 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
             unsubscribe_address=links.unsubscribe_address,
             list_domain=s.REPLY_DOMAIN,
         )
-    return Outgoing.of(links.envelope_from, subscriber.email, message)
+    try:
+        data = wire.compose(*parts)
+    except wire.Unwritable:  # a header the fast writer will not fold: the library's way
+        return Outgoing.of(links.envelope_from, subscriber.email, build_message(*parts))
+    return Outgoing.raw(links.envelope_from, subscriber.email, data)

@@ -63,7 +63,11 @@ class Outgoing:
     @classmethod
     def of(cls, envelope_from: str, recipient: str, message: EmailMessage) -> Outgoing:
         """``message`` to ``recipient`` (domain in IDNA), with what its bytes require."""
-        data = to_bytes(message)
+        return cls.raw(envelope_from, recipient, to_bytes(message))
+
+    @classmethod
+    def raw(cls, envelope_from: str, recipient: str, data: bytes) -> Outgoing:
+        """Finished bytes to ``recipient`` (domain in IDNA), with what they require."""
         return cls(envelope_from, wire_address(recipient), data, needs_smtputf8(data))
 
 

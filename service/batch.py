@@ -12,8 +12,8 @@ email, one short transaction does two things:
 The trade-off (README, "How an email is delivered"): an email sent but whose ``sent`` is not
 yet written rides along with the next email's transaction, so if the worker dies between the
 two, that email is found ``sending`` and recorded ``ambiguous`` — never sent twice, never
-lost without a record. At most one email per worker is ever in that state, as before: the
-one just handed to the server. Rare outcomes (retry, bounce, failure) are recorded at once,
+lost without a record. At most one email per connection is ever in that state, as before:
+the one just handed to the server. Rare outcomes (retry, bounce, failure) are recorded at once,
 in their own transaction, by ``service.outcomes``.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, exists, func, select, update
+from sqlalchemy import Connection, Update, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from service.models import (
@@ -65,53 +65,85 @@ def suppressed_among(session: Session, emails: Sequence[str]) -> set[str]:
     return set(found)
 
 
-def take(conn: Connection, delivery: Delivery, *, now: datetime) -> bool:
-    """``claimed → sending`` if the email may still go; False if not (re-read to say why)."""
-    subscriber = delivery.subscriber
+def _take_statement(kind: DeliveryKind) -> Update:
+    """``claimed → sending`` on the condition the email may still go, built once per kind
+    (only its parameters change per email, so SQLAlchemy compiles it once per process)."""
     wanted = (
-        SubscriberStatus.PENDING
-        if delivery.kind == DeliveryKind.CONFIRMATION
-        else SubscriberStatus.ACTIVE
+        SubscriberStatus.PENDING if kind == DeliveryKind.CONFIRMATION else SubscriberStatus.ACTIVE
     )
     conditions = [
-        Delivery.id == delivery.id,
+        Delivery.id == bindparam("b_delivery"),
         Delivery.status == DeliveryStatus.CLAIMED,
-        exists().where(Subscriber.id == delivery.subscriber_id, Subscriber.status == wanted),
-        ~exists().where(func.lower(Suppression.email) == subscriber.email.lower()),
+        exists().where(Subscriber.id == bindparam("b_subscriber"), Subscriber.status == wanted),
+        ~exists().where(func.lower(Suppression.email) == bindparam("b_address")),
     ]
-    if delivery.kind == DeliveryKind.STEP:
+    if kind == DeliveryKind.STEP:
         conditions.append(
             exists().where(
-                Enrollment.id == delivery.enrollment_id,
+                Enrollment.id == bindparam("b_enrollment"),
                 Enrollment.status == EnrollmentStatus.ACTIVE,
-                Enrollment.next_step == delivery.step,
+                Enrollment.next_step == bindparam("b_step"),
             )
         )
-    result = conn.execute(
+    return (
         update(Delivery)
         .where(and_(*conditions))
-        .values(status=DeliveryStatus.SENDING, claimed_at=now)
+        .values(status=DeliveryStatus.SENDING, claimed_at=bindparam("b_at"))
     )
-    return bool(result.rowcount == 1)
+
+
+_TAKE = {kind: _take_statement(kind) for kind in DeliveryKind}
+_SENT = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("b_delivery"), Delivery.status == DeliveryStatus.SENDING)
+    .values(status=DeliveryStatus.SENT, sent_at=bindparam("b_at"), last_error=None)
+)
+
+
+_ON_THIS_STEP = (
+    Enrollment.id == bindparam("b_enrollment"),
+    Enrollment.status == EnrollmentStatus.ACTIVE,
+    Enrollment.next_step == bindparam("b_step"),
+)
+_NEXT = (
+    update(Enrollment)
+    .where(*_ON_THIS_STEP)
+    .values(next_step=bindparam("b_next_step"), next_send_at=bindparam("b_next_send_at"))
+)
+_COMPLETE = (
+    update(Enrollment)
+    .where(*_ON_THIS_STEP)
+    .values(
+        next_step=bindparam("b_next_step"),
+        status=bindparam("b_status"),
+        completed_at=bindparam("b_completed_at"),
+        next_send_at=None,
+    )
+)
+
+
+def take(conn: Connection, delivery: Delivery, *, now: datetime) -> bool:
+    """``claimed → sending`` if the email may still go; False if not (re-read to say why)."""
+    params: dict[str, object] = {
+        "b_delivery": delivery.id,
+        "b_subscriber": delivery.subscriber_id,
+        "b_address": delivery.subscriber.email.lower(),
+        "b_at": now,
+    }
+    if delivery.kind == DeliveryKind.STEP:
+        params.update(b_enrollment=delivery.enrollment_id, b_step=delivery.step)
+    return bool(conn.execute(_TAKE[delivery.kind], params).rowcount == 1)
 
 
 def record_sent(conn: Connection, delivery: Delivery, *, now: datetime, time_scale: float) -> None:
     """``sending → sent``, and the enrollment moved to its next step (if it is still on this
     one and active: a reader who left while the email was in flight is planned no further)."""
-    conn.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
-    )
+    conn.execute(_SENT, {"b_delivery": delivery.id, "b_at": now})
     values = advance_values(delivery, now=now, time_scale=time_scale)
     if values is None:
         return
+    params = {f"b_{name}": value for name, value in values.items()}
+    statement = _COMPLETE if "completed_at" in values else _NEXT
     conn.execute(
-        update(Enrollment)
-        .where(
-            Enrollment.id == delivery.enrollment_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-            Enrollment.next_step == delivery.step,
-        )
-        .values(**values)
+        statement, {**params, "b_enrollment": delivery.enrollment_id, "b_step": delivery.step}
     )

@@ -59,7 +59,7 @@ def settle_orphans(
     - an email a worker had in hand (``sending``) when it stopped beating: the server may
       have it, exactly as when a connection drops after the final ".", so it is recorded
       ``ambiguous`` (resent only on purpose) and the course goes on: at most one such email
-      per dead worker, never twice;
+      per connection of a dead worker, never twice;
     - an email taken ``MAX_ATTEMPTS`` times without any outcome (its worker died every time)
       fails, rather than being taken again forever.
     """

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 #: How long a SQLite writer waits for another's lock before giving up, in milliseconds.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
+#: An execution option: this transaction only reads (see ``Database.session``).
+READ_ONLY = "coursemail_read_only"
+
 _live: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
@@ -46,11 +49,17 @@ class Database:
         return self._engine
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        ``read_only`` (for a session that only reads) lets SQLite begin without taking the
+        write lock, so a read never makes a writer wait (WAL: readers see a snapshot).
+        """
         self.engine  # noqa: B018 - builds the factory when needed
         assert self._sessionmaker is not None
         with self._sessionmaker() as session, session.begin():
+            if read_only:
+                session.connection(execution_options={READ_ONLY: True})
             yield session
 
     def dispose(self) -> None:
@@ -95,7 +104,9 @@ def _make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout
-        # instead of one failing at once when its read snapshot turns out to be stale.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # instead of one failing at once when its read snapshot turns out to be stale. A
+        # transaction that only reads begins without it.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

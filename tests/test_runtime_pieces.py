@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from service.db import Database
+from service.migrate import upgrade
 from service.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web import create_app
@@ -150,3 +152,25 @@ def test_healthz_reports_the_database(tmp_path: Path, database_url: str) -> None
     response = down.test_client().get("/healthz")
     assert response.status_code == 503 and response.get_json()["ok"] is False
     down.extensions["coursemail"].database.dispose()
+
+
+def test_a_read_only_session_never_makes_a_writer_wait(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'read.db'}"
+    upgrade(url)
+    database = Database(url)
+    try:
+        with database.session(read_only=True) as reading:
+            reading.execute(select(Subscriber.id)).all()
+            writer = sqlite3.connect(tmp_path / "read.db", timeout=0)  # fails at once if locked
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("DELETE FROM suppressions")
+            writer.commit()
+            writer.close()
+        with database.session() as writing:
+            writing.execute(select(Subscriber.id)).all()
+            blocked = sqlite3.connect(tmp_path / "read.db", timeout=0)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                blocked.execute("BEGIN IMMEDIATE")  # a plain session holds the write lock
+            blocked.close()
+    finally:
+        database.dispose()

@@ -126,7 +126,7 @@ class Batch:
 
     def __init__(self, rt: Runtime, delivery_ids: Sequence[int]) -> None:
         self.rt = rt
-        with rt.database.session() as session:
+        with rt.database.session(read_only=True) as session:
             self.rows = batch.load(session, delivery_ids)
             emails = [d.subscriber.email for d in self.rows.values()]
             self.suppressed = batch.suppressed_among(session, emails)

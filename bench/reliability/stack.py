@@ -74,12 +74,19 @@ def postgres_url() -> str | None:
 
 
 class Stack:
-    def __init__(self, database: str = "sqlite", *, smtputf8: bool = False, **env: str) -> None:
+    def __init__(
+        self,
+        database: str = "sqlite",
+        *,
+        smtputf8: bool = False,
+        sink_handler: SinkHandler | None = None,
+        **env: str,
+    ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="cm-rel-"))
         self.database_kind = database
         self.schema: str | None = None
         self.redis = EmbeddedRedis(self.folder / "r").start()
-        self.sink_handler = SinkHandler()
+        self.sink_handler = sink_handler or SinkHandler()
         self.sink_port = free_port()
         self.smtputf8 = smtputf8
         self.sink: SMTPSink | None = None

@@ -69,7 +69,8 @@ def report(rows: list[Row], seconds: float) -> str:
         f"({platform.machine()}, Python {platform.python_version()}) in {seconds / 60:.1f} "
         "minutes. Every figure below is counted by the script from the SMTP sink's side; none "
         "is typed by hand. The goal for every row: nothing lost, nothing twice, at most one "
-        "`ambiguous` email per SMTP connection killed (two per worker process), and everything due on its way within "
+        "`ambiguous` email per SMTP connection killed (two per worker process), "
+        "and everything due on its way within "
         f"{MAX_DELAY:.0f} seconds of the fault's end.",
         "",
         "| # | scenario | database | inflicted | expected | sent | lost | twice | ambiguous "

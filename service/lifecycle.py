@@ -39,6 +39,8 @@ class SubscribeResult:
     subscriber: Subscriber
     #: a confirmation email was put in the outbox by this call
     confirmation_queued: bool
+    #: that email's delivery, already claimed to be handed to a worker now (``claim=True``)
+    claimed_confirmation: Delivery | None = None
 
 
 def find_by_email(session: Session, email: str) -> Subscriber | None:
@@ -68,11 +70,15 @@ def subscribe(
     timezone: str,
     now: datetime,
     mail_domain: str,
+    claim: bool = False,
 ) -> SubscribeResult:
     """Record a sign-up and queue the confirmation email; never a second row per address.
 
     An active subscriber is left alone; a pending one gets the confirmation again unless one
     is already on its way; one who left (or bounced and was un-suppressed) starts over.
+    With ``claim``, the confirmation is written already claimed, in this same transaction, for
+    the caller to enqueue at once (``queues.enqueue_or_release`` hands it back to the outbox if
+    Redis refuses; if the caller dies first, the claim goes stale and the tick sends it).
     """
     email = email.strip().lower()
     subscriber = find_by_email(session, email)
@@ -99,16 +105,19 @@ def subscribe(
     )
     if in_flight is not None:
         return SubscribeResult(subscriber, confirmation_queued=False)
-    session.add(
-        Delivery(
-            kind=DeliveryKind.CONFIRMATION,
-            subscriber_id=subscriber.id,
-            status=DeliveryStatus.PENDING,
-            message_id=make_msgid(domain=mail_domain),
-            created_at=now,
-        )
+    delivery = Delivery(
+        kind=DeliveryKind.CONFIRMATION,
+        subscriber_id=subscriber.id,
+        status=DeliveryStatus.CLAIMED if claim else DeliveryStatus.PENDING,
+        claimed_at=now if claim else None,
+        attempts=1 if claim else 0,
+        message_id=make_msgid(domain=mail_domain),
+        created_at=now,
     )
-    return SubscribeResult(subscriber, confirmation_queued=True)
+    session.add(delivery)
+    return SubscribeResult(
+        subscriber, confirmation_queued=True, claimed_confirmation=delivery if claim else None
+    )
 
 
 def confirm(session: Session, subscriber: Subscriber, *, course: Course, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -173,4 +174,50 @@ def test_a_read_only_session_never_makes_a_writer_wait(tmp_path: Path) -> None:
                 blocked.execute("BEGIN IMMEDIATE")  # a plain session holds the write lock
             blocked.close()
     finally:
+        database.dispose()
+
+
+def test_sqlite_writers_queue_on_a_lock_given_back_with_the_connection(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    upgrade(url)
+    database = Database(url)
+    other = os.open(tmp_path / "q.db.writers", os.O_RDWR | os.O_CREAT)
+    try:
+
+        def free() -> bool:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+        with database.session() as session:
+            session.execute(text("DELETE FROM suppressions"))
+            assert not free()  # a writer holds its place in the queue until it is done
+        assert free()  # given back with the connection, right after the commit
+        with database.session(read_only=True) as session:
+            session.execute(select(Subscriber.id)).all()
+            assert free()  # a reader never queues
+        with pytest.raises(RuntimeError), database.session() as session:
+            session.execute(text("DELETE FROM suppressions"))
+            raise RuntimeError("rolled back")
+        assert free()
+
+        done: list[int] = []
+
+        def write(n: int) -> None:
+            for _ in range(20):
+                with database.session() as session:
+                    session.execute(text("DELETE FROM suppressions"))
+            done.append(n)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(done) == [0, 1, 2, 3]  # threads queue too, and nobody is left waiting
+    finally:
+        os.close(other)
         database.dispose()

@@ -18,6 +18,7 @@ from tests.support.env import settings_env
 from tests.support.harness import enrolled, work
 from tests.support.procs import kill_all_with, processes_with
 from tests.support.smtp import SMTPSink
+from tests.support.waiting import wait_for
 from workers import dispatch
 from workers.runtime import Runtime
 from workers.sending import CONNECTIONS
@@ -27,6 +28,15 @@ from workers.sending import CONNECTIONS
 def clock() -> ManualClock:
     # the worker subprocess runs on the real clock: start the test's clock there too
     return ManualClock(datetime.now(UTC))
+
+
+def _in_hand(rt: Runtime) -> int:
+    with rt.database.session() as session:
+        return len(
+            session.scalars(
+                select(Delivery.id).where(Delivery.status == DeliveryStatus.SENDING)
+            ).all()
+        )
 
 
 def _worker_env(rt: Runtime) -> dict[str, str]:
@@ -53,7 +63,9 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
     marker = f"COURSEMAIL_INSTANCE={rt.settings.instance_path}"
     try:
         assert smtp_sink.handler.in_rcpt.wait(30), "the worker never started sending"
-        # the machine dies: the worker and its work-horse (which left the group by setsid)
+        # each of the job's connections takes its first email in hand and stalls at RCPT
+        wait_for(lambda: _in_hand(rt) == min(CONNECTIONS, 3), 30, "every connection sending")
+        # the machine dies: the worker (and any work-horse, which leaves the group by setsid)
         kill_all_with(marker)
         worker.wait(10)
     finally:

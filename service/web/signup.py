@@ -12,8 +12,9 @@ from flask.typing import ResponseReturnValue
 
 from emails.course import is_time_zone
 from service import lifecycle
+from service.queues import QUEUE_TRANSACTIONAL, enqueue_or_release
 from service.web.security import limiter
-from service.web.shared import course, init_context, runtime, send_confirmation_soon
+from service.web.shared import course, init_context, runtime
 
 bp = Blueprint("signup", __name__)
 log = logging.getLogger("coursemail.signup")
@@ -122,6 +123,7 @@ def submit() -> ResponseReturnValue:
             timezone=form.timezone,
             now=now,
             mail_domain=rt.settings.mail_domain,
+            claim=True,  # one transaction for the sign-up, its consent and the claim
         )
         lifecycle.record_consent(
             session,
@@ -132,10 +134,11 @@ def submit() -> ResponseReturnValue:
             form_version=FORM_VERSION,
             consent_text=consent_text(),
         )
-        queued = result.confirmation_queued
-        subscriber_id = result.subscriber.id
-    if queued:
-        send_confirmation_soon(subscriber_id)
+        session.flush()
+        claimed = result.claimed_confirmation.id if result.claimed_confirmation else None
+    if claimed is not None:
+        # a worker sends it now; if Redis is away it goes back to the outbox for the tick
+        enqueue_or_release(rt, QUEUE_TRANSACTIONAL, [claimed])
     # the same answer whether the address was new, pending or already confirmed
     return redirect(url_for("signup.check_inbox"), 303)
 

@@ -17,6 +17,7 @@ STAGES = (
     ("compose", "compose the bytes"),
     ("_record_unrecorded", "take in hand + record (database)"),
     ("take", "take in hand + record (database)"),
+    ("Engine.begin", "take in hand + record (database)"),
     ("Batch.finish", "take in hand + record (database)"),
     ("_deliver", "SMTP (mostly waiting for the server)"),
 )
@@ -92,3 +93,54 @@ def _stage(names: list[str]) -> str:
             if name == marker or name.endswith("." + marker):
                 found = stage
     return found
+
+
+#: The stages of one sign-up POST in a gunicorn worker (CPU samples, not waiting).
+SIGNUP_STAGES = (
+    ("Flask.full_dispatch_request", "Flask around the view"),
+    ("CSRFProtect.protect", "CSRF and the form"),
+    ("SignupForm.from_request", "CSRF and the form"),
+    ("SignupForm.validate", "CSRF and the form"),
+    ("Limiter._check_request_limit", "rate limits (Redis)"),
+    ("submit", "the view's own code"),
+    ("subscribe", "the write: reader, consent, claimed confirmation (ORM)"),
+    ("record_consent", "the write: reader, consent, claimed confirmation (ORM)"),
+    ("Session.commit", "the write: reader, consent, claimed confirmation (ORM)"),
+    ("Session.flush", "the write: reader, consent, claimed confirmation (ORM)"),
+    ("_GeneratorContextManager.__exit__", "the write: reader, consent, claimed confirmation (ORM)"),
+    ("enqueue_or_release", "the enqueue (RQ, Redis)"),
+)
+
+
+def shares(raw: str, *, within: str, stages: tuple[tuple[str, str], ...]) -> dict[str, float]:
+    """The share of the samples under ``within`` that each stage took (deepest match wins)."""
+    counts: Counter[str] = Counter()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        names = [frame.split(" (")[0] for frame in stack.split(";")]
+        if count.isdigit() and within in names:
+            found = "gunicorn and the request around Flask"
+            for name in names:
+                for marker, stage in stages:
+                    if name == marker:
+                        found = stage
+            counts[found] += int(count)
+    total = sum(counts.values())
+    return {stage: n / total for stage, n in counts.most_common()} if total else {}
+
+
+def cpu_shares(
+    pid: int, seconds: int, *, within: str, stages: tuple[tuple[str, str], ...]
+) -> dict[str, float]:
+    """Sample ``pid``'s CPU (not its waits) for ``seconds``; the shares by stage."""
+    out = Path(tempfile.mkstemp(prefix="cm-spy-", suffix=".txt")[1])
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--nonblocking", "--pid", str(pid), "-d", str(seconds),
+               "-f", "raw", "-o", str(out)]  # fmt: skip
+    try:
+        subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
+        return shares(out.read_text(), within=within, stages=stages)
+    except OSError:
+        return {}
+    finally:
+        out.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.common import progress
+from bench.profile import SIGNUP_STAGES, cpu_shares
 from bench.reliability.stack import Stack
 from bench.stats import Figure
 from bench.wire import CountingHandler, _until, _wait_for_workers
@@ -46,34 +47,45 @@ class Load:
 class Throughput:
     signup: Load
     constant: Load
+    #: where one gunicorn worker's CPU went during a round of sign-ups (py-spy)
+    profile: dict[str, float]
 
 
-def throughput(*, reps: int, seconds: int = 10, connections: int = 16) -> Throughput:
+def throughput(
+    *, reps: int, seconds: int = 10, connections: int = 16, database: str = "sqlite"
+) -> Throughput:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is missing: `make bench` installs it (apt-get install wrk)")
-    stack = Stack("sqlite", TRUSTED_PROXIES="1")
+    stack = Stack(database, TRUSTED_PROXIES="1")
     try:
         web = _start_web(stack)
         base = f"http://127.0.0.1:{stack.web_port}"
         token, cookie = _form_session(stack.web_port)
         runs: dict[str, list[dict[str, float]]] = {"signup": [], "constant": []}
+        profile: dict[str, float] = {}
         for rep in range(reps):
             for name in ("constant", "signup"):
                 env = {**os.environ, "TOKEN": token, "COOKIE": cookie, "RUN": str(rep + 1)}
                 url = f"{base}/bench/constant" if name == "constant" else f"{base}/"
                 command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s",
                            "-s", str(LUA / f"{name}.lua"), url]  # fmt: skip
-                output = subprocess.run(
-                    command, env=env, capture_output=True, text=True, check=True
-                ).stdout
+                load = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+                if rep == 0 and name == "signup":
+                    profile = cpu_shares(
+                        stack.horses(web)[0],
+                        seconds - 2,
+                        within="SyncWorker.handle",
+                        stages=SIGNUP_STAGES,
+                    )
+                output, _ = load.communicate()
                 runs[name].append(json.loads(output.split("RESULT ", 1)[1].splitlines()[0]))
             progress(
                 f"  round {rep + 1}/{reps}: sign-up {_rate(runs['signup'][-1]):,.0f}/s, "
                 f"constant {_rate(runs['constant'][-1]):,.0f}/s"
             )
         assert web.poll() is None, stack.logs()[-2000:]
-        return Throughput(_load(runs["signup"]), _load(runs["constant"]))
+        return Throughput(_load(runs["signup"]), _load(runs["constant"]), profile)
     finally:
         stack.close()
 

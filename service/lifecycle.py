@@ -82,6 +82,7 @@ def subscribe(
     """
     email = email.strip().lower()
     subscriber = find_by_email(session, email)
+    new = subscriber is None
     if subscriber is None:
         subscriber = Subscriber(
             email=email, first_name=first_name, timezone=timezone, created_at=now
@@ -96,14 +97,14 @@ def subscribe(
         subscriber.timezone = timezone
     if is_suppressed(session, email):
         return SubscribeResult(subscriber, confirmation_queued=False)
-    in_flight = session.scalar(
+    in_flight = not new and session.scalar(
         select(Delivery.id).where(
             Delivery.subscriber_id == subscriber.id,
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.status.in_(UNSENT + (DeliveryStatus.SENDING,)),
         )
-    )
-    if in_flight is not None:
+    )  # (a reader new this moment has nothing in flight)
+    if in_flight:
         return SubscribeResult(subscriber, confirmation_queued=False)
     delivery = Delivery(
         kind=DeliveryKind.CONFIRMATION,

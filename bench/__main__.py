@@ -88,7 +88,9 @@ def main() -> None:
         "",
     ]
     for goal in goals:
-        lines += [f"### {goal.number}. {goal.what}", "", *goal.details, ""]
+        lines += [f"### {goal.number}. {goal.what}", ""]
+        for paragraph in goal.details:
+            lines += [paragraph, ""]
     lines += [
         "## Scaling: worker processes on PostgreSQL",
         "",

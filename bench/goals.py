@@ -126,7 +126,7 @@ def tick_at_scale(folder: Path) -> tuple[Goal, Goal]:
         plans += [f"-- {kind}, 1,000,000 readers", *large.plans]
     progress("goal 4: Redis with 1,000,000 enrolled readers, nothing due")
     empty, after = tick_scale.redis_at_rest(folder)
-    plan_block = ["The plans, as the databases gave them:", "```", *plans, "```"]
+    plan_block = ["The plans, as the databases gave them:", "\n".join(["```", *plans, "```"])]
     tick = Goal(
         3, "the tick at 1,000,000 readers (1,000 due)",
         "within 2× of at 10,000, memory flat, both databases", "; ".join(rows), met,
@@ -184,7 +184,7 @@ def scale_out() -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for workers in (1, 2, 4):
-        s = scaling.scale(workers, count=5_000, reps=3)
+        s = scaling.scale(workers, count=4_000, reps=REPS)
         lines.append(
             f"| {workers} | {s.rate.show()} | {s.machine_busy:.0%} | "
             f"{s.cores['workers']:.2f} cores | {s.cores['SMTP sink']:.2f} | "

@@ -66,7 +66,13 @@ def throughput(
         profile: dict[str, float] = {}
         for rep in range(reps):
             for name in ("constant", "signup"):
-                env = {**os.environ, "TOKEN": token, "COOKIE": cookie, "RUN": str(rep + 1)}
+                env = {
+                    **os.environ,
+                    "TOKEN": token,
+                    "COOKIE": cookie,
+                    "RUN": str(rep + 1),
+                    "LUA_DIR": str(LUA),
+                }
                 url = f"{base}/bench/constant" if name == "constant" else f"{base}/"
                 command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s",
                            "-s", str(LUA / f"{name}.lua"), url]  # fmt: skip

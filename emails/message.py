@@ -44,28 +44,6 @@ class Routing:
     reply_address: str | None = None
 
 
-def course_email(
-    renderer: Renderer,
-    step: int,
-    routing: Routing,
-    *,
-    unsubscribe_url: str,
-    unsubscribe_address: str | None,
-    list_domain: str,
-) -> EmailMessage:
-    """One step of the course for one reader, with List-Unsubscribe (RFC 8058) and List-Id."""
-    return build_message(
-        *course_parts(
-            renderer,
-            step,
-            routing,
-            unsubscribe_url=unsubscribe_url,
-            unsubscribe_address=unsubscribe_address,
-            list_domain=list_domain,
-        )
-    )
-
-
 def course_parts(
     renderer: Renderer,
     step: int,
@@ -87,11 +65,6 @@ def course_parts(
         list_id=(course.title, f"{course.slug}.{list_domain}"),
     )
     return rendered, envelope
-
-
-def confirmation_email(renderer: Renderer, routing: Routing, *, confirm_url: str) -> EmailMessage:
-    """The double opt-in email: transactional, so no List-Unsubscribe and no List-Id."""
-    return build_message(*confirmation_parts(renderer, routing, confirm_url=confirm_url))
 
 
 def confirmation_parts(

@@ -70,3 +70,30 @@ def test_the_pool_keeps_its_workers_running_and_stops_them_when_asked(
     finally:
         if pool.poll() is None:
             kill_all_with(f"COURSEMAIL_INSTANCE={rt.settings.instance_path}")
+
+
+@pytest.mark.slow
+def test_no_worker_outlives_its_pool_even_a_killed_one(rt: Runtime, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
+    env.update(settings_env(rt.settings), WORKERS="2")
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(Worker.all(connection=rt.redis)) == 2, 60, "two workers")
+        children = _children(pool.pid)
+        pool.kill()  # SIGKILL: the pool cannot pass anything on itself
+        pool.wait(10)
+        wait_for(lambda: not any(_alive(pid) for pid in children), 30, "its workers to stop too")
+    finally:
+        kill_all_with(f"COURSEMAIL_INSTANCE={rt.settings.instance_path}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False

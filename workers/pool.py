@@ -10,6 +10,7 @@ the pool leaves once they all have.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import subprocess
@@ -25,8 +26,20 @@ RESTART_PAUSE = 1.0
 MAX_RESTART_PAUSE = 30.0
 #: A child that ran this long before dying was healthy: its next restart is quick again.
 HEALTHY_AFTER = 60.0
+#: prctl's option: the signal a child gets when its parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 #: How long children get to finish their batch after SIGTERM before they are killed.
 STOP_GRACE = 30.0
+
+
+def _stop_with_parent() -> None:
+    """In the child, before it runs: a SIGTERM when the pool dies, even by SIGKILL, so no
+    worker outlives it unwatched (Linux's PR_SET_PDEATHSIG; elsewhere, nothing)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def child_command() -> list[str]:
@@ -54,7 +67,7 @@ class Pool:
         return self._stop_all()
 
     def _start(self, slot: int) -> None:
-        self.children[slot] = subprocess.Popen(self.command)
+        self.children[slot] = subprocess.Popen(self.command, preexec_fn=_stop_with_parent)
         self.started[slot] = time.monotonic()
 
     def _restart(self, slot: int, code: int) -> None:

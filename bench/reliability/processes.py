@@ -1,4 +1,4 @@
-"""Scenarios 1-3: workers and work-horses killed, Redis lost, many processes racing."""
+"""Scenarios 1-3: workers and their processes killed, Redis lost, many processes racing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ def _finish(stack: Stack, row: Row, expected: list[str], fault_ended: float) -> 
 
 
 def kill_workers(database: str, *, horse: bool, rng: random.Random) -> Row:
-    """kill -9 of the worker (or of its work-horse) five times during 1,000 due sends; a
-    supervisor (here, this function) starts the worker again at once, as systemd would."""
-    what = "work-horse" if horse else "worker"
+    """kill -9 five times during 1,000 due sends: of the whole ``coursemail worker`` (its
+    pool and every worker process, as when the machine's process dies; a supervisor, here this
+    function, starts it again at once, as systemd would), or of one of its worker processes
+    (``horse``; the pool starts another)."""
+    what = "one worker process" if horse else "the whole worker"
     stack = Stack(database)
     try:
         stack.start("tick")
@@ -30,17 +32,18 @@ def kill_workers(database: str, *, horse: bool, rng: random.Random) -> Row:
         kills = 0
         while kills < 5 and len(stack.arrivals()) < 950:
             time.sleep(rng.uniform(0.2, 1.2))
-            [worker] = stack.running("worker")
-            victims = stack.horses(worker) if horse else [worker.pid]
-            if not victims:
+            [pool] = stack.running("worker")
+            children = stack.horses(pool)
+            if not children:
                 continue
-            os.kill(victims[0], signal.SIGKILL)
+            for pid in children[:1] if horse else [pool.pid, *children]:
+                os.kill(pid, signal.SIGKILL)
             kills += 1
             if not horse:
-                worker.wait()
+                pool.wait()
                 stack.start("worker")
         fault_ended = time.monotonic()
-        row = Row(f"kill -9 the {what}", f"{kills} kills at random moments", database,
+        row = Row(f"kill -9 {what}", f"{kills} kills at random moments", database,
                   0, 0, 0, 0, 0, None)  # fmt: skip
         return _finish(stack, row, expected, fault_ended)
     finally:

@@ -151,7 +151,7 @@ class Stack:
         return [p for k, p in self.processes if k == kind and p.poll() is None]
 
     def horses(self, worker: subprocess.Popen[bytes]) -> list[int]:
-        """The work-horses a worker forked (they call setsid, but stay its children)."""
+        """The worker processes a ``coursemail worker`` pool started (its children)."""
         children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
         try:
             return [int(pid) for pid in children.read_text().split()]

@@ -93,7 +93,9 @@ EXPLANATIONS = [
     "- *ambiguous*: the connection dropped after the final `.`, or the worker died while "
     "handing the email over: the server may or may not have it. Such an email is recorded, "
     "shown by `coursemail status` and `/healthz`, and never resent blindly (`coursemail "
-    "resend ID` sends it on purpose). A kill costs at most the one email in hand.",
+    "resend ID` sends it on purpose). A kill costs at most the email each of the killed "
+    "process's SMTP connections had in hand (two per worker process); the row fails if more "
+    "are in doubt.",
     "- *longest delay*: from the end of the last fault to the last expected email's arrival. "
     "Work lost with a dead worker or an emptied Redis comes back after `CLAIM_TIMEOUT` "
     "(45 s); a failed try waits its backoff (first 1 minute) whatever the fault was.",

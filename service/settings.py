@@ -47,6 +47,7 @@ class Settings:
     WORKERS: int
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str
+    ADMIN_PASSWORD_HASH: str
     INBOUND_SMTP_HOST: str
     INBOUND_HOSTNAME: str
     SMTP_HELO_NAME: str
@@ -70,6 +71,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.COURSEMAIL_ENV == "production"
+
+    @property
+    def admin_can_sign_in(self) -> bool:
+        """Whether the therapist's desk has a password to check (else it stays closed)."""
+        return bool(self.ADMIN_PASSWORD or self.ADMIN_PASSWORD_HASH)
 
     @property
     def worker_processes(self) -> int:
@@ -142,8 +148,10 @@ class Settings:
                     "POSTAL_ADDRESS must be set in production: every email's footer shows "
                     "the sender's postal address (anti-spam law requires it)"
                 )
-            if not self.ADMIN_PASSWORD:
-                raise ConfigError("ADMIN_PASSWORD must be set in production")
+            if not self.admin_can_sign_in:
+                raise ConfigError(
+                    "ADMIN_PASSWORD (or ADMIN_PASSWORD_HASH) must be set in production"
+                )
             if self.tracked_replies and self.REPLY_DOMAIN.endswith(".localhost"):
                 raise ConfigError(
                     "REPLY_DOMAIN must be a real domain whose MX points at the inbound listener "

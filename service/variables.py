@@ -76,6 +76,16 @@ def _database_url(name: str, raw: str) -> str:
     return raw
 
 
+def _password_hash(name: str, raw: str) -> str:
+    if raw and not raw.startswith(("scrypt:", "pbkdf2:")):
+        raise ConfigError(
+            f"{name} must be a Werkzeug password hash (scrypt:… or pbkdf2:…); make one with "
+            'python -c "from werkzeug.security import generate_password_hash as g; '
+            "print(g(input('password: ')))\""
+        )
+    return raw
+
+
 def _redis_url(name: str, raw: str) -> str:
     if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {raw!r}")
@@ -209,6 +219,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WORKERS", "0", _between(0, 64)),
     Variable("ADMIN_USERNAME", "admin", _text),
     Variable("ADMIN_PASSWORD", "", _text),
+    # a Werkzeug password hash, so the plain password need not sit in the environment
+    Variable("ADMIN_PASSWORD_HASH", "", _password_hash),
     Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),
     # the name the reply listener greets with and writes in Received: (its MX host name)
     Variable("INBOUND_HOSTNAME", "{REPLY_DOMAIN}", _domain),

@@ -46,6 +46,7 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from service.web import (
+        admin,
         confirm,
         devmail,
         errors,
@@ -64,4 +65,5 @@ def create_app(
     health.init_app(app)
     devmail.init_app(app)
     webhooks.init_app(app)
+    admin.init_app(app)
     return app

@@ -1,0 +1,146 @@
+"""The therapist's desk: signing in (plain password or hash, constant-time, rate-limited,
+logged without the password), every other /admin URL closed to strangers, and the overview
+with real figures and a helpful empty state."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
+
+from service.web import create_app
+from tests.support.env import settings_env
+from tests.support.harness import enrolled, tick_and_work
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+PASSWORD = "correct horse battery staple"
+
+
+def desk(rt: Runtime, **overrides: str) -> Flask:
+    app = create_app({**settings_env(rt.settings), **overrides}, clock=rt.clock)
+    # one runtime for the app and the jobs, with the desk's settings
+    rt.settings = replace(rt.settings, **overrides)  # type: ignore[arg-type]
+    app.extensions["coursemail"] = rt
+    return app
+
+
+@pytest.fixture
+def admin(rt: Runtime) -> Iterator[FlaskClient]:
+    yield desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()
+
+
+def token(client: FlaskClient, path: str = "/admin/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, password: str = PASSWORD, name: str = "lee", **extra: str):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/admin/login" + (f"?next={extra['next']}" if "next" in extra else ""),
+        data={"username": name, "password": password, "csrf_token": token(client)},
+        environ_base={"REMOTE_ADDR": extra.get("ip", "192.0.2.10")},
+    )
+
+
+def test_strangers_are_sent_to_sign_in_or_told_so_in_json(admin: FlaskClient) -> None:
+    page = admin.get("/admin")
+    assert page.status_code == 302 and "/admin/login?next=/admin" in page.headers["Location"]
+    api = admin.get("/admin", headers={"Accept": "application/json"})
+    assert api.status_code == 401 and "sign in" in api.get_json()["error"]
+
+
+def test_signing_in_opens_the_desk_and_signing_out_closes_it(admin: FlaskClient) -> None:
+    answer = sign_in(admin, next="/admin")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/admin"
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert admin.get("/admin").status_code == 200
+    out = admin.post("/admin/logout", data={"csrf_token": token(admin, "/admin")})
+    assert out.status_code == 303
+    assert admin.get("/admin").status_code == 302
+
+
+def test_a_wrong_password_is_refused_logged_without_it_and_limited(
+    admin: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="coursemail.admin"):
+        for attempt in range(5):
+            answer = sign_in(admin, password=f"guess-{attempt}", ip="192.0.2.77")
+            assert answer.status_code == 401
+            assert "do not match" in answer.get_data(as_text=True)
+    assert "failed sign-in" in caplog.text and "guess-" not in caplog.text
+    assert sign_in(admin, password="guess-6", ip="192.0.2.77").status_code == 429
+    # the right password from another address still works; the wrong name never does
+    assert sign_in(admin, name="admin", ip="192.0.2.78").status_code == 401
+    assert sign_in(admin, ip="192.0.2.79").status_code == 303
+
+
+def test_a_password_hash_works_instead_of_the_password(rt: Runtime) -> None:
+    client = desk(
+        rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD_HASH=generate_password_hash(PASSWORD)
+    ).test_client()
+    assert sign_in(client, password="nearly " + PASSWORD).status_code == 401
+    assert sign_in(client).status_code == 303
+
+
+def test_signing_in_needs_the_form_token(admin: FlaskClient) -> None:
+    answer = admin.post("/admin/login", data={"username": "lee", "password": PASSWORD})
+    assert answer.status_code == 400
+
+
+def test_an_idle_session_ends_after_twelve_hours(
+    admin: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sign_in(admin)
+    assert admin.get("/admin").status_code == 200
+    import service.web.admin as desk_module
+
+    later = desk_module.time.time() + 12 * 3600 + 60
+    monkeypatch.setattr(desk_module.time, "time", lambda: later)
+    assert admin.get("/admin").status_code == 302
+
+
+def test_only_pages_inside_the_desk_are_followed_after_signing_in(admin: FlaskClient) -> None:
+    answer = sign_in(admin, next="//evil.example/admin")
+    assert answer.headers["Location"] == "/admin"
+
+
+def test_without_a_password_the_desk_says_how_to_open_it(rt: Runtime) -> None:
+    client = desk(rt, ADMIN_PASSWORD="", ADMIN_PASSWORD_HASH="").test_client()
+    for path in ("/admin", "/admin/login"):
+        page = client.get(path)
+        assert page.status_code == 503
+        assert "ADMIN_PASSWORD" in page.get_data(as_text=True)
+
+
+def test_a_new_install_shows_where_to_start(admin: FlaskClient) -> None:
+    sign_in(admin)
+    page = admin.get("/admin").get_data(as_text=True)
+    assert "Nobody has signed up yet" in page and "http://" in page
+
+
+def test_the_overview_counts_the_course_as_it_went(
+    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    for n in range(3):
+        enrolled(rt, f"reader{n}@example.test", timezone="UTC")
+    tick_and_work(rt)  # three welcomes
+    rt.clock.advance(timedelta(days=3))
+    tick_and_work(rt)  # and the next email for each
+    sign_in(admin)
+    page = admin.get("/admin").get_data(as_text=True)
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td>', page))
+    assert rows["Signed up"] == "3" and rows["Confirmed"] == "3"
+    assert rows["Welcome"] == "3" and rows["Email 1"] == "3" and rows["Email 2"] == "0"
+    assert rows["Emails that could not be sent"] == "0"
+    assert "<svg" in page and 'role="img"' in page  # the chart, with the table beside it

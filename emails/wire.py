@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import binascii
 import secrets
+from email import quoprimime
 
 from emails.message import Envelope, header_fields
 from emails.render import Rendered
 
+#: The longest quoted-printable line (RFC 2045 §6.7).
+MAX_QP_LINE = 76
 #: The longest line SMTP carries (RFC 5321 §4.5.3.1.6), without its CRLF.
 MAX_LINE = 998
 
@@ -56,7 +59,15 @@ def _header(name: str, value: str) -> str:
 
 def _part(boundary: str, subtype: str, content: str) -> bytes:
     body = content if content.endswith("\n") else content + "\n"
-    encoded = binascii.b2a_qp(body.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8"))
+    raw = body.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+    encoded = binascii.b2a_qp(raw)
+    if max(map(len, encoded.split(b"\r\n"))) > MAX_QP_LINE:
+        # binascii lets a line ending in encoded whitespace reach 77 characters: the
+        # library's own (slower, pure Python) encoder never does
+        text = raw.replace(b"\r\n", b"\n").decode("latin-1")
+        encoded = quoprimime.body_encode(text, MAX_QP_LINE, eol="\r\n").encode("ascii")
+        if not encoded.endswith(b"\r\n"):
+            encoded += b"\r\n"
     return (
         (
             f"--{boundary}\r\n"

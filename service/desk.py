@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from service import inbox
 from service.models import (
@@ -18,6 +18,7 @@ from service.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
+    InboundCategory,
     InboundMessage,
     Subscriber,
     SubscriberStatus,
@@ -101,3 +102,123 @@ def overview(
             session, deliveries.where(Delivery.status == DeliveryStatus.FAILED_PERMANENT)
         ),
     )
+
+
+#: Rows a list page shows at once.
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class ReaderRow:
+    public_id: str
+    email: str
+    first_name: str | None
+    status: str
+    next_step: int | None
+    course_status: str | None
+    created_at: datetime
+
+
+#: A reader's latest enrollment (one who left and came back has more than one).
+_other = aliased(Enrollment)
+_latest_enrollment = (
+    select(func.max(_other.id))
+    .where(_other.subscriber_id == Subscriber.id)
+    .correlate(Subscriber)
+    .scalar_subquery()
+)
+
+
+def find_readers(
+    session: Session,
+    *,
+    q: str = "",
+    state: str = "",
+    step: int | None = None,
+    before: int | None = None,
+) -> tuple[list[ReaderRow], int | None]:
+    """Readers, newest first, ``PAGE`` at a time: the next page starts below the id returned
+    (keyset pagination: never counts or skips rows)."""
+    query = (
+        select(Subscriber, Enrollment.next_step, Enrollment.status)
+        .outerjoin(Enrollment, Enrollment.id == _latest_enrollment)
+        .order_by(Subscriber.id.desc())
+        .limit(PAGE + 1)
+    )
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = query.where(
+            func.lower(Subscriber.email).like(pattern, escape="\\")
+            | func.lower(Subscriber.first_name).like(pattern, escape="\\")
+        )
+    if state:
+        query = query.where(Subscriber.status == SubscriberStatus(state))
+    if step is not None:
+        query = query.where(Enrollment.next_step == step)
+    if before is not None:
+        query = query.where(Subscriber.id < before)
+    found = session.execute(query).all()
+    rows = [
+        ReaderRow(
+            s.public_id,
+            s.email,
+            s.first_name,
+            s.status.value,
+            next_step,
+            course.value if course else None,
+            s.created_at,
+        )  # fmt: skip
+        for s, next_step, course in found[:PAGE]
+    ]
+    more = found[PAGE - 1][0].id if len(found) > PAGE else None
+    return rows, more
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    id: int
+    received_at: datetime
+    from_address: str | None
+    first_name: str | None
+    step: int | None
+    text: str
+    urgent: bool
+    status: str
+    last_error: str | None
+
+
+def find_replies(
+    session: Session, *, urgent_only: bool = False, before: int | None = None
+) -> tuple[list[ReplyRow], int | None]:
+    """Replies from people (not auto-replies or bounces), newest first, a page at a time."""
+    query = (
+        select(InboundMessage, Subscriber.first_name, Delivery.step)
+        .outerjoin(Subscriber, Subscriber.id == InboundMessage.subscriber_id)
+        .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
+        .where(InboundMessage.category == InboundCategory.REPLY)
+        .order_by(InboundMessage.id.desc())
+        .limit(PAGE + 1)
+    )
+    if urgent_only:
+        query = query.where(InboundMessage.urgent.is_(True))
+    if before is not None:
+        query = query.where(InboundMessage.id < before)
+    found = session.execute(query).all()
+    rows = [
+        ReplyRow(
+            m.id,
+            m.received_at,
+            m.from_address,
+            first_name,
+            step,
+            m.reply_text or "",
+            m.urgent,
+            m.status.value,
+            m.last_error,
+        )  # fmt: skip
+        for m, first_name, step in found[:PAGE]
+    ]
+    more = found[PAGE - 1][0].id if len(found) > PAGE else None
+    return rows, more

@@ -17,7 +17,8 @@ from werkzeug.security import generate_password_hash
 
 from service.web import create_app
 from tests.support.env import settings_env
-from tests.support.harness import enrolled, tick_and_work
+from tests.support.harness import enrolled, tick_and_work, work
+from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
 
@@ -144,3 +145,69 @@ def test_the_overview_counts_the_course_as_it_went(
     assert rows["Welcome"] == "3" and rows["Email 1"] == "3" and rows["Email 2"] == "0"
     assert rows["Emails that could not be sent"] == "0"
     assert "<svg" in page and 'role="img"' in page  # the chart, with the table beside it
+
+
+def test_readers_are_found_by_address_or_name_and_paged_newest_first(
+    admin: FlaskClient, rt: Runtime
+) -> None:
+    from service import desk as desk_queries
+
+    for n in range(desk_queries.PAGE + 5):
+        enrolled(rt, f"reader{n:03d}@example.test", timezone="UTC", first_name=f"Name{n:03d}")
+    enrolled(rt, "maría@example.test", timezone="UTC", first_name="María_50%")
+    sign_in(admin)
+    first = admin.get("/admin/subscribers").get_data(as_text=True)
+    assert first.index("maría@example.test") < first.index("reader054@")  # newest first
+    assert "reader004@" not in first and "Older readers" in first
+    older = re.search(r'href="(/admin/subscribers\?before=\d+)"', first)
+    assert older, first
+    second = admin.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "reader004@" in second and "reader000@" in second and "maría@" not in second
+    by_name = admin.get("/admin/subscribers?q=name013").get_data(as_text=True)
+    assert "reader013@" in by_name and "reader014@" not in by_name
+    # LIKE's wildcards typed in the box are taken literally
+    literal = admin.get("/admin/subscribers?q=_50%25").get_data(as_text=True)
+    assert "maría@" in literal and "reader050@" not in literal
+    none = admin.get("/admin/subscribers?q=nobody&state=active").get_data(as_text=True)
+    assert "No reader matches" in none
+    assert admin.get("/admin/subscribers?state=sleeping").status_code == 400
+    assert admin.get("/admin/subscribers?before=abc").status_code == 400
+    at_step = admin.get("/admin/subscribers?step=0&state=active").get_data(as_text=True)
+    assert "Welcome next" in at_step
+
+
+def test_replies_are_listed_read_whole_and_downloaded_as_they_came(
+    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    enrolled(rt, "anna@example.test", timezone="UTC", first_name="Anna")
+    tick_and_work(rt)
+    [welcome] = smtp_sink.messages_to("anna@example.test")
+    for n, text in enumerate(["Thank you. I needed this today.", "I want to kill myself."]):
+        data = reply_to(welcome, text, sender="anna@example.test", message_id=f"<r{n}@x.test>")
+        assert send(listener, "anna@example.test", [reply_address(welcome)], data) == {}
+    work(rt)
+    sign_in(admin)
+    page = admin.get("/admin/replies").get_data(as_text=True)
+    assert "I needed this today" in page and "answering the welcome" in page
+    assert "On Tue, 27 Oct" not in page  # the quote is stripped
+    assert page.count("URGENT") == 1
+    urgent = admin.get("/admin/replies?urgent=1").get_data(as_text=True)
+    assert "kill myself" in urgent and "needed this today" not in urgent
+    opened = re.search(r'href="/admin/replies/(\d+)"', urgent)
+    assert opened
+    whole = admin.get(f"/admin/replies/{opened.group(1)}")
+    assert whole.status_code == 200 and "kill myself" in whole.get_data(as_text=True)
+    original = admin.get(f"/admin/replies/{opened.group(1)}.eml")
+    assert original.mimetype == "message/rfc822"
+    assert b"I want to kill myself." in original.data and b"> " in original.data
+    assert admin.get("/admin/replies/99999").status_code == 404
+
+
+def test_every_desk_page_is_closed_to_strangers(admin: FlaskClient) -> None:
+    for path in (
+        "/admin/subscribers",
+        "/admin/replies",
+        "/admin/replies/1",
+        "/admin/replies/1.eml",
+    ):
+        assert admin.get(path).status_code == 302, path

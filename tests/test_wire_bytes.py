@@ -151,3 +151,14 @@ def test_two_emails_never_share_a_boundary() -> None:
     rendered = Rendered(subject="s", html="<p>h</p>", text="t\n")
     first, second = (parse(wire.compose(rendered, envelope())) for _ in range(2))
     assert first.get_boundary() != second.get_boundary()
+
+
+def test_a_line_ending_in_encoded_spaces_stays_within_76_characters() -> None:
+    # binascii writes this line at 77 characters (found by the property test above)
+    html = ".==_&amp;00\x80\U00010000\U00010000" + "0\x08\x80\x80\U00010000  \n"
+    rendered = Rendered(subject="s", html=html, text="t\n")
+    fast = wire.compose(rendered, envelope())
+    body = fast.partition(b"\r\n\r\n")[2]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76
+    [_, html_part] = parse(fast).iter_parts()
+    assert html_part.get_content().replace("\r\n", "\n") == html

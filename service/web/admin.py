@@ -139,4 +139,6 @@ def index() -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
+    from service.web import admin_lists  # noqa: F401 - its pages join this blueprint
+
     app.register_blueprint(bp)

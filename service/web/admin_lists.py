@@ -1,0 +1,76 @@
+"""The desk's lists: readers (search, filters, keyset pages) and replies (newest first, the
+urgent ones marked and filterable, each readable whole and downloadable as it arrived).
+Registered on the desk's blueprint, so the sign-in guard covers every one of them."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
+
+from service import desk
+from service.models import InboundCategory, InboundMessage, SubscriberStatus
+from service.web.admin import bp
+from service.web.shared import course, runtime
+
+STATES = [s.value for s in SubscriberStatus]
+
+
+def _int(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        abort(400, description=f"{name} must be a whole number")
+    return int(raw)
+
+
+@bp.get("/subscribers")
+def subscribers() -> ResponseReturnValue:
+    q = request.args.get("q", "").strip()[:200]
+    state = request.args.get("state", "")
+    if state and state not in STATES:
+        abort(400, description="state must be one of " + ", ".join(STATES))
+    step, before = _int("step"), _int("before")
+    with runtime().database.session(read_only=True) as session:
+        rows, more = desk.find_readers(session, q=q, state=state, step=step, before=before)
+    return render_template(
+        "admin/subscribers.html",
+        rows=rows,
+        more=more,
+        q=q,
+        state=state,
+        step=step,
+        states=STATES,
+        steps=range(len(course().steps)),
+    )
+
+
+@bp.get("/replies")
+def replies() -> ResponseReturnValue:
+    urgent = request.args.get("urgent") == "1"
+    with runtime().database.session(read_only=True) as session:
+        rows, more = desk.find_replies(session, urgent_only=urgent, before=_int("before"))
+    return render_template("admin/replies.html", rows=rows, more=more, urgent=urgent)
+
+
+def _reply(reply_id: int) -> InboundMessage:
+    with runtime().database.session(read_only=True) as session:
+        message = session.get(InboundMessage, reply_id)
+        if message is None or message.category != InboundCategory.REPLY:
+            abort(404, description="There is no reply with that number.")
+        return message
+
+
+@bp.get("/replies/<int:reply_id>")
+def reply(reply_id: int) -> ResponseReturnValue:
+    return render_template("admin/reply.html", message=_reply(reply_id))
+
+
+@bp.get("/replies/<int:reply_id>.eml")
+def reply_original(reply_id: int) -> ResponseReturnValue:
+    message = _reply(reply_id)
+    return Response(
+        message.raw,
+        mimetype="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="reply-{reply_id}.eml"'},
+    )

@@ -121,7 +121,7 @@ class ReaderRow:
 
 #: A reader's latest enrollment (one who left and came back has more than one).
 _other = aliased(Enrollment)
-_latest_enrollment = (
+latest_enrollment = (
     select(func.max(_other.id))
     .where(_other.subscriber_id == Subscriber.id)
     .correlate(Subscriber)
@@ -141,7 +141,7 @@ def find_readers(
     (keyset pagination: never counts or skips rows)."""
     query = (
         select(Subscriber, Enrollment.next_step, Enrollment.status)
-        .outerjoin(Enrollment, Enrollment.id == _latest_enrollment)
+        .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
         .order_by(Subscriber.id.desc())
         .limit(PAGE + 1)
     )

@@ -13,6 +13,7 @@ import click
 from emails.course import COURSES_DIR, CourseError, default_course, load_course
 from service.settings import ConfigError, Settings
 from workers.cli_common import settings_or_exit, start_logging
+from workers.cli_desk import stats, subscribers
 from workers.cli_status import replies, resend, status
 
 
@@ -268,6 +269,8 @@ def _safe_url(url: str) -> str:
 main.add_command(replies)
 main.add_command(status)
 main.add_command(resend)
+main.add_command(stats)
+main.add_command(subscribers)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

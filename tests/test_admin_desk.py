@@ -211,3 +211,37 @@ def test_every_desk_page_is_closed_to_strangers(admin: FlaskClient) -> None:
         "/admin/replies/1.eml",
     ):
         assert admin.get(path).status_code == 302, path
+
+
+def test_a_readers_timeline_tells_their_course_in_order(
+    admin: FlaskClient, rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
+) -> None:
+    signed = client.post(
+        "/",
+        data={"email": "sam@example.test", "first_name": "Sam", "timezone": "UTC",
+              "csrf_token": token(client, "/")},
+    )  # fmt: skip
+    assert signed.status_code == 303
+    work(rt)  # the confirmation email
+    [confirmation] = smtp_sink.messages_to("sam@example.test")
+    link = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
+    assert link
+    path = "/" + link.group(0).split("/", 3)[3]
+    client.post(path, data={"csrf_token": token(client, path)})
+    tick_and_work(rt)  # the welcome
+    welcome = smtp_sink.messages_to("sam@example.test")[-1]
+    data = reply_to(welcome, "This helped.", sender="sam@example.test")
+    assert send(listener, "sam@example.test", [reply_address(welcome)], data) == {}
+    work(rt)
+
+    sign_in(admin)
+    listing = admin.get("/admin/subscribers?q=sam").get_data(as_text=True)
+    found = re.search(r'href="(/admin/subscribers/[^"]+)"', listing)
+    assert found, listing
+    page = admin.get(found.group(1)).get_data(as_text=True)
+    order = ["Signed up", "The confirmation email", "Confirmed their address", "The welcome",
+             "Replied"]  # fmt: skip
+    positions = [page.index(what) for what in order]
+    assert positions == sorted(positions), page
+    assert "This helped." in page and "sent;" in page and "form " in page
+    assert admin.get("/admin/subscribers/no-such-reader").status_code == 404

@@ -45,6 +45,16 @@ def subscribers() -> ResponseReturnValue:
     )
 
 
+@bp.get("/subscribers/<public_id>")
+def subscriber(public_id: str) -> ResponseReturnValue:
+    with runtime().database.session(read_only=True) as session:
+        found = desk.timeline(session, public_id[:64])
+    if found is None:
+        abort(404, description="There is no reader with that link.")
+    reader, events = found
+    return render_template("admin/subscriber.html", reader=reader, events=events)
+
+
 @bp.get("/replies")
 def replies() -> ResponseReturnValue:
     urgent = request.args.get("urgent") == "1"

@@ -11,13 +11,16 @@ the work; ``service.outcomes`` records what happened to it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, insert, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from service.models import (
@@ -27,6 +30,8 @@ from service.models import (
     Enrollment,
     EnrollmentStatus,
 )
+
+log = logging.getLogger("coursemail.tick")
 
 #: A claim untouched this long belongs to a worker that died or a job Redis lost: retake it.
 #: The default of ``CLAIM_TIMEOUT``; a live job keeps its claims fresh (``refresh_claims``).
@@ -78,23 +83,36 @@ def create_due_step_deliveries(
     ).all()
     if not claimed:
         return 0
-    session.execute(
-        insert(Delivery),
-        [
-            {
-                "kind": DeliveryKind.STEP,
-                "subscriber_id": subscriber_id,
-                "enrollment_id": enrollment_id,
-                "step": step,
-                "status": DeliveryStatus.PENDING,
-                "message_id": make_msgid(domain=mail_domain),
-                "created_at": now,
-                "attempts": 0,
-            }
-            for enrollment_id, subscriber_id, step in sorted(claimed)
-        ],
-    )
-    return len(claimed)
+    # a step is sent once: should a row for it exist already (an edited database, say), that
+    # one reader is skipped with a warning, never the whole pass (which would stop everyone)
+    dialect_insert = postgresql_insert if postgres else sqlite_insert
+    written = session.execute(
+        dialect_insert(Delivery)
+        .values(
+            [
+                {
+                    "kind": DeliveryKind.STEP,
+                    "subscriber_id": subscriber_id,
+                    "enrollment_id": enrollment_id,
+                    "step": step,
+                    "status": DeliveryStatus.PENDING,
+                    "message_id": make_msgid(domain=mail_domain),
+                    "created_at": now,
+                    "attempts": 0,
+                }
+                for enrollment_id, subscriber_id, step in sorted(claimed)
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["enrollment_id", "step"])
+        .returning(Delivery.enrollment_id)
+    ).all()
+    if len(written) < len(claimed):
+        done = {row.enrollment_id for row in written}
+        skipped = sorted(e for e, _, _ in claimed if e not in done)
+        log.warning(
+            "enrollments %s were due a step that already has its email; not sent twice", skipped
+        )
+    return len(written)
 
 
 def claim_ready(

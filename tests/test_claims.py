@@ -7,10 +7,11 @@ import threading
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from service.models import Delivery, DeliveryKind, DeliveryStatus
-from tests.support.harness import enrolled
+from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.smtp import SMTPSink
 from tests.support.waiting import wait_for
 from workers import dispatch, sending
@@ -69,3 +70,26 @@ def test_a_slow_live_batch_keeps_its_claims_with_a_heartbeat(
     assert sorted(r.rcpt_tos[0] for r in smtp_sink.received) == [
         f"reader{n}@example.test" for n in range(len(ids))
     ]
+
+
+def test_a_step_that_already_has_its_email_is_skipped_not_the_whole_pass(
+    rt: Runtime, smtp_sink: SMTPSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.models import Enrollment
+
+    ids = [enrolled(rt, f"reader{n}@example.test", timezone="UTC") for n in range(3)]
+    tick_and_work(rt)  # three welcomes
+    with rt.database.session() as session:  # an edited database: reader 0 due the welcome again
+        enrollment = session.scalars(
+            select(Enrollment).where(Enrollment.subscriber_id == ids[0])
+        ).one()
+        enrollment.next_step, enrollment.next_send_at = 0, rt.clock.now()
+    rt.clock.advance(timedelta(days=3))  # and the others' next email is due
+    with caplog.at_level("WARNING", logger="coursemail.tick"):
+        report = dispatch.tick(rt)
+    assert report.created == 2  # the other two go on
+    assert "already has its email" in caplog.text
+    work(rt)
+    welcomes = [r for r in smtp_sink.received if r.rcpt_tos == ["reader0@example.test"]]
+    assert len(welcomes) == 1  # never twice
+    assert len(smtp_sink.received) == 5

@@ -86,26 +86,25 @@ def create_due_step_deliveries(
     # a step is sent once: should a row for it exist already (an edited database, say), that
     # one reader is skipped with a warning, never the whole pass (which would stop everyone)
     dialect_insert = postgresql_insert if postgres else sqlite_insert
-    written = session.execute(
+    statement = (
         dialect_insert(Delivery)
-        .values(
-            [
-                {
-                    "kind": DeliveryKind.STEP,
-                    "subscriber_id": subscriber_id,
-                    "enrollment_id": enrollment_id,
-                    "step": step,
-                    "status": DeliveryStatus.PENDING,
-                    "message_id": make_msgid(domain=mail_domain),
-                    "created_at": now,
-                    "attempts": 0,
-                }
-                for enrollment_id, subscriber_id, step in sorted(claimed)
-            ]
-        )
         .on_conflict_do_nothing(index_elements=["enrollment_id", "step"])
         .returning(Delivery.enrollment_id)
-    ).all()
+    )  # one compiled statement; SQLAlchemy sends the rows in multi-row batches
+    rows = [
+        {
+            "kind": DeliveryKind.STEP,
+            "subscriber_id": subscriber_id,
+            "enrollment_id": enrollment_id,
+            "step": step,
+            "status": DeliveryStatus.PENDING,
+            "message_id": make_msgid(domain=mail_domain),
+            "created_at": now,
+            "attempts": 0,
+        }
+        for enrollment_id, subscriber_id, step in sorted(claimed)
+    ]
+    written = session.execute(statement, rows).all()
     if len(written) < len(claimed):
         done = {row.enrollment_id for row in written}
         skipped = sorted(e for e, _, _ in claimed if e not in done)

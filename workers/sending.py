@@ -147,6 +147,7 @@ class Batch:
         with rt.database.engine.begin() as conn:
             self._record_unrecorded(conn)
             taken = batch.take(conn, delivery, now=rt.clock.now())
+        self.unrecorded = None  # committed (a failed transaction leaves it to try again)
         if not taken:  # changed since the batch was read: read it again and say why
             return send_one(rt, transport, delivery_id)
         # the 'sending' mark is committed before we talk to the server: if this worker dies
@@ -159,20 +160,21 @@ class Batch:
     def finish(self) -> None:
         """Write the last email's ``sent`` (if the database is away, it goes stale and the
         tick records it ambiguous: never resent)."""
-        if self.unrecorded is None:
+        last = self.unrecorded
+        if last is None:
             return
         try:
             with self.rt.database.engine.begin() as conn:
                 self._record_unrecorded(conn)
+            self.unrecorded = None
         except Exception:  # noqa: BLE001 - logged; the email is out, its record in doubt
-            log.exception("could not record delivery %d as sent", self.unrecorded.id)
+            log.exception("could not record delivery %d as sent", last.id)
 
     def _record_unrecorded(self, conn: Connection) -> None:
         if self.unrecorded is not None:
             s = self.rt.settings
             now = self.rt.clock.now()
             batch.record_sent(conn, self.unrecorded, now=now, time_scale=s.COURSEMAIL_TIME_SCALE)
-            self.unrecorded = None
 
 
 def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:

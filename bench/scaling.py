@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.common import progress
 from bench.reliability.stack import Stack
 from bench.stats import Figure
-from bench.wire import CountingHandler, _until, _wait_for_workers
+from bench.wire import CountingHandler, until, wait_for_workers
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,8 +53,8 @@ def scale(workers: int, *, count: int, reps: int) -> Scale:
     try:
         stack.start("tick")
         pool = stack.start("worker")
-        _wait_for_workers(stack, workers)
-        children = stack.horses(pool) if workers > 1 else [pool.pid]
+        wait_for_workers(stack, workers)
+        children = stack.worker_pids(pool)
         rates, seconds = [], 0.0
         spent = [0.0, 0.0, 0.0, 0, 0]  # workers, sink, PostgreSQL, machine busy, machine all
 
@@ -66,7 +66,7 @@ def scale(workers: int, *, count: int, reps: int) -> Scale:
         for rep in range(reps):
             stack.seed(count)  # (the seeding's CPU is outside the snapshots)
             start, before = time.monotonic(), snapshot()
-            last = _until(stack, (rep + 1) * count)
+            last = until(stack, (rep + 1) * count)
             after = snapshot()
             rates.append(count / (last - start))
             seconds += time.monotonic() - start

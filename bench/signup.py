@@ -27,7 +27,7 @@ from bench.common import progress
 from bench.profile import SIGNUP_STAGES, cpu_shares
 from bench.reliability.stack import Stack
 from bench.stats import Figure
-from bench.wire import CountingHandler, _until, _wait_for_workers
+from bench.wire import CountingHandler, until, wait_for_workers
 
 #: gunicorn's worker count as the Procfile's web line sets it
 WEB_WORKERS = re.search(
@@ -79,7 +79,7 @@ def throughput(
                 load = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
                 if rep == 0 and name == "signup":
                     profile = cpu_shares(
-                        stack.horses(web)[0],
+                        stack.children(web)[0],
                         seconds - 2,
                         within="SyncWorker.handle",
                         stages=SIGNUP_STAGES,
@@ -109,20 +109,8 @@ def _load(runs: list[dict[str, float]]) -> Load:
 
 
 def _start_web(stack: Stack) -> subprocess.Popen[bytes]:
-    """gunicorn with the Procfile's settings, serving the app plus its constant route."""
-    import sys
-
-    from tests.support.smtp import free_port
-
-    stack.web_port = free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind",
-        f"127.0.0.1:{stack.web_port}", "--workers", WEB_WORKERS, "--graceful-timeout", "10",
-        "--access-logfile", os.devnull, "bench.webapp:create_app()",
-    ]  # fmt: skip
-    log = (stack.folder / "web.log").open("wb")
-    process = subprocess.Popen(command, env=stack.env, stdout=log, stderr=subprocess.STDOUT)
-    stack.processes.append(("web", process))
+    """gunicorn with the Procfile's worker count, serving the app plus its constant route."""
+    process = stack.start("web", app="bench.webapp:create_app()", web_workers=WEB_WORKERS)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -179,15 +167,15 @@ def confirmations_during_a_burst(signups: int = 1000, course: int = 10_000) -> C
         _start_web(stack)
         stack.start("tick")
         stack.start("worker")
-        _wait_for_workers(stack, 2)
+        wait_for_workers(stack, 2)
         stack.seed(course)
-        _until(stack, 200)  # the course burst is under way
+        until(stack, 200)  # the course burst is under way
         token, cookie = _form_session(stack.web_port)
         posted: dict[str, float] = {}
         started = time.monotonic()
         _post_all(stack.web_port, token, cookie, signups, posted)
         took = time.monotonic() - started
-        _until(stack, course + signups)
+        until(stack, course + signups)
         arrived = {r.rcpt_tos[0].lower(): r.at for r in handler.received}
         course_meanwhile = sum(
             1 for r in handler.received if r.rcpt_tos[0].startswith("r") and r.at <= started + took

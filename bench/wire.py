@@ -108,8 +108,8 @@ def ours(count: int, *, reps: int, workers: int = 2, database: str = "sqlite") -
     try:
         stack.start("tick")
         pool = stack.start("worker")
-        _wait_for_workers(stack, workers)
-        children = stack.horses(pool) if workers > 1 else [pool.pid]
+        wait_for_workers(stack, workers)
+        children = stack.worker_pids(pool)
         burst = Burst(Figure.of([0.0]), 0)
         rates = []
         for rep in range(reps):
@@ -117,9 +117,9 @@ def ours(count: int, *, reps: int, workers: int = 2, database: str = "sqlite") -
             start = time.monotonic()
             spy = record(children[0], seconds=8) if rep == 1 else None
             if rep == 0:
-                _until(stack, 1000)
+                until(stack, 1000)
                 burst.rss_first = [_rss(pid) for pid in children]
-            last = _until(stack, (rep + 1) * count)
+            last = until(stack, (rep + 1) * count)
             rates.append(count / (last - start))
             if spy is not None:
                 burst.profile = spy.result()
@@ -142,13 +142,13 @@ def naive(count: int, *, reps: int, workers: int = 2) -> Figure:
             stack.processes.append(
                 ("naive", subprocess.Popen(command, env=stack.env, stdout=log, stderr=log))
             )
-        _wait_for_workers(stack, workers)
+        wait_for_workers(stack, workers)
         rates = []
         for rep in range(reps):
             stack.seed(count)
             start = time.monotonic()
             _enqueue_one_per_email(rt, count)
-            rates.append(count / (_until(stack, (rep + 1) * count) - start))
+            rates.append(count / (until(stack, (rep + 1) * count) - start))
         return Figure.of(rates)
     finally:
         rt.database.dispose()
@@ -171,7 +171,7 @@ def _enqueue_one_per_email(rt: Runtime, count: int) -> None:
     )
 
 
-def _wait_for_workers(stack: Stack, count: int, timeout: float = 60) -> None:
+def wait_for_workers(stack: Stack, count: int, timeout: float = 60) -> None:
     redis = stack.redis_client()
     deadline = time.monotonic() + timeout
     while len(Worker.all(connection=redis)) < count:
@@ -181,7 +181,7 @@ def _wait_for_workers(stack: Stack, count: int, timeout: float = 60) -> None:
     redis.close()
 
 
-def _until(stack: Stack, total: int, stall: float = 60) -> float:
+def until(stack: Stack, total: int, stall: float = 60) -> float:
     """Wait until the sink holds ``total`` emails; the arrival time of the last one. Gives up
     when none has arrived for ``stall`` seconds."""
     received = stack.sink_handler.received

@@ -5,8 +5,10 @@ Each figure is one aggregate query over indexed columns; nothing loads rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, aliased
@@ -109,6 +111,11 @@ def overview(
 PAGE = 50
 
 
+def _next_page(found: Sequence[Any]) -> int | None:
+    """Where the next keyset page starts (queries fetch ``PAGE + 1`` rows to know), or None."""
+    return int(found[PAGE - 1][0].id) if len(found) > PAGE else None
+
+
 @dataclass(frozen=True)
 class ReaderRow:
     public_id: str
@@ -173,8 +180,7 @@ def find_readers(
         )  # fmt: skip
         for s, next_step, course in found[:PAGE]
     ]
-    more = found[PAGE - 1][0].id if len(found) > PAGE else None
-    return rows, more
+    return rows, _next_page(found)
 
 
 @dataclass(frozen=True)
@@ -221,8 +227,7 @@ def find_replies(
         )  # fmt: skip
         for m, first_name, step in found[:PAGE]
     ]
-    more = found[PAGE - 1][0].id if len(found) > PAGE else None
-    return rows, more
+    return rows, _next_page(found)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ and the batch it was sending when Redis died is recorded in the database."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from sqlalchemy import func, select
 
 from service.clock import ManualClock
 from service.models import Delivery, DeliveryKind, DeliveryStatus
-from tests.support.env import settings_env
+from tests.support.env import process_env
 from tests.support.harness import enrolled
 from tests.support.procs import kill_all_with
 from tests.support.smtp import SMTPSink
@@ -66,8 +65,7 @@ def test_the_worker_outlives_a_redis_outage_in_the_middle_of_a_batch(
         enrolled(rt, f"reader{n}@example.test", timezone="UTC")
     smtp_sink.handler.gate = threading.Event()  # the server stalls at the first RCPT TO
     log = tmp_path / "worker.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
-    env.update(settings_env(rt.settings))
+    env = process_env(rt.settings)
     marker = f"COURSEMAIL_INSTANCE={rt.settings.instance_path}"
     with log.open("wb") as output:
         worker = subprocess.Popen(

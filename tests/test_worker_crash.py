@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from service.clock import ManualClock
 from service.deliveries import STALE_CLAIM_AFTER
 from service.models import Delivery, DeliveryKind, DeliveryStatus
-from tests.support.env import settings_env
+from tests.support.env import process_env
 from tests.support.harness import enrolled, work
 from tests.support.procs import kill_all_with, processes_with
 from tests.support.smtp import SMTPSink
@@ -39,12 +38,6 @@ def _in_hand(rt: Runtime) -> int:
         )
 
 
-def _worker_env(rt: Runtime) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
-    env.update(settings_env(rt.settings))
-    return env
-
-
 @pytest.mark.slow
 def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambiguous(
     rt: Runtime, smtp_sink: SMTPSink
@@ -56,7 +49,7 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
     smtp_sink.handler.gate = threading.Event()  # the server stalls at the first RCPT TO
     worker = subprocess.Popen(
         [sys.executable, "-m", "workers.cli", "worker", "--burst"],
-        env=_worker_env(rt),
+        env=process_env(rt.settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rq import Worker
 
-from tests.support.env import settings_env
+from tests.support.env import process_env
 from tests.support.harness import enrolled
 from tests.support.procs import kill_all_with
 from tests.support.smtp import SMTPSink
@@ -32,8 +32,7 @@ def _children(pid: int) -> list[int]:
 def test_the_pool_keeps_its_workers_running_and_stops_them_when_asked(
     rt: Runtime, smtp_sink: SMTPSink, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
-    env.update(settings_env(rt.settings), WORKERS="2")
+    env = process_env(rt.settings, WORKERS="2")
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
         pool = subprocess.Popen(
@@ -74,8 +73,7 @@ def test_the_pool_keeps_its_workers_running_and_stops_them_when_asked(
 
 @pytest.mark.slow
 def test_no_worker_outlives_its_pool_even_a_killed_one(rt: Runtime, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
-    env.update(settings_env(rt.settings), WORKERS="2")
+    env = process_env(rt.settings, WORKERS="2")
     pool = subprocess.Popen(
         [sys.executable, "-m", "workers.cli", "worker"],
         env=env,

@@ -34,7 +34,7 @@ def kill_workers(database: str, *, horse: bool, rng: random.Random) -> Row:
         while kills < 5 and len(stack.arrivals()) < 950:
             time.sleep(rng.uniform(0.2, 1.2))
             [pool] = stack.running("worker")
-            children = stack.horses(pool)
+            children = stack.children(pool)
             if not children:
                 continue
             for pid in children[:1] if horse else [pool.pid, *children]:

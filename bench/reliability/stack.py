@@ -131,14 +131,17 @@ class Stack:
 
     # --- processes ----------------------------------------------------------------------
 
-    def start(self, kind: str) -> subprocess.Popen[bytes]:
-        """``worker``, ``tick``, ``inbound`` (as the Procfile runs them) or ``web``."""
+    def start(
+        self, kind: str, *, app: str = "service.web:create_app()", web_workers: str = "2"
+    ) -> subprocess.Popen[bytes]:
+        """``worker``, ``tick``, ``inbound`` (as the Procfile runs them) or ``web`` (gunicorn
+        serving ``app``, without an access log)."""
         if kind == "web":
             self.web_port = free_port()
             command = [
                 sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind",
-                f"127.0.0.1:{self.web_port}", "--workers", "2", "--graceful-timeout", "2",
-                "service.web:create_app()",
+                f"127.0.0.1:{self.web_port}", "--workers", web_workers, "--graceful-timeout",
+                "2", app,
             ]  # fmt: skip
         else:
             command = [sys.executable, "-m", "workers.cli", kind]
@@ -150,7 +153,11 @@ class Stack:
     def running(self, kind: str) -> list[subprocess.Popen[bytes]]:
         return [p for k, p in self.processes if k == kind and p.poll() is None]
 
-    def horses(self, worker: subprocess.Popen[bytes]) -> list[int]:
+    def worker_pids(self, worker: subprocess.Popen[bytes]) -> list[int]:
+        """The processes that send: the pool's children, or the worker itself (WORKERS=1)."""
+        return self.children(worker) or [worker.pid]
+
+    def children(self, worker: subprocess.Popen[bytes]) -> list[int]:
         """The worker processes a ``coursemail worker`` pool started (its children)."""
         children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children")
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from service.settings import Settings
 
 #: The settings a test's processes need to share the test's database, Redis and SMTP sink.
@@ -16,6 +18,13 @@ SHARED = (
     "REPLY_DOMAIN",
     "MAIL_FROM",
 )
+
+
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment for a process a test starts: this one's, minus any coursemail or
+    database settings of its own, plus the test's settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("COURSEMAIL", "DATABASE"))}
+    return {**base, **settings_env(settings, **extra)}
 
 
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Update, and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session, contains_eager
 
 from service.models import (
+    UNDER_WAY,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -102,7 +103,7 @@ _SENT = (
 
 _ON_THIS_STEP = (
     Enrollment.id == bindparam("b_enrollment"),
-    Enrollment.status == EnrollmentStatus.ACTIVE,
+    Enrollment.status.in_(UNDER_WAY),  # paused while this one was in flight: it still counts
     Enrollment.next_step == bindparam("b_step"),
 )
 _NEXT = (

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, aliased
 
 from service import inbox
 from service.models import (
-    Consent,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -194,6 +193,7 @@ class ReplyRow:
     urgent: bool
     status: str
     last_error: str | None
+    handled: bool
 
 
 def find_replies(
@@ -224,70 +224,8 @@ def find_replies(
             m.urgent,
             m.status.value,
             m.last_error,
+            m.handled_at is not None,
         )  # fmt: skip
         for m, first_name, step in found[:PAGE]
     ]
     return rows, _next_page(found)
-
-
-@dataclass(frozen=True)
-class Event:
-    at: datetime
-    what: str
-    detail: str = ""
-    #: a link inside the desk (a reply), if any
-    reply_id: int | None = None
-    #: the order of events stamped with the same moment (a test clock, a fast course)
-    rank: int = 0
-
-
-def timeline(session: Session, public_id: str) -> tuple[Subscriber, list[Event]] | None:
-    """One reader's story, oldest first: signed up (with the consent given), confirmed, each
-    email and its state, each reply and its forward, unsubscribed. None if there is no such
-    reader."""
-    reader = session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
-    if reader is None:
-        return None
-    events = [
-        Event(c.created_at, "Signed up",
-              f"form {c.form_version}, from {c.ip or 'an unknown address'}: “{c.consent_text}”",
-              rank=0)
-        for c in session.scalars(select(Consent).where(Consent.subscriber_id == reader.id))
-    ]  # fmt: skip
-    if reader.confirmed_at:
-        events.append(Event(reader.confirmed_at, "Confirmed their address", rank=2))
-    for d in session.scalars(select(Delivery).where(Delivery.subscriber_id == reader.id)):
-        name = "The confirmation email" if d.kind == DeliveryKind.CONFIRMATION else (
-            "The welcome" if d.step == 0 else f"Email {d.step}"
-        )  # fmt: skip
-        reason = f" ({d.last_error})" if d.last_error else ""
-        rank = 1 if d.kind == DeliveryKind.CONFIRMATION else 3 + (d.step or 0)
-        events.append(
-            Event(
-                d.sent_at or d.created_at,
-                name,
-                f"{d.status.value}{reason}; {d.message_id}",
-                rank=rank,
-            )
-        )
-    for m in session.scalars(
-        select(InboundMessage).where(
-            InboundMessage.subscriber_id == reader.id,
-            InboundMessage.category == InboundCategory.REPLY,
-        )
-    ):
-        flag = "URGENT · " if m.urgent else ""
-        text = (m.reply_text or "")[:200]
-        events.append(
-            Event(
-                m.received_at,
-                f"{flag}Replied",
-                f"“{text}” (forward: {m.status.value})",
-                m.id,
-                rank=100,
-            )
-        )
-    if reader.unsubscribed_at:
-        events.append(Event(reader.unsubscribed_at, "Unsubscribed", rank=200))
-    events.sort(key=lambda e: (e.at, e.rank))
-    return reader, events

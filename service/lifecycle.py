@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course
 from service.models import (
+    UNDER_WAY,
     Consent,
     Delivery,
     DeliveryKind,
@@ -186,9 +187,9 @@ def _stop_everything(session: Session, subscriber_id: int) -> None:
         update(Enrollment)
         .where(
             Enrollment.subscriber_id == subscriber_id,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.status.in_(UNDER_WAY),
         )
-        .values(status=EnrollmentStatus.CANCELLED, next_send_at=None)
+        .values(status=EnrollmentStatus.CANCELLED, next_send_at=None, paused_at=None)
     )
     session.execute(
         update(Delivery)

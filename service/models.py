@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -83,6 +84,11 @@ class EnrollmentStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # unsubscribed or bounced
     STALLED = "stalled"  # a step kept failing; nothing more is sent until someone looks
+    PAUSED = "paused"  # held on purpose (the desk, the CLI); resumed where it stopped
+
+
+#: An enrollment still under way: a step sent while it is paused still moves it on.
+UNDER_WAY = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 
 
 class DeliveryKind(StrEnum):
@@ -103,7 +109,12 @@ class DeliveryStatus(StrEnum):
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
-    __table_args__ = (Index("uq_subscribers_email_lower", func.lower("email"), unique=True),)
+    __table_args__ = (
+        Index("uq_subscribers_email_lower", func.lower("email"), unique=True),
+        # the desk's search by first name and its sign-ups per day
+        Index("ix_subscribers_first_name_lower", func.lower("first_name")),
+        Index("ix_subscribers_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
@@ -119,6 +130,8 @@ class Subscriber(Base):
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    #: their data was erased on request: the row stays, anonymous, so the counts stay true
+    erased_at: Mapped[datetime | None]
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
 
@@ -139,6 +152,8 @@ class Enrollment(Base):
     )
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    #: when it was paused (status ``paused``): a resume keeps the wait that was left
+    paused_at: Mapped[datetime | None]
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
 
@@ -270,6 +285,8 @@ class InboundMessage(Base):
     next_attempt_at: Mapped[datetime | None]
     forwarded_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: the therapist marked it handled on the desk
+    handled_at: Mapped[datetime | None]
 
 
 class WebhookNonce(Base):
@@ -279,3 +296,33 @@ class WebhookNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReaderEvent(Base):
+    """What was done to a reader's record and by whom (the desk, the command line): appended,
+    never changed. An erased reader keeps their events, which never name them."""
+
+    __tablename__ = "reader_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    at: Mapped[datetime]
+    #: paused, resumed, next_now, resent, unsubscribed, erased, imported
+    kind: Mapped[str] = mapped_column(String(40))
+    #: desk or cli
+    actor: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DeskSnapshot(Base):
+    """The desk's costly figures (the funnel, sign-ups per day), refreshed by the tick so the
+    overview answers at once whatever the size of the list. One row."""
+
+    __tablename__ = "desk_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    taken_at: Mapped[datetime]
+    #: how long the refresh took: the tick spaces refreshes by it
+    seconds: Mapped[float] = mapped_column(Float)
+    #: JSON: {"funnel": [[label, count], ...], "per_day": [[date, count], ...]}
+    data: Mapped[str] = mapped_column(Text)

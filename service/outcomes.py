@@ -16,6 +16,7 @@ from emails.course import Course, shipped_course
 from service.deliveries import BACKOFF, MAX_ATTEMPTS
 from service.lifecycle import suppress
 from service.models import (
+    UNDER_WAY,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -150,7 +151,7 @@ def record_failed(session: Session, delivery: Delivery, reason: str) -> None:
     delivery.status = DeliveryStatus.FAILED_PERMANENT
     delivery.next_attempt_at = None
     delivery.last_error = reason[:2000]
-    if delivery.enrollment is not None and delivery.enrollment.status == EnrollmentStatus.ACTIVE:
+    if delivery.enrollment is not None and delivery.enrollment.status in UNDER_WAY:
         delivery.enrollment.status = EnrollmentStatus.STALLED
 
 
@@ -198,7 +199,7 @@ def course_for(enrollment: Enrollment) -> Course:
 
 def _advance(delivery: Delivery, *, now: datetime, time_scale: float) -> None:
     enrollment = delivery.enrollment
-    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
+    if enrollment is None or enrollment.status not in UNDER_WAY:
         return  # they left while this one was in flight: plan nothing further
     if enrollment.next_step != delivery.step:
         return

@@ -29,7 +29,11 @@ QUEUES = (QUEUE_TRANSACTIONAL, QUEUE_COURSE)
 SEND_BATCH = "workers.jobs.send_batch"
 #: Parses stored inbound messages (ids) and forwards the replies to the therapist.
 HANDLE_REPLIES = "workers.jobs.handle_replies"
-JOBS = (SEND_BATCH, HANDLE_REPLIES)
+#: Sends one of a reader's emails again, on purpose (the desk).
+RESEND = "workers.jobs.resend"
+#: Sends a ``[TEST]`` copy of a course email to an address typed in on the desk.
+SEND_TEST = "workers.jobs.send_test"
+JOBS = (SEND_BATCH, HANDLE_REPLIES, RESEND, SEND_TEST)
 
 #: Ids per RQ job: one SMTP connection carries this many messages.
 BATCH_SIZE = 50
@@ -101,3 +105,14 @@ def _enqueue(queue: Queue, batches: list[list[int]], *, job: str) -> None:
             for batch in batches
         ]
     )
+
+
+def enqueue_desk_job(ctx: Context, job: str, *args: object) -> bool:
+    """Hand one of the desk's deliberate sends to a worker; False if Redis refused (the desk
+    says so and nothing is recorded, so asking again is safe)."""
+    try:
+        ctx.queue(QUEUE_TRANSACTIONAL).enqueue(job, *args, job_timeout=60, result_ttl=3600)
+    except RedisError as error:
+        log.warning("could not enqueue %s (%s)", job, error)
+        return False
+    return True

@@ -48,6 +48,7 @@ class Settings:
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str
     ADMIN_PASSWORD_HASH: str
+    EMBED_ORIGINS: tuple[str, ...]
     INBOUND_SMTP_HOST: str
     INBOUND_HOSTNAME: str
     SMTP_HELO_NAME: str

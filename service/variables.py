@@ -136,6 +136,33 @@ def _optional_url(name: str, raw: str) -> str:
     return raw
 
 
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, lower case; None if it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    suffix = f":{port}" if port and port != default else ""
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}{suffix}"
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    found = []
+    for item in raw.replace(",", " ").split():
+        origin = origin_of(item)
+        if origin is None or urlsplit(item).path.strip("/") or urlsplit(item).query:
+            raise ConfigError(
+                f"{name} lists web sites as https://blog.example.org (scheme and host, no "
+                f"path), separated by commas; got {item!r}"
+            )
+        found.append(origin)
+    return tuple(found)
+
+
 def _between(minimum: int, maximum: int) -> Parser:
     return lambda name, raw: _int(name, raw, minimum=minimum, maximum=maximum)
 
@@ -221,6 +248,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("ADMIN_PASSWORD", "", _text),
     # a Werkzeug password hash, so the plain password need not sit in the environment
     Variable("ADMIN_PASSWORD_HASH", "", _password_hash),
+    # the web sites (the therapist's blog) whose pages may carry the sign-up form
+    Variable("EMBED_ORIGINS", "", _origins),
     Variable("INBOUND_SMTP_HOST", "127.0.0.1", _text),
     # the name the reply listener greets with and writes in Received: (its MX host name)
     Variable("INBOUND_HOSTNAME", "{REPLY_DOMAIN}", _domain),

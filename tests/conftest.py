@@ -189,3 +189,11 @@ def app(rt: Runtime) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def admin(rt: Runtime) -> FlaskClient:
+    """A client of the desk, its account set (sign in with ``tests.support.desk.sign_in``)."""
+    from tests.support.desk import PASSWORD, desk
+
+    return desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()

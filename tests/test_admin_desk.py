@@ -6,51 +6,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
-from service.web import create_app
-from tests.support.env import settings_env
+from tests.support.desk import PASSWORD, desk, sign_in, token
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
-
-PASSWORD = "correct horse battery staple"
-
-
-def desk(rt: Runtime, **overrides: str) -> Flask:
-    app = create_app({**settings_env(rt.settings), **overrides}, clock=rt.clock)
-    # one runtime for the app and the jobs, with the desk's settings
-    rt.settings = replace(rt.settings, **overrides)  # type: ignore[arg-type]
-    app.extensions["coursemail"] = rt
-    return app
-
-
-@pytest.fixture
-def admin(rt: Runtime) -> Iterator[FlaskClient]:
-    yield desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()
-
-
-def token(client: FlaskClient, path: str = "/admin/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
-def sign_in(client: FlaskClient, password: str = PASSWORD, name: str = "lee", **extra: str):  # type: ignore[no-untyped-def]
-    return client.post(
-        "/admin/login" + (f"?next={extra['next']}" if "next" in extra else ""),
-        data={"username": name, "password": password, "csrf_token": token(client)},
-        environ_base={"REMOTE_ADDR": extra.get("ip", "192.0.2.10")},
-    )
 
 
 def test_strangers_are_sent_to_sign_in_or_told_so_in_json(admin: FlaskClient) -> None:

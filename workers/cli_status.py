@@ -85,38 +85,15 @@ def status(limit: int) -> None:
 @click.argument("delivery_id", type=int)
 def resend(delivery_id: int) -> None:
     """Send an ambiguous or failed email again, now, on purpose (see coursemail status)."""
-    from service import outcomes
-    from service.lifecycle import is_suppressed
-    from service.models import Delivery
-    from workers.sending import compose
-    from workers.transport import DeliveryError
+    from workers.desk_jobs import Refused
+    from workers.desk_jobs import resend as send_again
 
     with command_runtime() as rt:
-        with rt.database.session() as session:
-            delivery = session.get(Delivery, delivery_id)
-            if delivery is None:
-                raise click.ClickException(f"there is no email #{delivery_id}")
-            suppressed = is_suppressed(session, delivery.subscriber.email)
-            refusal = outcomes.why_not_resend(delivery, suppressed=suppressed)
-            if refusal:
-                raise click.ClickException(f"email #{delivery_id} was not resent: {refusal}")
-            outgoing = compose(rt, delivery)
-        transport = rt.make_transport()
         try:
-            transport.send(
-                outgoing.envelope_from,
-                [outgoing.recipient],
-                outgoing.data,
-                smtputf8=outgoing.smtputf8,
-            )
-        except DeliveryError as error:
-            raise click.ClickException(f"email #{delivery_id} was not resent: {error}") from None
-        finally:
-            transport.close()
-        with rt.database.session() as session:
-            again = session.get(Delivery, delivery_id)
-            assert again is not None
-            outcomes.record_resent(
-                session, again, now=rt.clock.now(), time_scale=rt.settings.COURSEMAIL_TIME_SCALE
-            )
-    click.echo(f"Email #{delivery_id} was sent again to {outgoing.recipient}.")
+            recipient = send_again(rt, delivery_id, actor="cli")
+        except Refused as refusal:
+            message = str(refusal)
+            if not message.startswith("there is no"):
+                message = f"email #{delivery_id} was not resent: {message}"
+            raise click.ClickException(message) from None
+    click.echo(f"Email #{delivery_id} was sent again to {recipient}.")

@@ -6,7 +6,7 @@ The web app and the tick enqueue them by dotted name (``service.queues``), so no
 
 from __future__ import annotations
 
-from workers import forwarding, runtime, sending
+from workers import desk_jobs, forwarding, runtime, sending
 
 
 def send_batch(delivery_ids: list[int]) -> dict[str, int]:
@@ -17,3 +17,19 @@ def send_batch(delivery_ids: list[int]) -> dict[str, int]:
 def handle_replies(inbound_ids: list[int]) -> dict[str, int]:
     """Parse these stored messages and forward the replies among them to the therapist."""
     return forwarding.handle_batch(runtime.current(), inbound_ids)
+
+
+def resend(delivery_id: int, actor: str) -> str:
+    """Send one of a reader's emails again, on purpose (the desk's "resend")."""
+    try:
+        return desk_jobs.resend(runtime.current(), delivery_id, actor=actor, any_sent=True)
+    except desk_jobs.Refused as refusal:
+        return f"not resent: {refusal}"  # the job's result; the desk showed why before asking
+
+
+def send_test(step: int | None, to: str) -> str:
+    """A ``[TEST]`` copy of course email ``step`` (None: the confirmation) to ``to``."""
+    try:
+        return desk_jobs.send_test(runtime.current(), step, to)
+    except desk_jobs.Refused as refusal:
+        return f"not sent: {refusal}"

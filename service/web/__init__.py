@@ -49,6 +49,7 @@ def create_app(
         admin,
         confirm,
         devmail,
+        embed,
         errors,
         health,
         security,
@@ -60,6 +61,7 @@ def create_app(
     security.init_app(app)
     errors.init_app(app)
     signup.init_app(app)
+    embed.init_app(app)
     confirm.init_app(app)
     unsubscribe.init_app(app)
     health.init_app(app)

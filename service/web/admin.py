@@ -139,6 +139,7 @@ def index() -> ResponseReturnValue:
 
 
 def init_app(app: Flask) -> None:
-    from service.web import admin_lists  # noqa: F401 - its pages join this blueprint
+    # their pages join this blueprint
+    from service.web import admin_actions, admin_course, admin_lists  # noqa: F401
 
     app.register_blueprint(bp)

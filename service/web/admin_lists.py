@@ -8,7 +8,9 @@ from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from service import desk
-from service.models import InboundCategory, InboundMessage, SubscriberStatus
+from service.models import InboundCategory, InboundMessage, Subscriber, SubscriberStatus
+from service.reader_actions import current_enrollment
+from service.timeline import timeline
 from service.web.admin import bp
 from service.web.shared import course, runtime
 
@@ -48,11 +50,37 @@ def subscribers() -> ResponseReturnValue:
 @bp.get("/subscribers/<public_id>")
 def subscriber(public_id: str) -> ResponseReturnValue:
     with runtime().database.session(read_only=True) as session:
-        found = desk.timeline(session, public_id[:64])
-    if found is None:
-        abort(404, description="There is no reader with that link.")
-    reader, events = found
-    return render_template("admin/subscriber.html", reader=reader, events=events)
+        found = timeline(session, public_id[:64])
+        if found is None:
+            abort(404, description="There is no reader with that link.")
+        reader, events = found
+        enrollment = current_enrollment(session, reader)
+    course_status = enrollment.status.value if enrollment else None
+    return render_template(
+        "admin/subscriber.html",
+        reader=reader,
+        events=events,
+        course_status=course_status,
+        actions=_actions(reader, course_status),
+    )
+
+
+#: Whose emails may be sent again: a reader taking the course, or one still to confirm.
+RESEND_TO = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+
+
+def _actions(reader: Subscriber, course_status: str | None) -> list[tuple[str, str]]:
+    """The actions that make sense for this reader now, as (name, label)."""
+    if reader.erased_at is not None:
+        return []
+    found = []
+    if reader.status == SubscriberStatus.ACTIVE and course_status == "active":
+        found += [("pause", "Pause"), ("next", "Send the next email now")]
+    if reader.status == SubscriberStatus.ACTIVE and course_status == "paused":
+        found.append(("resume", "Resume"))
+    if reader.status in RESEND_TO:
+        found.append(("unsubscribe", "Unsubscribe"))
+    return [*found, ("erase", "Erase their data")]
 
 
 @bp.get("/replies")

@@ -114,6 +114,14 @@ def submit() -> ResponseReturnValue:
         return redirect(url_for("signup.check_inbox"), 303)
     if not form.validate(production=rt.settings.is_production, fallback_zone=course().timezone):
         return _page(form, 400)
+    sign_up(form, FORM_VERSION)
+    # the same answer whether the address was new, pending or already confirmed
+    return redirect(url_for("signup.check_inbox"), 303)
+
+
+def sign_up(form: SignupForm, form_version: str) -> None:
+    """Record a valid sign-up with its consent, and hand its confirmation to a worker."""
+    rt = runtime()
     now = rt.clock.now()
     with rt.database.session() as session:
         result = lifecycle.subscribe(
@@ -131,7 +139,7 @@ def submit() -> ResponseReturnValue:
             now=now,
             ip=request.remote_addr,
             user_agent=request.user_agent.string,
-            form_version=FORM_VERSION,
+            form_version=form_version,
             consent_text=consent_text(),
         )
         session.flush()
@@ -139,8 +147,6 @@ def submit() -> ResponseReturnValue:
     if claimed is not None:
         # a worker sends it now; if Redis is away it goes back to the outbox for the tick
         enqueue_or_release(rt, QUEUE_TRANSACTIONAL, [claimed])
-    # the same answer whether the address was new, pending or already confirmed
-    return redirect(url_for("signup.check_inbox"), 303)
 
 
 @bp.get("/check-your-inbox")

@@ -1,0 +1,211 @@
+"""What the therapist (on the desk) or whoever runs the server (on the command line) may do to
+one reader's course: pause, resume, send the next email now, unsubscribe, erase. Each is one
+transaction made of conditional updates, and each is recorded as a ``ReaderEvent``.
+
+A refused action raises ``Refused`` with a sentence saying why, for the page or the CLI.
+
+Pausing and the send path: a paused enrollment is never due, and a worker's take re-checks
+the enrollment is active, so nothing new goes out. An email of this reader still waiting to
+go (pending, claimed, waiting to retry) is cancelled with the pause, and revived by the
+resume: the one row per (enrollment, step) is kept, never a second. An email a worker already
+had in hand goes out and moves the paused course on (``models.UNDER_WAY``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from service.lifecycle import UNSENT
+from service.lifecycle import unsubscribe as leave
+from service.models import (
+    Consent,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    InboundMessage,
+    ReaderEvent,
+    Subscriber,
+    SubscriberStatus,
+    new_address_token,
+)
+
+#: Why a paused reader's waiting email was stopped (and how the resume finds it again).
+PAUSED_NOTE = "held: the course was paused"
+#: The domain of an erased reader's stand-in address: ``.invalid`` can never receive mail.
+ERASED_DOMAIN = "erased.invalid"
+
+
+class Refused(Exception):
+    """The action cannot be taken now; the message says why, in plain words."""
+
+
+def record(
+    session: Session,
+    subscriber: Subscriber,
+    kind: str,
+    *,
+    actor: str,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        ReaderEvent(subscriber_id=subscriber.id, at=now, kind=kind, actor=actor, detail=detail)
+    )
+
+
+def current_enrollment(session: Session, subscriber: Subscriber) -> Enrollment | None:
+    """The reader's latest enrollment (one who left and came back has more than one)."""
+    return session.scalar(
+        select(Enrollment)
+        .where(Enrollment.subscriber_id == subscriber.id)
+        .order_by(Enrollment.id.desc())
+        .limit(1)
+    )
+
+
+def _under_way(session: Session, subscriber: Subscriber, wanted: EnrollmentStatus) -> Enrollment:
+    if subscriber.erased_at is not None:
+        raise Refused("This reader's data was erased.")
+    if subscriber.status != SubscriberStatus.ACTIVE:
+        raise Refused(f"This reader is {subscriber.status.value}, not taking the course.")
+    enrollment = current_enrollment(session, subscriber)
+    if enrollment is None or enrollment.status != wanted:
+        state = "not started" if enrollment is None else enrollment.status.value
+        raise Refused(f"Their course is {state}, not {wanted.value}.")
+    return enrollment
+
+
+def pause(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+    enrollment = _under_way(session, subscriber, EnrollmentStatus.ACTIVE)
+    enrollment.status = EnrollmentStatus.PAUSED
+    enrollment.paused_at = now
+    session.execute(
+        update(Delivery)
+        .where(Delivery.enrollment_id == enrollment.id, Delivery.status.in_(UNSENT))
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error=PAUSED_NOTE)
+    )
+    record(session, subscriber, "paused", actor=actor, now=now)
+    return "Paused: nothing more goes to them until the course is resumed."
+
+
+def resume(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+    """The course goes on where it stopped, with the wait that was left when it was paused
+    (an email that was waiting to go, goes now)."""
+    enrollment = _under_way(session, subscriber, EnrollmentStatus.PAUSED)
+    paused_for = now - (enrollment.paused_at or now)
+    enrollment.status = EnrollmentStatus.ACTIVE
+    enrollment.paused_at = None
+    if enrollment.next_send_at is not None:
+        enrollment.next_send_at = max(now, enrollment.next_send_at + paused_for)
+        record(session, subscriber, "resumed", actor=actor, now=now)
+        return f"Resumed: their next email is due {enrollment.next_send_at:%Y-%m-%d %H:%M} UTC."
+    # the email that was waiting to go when it was paused: the same row goes now
+    held = session.scalar(
+        select(Delivery).where(
+            Delivery.enrollment_id == enrollment.id, Delivery.step == enrollment.next_step
+        )
+    )
+    if held is None:
+        enrollment.next_send_at = now
+    elif held.status == DeliveryStatus.CANCELLED:
+        held.status = DeliveryStatus.PENDING
+        held.attempts, held.claimed_at, held.last_error = 0, None, None
+    record(session, subscriber, "resumed", actor=actor, now=now)
+    return "Resumed: their next email goes out within a minute."
+
+
+def next_now(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+    """Bring the next email forward to now; the one after it keeps its usual wait."""
+    enrollment = _under_way(session, subscriber, EnrollmentStatus.ACTIVE)
+    if enrollment.next_send_at is None:
+        raise Refused("Their next email is already on its way.")
+    enrollment.next_send_at = now
+    step = enrollment.next_step
+    record(session, subscriber, "next_now", actor=actor, now=now, detail=f"email {step}")
+    return "Their next email goes out within a minute."
+
+
+def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+    if subscriber.erased_at is not None:
+        raise Refused("This reader's data was erased.")
+    if not leave(session, subscriber, now=now):
+        raise Refused(f"This reader is already {subscriber.status.value}.")
+    record(session, subscriber, "unsubscribed", actor=actor, now=now)
+    return "Unsubscribed: nothing more goes to them."
+
+
+def erase(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+    """Delete everything that names the person: address, name, time zone, consent records
+    (IP, browser), replies with their raw bytes, and errors that quote the address. The row
+    stays, anonymous, with its emails' states, so the course's counts stay true.
+
+    The suppression list keeps a bounced address: it is there so the address is never mailed
+    again, which erasing must not undo."""
+    if subscriber.erased_at is not None:
+        raise Refused("This reader's data was already erased.")
+    address = subscriber.email.lower()
+    leave(session, subscriber, now=now)
+    session.execute(delete(Consent).where(Consent.subscriber_id == subscriber.id))
+    session.execute(
+        delete(InboundMessage).where(
+            or_(
+                InboundMessage.subscriber_id == subscriber.id,
+                func.lower(InboundMessage.from_address) == address,
+                func.lower(InboundMessage.mail_from) == address,
+            )
+        )
+    )
+    session.execute(
+        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(last_error=None)
+    )
+    subscriber.email = f"erased-{subscriber.public_id}@{ERASED_DOMAIN}"
+    subscriber.first_name = None
+    subscriber.timezone = "Etc/UTC"
+    subscriber.unsubscribe_token = new_address_token()
+    subscriber.erased_at = now
+    record(session, subscriber, "erased", actor=actor, now=now)
+    return "Erased: their address, name, consent records and replies are gone."
+
+
+def may_resend(delivery: Delivery, reader: Subscriber) -> bool:
+    return _why_not_resend(delivery, reader) is None
+
+
+def _why_not_resend(delivery: Delivery, reader: Subscriber) -> str | None:
+    if reader.erased_at is not None:
+        return "This reader's data was erased."
+    wanted = (
+        SubscriberStatus.PENDING
+        if delivery.kind == DeliveryKind.CONFIRMATION
+        else SubscriberStatus.ACTIVE
+    )
+    if reader.status != wanted:
+        return f"This reader is {reader.status.value}; that email is not for them now."
+    if delivery.status not in RESENDABLE_BY_HAND:
+        return f"That email is {delivery.status.value}: it has not gone out yet."
+    return None
+
+
+def resendable(session: Session, subscriber: Subscriber, delivery_id: int) -> Delivery:
+    """One of this reader's emails that may be sent again on purpose: it went (or may
+    have), or failed; and the reader may still get it."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.subscriber_id != subscriber.id:
+        raise Refused("That email is not one of this reader's.")
+    refusal = _why_not_resend(delivery, subscriber)
+    if refusal:
+        raise Refused(refusal)
+    return delivery
+
+
+#: What the desk may send again: anything that went out (or may have), or failed.
+RESENDABLE_BY_HAND = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.AMBIGUOUS,
+    DeliveryStatus.FAILED_PERMANENT,
+)

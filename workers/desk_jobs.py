@@ -1,0 +1,89 @@
+"""Two deliberate sends, asked for on the desk or the command line: an email sent again to
+its reader, and a test of any course email to an address typed in.
+
+A resend goes to the reader on purpose, once per request, and is recorded on their
+timeline. A test is never a reader's delivery: no row is written, nothing is counted, its
+subject starts with ``[TEST]`` and replies to it go straight to the therapist.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from emails import wire
+from emails.course import default_course
+from emails.message import build_message
+from service import outcomes, reader_actions
+from service.course_preview import sample_parts
+from service.lifecycle import is_suppressed
+from service.models import Delivery
+from service.reader_actions import Refused
+from workers.runtime import Runtime
+from workers.sending import compose
+from workers.transport import DeliveryError, Outgoing
+
+log = logging.getLogger("coursemail.desk")
+
+
+def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False) -> str:
+    """Send delivery ``delivery_id`` again, now; returns the address it went to.
+
+    ``any_sent`` (the desk) allows an email that was simply sent (a reader who lost it);
+    otherwise only an ambiguous or failed one is resent (``coursemail resend``). Raises
+    ``Refused`` saying why when it may not go or the server would not take it.
+    """
+    with rt.database.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            raise Refused(f"there is no email #{delivery_id}")
+        if any_sent:
+            reader_actions.resendable(session, delivery.subscriber, delivery_id)
+        else:
+            suppressed = is_suppressed(session, delivery.subscriber.email)
+            refusal = outcomes.why_not_resend(delivery, suppressed=suppressed)
+            if refusal:
+                raise Refused(refusal)
+        outgoing = compose(rt, delivery)
+    _send(rt, outgoing)
+    with rt.database.session() as session:
+        again = session.get(Delivery, delivery_id)
+        assert again is not None
+        now = rt.clock.now()
+        outcomes.record_resent(
+            session, again, now=now, time_scale=rt.settings.COURSEMAIL_TIME_SCALE
+        )
+        what = "the confirmation" if again.step is None else f"email {again.step}"
+        reader_actions.record(session, again.subscriber, "resent", actor=actor, now=now,
+                              detail=f"{what}, {again.message_id}")  # fmt: skip
+    log.info("email #%d sent again on purpose (%s)", delivery_id, actor)
+    return outgoing.recipient
+
+
+def send_test(rt: Runtime, step: int | None, to: str) -> str:
+    """Course email ``step`` (None: the confirmation) to ``to``, as the sample reader gets it
+    on the desk, with ``[TEST]`` before its subject; returns the subject."""
+    course = default_course()
+    if step is not None and not 0 <= step < len(course.steps):
+        raise Refused(f"the course has emails 0 to {len(course.steps) - 1}")
+    parts = sample_parts(rt.renderer(course), rt.settings, step, to=to, now=rt.clock.now(),
+                         test=True)  # fmt: skip
+    sender = rt.settings.MAIL_FROM
+    try:
+        outgoing = Outgoing.raw(sender, to, wire.compose(*parts))
+    except wire.Unwritable:
+        outgoing = Outgoing.of(sender, to, build_message(*parts))
+    _send(rt, outgoing)
+    log.info("a test of email %s was sent", "confirmation" if step is None else step)
+    return parts[0].subject
+
+
+def _send(rt: Runtime, outgoing: Outgoing) -> None:
+    transport = rt.make_transport()
+    try:
+        transport.send(
+            outgoing.envelope_from, [outgoing.recipient], outgoing.data, smtputf8=outgoing.smtputf8
+        )
+    except DeliveryError as error:
+        raise Refused(str(error)) from None
+    finally:
+        transport.close()

@@ -26,6 +26,9 @@ def next_due(
     ahead at ``send_hour`` (so 8:00 stays 8:00 across a daylight-saving change). ``scale``
     compresses only this wait, never the clock: ``now + (aligned - now) / scale``.
     """
+    # arithmetic on an aware datetime is wall-clock arithmetic in its own zone: in UTC, a
+    # day is always 24 hours, so the sum below is exact whatever zone ``now`` came in
+    now = now.astimezone(UTC)
     if delay_days <= 0:
         return now
     local_day = now.astimezone(zone).date() + timedelta(days=delay_days)

@@ -40,3 +40,13 @@ def test_scale_compresses_only_the_wait() -> None:
 def test_an_unknown_zone_falls_back_to_the_course_zone() -> None:
     assert zone_for("Not/AZone", "Asia/Kolkata") == ZoneInfo("Asia/Kolkata")
     assert zone_for(None, "UTC") == ZoneInfo("UTC")
+
+
+def test_a_moment_given_in_local_time_lands_on_the_same_hour_across_the_change() -> None:
+    """Adding a wait to an aware local datetime is wall-clock arithmetic: next_due works in
+    UTC, so a step after the March change still lands at the send hour, not an hour early."""
+    zone = ZoneInfo("America/Los_Angeles")
+    before_change = datetime(2027, 3, 13, 8, 0, tzinfo=zone)  # a Saturday, PST
+    due = next_due(now=before_change, delay_days=2, send_hour=8, zone=zone)
+    assert due.astimezone(zone).hour == 8 and due.astimezone(zone).tzname() == "PDT"
+    assert due == datetime(2027, 3, 15, 15, 0, tzinfo=UTC)

@@ -4,7 +4,6 @@ conftest)."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -19,7 +18,7 @@ PASSWORD = "correct horse battery staple"
 def desk(rt: Runtime, **overrides: str) -> Flask:
     app = create_app({**settings_env(rt.settings), **overrides}, clock=rt.clock)
     # one runtime for the app and the jobs, with the desk's settings
-    rt.settings = replace(rt.settings, **overrides)  # type: ignore[arg-type]
+    rt.settings = app.config["COURSEMAIL"]  # parsed from the same environment
     app.extensions["coursemail"] = rt
     return app
 

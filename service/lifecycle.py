@@ -140,24 +140,30 @@ def enroll(
     session: Session, subscriber: Subscriber, *, course: Course, now: datetime
 ) -> Enrollment:
     """A fresh enrollment whose first email is due as the course says (the welcome: now)."""
-    first = course.steps[0]
-    enrollment = Enrollment(
-        subscriber_id=subscriber.id,
-        course=course.slug,
-        course_version=course.version,
-        next_step=0,
-        next_send_at=next_due(
-            now=now,
-            delay_days=first.delay_days,
-            send_hour=course.send_hour,
-            zone=zone_for(subscriber.timezone, course.timezone),
-        ),
-        status=EnrollmentStatus.ACTIVE,
-        created_at=now,
-    )
+    enrollment = Enrollment(**enrollment_values(subscriber.id, subscriber.timezone, course, now))
     session.add(enrollment)
     session.flush()
     return enrollment
+
+
+def enrollment_values(
+    subscriber_id: int, timezone: str, course: Course, now: datetime
+) -> dict[str, object]:
+    """The columns of a new enrollment (for ``enroll``, and for bulk inserts)."""
+    return {
+        "subscriber_id": subscriber_id,
+        "course": course.slug,
+        "course_version": course.version,
+        "next_step": 0,
+        "next_send_at": next_due(
+            now=now,
+            delay_days=course.steps[0].delay_days,
+            send_hour=course.send_hour,
+            zone=zone_for(timezone, course.timezone),
+        ),
+        "status": EnrollmentStatus.ACTIVE,
+        "created_at": now,
+    }
 
 
 def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:

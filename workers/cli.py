@@ -14,6 +14,7 @@ from emails.course import COURSES_DIR, CourseError, default_course, load_course
 from service.settings import ConfigError, Settings
 from workers.cli_common import settings_or_exit, start_logging
 from workers.cli_desk import stats, subscribers
+from workers.cli_readers import erase, import_readers, pause, resume, send_test
 from workers.cli_status import replies, resend, status
 
 
@@ -274,3 +275,8 @@ main.add_command(subscribers)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+main.add_command(pause)
+main.add_command(resume)
+main.add_command(erase)
+main.add_command(send_test)
+subscribers.add_command(import_readers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -13,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from emails.course import is_time_zone
 from service import lifecycle
 from service.queues import QUEUE_TRANSACTIONAL, enqueue_or_release
+from service.validation import name_problem
 from service.web.security import limiter
 from service.web.shared import course, init_context, runtime
 
@@ -21,7 +21,6 @@ log = logging.getLogger("coursemail.signup")
 
 #: Stored with each consent; bump when the form or its wording changes.
 FORM_VERSION = "signup-2026-11"
-MAX_NAME = 100
 MAX_EMAIL = 254
 
 
@@ -68,12 +67,9 @@ class SignupForm:
                     "That doesn't look like a complete email address. "
                     "It should look like name@example.com."
                 )
-        if len(self.first_name) > MAX_NAME:
-            self.errors["first_name"] = f"Please keep your name under {MAX_NAME} characters."
-        elif any(_not_a_name_character(ch) for ch in self.first_name):
-            self.errors["first_name"] = (
-                "Please use just letters, spaces and ordinary punctuation in your name."
-            )
+        problem = name_problem(self.first_name)
+        if problem:
+            self.errors["first_name"] = problem
         if not self.timezone:
             self.timezone = fallback_zone
         elif not is_time_zone(self.timezone):
@@ -83,16 +79,6 @@ class SignupForm:
             )
             self.timezone = ""
         return not self.errors and not self.form_error
-
-
-#: Format characters that belong inside real names: zero-width joiner (emoji sequences) and
-#: non-joiner (Persian, Kurdish and other scripts write names with it, e.g. "علی‌رضا").
-NAME_JOINERS = frozenset({"\u200c", "\u200d"})
-
-
-def _not_a_name_character(ch: str) -> bool:
-    """Control characters, line breaks and invisible formatting (bidi overrides...)."""
-    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in NAME_JOINERS
 
 
 def _page(form: SignupForm, status: int = 200) -> ResponseReturnValue:

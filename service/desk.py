@@ -39,6 +39,10 @@ class Stage:
 @dataclass(frozen=True)
 class Overview:
     funnel: list[Stage]
+    #: (UTC day as YYYY-MM-DD, sign-ups that day) for the last ``DAYS`` days, oldest first
+    per_day: list[tuple[str, int]]
+    #: when the funnel and per_day were counted: None if just now, else the tick's snapshot
+    as_of: datetime | None
     due_24h: int
     stale_claims: int
     forwards_waiting: int
@@ -82,9 +86,47 @@ def funnel(session: Session, step_titles: list[str]) -> list[Stage]:
     ]
 
 
+#: Days the sign-ups chart covers.
+DAYS = 30
+
+
+def signups_per_day(session: Session, *, now: datetime) -> list[tuple[str, int]]:
+    """Sign-ups on each UTC day of the last ``DAYS`` days, oldest first, days without any
+    included (one range scan of the ``created_at`` index)."""
+    first = (now - timedelta(days=DAYS - 1)).date()
+    start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+    day = func.date(Subscriber.created_at)
+    found = {
+        str(d): int(n)
+        for d, n in session.execute(
+            select(day, func.count(Subscriber.id))
+            .where(Subscriber.created_at >= start)
+            .group_by(day)
+        )
+    }
+    days = [str(first + timedelta(days=i)) for i in range(DAYS)]
+    return [(d, found.get(d, 0)) for d in days]
+
+
+def counted(session: Session, *, now: datetime, step_titles: list[str]) -> dict[str, Any]:
+    """The costly figures, as the tick's snapshot keeps them (JSON-ready)."""
+    return {
+        "funnel": [[s.label, s.count] for s in funnel(session, step_titles)],
+        "per_day": [list(pair) for pair in signups_per_day(session, now=now)],
+    }
+
+
 def overview(
-    session: Session, *, now: datetime, step_titles: list[str], claim_timeout: timedelta
+    session: Session,
+    *,
+    now: datetime,
+    step_titles: list[str],
+    claim_timeout: timedelta,
+    snapshot: tuple[dict[str, Any], datetime] | None = None,
 ) -> Overview:
+    """The desk's figures. The funnel and sign-ups per day come from ``snapshot`` (the
+    tick's, for a large list) when given, else are counted now; the health figures are
+    always counted now (each an indexed count of the few rows in trouble)."""
     deliveries = select(func.count(Delivery.id))
     in_hand = (DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
     due = select(func.count(Enrollment.id)).where(
@@ -94,8 +136,13 @@ def overview(
     stale = deliveries.where(
         Delivery.status.in_(in_hand), Delivery.claimed_at < now - claim_timeout
     )
+    data, as_of = (
+        snapshot if snapshot else (counted(session, now=now, step_titles=step_titles), None)
+    )
     return Overview(
-        funnel=funnel(session, step_titles),
+        funnel=[Stage(str(label), int(n)) for label, n in data["funnel"]],
+        per_day=[(str(d), int(n)) for d, n in data["per_day"]],
+        as_of=as_of,
         due_24h=_count(session, due),
         stale_claims=_count(session, stale),
         forwards_waiting=inbox.waiting_count(session),
@@ -110,7 +157,7 @@ def overview(
 PAGE = 50
 
 
-def _next_page(found: Sequence[Any]) -> int | None:
+def next_page(found: Sequence[Any]) -> int | None:
     """Where the next keyset page starts (queries fetch ``PAGE + 1`` rows to know), or None."""
     return int(found[PAGE - 1][0].id) if len(found) > PAGE else None
 
@@ -179,7 +226,7 @@ def find_readers(
         )  # fmt: skip
         for s, next_step, course in found[:PAGE]
     ]
-    return rows, _next_page(found)
+    return rows, next_page(found)
 
 
 @dataclass(frozen=True)
@@ -228,4 +275,4 @@ def find_replies(
         )  # fmt: skip
         for m, first_name, step in found[:PAGE]
     ]
-    return rows, _next_page(found)
+    return rows, next_page(found)

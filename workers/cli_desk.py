@@ -28,10 +28,10 @@ def stats() -> None:
     """The course's funnel and what needs a look, as on the desk's overview."""
     from emails.course import default_course
     from service import desk
+    from service.desk_snapshot import step_titles
 
     with command_runtime() as rt:
-        steps = len(default_course().steps)
-        titles = ["Welcome" if i == 0 else f"Email {i}" for i in range(steps)]
+        titles = step_titles(len(default_course().steps))
         with rt.database.session(read_only=True) as session:
             figures = desk.overview(
                 session,

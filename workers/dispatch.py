@@ -17,7 +17,8 @@ from datetime import datetime
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import deliveries, inbox, outcomes
+from emails.course import default_course
+from service import deliveries, desk_snapshot, inbox, outcomes
 from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
 from workers.runtime import Runtime
 
@@ -68,6 +69,7 @@ def tick(rt: Runtime) -> TickReport:
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
         )
     reply_jobs = enqueue_replies(rt, inbound_ids)
+    _refresh_desk(rt, now)
     report = TickReport(
         created=created,
         enqueued=enqueued,
@@ -85,6 +87,16 @@ def tick(rt: Runtime) -> TickReport:
             report.released,
         )
     return report
+
+
+def _refresh_desk(rt: Runtime, now: datetime) -> None:
+    """The desk's snapshot, when it is due; a failure here never stops the sending."""
+    try:
+        desk_snapshot.refresh_if_due(
+            rt.database, now=now, step_titles=desk_snapshot.step_titles(len(default_course().steps))
+        )
+    except SQLAlchemyError as error:
+        log.warning("the desk's figures were not refreshed (%s); next tick tries again", error)
 
 
 def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:

@@ -28,7 +28,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.security import check_password_hash
 
-from service import desk
+from service import desk, desk_snapshot
 from service.web.security import limiter
 from service.web.shared import course, runtime
 
@@ -124,16 +124,21 @@ def logout() -> ResponseReturnValue:
 def index() -> ResponseReturnValue:
     rt = runtime()
     loaded = course()
-    titles = ["Welcome" if i == 0 else f"Email {i}" for i in range(len(loaded.steps))]
     with rt.database.session(read_only=True) as db:
         figures = desk.overview(
-            db, now=rt.clock.now(), step_titles=titles, claim_timeout=rt.settings.claim_timeout
+            db,
+            now=rt.clock.now(),
+            step_titles=desk_snapshot.step_titles(len(loaded.steps)),
+            claim_timeout=rt.settings.claim_timeout,
+            snapshot=desk_snapshot.read(db),
         )
     widest = max((stage.count for stage in figures.funnel), default=0) or 1
+    busiest = max((n for _, n in figures.per_day), default=0) or 1
     return render_template(
         "admin/overview.html",
         figures=figures,
         widest=widest,
+        busiest=busiest,
         course_url=rt.settings.PUBLIC_URL + "/",
     )
 

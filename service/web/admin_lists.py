@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from service import desk
+from service import desk, desk_emails
 from service.models import InboundCategory, InboundMessage, Subscriber, SubscriberStatus
 from service.reader_actions import current_enrollment
 from service.timeline import timeline
@@ -111,4 +111,23 @@ def reply_original(reply_id: int) -> ResponseReturnValue:
         message.raw,
         mimetype="message/rfc822",
         headers={"Content-Disposition": f'attachment; filename="reply-{reply_id}.eml"'},
+    )
+
+
+@bp.get("/emails")
+def deliveries() -> ResponseReturnValue:
+    state = request.args.get("state", "")
+    if state not in desk_emails.LISTS:
+        abort(400, description="state must be one of " + ", ".join(desk_emails.LISTS))
+    rt = runtime()
+    with rt.database.session(read_only=True) as session:
+        rows, more = desk_emails.find_emails(
+            session,
+            state,
+            now=rt.clock.now(),
+            claim_timeout=rt.settings.claim_timeout,
+            before=_int("before"),
+        )
+    return render_template(
+        "admin/emails.html", rows=rows, more=more, state=state, title=desk_emails.LISTS[state]
     )

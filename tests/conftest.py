@@ -33,6 +33,9 @@ DATABASES = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 THERAPIST_TEST_EMAIL = "therapist@example.test"
 
 
+pytest_plugins = ["tests.support.browser"]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if IN_CI and not TEST_DATABASE_URL:
         raise pytest.UsageError(

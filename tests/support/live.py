@@ -25,5 +25,8 @@ class LiveServer:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(10)
+        """Stop serving (if it started) and close the listening socket."""
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.thread.join(10)
+        self.server.server_close()

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, aliased
 
-from service import inbox
+from service import inbox, search
 from service.models import (
     Delivery,
     DeliveryKind,
@@ -200,13 +200,7 @@ def find_readers(
         .limit(PAGE + 1)
     )
     if q:
-        pattern = (
-            "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        query = query.where(
-            func.lower(Subscriber.email).like(pattern, escape="\\")
-            | func.lower(Subscriber.first_name).like(pattern, escape="\\")
-        )
+        query = query.where(search.matching(session, q))
     if state:
         query = query.where(Subscriber.status == SubscriberStatus(state))
     if step is not None:

@@ -142,7 +142,7 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
         populate(rt, total)
         progress(f"  {kind}: {total:,} readers, {total * SENT_EACH:,} emails written in "
                  f"{time.monotonic() - started:.0f}s")  # fmt: skip
-        titles = desk_snapshot.step_titles(len(default_course().steps))
+        titles = desk_snapshot.step_titles(default_course())
         start = time.perf_counter()
         assert desk_snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=titles)
         refresh = time.perf_counter() - start
@@ -192,3 +192,10 @@ if __name__ == "__main__":  # a quick look without the whole `make bench`
                     print("   search", name, figure.show("s", 3))
         print("export peak KiB", export_peak(Path(where), 10_000),
               export_peak(Path(where), 1_000_000))  # fmt: skip
+
+
+def spacing_for(seconds: float) -> str:
+    """The tick's spacing between refreshes that take ``seconds``, in words."""
+    from service.desk_snapshot import spacing
+
+    return f"{spacing(seconds).total_seconds():.0f} s"

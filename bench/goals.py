@@ -6,13 +6,12 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import scaling, signup, tick_scale, wire
+from bench import desk_goals, scaling, signup, tick_scale, wire
 from bench.common import per_second, progress
-from bench.stats import Figure, ratio
+from bench.stats import Figure, Goal, ratio
 from emails import wire as wire_bytes
 from emails.course import default_course
 from emails.message import Envelope, build_message, to_bytes
@@ -31,16 +30,6 @@ SIGNUP_WHY = (
 )
 BURST = 10_000
 CONTACT = Contact("Lee Miller", "lee@example.test", "(310) 614-0323", "1 Main St")
-
-
-@dataclass
-class Goal:
-    number: int
-    what: str
-    target: str
-    measured: str
-    met: bool | None
-    details: list[str] = field(default_factory=list)
 
 
 def compose_cost() -> Goal:
@@ -211,5 +200,6 @@ def run_all() -> tuple[list[Goal], list[str], float]:
         goals += tick_at_scale(Path(folder))
         goals += signups()
         scaling_lines = scale_out()
+        goals += desk_goals.desk_at_scale(Path(folder))
     goals.sort(key=lambda g: g.number)
     return goals, scaling_lines, time.monotonic() - started

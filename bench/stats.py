@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -30,3 +30,15 @@ class Figure:
 
 def ratio(ours: Figure, baseline: Figure) -> float:
     return ours.median / baseline.median
+
+
+@dataclass
+class Goal:
+    """One goal of an issue, measured beside its baseline, as docs/BENCHMARKS.md shows it."""
+
+    number: int
+    what: str
+    target: str
+    measured: str
+    met: bool | None
+    details: list[str] = field(default_factory=list)

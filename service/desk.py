@@ -39,6 +39,8 @@ class Stage:
 @dataclass(frozen=True)
 class Overview:
     funnel: list[Stage]
+    #: where readers unsubscribed (before which email), the stages with anyone only
+    left: list[Stage]
     #: (UTC day as YYYY-MM-DD, sign-ups that day) for the last ``DAYS`` days, oldest first
     per_day: list[tuple[str, int]]
     #: when the funnel and per_day were counted: None if just now, else the tick's snapshot
@@ -74,7 +76,7 @@ def funnel(session: Session, step_titles: list[str]) -> list[Stage]:
     return [
         Stage("Signed up", _count(session, readers)),
         Stage("Confirmed", _count(session, select(func.count(Subscriber.confirmed_at)))),
-        *[Stage(title, int(per_step.get(i, 0))) for i, title in enumerate(step_titles)],
+        *[Stage(t[:1].upper() + t[1:], int(per_step.get(i, 0))) for i, t in enumerate(step_titles)],
         Stage("Replied", _count(session, repliers)),
         Stage(
             "Unsubscribed",
@@ -84,6 +86,32 @@ def funnel(session: Session, step_titles: list[str]) -> list[Stage]:
             "Bounced", _count(session, readers.where(Subscriber.status == SubscriberStatus.BOUNCED))
         ),
     ]
+
+
+def left_at(session: Session, step_titles: list[str]) -> list[Stage]:
+    """Where readers unsubscribed: before confirming, or before which email (the one their
+    course was waiting to send), by the enrollment they left."""
+    before_confirming = select(func.count(Subscriber.id)).where(
+        Subscriber.status == SubscriberStatus.UNSUBSCRIBED, Subscriber.confirmed_at.is_(None)
+    )
+    per_step = session.execute(
+        select(Enrollment.next_step, func.count(distinct(Enrollment.subscriber_id)))
+        .join(Subscriber, Subscriber.id == Enrollment.subscriber_id)
+        .where(
+            Subscriber.status == SubscriberStatus.UNSUBSCRIBED,
+            Enrollment.status == EnrollmentStatus.CANCELLED,
+        )
+        .group_by(Enrollment.next_step)
+        .order_by(Enrollment.next_step)
+    ).all()
+    found = [Stage("Before confirming", _count(session, before_confirming))]
+    for step, n in per_step:
+        found.append(
+            Stage(
+                f"Before {step_titles[step]}" if step < len(step_titles) else "At the end", int(n)
+            )
+        )
+    return [stage for stage in found if stage.count]
 
 
 #: Days the sign-ups chart covers.
@@ -112,6 +140,7 @@ def counted(session: Session, *, now: datetime, step_titles: list[str]) -> dict[
     """The costly figures, as the tick's snapshot keeps them (JSON-ready)."""
     return {
         "funnel": [[s.label, s.count] for s in funnel(session, step_titles)],
+        "left": [[s.label, s.count] for s in left_at(session, step_titles)],
         "per_day": [list(pair) for pair in signups_per_day(session, now=now)],
     }
 
@@ -141,6 +170,7 @@ def overview(
     )
     return Overview(
         funnel=[Stage(str(label), int(n)) for label, n in data["funnel"]],
+        left=[Stage(str(label), int(n)) for label, n in data.get("left", [])],
         per_day=[(str(d), int(n)) for d, n in data["per_day"]],
         as_of=as_of,
         due_24h=_count(session, due),

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from emails.course import Course
 from service.db import Database
 from service.desk import counted
 from service.models import DeskSnapshot
@@ -61,6 +62,11 @@ def refresh_if_due(database: Database, *, now: datetime, step_titles: list[str])
     return True
 
 
-def step_titles(steps: int) -> list[str]:
-    """How the funnel names each course email."""
-    return ["Welcome" if i == 0 else f"Email {i}" for i in range(steps)]
+def step_titles(course: Course) -> list[str]:
+    """How the desk names each course email: the welcome, the numbered steps (as their
+    subjects number them), the closing."""
+    lessons = {step.index: n for n, step in enumerate(course.lesson_steps, start=1)}
+    return [
+        "the welcome" if i == 0 else f"step {lessons[i]}" if i in lessons else "the closing"
+        for i in range(len(course.steps))
+    ]

@@ -110,7 +110,7 @@ def test_the_overview_counts_the_course_as_it_went(
         re.findall(r'<th scope="row">(?:<a [^>]+>)?([^<]+)(?:</a>)?</th><td>(\d+)</td>', page)
     )
     assert rows["Signed up"] == "3" and rows["Confirmed"] == "3"
-    assert rows["Welcome"] == "3" and rows["Email 1"] == "3" and rows["Email 2"] == "0"
+    assert rows["The welcome"] == "3" and rows["Step 1"] == "3" and rows["Step 2"] == "0"
     assert rows["Emails that could not be sent"] == "0"
     assert "<svg" in page and 'role="img"' in page  # the chart, with the table beside it
 

@@ -27,7 +27,7 @@ def test_stats_says_where_to_start_then_counts_the_course(rt: Runtime, smtp_sink
     tick_and_work(rt)
     result = runner.invoke(main, ["stats"])
     lines = dict(line.rsplit(None, 1) for line in result.output.splitlines() if line.strip())
-    assert lines["Signed up"] == "2" and lines["Welcome"] == "2" and lines["Email 1"] == "0"
+    assert lines["Signed up"] == "2" and lines["The welcome"] == "2" and lines["Step 1"] == "0"
     assert lines["Failed emails"] == "0"
 
 

@@ -91,3 +91,28 @@ def test_each_health_figure_opens_its_rows(
         as_text=True
     )
     assert admin.get("/admin/emails?state=lost").status_code == 400
+
+
+def test_the_overview_says_where_readers_unsubscribed(admin: FlaskClient, rt: Runtime) -> None:
+    from service import lifecycle
+    from service.models import Subscriber
+
+    left_early = enrolled(rt, "early@example.test", timezone="UTC")
+    enrolled(rt, "stays@example.test", timezone="UTC")
+    with rt.database.session() as session:
+        pending = lifecycle.subscribe(
+            session, email="never@example.test", first_name=None, timezone="UTC",
+            now=rt.clock.now(), mail_domain="x.test",
+        ).subscriber  # fmt: skip
+        lifecycle.unsubscribe(session, pending, now=rt.clock.now())
+    tick_and_work(rt)  # the welcome
+    with rt.database.session() as session:
+        reader = session.get(Subscriber, left_early)
+        assert reader is not None
+        lifecycle.unsubscribe(session, reader, now=rt.clock.now())
+    sign_in(admin)
+    page = admin.get("/admin").get_data(as_text=True)
+    table = page[page.index("Where readers unsubscribed") :]
+    left = dict(ROW.findall(table))
+    assert left["Before confirming"] == "1" and left["Before step 1"] == "1"
+    assert "Before the welcome" not in left

@@ -31,7 +31,7 @@ def stats() -> None:
     from service.desk_snapshot import step_titles
 
     with command_runtime() as rt:
-        titles = step_titles(len(default_course().steps))
+        titles = step_titles(default_course())
         with rt.database.session(read_only=True) as session:
             figures = desk.overview(
                 session,
@@ -43,6 +43,10 @@ def stats() -> None:
         click.echo("Nobody has signed up yet. The course page is at " + rt.settings.PUBLIC_URL)
     for stage in figures.funnel:
         click.echo(f"{stage.label:<28}{stage.count:>10,}")
+    if figures.left:
+        click.echo("\nWhere readers unsubscribed:")
+        for stage in figures.left:
+            click.echo(f"  {stage.label:<26}{stage.count:>10,}")
     click.echo("")
     for label, value in (
         ("Due in the next 24 hours", figures.due_24h),

@@ -93,7 +93,7 @@ def _refresh_desk(rt: Runtime, now: datetime) -> None:
     """The desk's snapshot, when it is due; a failure here never stops the sending."""
     try:
         desk_snapshot.refresh_if_due(
-            rt.database, now=now, step_titles=desk_snapshot.step_titles(len(default_course().steps))
+            rt.database, now=now, step_titles=desk_snapshot.step_titles(default_course())
         )
     except SQLAlchemyError as error:
         log.warning("the desk's figures were not refreshed (%s); next tick tries again", error)

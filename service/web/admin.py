@@ -128,7 +128,7 @@ def index() -> ResponseReturnValue:
         figures = desk.overview(
             db,
             now=rt.clock.now(),
-            step_titles=desk_snapshot.step_titles(len(loaded.steps)),
+            step_titles=desk_snapshot.step_titles(loaded),
             claim_timeout=rt.settings.claim_timeout,
             snapshot=desk_snapshot.read(db),
         )

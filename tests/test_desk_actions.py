@@ -266,3 +266,33 @@ def test_a_reply_is_marked_handled_and_back(
         ).status_code
         == 404
     )
+
+
+def test_when_the_queue_is_away_the_desk_says_so_and_nothing_is_sent(
+    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    from redis import Redis
+
+    reader = enrolled(rt, "quinn@example.test", timezone="UTC")
+    tick_and_work(rt)
+    sign_in(admin)
+    public_id = _public_id(rt, reader)
+    timeline = admin.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
+    link = re.search(r"/resend\?delivery=(\d+)", timeline)
+    assert link
+    working = rt.redis
+    rt.redis = Redis.from_url("redis://127.0.0.1:9", socket_connect_timeout=0.5)  # type: ignore[misc]
+    try:
+        page = act(admin, public_id, "resend", delivery=link.group(1))
+        assert "the queue is not answering" in page
+        path = "/admin/course/1"
+        admin.post(path + "/test", data={"csrf_token": token(admin, path), "to": "l@example.test"})
+        assert "the queue is not answering" in admin.get(path).get_data(as_text=True)
+        # the actions that need no worker go on: pausing writes only to the database
+        assert "Course paused" in act(admin, public_id, "pause")
+    finally:
+        rt.redis.close()
+        rt.redis = working  # type: ignore[misc]
+    work(rt)
+    assert len(smtp_sink.messages_to("quinn@example.test")) == 1
+    assert smtp_sink.messages_to("l@example.test") == []

@@ -272,3 +272,11 @@ def test_the_form_on_the_blog_and_on_a_stranger_site(
     with rt.database.session() as session:
         emails = set(session.scalars(select(Subscriber.email)))
     assert emails == {"blogreader@example.test", "framereader@example.test"}
+
+
+def test_without_a_password_the_desk_says_how_to_open_it(page: Page, live: LiveServer) -> None:
+    answer = page.goto(live.url + "/admin")
+    assert answer is not None and answer.status == 503
+    expect(page.get_by_text("ADMIN_PASSWORD").first).to_be_visible()
+    _fits_a_phone(page)
+    shoot(page, "desk-closed")

@@ -138,10 +138,15 @@ class Subscriber(Base):
 
 class Enrollment(Base):
     __tablename__ = "enrollments"
-    __table_args__ = (Index("ix_enrollments_due", "status", "next_send_at"),)
+    __table_args__ = (
+        Index("ix_enrollments_due", "status", "next_send_at"),
+        # a reader's enrollments, newest last: "their latest enrollment" is one index lookup
+        # (PostgreSQL otherwise answers max(id) by reading the primary key backwards)
+        Index("ix_enrollments_subscriber_latest", "subscriber_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
     course: Mapped[str] = mapped_column(String(64))
     course_version: Mapped[int]
     next_step: Mapped[int] = mapped_column(default=0)

@@ -3,8 +3,8 @@ a trigram index on each database (SQLite's FTS5 trigram table, kept by triggers;
 pg_trgm GIN indexes). These are the database's own indexes, not tables the app writes, so
 they are not in ``service.models`` (``service.search`` reads them).
 
-Should PostgreSQL refuse ``CREATE EXTENSION pg_trgm`` (a role without the right, or the
-extension installed in a schema outside the search path), the migration goes on without the
+Should PostgreSQL refuse ``CREATE EXTENSION pg_trgm`` (a role without the right), the
+migration goes on without the
 indexes and the desk's search reads every row instead: slower
 on a long list, never wrong.
 
@@ -46,10 +46,12 @@ SQLITE = [
     "INSERT INTO subscriber_search(rowid, email, first_name) "
     "VALUES (new.id, new.email, new.first_name); END",
 ]
+#: (the operator class is named with the extension's schema: it may live outside ours)
 POSTGRES = [
-    "CREATE INDEX ix_subscribers_email_trgm ON subscribers USING gin (lower(email) gin_trgm_ops)",
+    "CREATE INDEX ix_subscribers_email_trgm ON subscribers "
+    'USING gin (lower(email) "{schema}".gin_trgm_ops)',
     "CREATE INDEX ix_subscribers_first_name_trgm ON subscribers "
-    "USING gin (lower(first_name) gin_trgm_ops)",
+    'USING gin (lower(first_name) "{schema}".gin_trgm_ops)',
 ]
 
 
@@ -62,8 +64,14 @@ def upgrade() -> None:
     try:
         with bind.begin_nested():
             bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            schema = bind.scalar(
+                sa.text(
+                    "SELECT extnamespace::regnamespace::text FROM pg_extension "
+                    "WHERE extname = 'pg_trgm'"
+                )
+            )
             for statement in POSTGRES:
-                bind.execute(sa.text(statement))
+                bind.execute(sa.text(statement.format(schema=str(schema).strip('"'))))
     except sa.exc.DBAPIError as error:
         log.warning(
             "pg_trgm could not be used (%s): the desk's search reads every row instead",

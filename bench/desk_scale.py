@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from bench.common import progress
 from bench.stats import Figure
-from bench.tick_scale import NOW, _runtime, _stored, database
+from bench.tick_scale import NOW, _runtime, _stored, database, numbers_from_one
 from emails.course import default_course
 from service import desk, desk_snapshot
 from service.web import create_app
@@ -66,12 +66,7 @@ def populate(rt: Runtime, total: int) -> None:
     sent and the next due within nine days (a ninth of them in the next 24 hours), generated
     inside the database."""
     postgres = not rt.database.is_sqlite
-    numbers = (
-        "generate_series(1, :total) AS n(x)"
-        if postgres
-        else "(WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :total) "
-        "SELECT x FROM n)"
-    )
+    numbers = numbers_from_one(postgres)
     days = " ".join(
         f"WHEN {d} THEN :day{d}" for d in range(SPREAD_DAYS)
     )  # sign-ups spread over the last SPREAD_DAYS days

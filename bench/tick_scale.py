@@ -66,15 +66,20 @@ def database(kind: str, folder: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def numbers_from_one(postgres: bool) -> str:
+    """A FROM item giving x = 1 … :total, generated inside the database."""
+    if postgres:
+        return "generate_series(1, :total) AS n(x)"
+    return (
+        "(WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :total) "
+        "SELECT x FROM n)"
+    )
+
+
 def populate(rt: Runtime, total: int) -> None:
     """``total`` confirmed readers, generated inside the database; the first ``DUE`` due."""
     postgres = not rt.database.is_sqlite
-    numbers = (
-        "generate_series(1, :total) AS n(x)"
-        if postgres
-        else "(WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :total) "
-        "SELECT x FROM n)"
-    )
+    numbers = numbers_from_one(postgres)
     at = {"created": _stored(NOW - timedelta(days=1), postgres)}
     later = " ".join(
         f"WHEN {d} THEN :future{d}" for d in range(9)

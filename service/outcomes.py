@@ -159,6 +159,14 @@ def record_failed(session: Session, delivery: Delivery, reason: str) -> None:
 RESENDABLE = (DeliveryStatus.AMBIGUOUS, DeliveryStatus.FAILED_PERMANENT)
 
 
+def meant_for(kind: DeliveryKind) -> SubscriberStatus:
+    """The reader an email of this kind is for: a confirmation goes to someone still to
+    confirm, a course email to someone taking the course."""
+    return (
+        SubscriberStatus.PENDING if kind == DeliveryKind.CONFIRMATION else SubscriberStatus.ACTIVE
+    )
+
+
 def why_not_resend(delivery: Delivery, *, suppressed: bool) -> str | None:
     """Why a deliberate resend of this delivery is refused, or None if it may go."""
     subscriber = delivery.subscriber
@@ -166,12 +174,7 @@ def why_not_resend(delivery: Delivery, *, suppressed: bool) -> str | None:
         return f"it is {delivery.status.value}; only ambiguous or failed emails are resent by hand"
     if suppressed:
         return "the address is suppressed (it bounced); nothing more goes to it"
-    wanted = (
-        SubscriberStatus.PENDING
-        if delivery.kind == DeliveryKind.CONFIRMATION
-        else SubscriberStatus.ACTIVE
-    )
-    if subscriber.status != wanted:
+    if subscriber.status != meant_for(delivery.kind):
         return f"the reader is {subscriber.status.value}"
     return None
 

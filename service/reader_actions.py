@@ -23,7 +23,6 @@ from service.lifecycle import unsubscribe as leave
 from service.models import (
     Consent,
     Delivery,
-    DeliveryKind,
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
@@ -33,6 +32,7 @@ from service.models import (
     SubscriberStatus,
     new_address_token,
 )
+from service.outcomes import meant_for
 
 #: Why a paused reader's waiting email was stopped (and how the resume finds it again).
 PAUSED_NOTE = "held: the course was paused"
@@ -179,12 +179,7 @@ def may_resend(delivery: Delivery, reader: Subscriber) -> bool:
 def _why_not_resend(delivery: Delivery, reader: Subscriber) -> str | None:
     if reader.erased_at is not None:
         return "This reader's data was erased."
-    wanted = (
-        SubscriberStatus.PENDING
-        if delivery.kind == DeliveryKind.CONFIRMATION
-        else SubscriberStatus.ACTIVE
-    )
-    if reader.status != wanted:
+    if reader.status != meant_for(delivery.kind):
         return f"This reader is {reader.status.value}; that email is not for them now."
     if delivery.status not in RESENDABLE_BY_HAND:
         return f"That email is {delivery.status.value}: it has not gone out yet."

@@ -36,10 +36,12 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             raise Refused(f"there is no email #{delivery_id}")
+        suppressed = is_suppressed(session, delivery.subscriber.email)
         if any_sent:
             reader_actions.resendable(session, delivery.subscriber, delivery_id)
+            if suppressed:
+                raise Refused("the address is suppressed (it bounced); nothing more goes to it")
         else:
-            suppressed = is_suppressed(session, delivery.subscriber.email)
             refusal = outcomes.why_not_resend(delivery, suppressed=suppressed)
             if refusal:
                 raise Refused(refusal)

@@ -174,11 +174,23 @@ def test_replies_are_listed_read_whole_and_downloaded_as_they_came(
 def test_every_desk_page_is_closed_to_strangers(admin: FlaskClient) -> None:
     for path in (
         "/admin/subscribers",
+        "/admin/subscribers/someone/pause",
         "/admin/replies",
         "/admin/replies/1",
         "/admin/replies/1.eml",
+        "/admin/emails?state=due",
+        "/admin/course",
+        "/admin/course/0",
+        "/admin/course/0/html",
+        "/admin/share",
     ):
         assert admin.get(path).status_code == 302, path
+    for path in (
+        "/admin/subscribers/someone/erase",
+        "/admin/replies/1/handled",
+        "/admin/course/0/test",
+    ):  # (CSRF is checked first: a stranger's POST never reaches the action)
+        assert admin.post(path).status_code in (302, 400), path
 
 
 def test_a_readers_timeline_tells_their_course_in_order(

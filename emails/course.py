@@ -31,6 +31,7 @@ COURSE_KEYS = {
     "sender_name",
     "send_hour",
     "timezone",
+    "language",
     "steps",
     "post",
     "contact",
@@ -39,7 +40,11 @@ STEP_KEYS = {"file", "delay_days"}
 #: ``[post]``: the piece of writing a step refers to by name (the forgiveness post).
 POST_KEYS = {"title", "url"}
 #: ``[contact]``: the author's details, the shipped defaults for THERAPIST_NAME/EMAIL/PHONE.
-CONTACT_KEYS = {"name", "email", "phone"}
+CONTACT_KEYS = {"name", "email", "phone", "country_code"}
+#: A language tag (BCP 47) for ``<html lang>``: "en", "en-GB", "pt-BR"...
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+#: A country calling code for the phone's tap-to-call link: "+1", "+44"...
+_COUNTRY_CODE = re.compile(r"^\+[1-9][0-9]{0,3}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -56,6 +61,8 @@ class Course:
     send_hour: int
     timezone: str
     steps: tuple[Step, ...]
+    #: the emails' language, for ``<html lang>`` and the pages
+    language: str = "en"
     #: the post the course names (``{{ forgiveness_post }}``) and where it is read
     post_title: str = ""
     post_url: str = ""
@@ -63,6 +70,8 @@ class Course:
     contact_name: str = ""
     contact_email: str = ""
     contact_phone: str = ""
+    #: the phone's country calling code, for the tap-to-call link (``tel:+1…``)
+    contact_country_code: str = ""
 
     @property
     def lesson_steps(self) -> tuple[Step, ...]:
@@ -87,6 +96,13 @@ def load_course(folder: Path) -> Course:
     post = checker.table(data, "post", POST_KEYS)
     contact = checker.table(data, "contact", CONTACT_KEYS)
     steps = _load_steps(folder, checker, data["steps"])
+    code = contact.get("country_code", "")
+    if code and not _COUNTRY_CODE.match(code):
+        raise checker.fail(
+            "country_code",
+            'country_code is a calling code like "+1" or "+44"',
+            section="[contact]",
+        )
     if not post.get("title") and any("forgiveness_post" in step.body for step in steps):
         raise checker.fail(
             "steps", "an email names {{ forgiveness_post }}: give its title under [post]"
@@ -99,6 +115,7 @@ def load_course(folder: Path) -> Course:
         contact_name=contact.get("name", ""),
         contact_email=contact.get("email", ""),
         contact_phone=contact.get("phone", ""),
+        contact_country_code=contact.get("country_code", ""),
         **facts,
     )
 
@@ -161,6 +178,9 @@ class _Checker:
             raise self.fail(
                 "timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')"
             )
+        language = data.get("language", "en")
+        if not isinstance(language, str) or not _LANGUAGE.match(language):
+            raise self.fail("language", 'language is a tag like "en" or "en-GB"')
         if not isinstance(data.get("description", ""), str):
             raise self.fail("description", "description must be text")
         for key in ("author", "sender_name"):
@@ -174,6 +194,7 @@ class _Checker:
             "sender_name": data.get("sender_name"),
             "send_hour": send_hour,
             "timezone": timezone,
+            "language": language,
         }
 
     def line(self, key: str, value: object, *, section: str = "") -> str:

@@ -34,8 +34,10 @@ class Contact:
     postal_address: str
     forgiveness_post_url: str = ""
     blog_url: str = ""
-    #: when replies are read (REPLIES_READ_NOTE), in every footer
+    #: when replies are read (REPLIES_READ_NOTE), in the author's voice, in the welcome
     replies_note: str = ""
+    #: the phone's country calling code ("+1"), for the tap-to-call link
+    country_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class Renderer:
             f"You are receiving this because you signed up for {self.course.title}, "
             f"an email course by {self.author}."
         )
+        lessons = self.course.lesson_steps
+        number = next((n for n, s in enumerate(lessons, start=1) if s.index == index), None)
         return self._render(
             f"step-{index}",
             step,
@@ -153,7 +157,8 @@ class Renderer:
             unsubscribe_url=unsubscribe_url,
             footer_reason=reason,
             step_number=index,
-            step_count=len(self.course.lesson_steps),
+            step_count=len(lessons),
+            step_label=f"Step {number} of {len(lessons)}" if number else "",
         )
 
     def render_confirmation(self, *, first_name: str | None, confirm_url: str) -> Rendered:
@@ -186,6 +191,7 @@ class Renderer:
             "therapist_name": self.contact.therapist_name,
             "first_name": first_name,
             "blog_url": self.contact.blog_url,
+            "replies_note": self.contact.replies_note,
             "step_number": index,
             "step_count": len(self.course.lesson_steps),
             **self._text_links,
@@ -201,6 +207,8 @@ class Renderer:
             "blog_url": self.contact.blog_url,
             "postal_address": self.contact.postal_address,
             "replies_note": self.contact.replies_note,
+            "language": self.course.language,
+            "step_label": "",
             "preview": step.preview,
             "button_url": "",
             "button_label": "",
@@ -237,8 +245,9 @@ class Renderer:
         post: object = self._post_title
         if c.forgiveness_post_url:
             post = Markup('<a href="{}">{}</a>').format(c.forgiveness_post_url, post)
-        phone_digits = re.sub(r"[^\d+]", "", c.therapist_phone)
+        phone_digits = tel_number(c.therapist_phone, c.country_code)
         return {
+            "blog_link": Markup('<a href="{0}">{1}</a>').format(c.blog_url, _shown(c.blog_url)),
             "forgiveness_post": post,
             "therapist_email": Markup('<a href="mailto:{0}">{0}</a>').format(c.therapist_email),
             "therapist_phone": Markup('<a href="tel:{}">{}</a>').format(
@@ -254,10 +263,27 @@ class Renderer:
         if c.forgiveness_post_url:
             post = f"{post} ({c.forgiveness_post_url})"
         return {
+            "blog_link": c.blog_url,
             "forgiveness_post": post,
             "therapist_email": c.therapist_email,
             "therapist_phone": c.therapist_phone,
         }
+
+
+def tel_number(phone: str, country_code: str) -> str:
+    """The ``tel:`` number for a phone as people write it: its digits, with the country
+    calling code in front unless the number already starts with "+"."""
+    digits = re.sub(r"\D", "", phone)
+    if not digits:
+        return ""
+    if phone.strip().startswith("+"):
+        return "+" + digits
+    return f"{country_code}{digits}" if country_code else digits
+
+
+def _shown(url: str) -> str:
+    """A web address as a person reads it: without the scheme or a trailing slash."""
+    return re.sub(r"^https?://", "", url).rstrip("/")
 
 
 def _tidy_text(text: str) -> str:

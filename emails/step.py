@@ -27,6 +27,8 @@ STEP_PLACEHOLDERS = frozenset(
         "therapist_phone",
         "forgiveness_post",
         "blog_url",
+        "blog_link",
+        "replies_note",
         "course_title",
         "author",
         "step_number",

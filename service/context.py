@@ -47,14 +47,18 @@ class Context:
         return contact_for(self.settings, course or default_course())
 
 
+#: When replies are read, in the author's own voice: the welcome email says it once.
+DEFAULT_REPLIES_NOTE = (
+    "I read every reply myself, usually within two working days, but I don’t watch my inbox "
+    "around the clock."
+)
+
+
 def contact_for(settings: Settings, course: Course) -> Contact:
     """The course file's contact details and post link, with the deployment's settings
     (THERAPIST_NAME, THERAPIST_EMAIL, THERAPIST_PHONE, FORGIVENESS_POST_URL) winning."""
     name = settings.THERAPIST_NAME or course.contact_name
-    note = settings.REPLIES_READ_NOTE or (
-        f"{name} reads every reply personally, usually within two working days. "
-        "Replies are not watched around the clock."
-    )
+    note = settings.REPLIES_READ_NOTE or DEFAULT_REPLIES_NOTE
     return Contact(
         therapist_name=name,
         therapist_email=settings.THERAPIST_EMAIL or course.contact_email,
@@ -63,4 +67,22 @@ def contact_for(settings: Settings, course: Course) -> Contact:
         forgiveness_post_url=settings.FORGIVENESS_POST_URL or course.post_url,
         blog_url=settings.BLOG_URL,
         replies_note=note,
+        country_code=course.contact_country_code,
     )
+
+
+def course_warnings(settings: Settings, course: Course) -> list[str]:
+    """What a production start-up should say about the course: a post named without an
+    address reaches readers as a title they cannot click."""
+    found = []
+    if (
+        settings.is_production
+        and course.post_title
+        and not contact_for(settings, course).forgiveness_post_url
+    ):
+        found.append(
+            f"the course names the post “{course.post_title}” but gives no address: readers "
+            "see its title without a link. Set FORGIVENESS_POST_URL (or [post] url in "
+            f"{course.path / 'course.toml'})"
+        )
+    return found

@@ -266,6 +266,6 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("INBOUND_BASIC_AUTH", "", _user_password),
     Variable("CRISIS_PHRASES_FILE", "{safety}/crisis-phrases.txt", _readable_file),
     Variable("CRISIS_REPLY_FILE", "{safety}/crisis-reply.txt", _readable_file),
-    # empty means "<the author> reads every reply personally, ..." (service.context)
+    # empty means "I read every reply myself, ..." (service.context), said in the welcome
     Variable("REPLIES_READ_NOTE", "", _line),
 )

@@ -37,10 +37,10 @@ def test_the_course_is_a_welcome_six_steps_and_a_closing() -> None:
     assert [s.name for s in COURSE.lesson_steps] == [
         "Commit to moving forward",
         "Get it all in the open",
-        "Don't stuff your feelings",
+        "Don’t stuff your feelings",
         "Get practical",
         "Practice forgiveness",
-        "Don't isolate",
+        "Don’t isolate",
     ]
     assert 10 <= sum(s.delay_days for s in COURSE.steps) <= 16  # about two weeks
 
@@ -73,7 +73,7 @@ def test_no_name_gets_a_kind_greeting_and_markup_in_a_name_is_escaped(
     renderer: Renderer,
 ) -> None:
     plain = renderer.render_step(1, first_name=None, unsubscribe_url="https://x.test/u")
-    assert plain.text.startswith("Hi there,")
+    assert plain.text.startswith("Step 1 of 6\n\nHi there,")
     hostile = renderer.render_step(1, first_name="<b>Sam</b>", unsubscribe_url="https://x.test/u")
     assert "&lt;b&gt;Sam&lt;/b&gt;" in hostile.html and "<b>Sam</b>" not in hostile.html
 

@@ -63,7 +63,7 @@ def test_course_page_shows_the_course_and_a_kind_form(client: FlaskClient) -> No
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<h1>Rebuilding Broken Trust</h1>" in page and "Lee Miller" in page
-    for name in ["Commit to moving forward", "Get it all in the open", "Don&#39;t isolate"]:
+    for name in ["Commit to moving forward", "Get it all in the open", "Don’t isolate"]:
         assert name in page
     assert "8 in the morning your time" in page
     assert re.search(r"<form method=\"post\" action=\"/\" novalidate>", page)
@@ -71,7 +71,10 @@ def test_course_page_shows_the_course_and_a_kind_form(client: FlaskClient) -> No
     assert '<label for="email">' in page and '<label for="first_name">' in page
     # no inline script and nothing from another origin
     assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []
-    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert not re.search(r'src="(https?:)?//', page)
+    assert not re.search(r'<link[^>]+href="(https?:)?//', page)
+    # the one way out is a link a person may follow: where to find help in a crisis
+    assert re.findall(r'<a href="((?:https?:)?//[^"]+)"', page) == ["https://findahelpline.com"]
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"

@@ -459,14 +459,17 @@ def test_hostile_mail_is_forwarded_with_its_damage_noted(
     assert original.endswith(data) and original.startswith(b"Received: from ")  # + our trace
 
 
-def test_the_footer_says_when_replies_are_read(rt: Runtime, smtp_sink: SMTPSink) -> None:
-    rt.settings = replace(rt.settings, REPLIES_READ_NOTE="Lee answers on Tuesdays.")
+def test_the_welcome_says_when_replies_are_read_once_in_the_authors_voice(
+    rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    rt.settings = replace(rt.settings, REPLIES_READ_NOTE="I answer on Tuesdays.")
     rt._renderers.clear()
     welcome = _welcome(rt, smtp_sink)
-    assert "You can reply to this email. Lee answers on Tuesdays." in (
-        welcome.get_body(("plain",)).get_content()
-    )
-    assert "Lee answers on Tuesdays." in welcome.get_body(("html",)).get_content()
+    text = welcome.get_body(("plain",)).get_content()
+    assert text.count("I answer on Tuesdays.") == 1
+    assert "I answer on Tuesdays." in welcome.get_body(("html",)).get_content()
+    # and no footer repeats the invitation in the third person
+    assert "You can reply to this email" not in text
 
 
 def test_replies_command_lists_what_arrived(

@@ -139,7 +139,7 @@ def test_the_seed_contact_comes_from_the_course_file_and_settings_override_it(
     assert (
         shipped.forgiveness_post_url == "" and course.post_title == "Forgiveness: The Real F Word"
     )
-    assert shipped.replies_note.startswith("Lee Miller reads every reply personally")
+    assert shipped.replies_note.startswith("I read every reply myself")
     mine = contact_for(
         _settings(
             tmp_path,
@@ -156,4 +156,4 @@ def test_the_seed_contact_comes_from_the_course_file_and_settings_override_it(
         "555 0100",
     )
     assert mine.forgiveness_post_url == "https://blog.example.test/forgiveness"
-    assert mine.replies_note.startswith("Robin Hale reads every reply")
+    assert mine.replies_note.startswith("I read every reply myself")  # the author speaks

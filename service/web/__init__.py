@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
+from emails.course import default_course
 from service.clock import Clock, SystemClock
-from service.context import Context
+from service.context import Context, course_warnings
 from service.settings import Settings
+
+log = logging.getLogger("coursemail.web")
 
 #: The largest request body the pages accept (a sign-up form is a few hundred bytes).
 MAX_FORM_BYTES = 64 * 1024
@@ -36,6 +40,8 @@ def create_app(
         SESSION_COOKIE_SECURE=settings.PUBLIC_URL.startswith("https://"),
     )
     app.extensions["coursemail"] = Context(settings, clock=clock or SystemClock())
+    for warning in course_warnings(settings, default_course()):
+        log.warning(warning)
     if settings.TRUSTED_PROXIES:
         # behind a proxy every request seems to come from it: believe its X-Forwarded-*
         # headers, or one rate limit would be shared by every reader and consent records

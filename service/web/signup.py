@@ -20,7 +20,7 @@ bp = Blueprint("signup", __name__)
 log = logging.getLogger("coursemail.signup")
 
 #: Stored with each consent; bump when the form or its wording changes.
-FORM_VERSION = "signup-2026-11"
+FORM_VERSION = "signup-2026-11-30"
 MAX_EMAIL = 254
 
 
@@ -28,7 +28,7 @@ def consent_text() -> str:
     c = course()
     return (
         f"Yes, please send me {c.title}: {len(c.steps)} emails over about two weeks. "
-        "I can unsubscribe at any time with one click."
+        "I can unsubscribe at any time."
     )
 
 

@@ -32,6 +32,7 @@ COURSE_KEYS = {
     "send_hour",
     "timezone",
     "language",
+    "weekends",
     "steps",
     "post",
     "contact",
@@ -45,6 +46,8 @@ CONTACT_KEYS = {"name", "email", "phone", "country_code"}
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 #: A country calling code for the phone's tap-to-call link: "+1", "+44"...
 _COUNTRY_CODE = re.compile(r"^\+[1-9][0-9]{0,3}$")
+#: The reader's quiet hours: no email arrives from QUIET_FROM:00 until QUIET_UNTIL:00 local.
+QUIET_FROM, QUIET_UNTIL = 21, 7
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -63,6 +66,8 @@ class Course:
     steps: tuple[Step, ...]
     #: the emails' language, for ``<html lang>`` and the pages
     language: str = "en"
+    #: whether emails may arrive on Saturdays and Sundays
+    weekends: bool = True
     #: the post the course names (``{{ forgiveness_post }}``) and where it is read
     post_title: str = ""
     post_url: str = ""
@@ -172,8 +177,15 @@ class _Checker:
         if not _whole(version) or version < 1:
             raise self.fail("version", "version must be a whole number, 1 or more")
         send_hour, timezone = data["send_hour"], data["timezone"]
-        if not _whole(send_hour) or not 0 <= send_hour <= 23:
-            raise self.fail("send_hour", "send_hour must be a whole hour from 0 to 23")
+        if not _whole(send_hour) or not QUIET_UNTIL <= send_hour < QUIET_FROM:
+            raise self.fail(
+                "send_hour",
+                f"send_hour must be a whole hour from {QUIET_UNTIL} to {QUIET_FROM - 1}: no email "
+                f"arrives between {QUIET_FROM}:00 and {QUIET_UNTIL:02d}:00 in the reader's time",
+            )
+        weekends = data.get("weekends", True)
+        if not isinstance(weekends, bool):
+            raise self.fail("weekends", "weekends is true or false")
         if not isinstance(timezone, str) or not is_time_zone(timezone):
             raise self.fail(
                 "timezone", f"unknown time zone {timezone!r} (try e.g. 'America/Los_Angeles')"
@@ -195,6 +207,7 @@ class _Checker:
             "send_hour": send_hour,
             "timezone": timezone,
             "language": language,
+            "weekends": weekends,
         }
 
     def line(self, key: str, value: object, *, section: str = "") -> str:

@@ -102,6 +102,9 @@ def plan(course: Course, zone: ZoneInfo, signed_up: datetime) -> list[Planned]:
     found = [Planned("The confirmation email", signed_up, signed_up.astimezone(zone))]
     at = signed_up
     for step in course.steps:
-        at = next_due(now=at, delay_days=step.delay_days, send_hour=course.send_hour, zone=zone)
+        at = next_due(
+            now=at, delay_days=step.delay_days, send_hour=course.send_hour, zone=zone,
+            weekends=course.weekends,
+        )  # fmt: skip
         found.append(Planned(title_of(course, step.index), at, at.astimezone(zone)))
     return found

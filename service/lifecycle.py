@@ -25,7 +25,7 @@ from service.models import (
     SubscriberStatus,
     Suppression,
 )
-from service.schedule import next_due, zone_for
+from service.schedule import next_due, reader_hour, zone_for
 
 #: Deliveries that have not gone out yet and can still be stopped.
 UNSENT = (
@@ -140,14 +140,23 @@ def enroll(
     session: Session, subscriber: Subscriber, *, course: Course, now: datetime
 ) -> Enrollment:
     """A fresh enrollment whose first email is due as the course says (the welcome: now)."""
-    enrollment = Enrollment(**enrollment_values(subscriber.id, subscriber.timezone, course, now))
+    enrollment = Enrollment(
+        **enrollment_values(
+            subscriber.id, subscriber.timezone, course, now, chosen_hour=subscriber.send_hour
+        )
+    )
     session.add(enrollment)
     session.flush()
     return enrollment
 
 
 def enrollment_values(
-    subscriber_id: int, timezone: str, course: Course, now: datetime
+    subscriber_id: int,
+    timezone: str,
+    course: Course,
+    now: datetime,
+    *,
+    chosen_hour: int | None = None,
 ) -> dict[str, object]:
     """The columns of a new enrollment (for ``enroll``, and for bulk inserts)."""
     return {
@@ -158,8 +167,9 @@ def enrollment_values(
         "next_send_at": next_due(
             now=now,
             delay_days=course.steps[0].delay_days,
-            send_hour=course.send_hour,
+            send_hour=reader_hour(course, chosen_hour),
             zone=zone_for(timezone, course.timezone),
+            weekends=course.weekends,
         ),
         "status": EnrollmentStatus.ACTIVE,
         "created_at": now,

@@ -132,6 +132,8 @@ class Subscriber(Base):
     unsubscribed_at: Mapped[datetime | None]
     #: their data was erased on request: the row stays, anonymous, so the counts stay true
     erased_at: Mapped[datetime | None]
+    #: the hour (local) they chose for their emails; None: the course's send hour
+    send_hour: Mapped[int | None]
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
 

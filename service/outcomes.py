@@ -24,7 +24,7 @@ from service.models import (
     EnrollmentStatus,
     SubscriberStatus,
 )
-from service.schedule import next_due, zone_for
+from service.schedule import next_due, reader_hour, zone_for
 
 
 def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
@@ -230,8 +230,9 @@ def advance_values(
     due = next_due(
         now=now,
         delay_days=course.step(following).delay_days,
-        send_hour=course.send_hour,
+        send_hour=reader_hour(course, delivery.subscriber.send_hour),
         zone=zone_for(delivery.subscriber.timezone, course.timezone),
         scale=time_scale,
+        weekends=course.weekends,
     )
     return {"next_step": following, "next_send_at": due}

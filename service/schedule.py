@@ -1,15 +1,47 @@
-"""When the next email is due: the course's send hour in the reader's own time zone."""
+"""When the next email is due: the course's send hour (or the one the reader chose) in the
+reader's own time zone, never in the quiet hours, and on weekdays only if the course says so.
+
+The quiet hours (21:00 to 07:00 local) hold for every email but a welcome the reader has just
+asked for by confirming: a course email held up by an outage, or due in the night for any
+other reason, waits for that reader's next morning (``held_until``).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from emails.course import is_time_zone
+from emails.course import QUIET_FROM, QUIET_UNTIL, Course, is_time_zone
+
+#: Saturday and Sunday (``date.weekday()``).
+WEEKEND = (5, 6)
 
 
 def zone_for(name: str | None, fallback: str) -> ZoneInfo:
     return ZoneInfo(name if name and is_time_zone(name) else fallback)
+
+
+def reader_hour(course: Course, chosen: int | None) -> int:
+    """The hour this reader's emails arrive: the one they chose, else the course's."""
+    return chosen if chosen is not None and QUIET_UNTIL <= chosen < QUIET_FROM else course.send_hour
+
+
+def quiet(moment: datetime, zone: ZoneInfo) -> bool:
+    """Whether ``moment`` falls in the reader's quiet hours."""
+    hour = moment.astimezone(zone).hour
+    return hour >= QUIET_FROM or hour < QUIET_UNTIL
+
+
+def _on(local_day: date, send_hour: int, zone: ZoneInfo) -> datetime:
+    # fold=0 and astimezone() settle the rare local time that does not exist or exists twice
+    return datetime.combine(local_day, time(send_hour), tzinfo=zone).astimezone(UTC)
+
+
+def _weekday(day: date, weekends: bool) -> date:
+    """``day``, or the Monday after it when the course does not send at weekends."""
+    while not weekends and day.weekday() in WEEKEND:
+        day += timedelta(days=1)
+    return day
 
 
 def next_due(
@@ -19,19 +51,33 @@ def next_due(
     send_hour: int,
     zone: ZoneInfo,
     scale: float = 1.0,
+    weekends: bool = True,
 ) -> datetime:
     """The moment a step ``delay_days`` after ``now`` is due.
 
     A delay of 0 means now. Otherwise the step lands on the local calendar day ``delay_days``
-    ahead at ``send_hour`` (so 8:00 stays 8:00 across a daylight-saving change). ``scale``
-    compresses only this wait, never the clock: ``now + (aligned - now) / scale``.
+    ahead (the Monday after, if that is a weekend day and the course skips weekends) at
+    ``send_hour`` (so 8:00 stays 8:00 across a daylight-saving change). ``scale`` compresses
+    only this wait, never the clock: ``now + (aligned - now) / scale``.
     """
     # arithmetic on an aware datetime is wall-clock arithmetic in its own zone: in UTC, a
     # day is always 24 hours, so the sum below is exact whatever zone ``now`` came in
     now = now.astimezone(UTC)
     if delay_days <= 0:
         return now
-    local_day = now.astimezone(zone).date() + timedelta(days=delay_days)
-    # fold=0 and astimezone() settle the rare local time that does not exist or exists twice
-    aligned = datetime.combine(local_day, time(send_hour), tzinfo=zone).astimezone(UTC)
+    local_day = _weekday(now.astimezone(zone).date() + timedelta(days=delay_days), weekends)
+    aligned = _on(local_day, send_hour, zone)
     return now + (aligned - now) / scale
+
+
+def held_until(now: datetime, *, send_hour: int, zone: ZoneInfo, weekends: bool = True) -> datetime:
+    """The reader's next morning at ``send_hour`` (today's, if it is still ahead), for an
+    email that came due in the quiet hours or on a weekend the course skips."""
+    local = now.astimezone(zone)
+    day = local.date() if local.hour < send_hour else local.date() + timedelta(days=1)
+    return _on(_weekday(day, weekends), send_hour, zone)
+
+
+def may_send(now: datetime, zone: ZoneInfo, *, weekends: bool = True) -> bool:
+    """Outside the quiet hours, and on a day the course sends."""
+    return not quiet(now, zone) and (weekends or now.astimezone(zone).weekday() not in WEEKEND)

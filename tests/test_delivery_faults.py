@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from redis import Redis
 from sqlalchemy import func, select
@@ -274,9 +275,14 @@ def test_after_two_days_without_workers_each_reader_gets_one_email_per_pass_in_o
         enrolled(rt, address, timezone=["UTC", "Asia/Tokyo", "America/Los_Angeles", "UTC"][n])
     tick_and_work(rt)  # the welcomes
     rt.clock.advance(timedelta(hours=48))  # every worker and the tick are down for two days
-    tick_and_work(rt)  # the first pass after they return
+    tick_and_work(rt)  # the first pass after they return, at 17:00 UTC: 02:00 in Tokyo
     for address in readers:
-        assert len(smtp_sink.messages_to(address)) == 2  # one catch-up email each, not two
+        # one catch-up email each, not two; in Tokyo it waits for the reader's morning
+        assert len(smtp_sink.messages_to(address)) == (1 if address == readers[1] else 2)
+    with rt.database.session() as session:
+        held = session.get(Enrollment, 2)
+        assert held is not None and held.next_send_at is not None
+        assert held.next_send_at.astimezone(ZoneInfo("Asia/Tokyo")).hour == COURSE.send_hour
     run_course(rt)
     for address in readers:
         subjects = [m["Subject"] for m in smtp_sink.messages_to(address)]

@@ -324,7 +324,7 @@ def test_one_click_unsubscribe_needs_no_cookie_token_or_content_type(
     app: Flask, client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     token = _active_subscriber(client, rt, smtp_sink)
-    rt.clock.advance(days=1, hours=12)
+    rt.clock.advance(days=1, hours=16)  # 09:00 in London, the day after
     assert dispatch.tick(rt).enqueued == 1  # step 1 is claimed and waiting in Redis
 
     mail_provider = app.test_client(use_cookies=False)

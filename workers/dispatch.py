@@ -51,6 +51,7 @@ def tick(rt: Runtime) -> TickReport:
             mail_domain=rt.settings.mail_domain,
             limit=CLAIM_LIMIT,
             postgres=not db.is_sqlite,
+            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
         )
     with db.session() as session:
         orphans = outcomes.settle_orphans(

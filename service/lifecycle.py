@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from emails.course import Course
+from service.consent_record import record
 from service.models import (
     UNDER_WAY,
     Consent,
@@ -122,7 +123,9 @@ def subscribe(
     )
 
 
-def confirm(session: Session, subscriber: Subscriber, *, course: Course, now: datetime) -> bool:
+def confirm(
+    session: Session, subscriber: Subscriber, *, course: Course, now: datetime, how: str = "link"
+) -> bool:
     """Activate a pending subscriber and enroll them; False if they were not pending.
 
     Only a pending sign-up can be confirmed: an old link must never undo an unsubscribe.
@@ -133,6 +136,7 @@ def confirm(session: Session, subscriber: Subscriber, *, course: Course, now: da
     subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     enroll(session, subscriber, course=course, now=now)
+    record(session, subscriber, "confirmed", actor=how, now=now)
     return True
 
 
@@ -176,13 +180,15 @@ def enrollment_values(
     }
 
 
-def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime) -> bool:
-    """Stop everything for this subscriber at once; False if they had already left."""
+def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime, how: str) -> bool:
+    """Stop everything for this subscriber at once, and record how they left (one of
+    ``consent_record.HOW``); False if they had already left."""
     if subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
         return False
     subscriber.status = SubscriberStatus.UNSUBSCRIBED
     subscriber.unsubscribed_at = now
     _stop_everything(session, subscriber.id)
+    record(session, subscriber, "unsubscribed", actor=how, now=now)
     return True
 
 

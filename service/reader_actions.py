@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.consent_record import record
 from service.lifecycle import UNSENT
 from service.lifecycle import unsubscribe as leave
 from service.models import (
@@ -27,7 +28,6 @@ from service.models import (
     Enrollment,
     EnrollmentStatus,
     InboundMessage,
-    ReaderEvent,
     Subscriber,
     SubscriberStatus,
     new_address_token,
@@ -42,20 +42,6 @@ ERASED_DOMAIN = "erased.invalid"
 
 class Refused(Exception):
     """The action cannot be taken now; the message says why, in plain words."""
-
-
-def record(
-    session: Session,
-    subscriber: Subscriber,
-    kind: str,
-    *,
-    actor: str,
-    now: datetime,
-    detail: str | None = None,
-) -> None:
-    session.add(
-        ReaderEvent(subscriber_id=subscriber.id, at=now, kind=kind, actor=actor, detail=detail)
-    )
 
 
 def current_enrollment(session: Session, subscriber: Subscriber) -> Enrollment | None:
@@ -133,9 +119,8 @@ def next_now(session: Session, subscriber: Subscriber, *, now: datetime, actor: 
 def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
     if subscriber.erased_at is not None:
         raise Refused("This reader's data was erased.")
-    if not leave(session, subscriber, now=now):
+    if not leave(session, subscriber, now=now, how=actor):
         raise Refused(f"This reader is already {subscriber.status.value}.")
-    record(session, subscriber, "unsubscribed", actor=actor, now=now)
     return "Unsubscribed: nothing more goes to them."
 
 
@@ -149,7 +134,7 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime, actor: str
     if subscriber.erased_at is not None:
         raise Refused("This reader's data was already erased.")
     address = subscriber.email.lower()
-    leave(session, subscriber, now=now)
+    leave(session, subscriber, now=now, how=actor)
     session.execute(delete(Consent).where(Consent.subscriber_id == subscriber.id))
     session.execute(
         delete(InboundMessage).where(

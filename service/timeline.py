@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.consent_record import HOW
 from service.models import (
     Consent,
     Delivery,
@@ -87,11 +88,18 @@ def timeline(session: Session, public_id: str) -> tuple[Subscriber, list[Event]]
             Event(m.received_at, f"{flag}Replied",
                   f"“{text}” (forward: {m.status.value}{handled})", m.id, rank=100)
         )  # fmt: skip
+    kinds = set()
     for e in session.scalars(select(ReaderEvent).where(ReaderEvent.subscriber_id == reader.id)):
-        by = "on the desk" if e.actor == "desk" else "from the command line"
+        kinds.add(e.kind)
+        if e.kind == "confirmed":
+            continue  # "Confirmed their address" above says it
+        by = HOW.get(e.actor, e.actor)
         detail = f"{e.detail} ({by})" if e.detail else by
-        events.append(Event(e.at, EVENT_WORDS.get(e.kind, e.kind), detail, rank=150))
-    if reader.unsubscribed_at:
+        what = EVENT_WORDS.get(e.kind, e.kind)
+        if e.kind == "unsubscribed" and e.actor not in ("desk", "cli"):
+            what = "Unsubscribed"
+        events.append(Event(e.at, what, detail, rank=150))
+    if reader.unsubscribed_at and "unsubscribed" not in kinds:  # (before the record began)
         events.append(Event(reader.unsubscribed_at, "Unsubscribed", rank=200))
     events.sort(key=lambda e: (e.at, e.rank))
     return reader, events

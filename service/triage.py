@@ -108,7 +108,7 @@ def understand(
     if token.kind == AddressKind.UNSUBSCRIBE:
         # the List-Unsubscribe mailto works whoever (or whatever) sends it: mail providers'
         # own unsubscribe buttons often mark their message as automatic
-        _unsubscribe(session, subscriber, notes, now=now)
+        _unsubscribe(session, subscriber, notes, now=now, how="email")
         wrote = parsed.reply_text.strip() and not stop and parsed.auto_reason is None
         if not wrote:
             return _finish(row, InboundCategory.UNSUBSCRIBE, False, notes)
@@ -116,7 +116,7 @@ def understand(
     elif parsed.auto_reason is not None:
         return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
     elif stop:
-        _unsubscribe(session, subscriber, notes, now=now)
+        _unsubscribe(session, subscriber, notes, now=now, how="reply")
     _notice_danger(session, row, crisis.find(parsed.reply_text), notes, now=now)
     return _finish(row, category, True, notes)
 
@@ -179,9 +179,9 @@ def _notice_danger(
 
 
 def _unsubscribe(
-    session: Session, subscriber: Subscriber | None, notes: list[str], *, now: datetime
+    session: Session, subscriber: Subscriber | None, notes: list[str], *, now: datetime, how: str
 ) -> None:
-    if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now):
+    if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now, how=how):
         notes.append("they asked to stop, so they have been unsubscribed from the course")
 
 

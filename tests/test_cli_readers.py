@@ -170,7 +170,7 @@ def test_pause_resume_and_erase_from_the_command_line(rt: Runtime, smtp_sink: SM
     with rt.database.session() as session:
         assert session.scalar(select(Subscriber.email)) != "pat@example.test"
         kinds = list(session.scalars(select(ReaderEvent.kind).order_by(ReaderEvent.id)))
-        assert kinds == ["paused", "resumed", "erased"]
+        assert kinds == ["confirmed", "paused", "resumed", "unsubscribed", "erased"]
     unknown = _invoke(rt, "pause", "nobody@example.test")
     assert unknown.exit_code == 1 and "no reader has the address" in unknown.output
 

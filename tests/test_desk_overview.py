@@ -104,12 +104,12 @@ def test_the_overview_says_where_readers_unsubscribed(admin: FlaskClient, rt: Ru
             session, email="never@example.test", first_name=None, timezone="UTC",
             now=rt.clock.now(), mail_domain="x.test",
         ).subscriber  # fmt: skip
-        lifecycle.unsubscribe(session, pending, now=rt.clock.now())
+        lifecycle.unsubscribe(session, pending, now=rt.clock.now(), how="page")
     tick_and_work(rt)  # the welcome
     with rt.database.session() as session:
         reader = session.get(Subscriber, left_early)
         assert reader is not None
-        lifecycle.unsubscribe(session, reader, now=rt.clock.now())
+        lifecycle.unsubscribe(session, reader, now=rt.clock.now(), how="page")
     sign_in(admin)
     page = admin.get("/admin").get_data(as_text=True)
     table = page[page.index("Where readers unsubscribed") :]

@@ -23,6 +23,7 @@ from service.models import (
     InboundCategory,
     InboundMessage,
     InboundStatus,
+    ReaderEvent,
     Subscriber,
     SubscriberStatus,
 )
@@ -382,13 +383,30 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
 ) -> None:
     welcome = _welcome(rt, smtp_sink)
     with rt.database.session() as session:
-        for table in (Delivery, Enrollment, Consent, Subscriber):
+        for table in (Delivery, Enrollment, Consent, ReaderEvent, Subscriber):
             session.execute(delete(table))
     data = reply_to(welcome, "Are you still there?", sender=READER)
     _answer(rt, listener, data, to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
     assert parseaddr(forward["Reply-To"])[1] == READER  # from the message's own From
     assert "no record of this person" in forward.get_body(("plain",)).get_content()
+
+
+def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    from service.reader_actions import erase
+
+    welcome = _welcome(rt, smtp_sink)
+    with rt.database.session() as session:
+        reader = session.scalar(select(Subscriber))
+        assert reader is not None
+        erase(session, reader, now=rt.clock.now(), actor="desk")
+    data = reply_to(welcome, "Are you still there?", sender=READER)
+    _answer(rt, listener, data, to=reply_address(welcome))
+    [forward] = _forwards(smtp_sink)
+    assert parseaddr(forward["Reply-To"])[1] == READER  # never the erased stand-in
+    assert "erased.invalid" not in forward.as_string()
 
 
 def test_a_reply_to_the_confirmation_email_names_it(

@@ -14,7 +14,7 @@ from emails.course import COURSES_DIR, CourseError, default_course, load_course
 from service.settings import ConfigError, Settings
 from workers.cli_common import settings_or_exit, start_logging
 from workers.cli_desk import stats, subscribers
-from workers.cli_readers import erase, import_readers, pause, resume, send_test
+from workers.cli_readers import consent, erase, import_readers, pause, resume, send_test
 from workers.cli_status import replies, resend, status
 
 
@@ -213,7 +213,7 @@ def subscribe(email: str, name: str | None, zone: str | None, confirm: bool) -> 
             mail_domain=settings.mail_domain,
         )
         if confirm:
-            lifecycle.confirm(session, result.subscriber, course=loaded, now=now)
+            lifecycle.confirm(session, result.subscriber, course=loaded, now=now, how="cli")
     if confirm:
         click.echo(f"{email} is enrolled; the welcome email goes out on the next tick.")
     elif result.confirmation_queued:
@@ -279,4 +279,5 @@ main.add_command(pause)
 main.add_command(resume)
 main.add_command(erase)
 main.add_command(send_test)
+main.add_command(consent)
 subscribers.add_command(import_readers)

@@ -68,6 +68,26 @@ def erase(address: str, yes: bool) -> None:
     _on_reader(address, act)
 
 
+@click.command()
+@click.argument("address")
+def consent(address: str) -> None:
+    """Print ADDRESS's record: each sign-up with the words they agreed to, and every change
+    since (confirmed, paused, unsubscribed and how...), oldest first."""
+    from service import lifecycle
+    from service.consent_record import record_of
+
+    with command_runtime() as rt, rt.database.session(read_only=True) as session:
+        reader = lifecycle.find_by_email(session, address.strip())
+        if reader is None:
+            raise click.ClickException(f"no reader has the address {address!r}")
+        entries = record_of(session, reader)
+    click.echo(f"The record of {address}, oldest first (times in UTC):")
+    for entry in entries:
+        click.echo(f"{entry.at:%Y-%m-%d %H:%M}  {entry.what}, {entry.how}")
+        if entry.detail:
+            click.echo(f"                  {entry.detail}")
+
+
 @click.command("send-test")
 @click.argument("step")
 @click.option("--to", "to", required=True, help="The address to send the test to.")

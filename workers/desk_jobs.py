@@ -13,7 +13,7 @@ import logging
 from emails import wire
 from emails.course import default_course
 from emails.message import build_message
-from service import outcomes, reader_actions
+from service import consent_record, outcomes, reader_actions
 from service.course_preview import sample_parts
 from service.lifecycle import is_suppressed
 from service.models import Delivery
@@ -55,7 +55,7 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
             session, again, now=now, time_scale=rt.settings.COURSEMAIL_TIME_SCALE
         )
         what = "the confirmation" if again.step is None else f"email {again.step}"
-        reader_actions.record(session, again.subscriber, "resent", actor=actor, now=now,
+        consent_record.record(session, again.subscriber, "resent", actor=actor, now=now,
                               detail=f"{what}, {again.message_id}")  # fmt: skip
     log.info("email #%d sent again on purpose (%s)", delivery_id, actor)
     return outgoing.recipient

@@ -144,6 +144,8 @@ CRISIS_NOTES = {
 def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     """What to send for this message: the forward (unless it went already) and the crisis reply."""
     subscriber = session.get(Subscriber, row.subscriber_id) if row.subscriber_id else None
+    if subscriber is not None and subscriber.erased_at is not None:
+        subscriber = None  # erased: nothing of theirs is kept, so the reply stands alone
     delivery = inbox.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:

@@ -39,7 +39,8 @@ def unsubscribe(token: str) -> ResponseReturnValue:
             left = subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
             return render_template("unsubscribe.html", token=token, left=left)
         one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
-        lifecycle.unsubscribe(session, subscriber, now=rt.clock.now())
+        how = "one-click" if one_click else "page"
+        lifecycle.unsubscribe(session, subscriber, now=rt.clock.now(), how=how)
     log.info("unsubscribed subscriber %s (%s)", subscriber.id, "one-click" if one_click else "page")
     return render_template("unsubscribed.html")
 

@@ -23,6 +23,9 @@ def settings_or_exit() -> Settings:
 
 
 def start_logging() -> None:
+    from service import logmask
+
+    logmask.install()  # no address in full in any log line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 

@@ -120,6 +120,10 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+#: aiosmtpd's own logger writes every line of a message's DATA at DEBUG: never let it.
+logging.getLogger("mail.log").setLevel(logging.INFO)
+
+
 def start(rt: Runtime, host: str, port: int) -> Controller:
     context = tls_context(rt.settings)
     controller = Controller(

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from emails.course import default_course
+from service import logmask
 from service.clock import Clock, SystemClock
 from service.context import Context, course_warnings
 from service.settings import Settings
@@ -27,6 +28,7 @@ def create_app(
     Raises ``ConfigError`` (naming the variable) when production is missing a secret,
     a postal address or admin credentials: the process refuses to start.
     """
+    logmask.install()  # no address in full in any log line, gunicorn's access log included
     settings = Settings.from_env(overrides=test_config)
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(

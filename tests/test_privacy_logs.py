@@ -1,0 +1,68 @@
+"""No log line holds an address in full, a message body or a reader's reply: an address is
+written ``r***@example.test`` by every logger in the process (ours, gunicorn's access log,
+the libraries'), once the web app or a ``coursemail`` command has started."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from flask.testing import FlaskClient
+
+from service.logmask import mask
+from tests.support.desk import sign_in, token
+from tests.support.harness import run_course, work
+from tests.support.mail import reply_address, reply_to, send
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+ADDRESS = "ren.private@example.test"
+SECRET_WORDS = "my husband must never read this"
+
+
+@pytest.mark.parametrize(
+    ("line", "masked"),
+    [
+        ("to ren@example.test", "to r***@example.test"),
+        ("550 <a.b+c@mail.example.co.uk>: unknown", "550 <a***@mail.example.co.uk>: unknown"),
+        ("GET /admin/subscribers?q=ren%40x.test", "GET /admin/subscribers?q=r***%40x.test"),
+        ("zoë@exämple.test", "z***@exämple.test"),
+        ("nothing @ here, user@localhost", "nothing @ here, user@localhost"),
+    ],
+)  # fmt: skip
+def test_an_address_keeps_only_its_first_letter_and_domain(line: str, masked: str) -> None:
+    assert mask(line) == masked
+
+
+def test_a_readers_whole_course_leaves_no_address_or_words_in_the_logs(
+    client: FlaskClient, admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    client.post(
+        "/",
+        data={"email": ADDRESS, "first_name": "Ren", "timezone": "UTC",
+              "csrf_token": token(client, "/")},
+    )  # fmt: skip
+    work(rt)
+    [confirmation] = smtp_sink.messages_to(ADDRESS)
+    link = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
+    assert link
+    path = "/" + link.group(0).split("/", 3)[3]
+    client.post(path, data={"csrf_token": token(client, path)})
+    run_course(rt)
+    welcome = smtp_sink.messages_to(ADDRESS)[1]
+    data = reply_to(welcome, SECRET_WORDS + ". I want to die.", sender=ADDRESS)
+    assert send(listener, ADDRESS, [reply_address(welcome)], data) == {}
+    work(rt)
+    sign_in(admin)
+    admin.get(f"/admin/subscribers?q={ADDRESS}")
+    # what libraries and servers log passes through the same net
+    logging.getLogger("gunicorn.access").info('"GET /admin/subscribers?q=%s HTTP/1.1" 200', ADDRESS)
+    logging.getLogger("coursemail.send").warning("relay said: 550 <%s> unknown", ADDRESS)
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) > 20  # the course ran, and was logged
+    assert not [line for line in lines if ADDRESS in line or "ren.private%40" in line]
+    assert not [line for line in lines if SECRET_WORDS in line]
+    assert any("r***@example.test" in line for line in lines)

@@ -33,6 +33,7 @@ COURSE_KEYS = {
     "timezone",
     "language",
     "weekends",
+    "discreet_sender",
     "steps",
     "post",
     "contact",
@@ -68,6 +69,9 @@ class Course:
     language: str = "en"
     #: whether emails may arrive on Saturdays and Sundays
     weekends: bool = True
+    #: the sender's name for a reader who asked for discretion ("L. Miller"); empty: the
+    #: author's initial and last name
+    discreet_sender: str = ""
     #: the post the course names (``{{ forgiveness_post }}``) and where it is read
     post_title: str = ""
     post_url: str = ""
@@ -101,6 +105,12 @@ def load_course(folder: Path) -> Course:
     post = checker.table(data, "post", POST_KEYS)
     contact = checker.table(data, "contact", CONTACT_KEYS)
     steps = _load_steps(folder, checker, data["steps"])
+    title = str(facts["title"]).lower()
+    for step in steps:
+        for header, text in (("Discreet-Subject", step.discreet_subject),
+                             ("Discreet-Preview", step.discreet_preview)):  # fmt: skip
+            if title in text.lower():
+                raise CourseError(step.path, 1, f"{header} names the course: it must not")
     code = contact.get("country_code", "")
     if code and not _COUNTRY_CODE.match(code):
         raise checker.fail(
@@ -208,6 +218,7 @@ class _Checker:
             "timezone": timezone,
             "language": language,
             "weekends": weekends,
+            "discreet_sender": self.line("discreet_sender", data.get("discreet_sender", "")),
         }
 
     def line(self, key: str, value: object, *, section: str = "") -> str:

@@ -12,6 +12,9 @@ from email.utils import format_datetime
 from emails import headers
 from emails.render import Rendered, Renderer
 
+#: A discreet reader's List-Id: a list of letters, nothing more.
+DISCREET_LIST = "Letters"
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -42,6 +45,8 @@ class Routing:
     date: datetime
     #: a tracked reply address; None when replies go straight to the therapist
     reply_address: str | None = None
+    #: the reader asked for discretion: nothing in the headers or preview names the course
+    discreet: bool = False
 
 
 def course_parts(
@@ -55,14 +60,20 @@ def course_parts(
 ) -> tuple[Rendered, Envelope]:
     """What a course email is made of: its rendered parts and its envelope."""
     rendered = renderer.render_step(
-        step, first_name=routing.first_name, unsubscribe_url=unsubscribe_url
+        step,
+        first_name=routing.first_name,
+        unsubscribe_url=unsubscribe_url,
+        discreet=routing.discreet,
     )
     mailto = f"mailto:{unsubscribe_address}?subject=unsubscribe" if unsubscribe_address else None
     course = renderer.course
+    list_id = (
+        (DISCREET_LIST, f"{DISCREET_LIST.lower()}.{list_domain}")
+        if routing.discreet
+        else (course.title, f"{course.slug}.{list_domain}")
+    )
     envelope = replace(
-        _envelope(renderer, routing),
-        unsubscribe=(unsubscribe_url, mailto),
-        list_id=(course.title, f"{course.slug}.{list_domain}"),
+        _envelope(renderer, routing), unsubscribe=(unsubscribe_url, mailto), list_id=list_id
     )
     return rendered, envelope
 
@@ -70,18 +81,21 @@ def course_parts(
 def confirmation_parts(
     renderer: Renderer, routing: Routing, *, confirm_url: str
 ) -> tuple[Rendered, Envelope]:
-    rendered = renderer.render_confirmation(first_name=routing.first_name, confirm_url=confirm_url)
+    rendered = renderer.render_confirmation(
+        first_name=routing.first_name, confirm_url=confirm_url, discreet=routing.discreet
+    )
     return rendered, _envelope(renderer, routing)
 
 
 def _envelope(renderer: Renderer, routing: Routing) -> Envelope:
+    sender = renderer.discreet_sender if routing.discreet else renderer.sender_name
     if routing.reply_address is not None:
-        reply_to = (renderer.sender_name, routing.reply_address)
+        reply_to = (sender, routing.reply_address)
     else:
         contact = renderer.contact
         reply_to = (contact.therapist_name, contact.therapist_email)
     return Envelope(
-        from_name=renderer.sender_name,
+        from_name=sender,
         from_address=routing.from_address,
         to_address=routing.to_address,
         to_name=routing.first_name,

@@ -8,7 +8,7 @@ renderer, and per recipient only a Jinja render runs (autoescape on for HTML).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +21,9 @@ from emails.course import SYSTEM_DIR, Course, Step, load_step
 
 LAYOUT_MJML = Path(__file__).with_name("layout.mjml")
 LAYOUT_TEXT = Path(__file__).with_name("layout.txt")
+#: A discreet email's subject and preview line when its file gives none.
+DISCREET_SUBJECT = "A letter for you"
+DISCREET_PREVIEW = "A few quiet minutes, whenever suits you."
 CONFIRM_PLACEHOLDERS = frozenset({"first_name", "course_title", "author", "therapist_name"})
 
 
@@ -142,7 +145,13 @@ class Renderer:
     def sender_name(self) -> str:
         return self.course.sender_name or self.contact.therapist_name
 
-    def render_step(self, index: int, *, first_name: str | None, unsubscribe_url: str) -> Rendered:
+    @property
+    def discreet_sender(self) -> str:
+        return discreet_sender(self.course, self.author)
+
+    def render_step(
+        self, index: int, *, first_name: str | None, unsubscribe_url: str, discreet: bool = False
+    ) -> Rendered:
         step = self.course.step(index)
         reason = (
             f"You are receiving this because you signed up for {self.course.title}, "
@@ -153,6 +162,7 @@ class Renderer:
         return self._render(
             f"step-{index}",
             step,
+            discreet=discreet,
             first_name=first_name,
             unsubscribe_url=unsubscribe_url,
             footer_reason=reason,
@@ -161,10 +171,13 @@ class Renderer:
             step_label=f"Step {number} of {len(lessons)}" if number else "",
         )
 
-    def render_confirmation(self, *, first_name: str | None, confirm_url: str) -> Rendered:
+    def render_confirmation(
+        self, *, first_name: str | None, confirm_url: str, discreet: bool = False
+    ) -> Rendered:
         return self._render(
             "confirm",
             confirmation_step(),
+            discreet=discreet,
             first_name=first_name,
             unsubscribe_url="",
             footer_reason=(
@@ -198,7 +211,17 @@ class Renderer:
         }
         return " ".join(self._templates(key, step)[0].render(values).split())
 
-    def _render(self, key: str, step: Step, **values: object) -> Rendered:
+    def _render(
+        self, key: str, step: Step, *, discreet: bool = False, **values: object
+    ) -> Rendered:
+        if discreet:  # nothing in the inbox says what this is: subject, preview, masthead
+            key += ":discreet"
+            step = replace(
+                step,
+                subject=step.discreet_subject or DISCREET_SUBJECT,
+                preview=step.discreet_preview or DISCREET_PREVIEW,
+            )
+            values["course_title"] = ""
         subject_t, html_t, text_t = self._templates(key, step)
         base = {
             "course_title": self.course.title,
@@ -268,6 +291,15 @@ class Renderer:
             "therapist_email": c.therapist_email,
             "therapist_phone": c.therapist_phone,
         }
+
+
+def discreet_sender(course: Course, author: str) -> str:
+    """The sender's name for a reader who asked for discretion: the course's, or the
+    author's initial and last name ("L. Miller")."""
+    if course.discreet_sender:
+        return course.discreet_sender
+    *first, last = author.split() or [""]
+    return f"{first[0][0]}. {last}" if first and last else last or "A friend"
 
 
 def tel_number(phone: str, country_code: str) -> str:

@@ -35,7 +35,7 @@ STEP_PLACEHOLDERS = frozenset(
         "step_count",
     }
 )
-STEP_HEADERS = {"subject", "name", "preview"}
+STEP_HEADERS = {"subject", "name", "preview", "discreet-subject", "discreet-preview"}
 
 
 class CourseError(Exception):
@@ -58,6 +58,10 @@ class Step:
     body: str
     #: the line of the file on which ``body`` starts, to report template errors precisely
     body_line: int
+    #: for a reader who asked for discretion: a subject and preview line that do not say
+    #: what the email is about (empty: the course's defaults)
+    discreet_subject: str = ""
+    discreet_preview: str = ""
 
 
 def load_step(
@@ -80,8 +84,8 @@ def load_step(
             raise CourseError(
                 path,
                 number,
-                "expected a header line such as 'Subject: ...' (known: Subject, Name, Preview),"
-                " then a blank line before the body",
+                "expected a header line such as 'Subject: ...' (known: Subject, Name, Preview,"
+                " Discreet-Subject, Discreet-Preview), then a blank line before the body",
             )
         if key in headers:
             raise CourseError(path, number, f"{key.title()} is given twice")
@@ -95,6 +99,7 @@ def load_step(
         raise CourseError(path, number + 1, "the email's body is empty")
     body_line = number + 1
     _check_template(path, headers["subject"], 1, placeholders)
+    _check_template(path, headers.get("discreet-subject", ""), 1, placeholders)
     _check_template(path, body, body_line, placeholders)
     return Step(
         index=index,
@@ -102,6 +107,8 @@ def load_step(
         subject=headers["subject"],
         name=headers.get("name", ""),
         preview=headers.get("preview", ""),
+        discreet_subject=headers.get("discreet-subject", ""),
+        discreet_preview=headers.get("discreet-preview", ""),
         delay_days=delay_days,
         body=body,
         body_line=body_line,

@@ -18,6 +18,7 @@ from service.models import Consent, ReaderEvent, Subscriber
 
 #: How a change came about, as the record says it.
 HOW = {
+    "form": "on the sign-up form",
     "desk": "on the therapist's desk",
     "cli": "from the command line",
     "link": "with the link in their confirmation email",

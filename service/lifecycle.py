@@ -73,6 +73,7 @@ def subscribe(
     now: datetime,
     mail_domain: str,
     claim: bool = False,
+    discreet: bool = False,
 ) -> SubscribeResult:
     """Record a sign-up and queue the confirmation email; never a second row per address.
 
@@ -91,9 +92,11 @@ def subscribe(
         )
         session.add(subscriber)
         session.flush()
-    elif subscriber.status == SubscriberStatus.ACTIVE:
+    if discreet:
+        _keep_discreet(session, subscriber, now=now)
+    if not new and subscriber.status == SubscriberStatus.ACTIVE:
         return SubscribeResult(subscriber, confirmation_queued=False)
-    else:
+    if not new:
         subscriber.status = SubscriberStatus.PENDING
         subscriber.first_name = first_name or subscriber.first_name
         subscriber.timezone = timezone
@@ -121,6 +124,14 @@ def subscribe(
     return SubscribeResult(
         subscriber, confirmation_queued=True, claimed_confirmation=delivery if claim else None
     )
+
+
+def _keep_discreet(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
+    """Set before the confirmation is written, so it is discreet too. The form only ever
+    turns it on: anyone can type an address, and only the reader may turn it off."""
+    if not subscriber.discreet:
+        subscriber.discreet = True
+        record(session, subscriber, "discreet_on", actor="form", now=now)
 
 
 def confirm(

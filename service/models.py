@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -134,6 +135,8 @@ class Subscriber(Base):
     erased_at: Mapped[datetime | None]
     #: the hour (local) they chose for their emails; None: the course's send hour
     send_hour: Mapped[int | None]
+    #: they asked that nothing in their inbox names the course (sender, subject, preview)
+    discreet: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
 

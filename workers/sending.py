@@ -269,6 +269,7 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
         message_id=delivery.message_id,
         date=rt.clock.now(),
         reply_address=links.reply_address,
+        discreet=subscriber.discreet,
     )
     if delivery.kind == DeliveryKind.CONFIRMATION:
         assert links.confirm_url is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from emails.course import Course, default_course
+from emails.render import discreet_sender
 from service.context import Context
 from service.queues import send_confirmation_now
 
@@ -29,10 +30,12 @@ def init_context(app: Flask) -> None:
     @app.context_processor
     def _page_context() -> dict[str, object]:
         loaded = course()
+        author = loaded.author or runtime().contact(loaded).therapist_name
         return {
             "course": loaded,
-            "author": loaded.author or runtime().contact(loaded).therapist_name,
+            "author": author,
             "send_time": send_time_phrase(loaded.send_hour),
+            "discreet_sender": discreet_sender(loaded, author),
         }
 
 

@@ -38,6 +38,8 @@ class SignupForm:
     first_name: str = ""
     timezone: str = ""
     honeypot: str = ""
+    #: "Keep these emails discreet in my inbox"
+    discreet: bool = False
     errors: dict[str, str] = field(default_factory=dict)
     form_error: str = ""
 
@@ -49,6 +51,7 @@ class SignupForm:
             first_name=form.get("first_name", "").strip(),
             timezone=form.get("timezone", "").strip(),
             honeypot=form.get("website", ""),
+            discreet=form.get("discreet", "") in ("1", "on", "yes"),
         )
 
     def validate(self, *, production: bool, fallback_zone: str) -> bool:
@@ -118,6 +121,7 @@ def sign_up(form: SignupForm, form_version: str) -> None:
             now=now,
             mail_domain=rt.settings.mail_domain,
             claim=True,  # one transaction for the sign-up, its consent and the claim
+            discreet=form.discreet,
         )
         lifecycle.record_consent(
             session,

@@ -1,0 +1,93 @@
+"""Discreet mode: a reader who ticks "Keep these emails discreet in my inbox" gets every
+email, the confirmation first, from a neutral sender with a neutral subject and preview line;
+the course's name is nowhere in From, Subject, List-Id or the preview. Read at the SMTP sink."""
+
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from email.utils import parseaddr
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from emails.course import default_course
+from service.models import ReaderEvent, Subscriber
+from tests.support.desk import token
+from tests.support.harness import run_course, work
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+COURSE = default_course()
+#: the course's name and slug, in any case
+NAMES = ("rebuilding", "broken", "trust")
+
+
+def _sign_up(client: FlaskClient, address: str, *, discreet: bool) -> None:
+    data = {"email": address, "first_name": "Dee", "timezone": "UTC",
+            "csrf_token": token(client, "/")}  # fmt: skip
+    if discreet:
+        data["discreet"] = "1"
+    assert client.post("/", data=data).status_code == 303
+
+
+def _confirm(client: FlaskClient, message: EmailMessage) -> None:
+    link = re.search(r"https?://\S+/confirm/\S+", message.get_body(("plain",)).get_content())
+    assert link
+    path = "/" + link.group(0).split("/", 3)[3]
+    client.post(path, data={"csrf_token": token(client, path)})
+
+
+def _preview(message: EmailMessage) -> str:
+    """The preview line mail apps show: the hidden text at the top of the HTML."""
+    html = message.get_body(("html",)).get_content()
+    found = re.search(
+        r'<div style="display:none;[^"]*">\s*([^<]*?)\s*(?:&#847;|&zwnj;|&nbsp;|<)', html
+    )
+    assert found, html[:2000]
+    return found.group(1)
+
+
+def test_every_email_to_a_discreet_reader_hides_the_course(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    _sign_up(client, "dee@example.test", discreet=True)
+    _sign_up(client, "open@example.test", discreet=False)
+    work(rt)
+    for address in ("dee@example.test", "open@example.test"):
+        _confirm(client, smtp_sink.messages_to(address)[0])
+    run_course(rt)
+    discreet = smtp_sink.messages_to("dee@example.test")
+    assert len(discreet) == len(COURSE.steps) + 1  # the confirmation and the whole course
+    for message in discreet:
+        for header in ("From", "Subject", "List-Id", "Reply-To"):
+            value = str(message[header] or "").lower()
+            assert not any(name in value for name in NAMES), (header, value)
+        assert parseaddr(str(message["From"]))[0] == "L. Miller"
+        preview = _preview(message).lower()
+        assert preview and not any(name in preview for name in NAMES), preview
+    subjects = [str(m["Subject"]) for m in discreet]
+    assert subjects[0] == "Please confirm your email address"
+    assert subjects[1] == "Your first letter" and subjects[-1] == "Your last letter"
+    # the other reader's emails say what they are
+    plain = smtp_sink.messages_to("open@example.test")
+    assert "Rebuilding Broken Trust" in str(plain[0]["Subject"])
+    assert str(plain[1]["List-Id"]).startswith("Rebuilding Broken Trust")
+    with rt.database.session() as session:
+        reader = session.scalar(select(Subscriber).where(Subscriber.email == "dee@example.test"))
+        assert reader is not None and reader.discreet
+        kinds = session.scalars(
+            select(ReaderEvent.kind).where(ReaderEvent.subscriber_id == reader.id)
+        ).all()
+    assert "discreet_on" in kinds
+
+
+def test_the_form_can_turn_discretion_on_but_never_off(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    _sign_up(client, "kept@example.test", discreet=True)
+    _sign_up(client, "kept@example.test", discreet=False)  # someone else types the address
+    with rt.database.session() as session:
+        assert session.scalar(select(Subscriber.discreet)) is True
+    page = client.get("/").get_data(as_text=True)
+    assert 'name="discreet"' in page and "L. Miller" in page

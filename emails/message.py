@@ -57,6 +57,7 @@ def course_parts(
     unsubscribe_url: str,
     unsubscribe_address: str | None,
     list_domain: str,
+    preferences_url: str = "",
 ) -> tuple[Rendered, Envelope]:
     """What a course email is made of: its rendered parts and its envelope."""
     rendered = renderer.render_step(
@@ -64,6 +65,7 @@ def course_parts(
         first_name=routing.first_name,
         unsubscribe_url=unsubscribe_url,
         discreet=routing.discreet,
+        preferences_url=preferences_url,
     )
     mailto = f"mailto:{unsubscribe_address}?subject=unsubscribe" if unsubscribe_address else None
     course = renderer.course

@@ -150,7 +150,13 @@ class Renderer:
         return discreet_sender(self.course, self.author)
 
     def render_step(
-        self, index: int, *, first_name: str | None, unsubscribe_url: str, discreet: bool = False
+        self,
+        index: int,
+        *,
+        first_name: str | None,
+        unsubscribe_url: str,
+        discreet: bool = False,
+        preferences_url: str = "",
     ) -> Rendered:
         step = self.course.step(index)
         reason = (
@@ -165,6 +171,7 @@ class Renderer:
             discreet=discreet,
             first_name=first_name,
             unsubscribe_url=unsubscribe_url,
+            preferences_url=preferences_url,
             footer_reason=reason,
             step_number=index,
             step_count=len(lessons),
@@ -232,6 +239,7 @@ class Renderer:
             "replies_note": self.contact.replies_note,
             "language": self.course.language,
             "step_label": "",
+            "preferences_url": "",
             "preview": step.preview,
             "button_url": "",
             "button_label": "",

@@ -19,6 +19,7 @@ from service.models import Consent, ReaderEvent, Subscriber
 #: How a change came about, as the record says it.
 HOW = {
     "form": "on the sign-up form",
+    "reader": "on their preferences page",
     "desk": "on the therapist's desk",
     "cli": "from the command line",
     "link": "with the link in their confirmation email",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from service.addresses import Addresses, AddressKind
 from service.models import Delivery, DeliveryKind, Subscriber
 from service.settings import Settings
-from service.tokens import ConfirmTokens
+from service.tokens import ConfirmTokens, PreferencesTokens
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class Links:
     unsubscribe_url: str | None = None
     #: the ``unsubscribe+TOKEN`` address for List-Unsubscribe's mailto (tracked mode only)
     unsubscribe_address: str | None = None
+    #: the reader's own preferences page (course emails only)
+    preferences_url: str = ""
 
 
 def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -> Links:
@@ -50,6 +52,8 @@ def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -
         reply_address,
         unsubscribe_url=f"{settings.PUBLIC_URL}/u/{subscriber.unsubscribe_token}",
         unsubscribe_address=tracked(AddressKind.UNSUBSCRIBE),
+        preferences_url=f"{settings.PUBLIC_URL}/preferences/"
+        + PreferencesTokens(settings.SECRET_KEY).make(subscriber.public_id),
     )
 
 

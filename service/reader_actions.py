@@ -13,11 +13,12 @@ had in hand goes out and moves the paused course on (``models.UNDER_WAY``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from emails.course import QUIET_FROM, QUIET_UNTIL, shipped_course
 from service.consent_record import record
 from service.lifecycle import UNSENT
 from service.lifecycle import unsubscribe as leave
@@ -33,6 +34,7 @@ from service.models import (
     new_address_token,
 )
 from service.outcomes import meant_for
+from service.schedule import reader_hour, zone_for
 
 #: Why a paused reader's waiting email was stopped (and how the resume finds it again).
 PAUSED_NOTE = "held: the course was paused"
@@ -189,3 +191,33 @@ RESENDABLE_BY_HAND = (
     DeliveryStatus.AMBIGUOUS,
     DeliveryStatus.FAILED_PERMANENT,
 )
+
+
+def choose_hour(
+    session: Session, subscriber: Subscriber, hour: int | None, *, now: datetime, actor: str
+) -> str:
+    """The hour (local) their emails arrive; None: the course's. The next email, if one is
+    planned, moves to that hour on its planned day (or goes now, if that has passed)."""
+    if hour is not None and not QUIET_UNTIL <= hour < QUIET_FROM:
+        raise Refused(f"Please choose an hour from {QUIET_UNTIL}:00 to {QUIET_FROM - 1}:00.")
+    subscriber.send_hour = hour
+    enrollment = current_enrollment(session, subscriber)
+    if enrollment is not None and enrollment.next_send_at is not None and enrollment.next_step:
+        course = shipped_course(enrollment.course)
+        zone = zone_for(subscriber.timezone, course.timezone)
+        day = enrollment.next_send_at.astimezone(zone).date()
+        moved = datetime.combine(day, time(reader_hour(course, hour)), tzinfo=zone)
+        enrollment.next_send_at = max(now, moved.astimezone(UTC))
+    record(session, subscriber, "hour_chosen", actor=actor, now=now,
+           detail=f"{hour}:00" if hour is not None else "the course's usual hour")  # fmt: skip
+    return "Done: your emails will arrive at that time from now on."
+
+
+def set_discreet(
+    session: Session, subscriber: Subscriber, on: bool, *, now: datetime, actor: str
+) -> str:
+    if subscriber.discreet == on:
+        return "Nothing changed."
+    subscriber.discreet = on
+    record(session, subscriber, "discreet_on" if on else "discreet_off", actor=actor, now=now)
+    return "Done: your next emails will be discreet." if on else "Done: discreet mode is off."

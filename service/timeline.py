@@ -31,6 +31,9 @@ EVENT_WORDS = {
     "unsubscribed": "Unsubscribed for them",
     "erased": "Their data was erased",
     "imported": "Imported",
+    "hour_chosen": "Chose the hour their emails arrive",
+    "discreet_on": "Discreet mode on",
+    "discreet_off": "Discreet mode off",
 }
 
 

@@ -285,6 +285,7 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
             unsubscribe_url=links.unsubscribe_url,
             unsubscribe_address=links.unsubscribe_address,
             list_domain=s.REPLY_DOMAIN,
+            preferences_url=links.preferences_url,
         )
     try:
         data = wire.compose(*parts)

@@ -60,6 +60,7 @@ def create_app(
         embed,
         errors,
         health,
+        preferences,
         security,
         signup,
         unsubscribe,
@@ -72,6 +73,7 @@ def create_app(
     embed.init_app(app)
     confirm.init_app(app)
     unsubscribe.init_app(app)
+    preferences.init_app(app)
     health.init_app(app)
     devmail.init_app(app)
     webhooks.init_app(app)

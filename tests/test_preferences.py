@@ -1,0 +1,134 @@
+"""The reader's preferences page, from a signed link that never expires: looking changes
+nothing; pause, resume, the next email now, the hour, discreet mode, unsubscribe and erase are
+each a POST with CSRF, done through the engine and recorded as the reader's own."""
+
+from __future__ import annotations
+
+import re
+from email.utils import parseaddr
+from zoneinfo import ZoneInfo
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from service.consent_record import record_of
+from service.models import Delivery, Enrollment, EnrollmentStatus, Subscriber
+from service.tokens import PreferencesTokens
+from tests.support.harness import enrolled, run_course, tick_and_work
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+
+def _link(rt: Runtime, reader_id: int) -> str:
+    with rt.database.session() as session:
+        reader = session.get(Subscriber, reader_id)
+        assert reader is not None
+        return "/preferences/" + PreferencesTokens(rt.settings.SECRET_KEY).make(reader.public_id)
+
+
+def _do(client: FlaskClient, link: str, name: str, **form: str) -> str:
+    page = client.get(link).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    answer = client.post(f"{link}/{name}", data={"csrf_token": found.group(1), **form})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return client.get(link).get_data(as_text=True)
+
+
+def _status(rt: Runtime) -> EnrollmentStatus:
+    with rt.database.session() as session:
+        status = session.scalar(select(Enrollment.status))
+        assert status is not None
+        return status
+
+
+def test_looking_changes_nothing_and_a_wrong_link_is_a_kind_404(
+    client: FlaskClient, rt: Runtime
+) -> None:
+    link = _link(rt, enrolled(rt, "pat@example.test", timezone="UTC"))
+    page = client.get(link)
+    assert page.status_code == 200 and "Your course, your way" in page.get_data(as_text=True)
+    assert _status(rt) == EnrollmentStatus.ACTIVE
+    assert client.get(link[:-3] + "abc").status_code == 404
+    other = PreferencesTokens("another-secret").make("whoever")
+    assert client.get(f"/preferences/{other}").status_code == 404
+    assert client.post(f"{link}/pause").status_code == 400  # no CSRF token
+    assert _status(rt) == EnrollmentStatus.ACTIVE
+
+
+def test_pause_resume_and_next_now_from_the_readers_own_page(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    reader = enrolled(rt, "pia@example.test", timezone="UTC")
+    tick_and_work(rt)  # the welcome
+    link = _link(rt, reader)
+    page = _do(client, link, "pause")
+    assert "Paused" in page and "Resume my course" in page
+    run_course(rt, days=20)
+    assert len(smtp_sink.messages_to("pia@example.test")) == 1
+    _do(client, link, "resume")
+    _do(client, link, "next")
+    tick_and_work(rt)
+    assert len(smtp_sink.messages_to("pia@example.test")) == 2  # exactly one more
+    with rt.database.session() as session:
+        reader_row = session.get(Subscriber, reader)
+        assert reader_row is not None
+        how = {e.what: e.how for e in record_of(session, reader_row)}
+    assert how["paused"] == how["resumed"] == how["next now"] == "on their preferences page"
+
+
+def test_the_reader_chooses_their_hour_and_discretion(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    reader = enrolled(rt, "hana@example.test", timezone="Asia/Kolkata")
+    tick_and_work(rt)
+    link = _link(rt, reader)
+    _do(client, link, "hour", hour="18")
+    page = _do(client, link, "discreet", on="1")
+    assert "Discreet mode is <strong>on</strong>" in page
+    run_course(rt, days=20)
+    later = smtp_sink.messages_to("hana@example.test")[1:]
+    assert later and all(parseaddr(str(m["From"]))[0] == "L. Miller" for m in later)
+    with rt.database.session() as session:
+        hours = {d.astimezone(ZoneInfo("Asia/Kolkata")).hour for d in session.scalars(
+            select(Delivery.sent_at).where(Delivery.step > 0))}  # fmt: skip
+    assert hours == {18}
+    refused = _do(client, link, "hour", hour="23")
+    assert "Nothing was changed" in refused
+    _do(client, link, "discreet", on="0")
+    with rt.database.session() as session:
+        assert session.scalar(select(Subscriber.discreet)) is False
+
+
+def test_unsubscribe_and_erase_from_the_readers_own_page(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    reader = enrolled(rt, "uma@example.test", timezone="UTC")
+    link = _link(rt, reader)
+    page = _do(client, link, "unsubscribe")
+    assert "not receiving" in page
+    page = _do(client, link, "erase")  # without the box ticked
+    assert "Please tick the box" in page
+    page = _do(client, link, "erase", sure="yes")
+    assert "Your details were erased" in page
+    with rt.database.session() as session:
+        assert "uma" not in (session.scalar(select(Subscriber.email)) or "")
+
+
+def test_every_course_email_carries_the_readers_own_link(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    enrolled(rt, "lin@example.test", timezone="UTC")
+    run_course(rt, days=20)
+    messages = smtp_sink.messages_to("lin@example.test")
+    assert messages
+    links = set()
+    for message in messages:
+        for part in ("plain", "html"):
+            found = re.search(r"https?://[^\s\"<>]+/preferences/[^\s\"<>]+",
+                              message.get_body((part,)).get_content())  # fmt: skip
+            assert found, (message["Subject"], part)
+            links.add(found.group(0))
+    assert len(links) == 1  # one link for the reader, that never expires
+    path = "/" + links.pop().split("/", 3)[3]
+    assert "Your course, your way" in client.get(path).get_data(as_text=True)

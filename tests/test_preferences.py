@@ -132,3 +132,32 @@ def test_every_course_email_carries_the_readers_own_link(
     assert len(links) == 1  # one link for the reader, that never expires
     path = "/" + links.pop().split("/", 3)[3]
     assert "Your course, your way" in client.get(path).get_data(as_text=True)
+
+
+def test_the_archive_shows_exactly_the_emails_received_and_the_data_comes_whole(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    import json
+
+    from tests.support.harness import work
+
+    reader = enrolled(rt, "ari@example.test", timezone="UTC", first_name="Ari")
+    tick_and_work(rt)  # the welcome
+    link = _link(rt, reader)
+    _do(client, link, "next")
+    tick_and_work(rt)
+    work(rt)
+    archive = client.get(f"{link}/archive").get_data(as_text=True)
+    subjects = re.findall(r'<h2 id="email-\d+">([^<]+)</h2>', archive)
+    received = [str(m["Subject"]) for m in smtp_sink.messages_to("ari@example.test")]
+    assert subjects == received and len(subjects) == 2
+    assert "Hi Ari," in archive
+    answer = client.get(f"{link}/my-data.json")
+    assert answer.mimetype == "application/json"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    data = json.loads(answer.get_data(as_text=True))
+    assert data["you_gave"] == {"email": "ari@example.test", "first_name": "Ari",
+                                "timezone": "UTC"}  # fmt: skip
+    assert [e["email"] for e in data["emails_sent"]] == [0, 1]
+    assert [r["what"] for r in data["your_record"]] == ["confirmed", "next now"]
+    assert data["your_replies"] == []

@@ -6,15 +6,37 @@ CSRF token, done through ``service.reader_actions`` and recorded as the reader's
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL
+from emails.render import Renderer
 from service import lifecycle, reader_actions
-from service.models import Subscriber
+from service.consent_record import record_of
+from service.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    InboundCategory,
+    InboundMessage,
+    Subscriber,
+)
 from service.reader_actions import Refused
 from service.schedule import zone_for
 from service.tokens import PreferencesTokens, TokenInvalid
@@ -104,6 +126,74 @@ def act(token: str, name: str) -> ResponseReturnValue:
     else:
         flash(message, "done")
     return redirect(url_for("preferences.page", token=token), 303)
+
+
+def _received(session: Session, reader: Subscriber) -> list[Delivery]:
+    """The course emails this reader was sent (or may have been), in order."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.subscriber_id == reader.id,
+                Delivery.kind == DeliveryKind.STEP,
+                Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.AMBIGUOUS)),
+            )
+            .order_by(Delivery.sent_at, Delivery.id)
+        )
+    )
+
+
+@bp.get("/<token>/archive")
+def archive(token: str) -> ResponseReturnValue:
+    """Every email received so far, readable here: a reader who deletes them from a shared
+    inbox keeps the course."""
+    rt = runtime()
+    with rt.database.session(read_only=True) as session:
+        reader = _reader(session, token)
+        received = _received(session, reader)
+        renderer = Renderer(course(), rt.contact())
+        emails = [
+            (d, renderer.render_step(d.step or 0, first_name=reader.first_name,
+                                     unsubscribe_url=""))
+            for d in received
+        ]  # fmt: skip
+        return render_template("archive.html", token=token, emails=emails)
+
+
+@bp.get("/<token>/my-data.json")
+def my_data(token: str) -> ResponseReturnValue:
+    """Everything kept about the reader, as JSON: what they gave, each email sent, their
+    replies and their consent record."""
+    rt = runtime()
+    with rt.database.session(read_only=True) as session:
+        reader = _reader(session, token)
+        replies = session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.subscriber_id == reader.id)
+            .order_by(InboundMessage.id)
+        )
+        data = {
+            "you_gave": {"email": reader.email, "first_name": reader.first_name,
+                         "timezone": reader.timezone},
+            "your_settings": {"discreet": reader.discreet, "send_hour": reader.send_hour,
+                              "status": reader.status.value},
+            "emails_sent": [{"email": d.step, "sent_at": _iso(d.sent_at),
+                             "message_id": d.message_id} for d in _received(session, reader)],
+            "your_replies": [{"received_at": _iso(m.received_at), "text": m.reply_text or ""}
+                             for m in replies if m.category == InboundCategory.REPLY],
+            "your_record": [{"at": _iso(e.at), "what": e.what, "how": e.how,
+                             "detail": e.detail} for e in record_of(session, reader)],
+        }  # fmt: skip
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-course-data.json"'},
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def init_app(app: Flask) -> None:

@@ -20,6 +20,7 @@ from service.models import Consent, ReaderEvent, Subscriber
 HOW = {
     "form": "on the sign-up form",
     "reader": "on their preferences page",
+    "schedule": "when the pause they chose ended",
     "desk": "on the therapist's desk",
     "cli": "from the command line",
     "link": "with the link in their confirmation email",

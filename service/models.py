@@ -164,6 +164,10 @@ class Enrollment(Base):
     completed_at: Mapped[datetime | None]
     #: when it was paused (status ``paused``): a resume keeps the wait that was left
     paused_at: Mapped[datetime | None]
+    #: a pause the reader asked to last a while: the tick resumes it then
+    resume_at: Mapped[datetime | None]
+    #: every wait between emails is multiplied by this (2: the reader asked to slow down)
+    pace: Mapped[int] = mapped_column(default=1, server_default="1")
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
 

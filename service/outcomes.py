@@ -229,7 +229,7 @@ def advance_values(
         }
     due = next_due(
         now=now,
-        delay_days=course.step(following).delay_days,
+        delay_days=course.step(following).delay_days * max(1, enrollment.pace or 1),
         send_hour=reader_hour(course, delivery.subscriber.send_hour),
         zone=zone_for(delivery.subscriber.timezone, course.timezone),
         scale=time_scale,

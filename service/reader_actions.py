@@ -13,7 +13,7 @@ had in hand goes out and moves the paused course on (``models.UNDER_WAY``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -68,16 +68,28 @@ def _under_way(session: Session, subscriber: Subscriber, wanted: EnrollmentStatu
     return enrollment
 
 
-def pause(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+def pause(
+    session: Session,
+    subscriber: Subscriber,
+    *,
+    now: datetime,
+    actor: str,
+    days: int | None = None,
+) -> str:
+    """Hold the course; for ``days`` (then the tick resumes it), or until resumed."""
     enrollment = _under_way(session, subscriber, EnrollmentStatus.ACTIVE)
     enrollment.status = EnrollmentStatus.PAUSED
     enrollment.paused_at = now
+    enrollment.resume_at = now + timedelta(days=days) if days else None
     session.execute(
         update(Delivery)
         .where(Delivery.enrollment_id == enrollment.id, Delivery.status.in_(UNSENT))
         .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error=PAUSED_NOTE)
     )
-    record(session, subscriber, "paused", actor=actor, now=now)
+    record(session, subscriber, "paused", actor=actor, now=now,
+           detail=f"for {days} days" if days else None)  # fmt: skip
+    if days:
+        return f"Paused for {days} days: it starts again by itself on {enrollment.resume_at:%d %B}."
     return "Paused: nothing more goes to them until the course is resumed."
 
 
@@ -87,7 +99,7 @@ def resume(session: Session, subscriber: Subscriber, *, now: datetime, actor: st
     enrollment = _under_way(session, subscriber, EnrollmentStatus.PAUSED)
     paused_for = now - (enrollment.paused_at or now)
     enrollment.status = EnrollmentStatus.ACTIVE
-    enrollment.paused_at = None
+    enrollment.paused_at = enrollment.resume_at = None
     if enrollment.next_send_at is not None:
         enrollment.next_send_at = max(now, enrollment.next_send_at + paused_for)
         record(session, subscriber, "resumed", actor=actor, now=now)
@@ -221,3 +233,37 @@ def set_discreet(
     subscriber.discreet = on
     record(session, subscriber, "discreet_on" if on else "discreet_off", actor=actor, now=now)
     return "Done: your next emails will be discreet." if on else "Done: discreet mode is off."
+
+
+def slow_down(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
+    """Every remaining wait doubled: the next email's, and each after it."""
+    enrollment = _under_way(session, subscriber, EnrollmentStatus.ACTIVE)
+    if enrollment.pace >= 2:
+        raise Refused("The course is already at the slower pace.")
+    enrollment.pace = 2
+    if enrollment.next_send_at is not None and enrollment.next_send_at > now:
+        course = shipped_course(enrollment.course)
+        zone = zone_for(subscriber.timezone, course.timezone)
+        today = now.astimezone(zone).date()
+        days_left = (enrollment.next_send_at.astimezone(zone).date() - today).days
+        later = today + timedelta(days=2 * days_left)  # (in calendar days, as planned)
+        hour = reader_hour(course, subscriber.send_hour)
+        enrollment.next_send_at = datetime.combine(later, time(hour), tzinfo=zone).astimezone(UTC)
+    record(session, subscriber, "slowed", actor=actor, now=now)
+    return "Slowed down: every wait between emails is now twice as long."
+
+
+def resume_rested(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Resume the courses whose reader paused them for a while, now that it has passed (the
+    tick's work); returns how many."""
+    due = session.scalars(
+        select(Enrollment)
+        .where(Enrollment.status == EnrollmentStatus.PAUSED, Enrollment.resume_at <= now)
+        .limit(limit)
+    ).all()
+    for enrollment in due:
+        try:
+            resume(session, enrollment.subscriber, now=now, actor="schedule")
+        except Refused:  # they left meanwhile: nothing to resume
+            enrollment.resume_at = None
+    return len(due)

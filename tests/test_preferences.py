@@ -63,8 +63,8 @@ def test_pause_resume_and_next_now_from_the_readers_own_page(
     tick_and_work(rt)  # the welcome
     link = _link(rt, reader)
     page = _do(client, link, "pause")
-    assert "Paused" in page and "Resume my course" in page
-    run_course(rt, days=20)
+    assert "Paused for 7 days" in page and "Resume my course now" in page
+    run_course(rt, days=5)
     assert len(smtp_sink.messages_to("pia@example.test")) == 1
     _do(client, link, "resume")
     _do(client, link, "next")
@@ -161,3 +161,40 @@ def test_the_archive_shows_exactly_the_emails_received_and_the_data_comes_whole(
     assert [e["email"] for e in data["emails_sent"]] == [0, 1]
     assert [r["what"] for r in data["your_record"]] == ["confirmed", "next now"]
     assert data["your_replies"] == []
+
+
+def test_a_week_long_pause_ends_by_itself_and_slowing_down_doubles_every_wait(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    from datetime import timedelta
+
+    from service.models import DeliveryKind
+
+    rested = enrolled(rt, "rest@example.test", timezone="UTC")
+    slow = enrolled(rt, "slow@example.test", timezone="UTC")
+    tick_and_work(rt)  # both welcomes
+    paused_at = rt.clock.now()
+    _do(client, _link(rt, rested), "pause")
+    page = _do(client, _link(rt, slow), "slow")
+    assert "twice as long" in page
+    run_course(rt, days=40)
+    with rt.database.session() as session:
+        sent = {
+            (email, step): at
+            for email, step, at in session.execute(
+                select(Subscriber.email, Delivery.step, Delivery.sent_at)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Delivery.kind == DeliveryKind.STEP)
+            )
+        }
+        reader_row = session.get(Subscriber, rested)
+        assert reader_row is not None
+        record = [(e.what, e.how) for e in record_of(session, reader_row)]
+    # the paused reader's course started again a week later, by itself, and finished
+    assert sent[("rest@example.test", 1)] >= paused_at + timedelta(days=7)
+    assert ("resumed", "when the pause they chose ended") in record
+    assert len([k for k in sent if k[0] == "rest@example.test"]) == 8
+    # the slower reader: each wait twice the course's (1 day, then 2: now 2, then 4)
+    gaps = [(sent[("slow@example.test", n + 1)].date() - sent[("slow@example.test", n)].date()).days
+            for n in range(7)]  # fmt: skip
+    assert gaps == [2, 4, 4, 4, 4, 4, 4], gaps

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from emails.course import default_course
-from service import deliveries, desk_snapshot, inbox, outcomes
+from service import deliveries, desk_snapshot, inbox, outcomes, reader_actions
 from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
 from workers.runtime import Runtime
 
@@ -44,6 +44,8 @@ class TickReport:
 def tick(rt: Runtime) -> TickReport:
     now = rt.clock.now()
     db = rt.database
+    with db.session() as session:  # pauses a reader asked to end by themselves
+        reader_actions.resume_rested(session, now=now)
     with db.session() as session:
         created = deliveries.create_due_step_deliveries(
             session,

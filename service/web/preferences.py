@@ -80,6 +80,10 @@ def page(token: str) -> ResponseReturnValue:
             next_at=next_at,
             hours=range(QUIET_UNTIL, QUIET_FROM),
             usual_hour=loaded.send_hour,
+            pace=enrollment.pace if enrollment else 1,
+            resume_at=enrollment.resume_at.astimezone(zone)
+            if enrollment is not None and enrollment.resume_at
+            else None,
         )
 
 
@@ -100,8 +104,13 @@ def _erase(session: Session, reader: Subscriber, **kw: object) -> str:
     return reader_actions.erase(session, reader, **kw)  # type: ignore[arg-type]
 
 
+def _pause_a_week(session: Session, reader: Subscriber, **kw: object) -> str:
+    return reader_actions.pause(session, reader, days=7, **kw)  # type: ignore[arg-type]
+
+
 ACTIONS: dict[str, Callable[..., str]] = {
-    "pause": reader_actions.pause,
+    "pause": _pause_a_week,
+    "slow": reader_actions.slow_down,
     "resume": reader_actions.resume,
     "next": reader_actions.next_now,
     "hour": _hour,

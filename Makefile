@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# axe-core (npm) checks the reader's pages for accessibility in the browser tests
+AXE    := .cache/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: install run test lint format bench reliability migrate clean browser wrk
+.PHONY: install run test lint format bench reliability migrate clean browser wrk axe
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +46,12 @@ browser:
 	  fi; \
 	fi
 
-test: lint browser
+axe: $(AXE)
+
+$(AXE):
+	npm install --prefix .cache/axe --no-audit --no-fund --silent axe-core@4.14.1
+
+test: lint browser axe
 	$(BIN)/pytest --cov --cov-report=term
 
 # wrk (Debian's package) drives the sign-up benchmark; installed when missing and we may

@@ -1,0 +1,98 @@
+"""The reader's preferences page in a real browser, from the link in their email: every
+action end to end (a paused reader gets nothing until resumed; "next now" sends exactly one;
+the archive shows exactly the emails received; erase leaves nothing that names them), at
+375 px, and with no serious or critical axe-core violations."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from service.models import Enrollment, EnrollmentStatus, Subscriber
+from tests.support.browser import shoot
+from tests.support.harness import enrolled, tick_and_work
+from tests.support.live import LiveServer
+from tests.support.smtp import SMTPSink
+from workers.runtime import Runtime
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).resolve().parents[1] / ".cache/axe/node_modules/axe-core/axe.min.js"
+
+
+def _axe(page: Page) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the page."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make axe` (make test does)")
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [f"{v['id']}: {v['help']}" for v in found if v["impact"] in ("serious", "critical")]
+
+
+def _preferences_link(smtp_sink: SMTPSink, address: str) -> str:
+    body = smtp_sink.messages_to(address)[-1].get_body(("plain",)).get_content()
+    found = re.search(r"https?://\S+/preferences/\S+", body)
+    assert found, body
+    return found.group(0)
+
+
+def _press(page: Page, name: str) -> None:
+    page.get_by_role("button", name=name).click()
+    expect(page.get_by_role("status")).to_be_visible()
+
+
+def test_every_preference_in_a_real_browser(
+    page: Page, live: LiveServer, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    reader = enrolled(rt, "ana@example.test", timezone="UTC", first_name="Ana")
+    tick_and_work(rt)  # the welcome, with the link in its footer
+    page.goto(_preferences_link(smtp_sink, "ana@example.test"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your course, your way")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert _axe(page) == []
+    shoot(page, "preferences")
+
+    _press(page, "Pause for a week")
+    expect(page.get_by_role("status")).to_contain_text("Paused for 7 days")
+    tick_and_work(rt)
+    assert len(smtp_sink.messages_to("ana@example.test")) == 1  # nothing while paused
+    _press(page, "Resume my course now")
+    _press(page, "Send me the next email now")
+    tick_and_work(rt)
+    tick_and_work(rt)
+    assert len(smtp_sink.messages_to("ana@example.test")) == 2  # exactly one more
+    _press(page, "Slow down (twice as long between emails)")
+    expect(page.get_by_text("at the slower pace")).to_be_visible()
+    page.get_by_label("The time my emails arrive").select_option("18")
+    _press(page, "Save the time")
+    _press(page, "Turn discreet mode on")
+    expect(page.get_by_text("Discreet mode is on")).to_be_visible()
+
+    page.get_by_role("link", name="Read every email you have received").click()
+    headings = page.get_by_role("heading", level=2).all_inner_texts()
+    assert headings == [str(m["Subject"]) for m in smtp_sink.messages_to("ana@example.test")]
+    assert _axe(page) == []
+    shoot(page, "preferences-archive")
+    page.go_back()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download your data").click()
+    data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert data["you_gave"]["email"] == "ana@example.test"
+    assert [e["what"] for e in data["your_record"]][-3:] == ["slowed", "hour chosen",
+                                                            "discreet on"]  # fmt: skip
+
+    _press(page, "Unsubscribe")
+    expect(page.get_by_text("You are not receiving")).to_be_visible()
+    page.get_by_label("I understand this deletes my address, name and replies for good").check()
+    _press(page, "Erase my details")
+    expect(page.get_by_text("Your details were erased")).to_be_visible()
+    with rt.database.session() as session:
+        row = session.get(Subscriber, reader)
+        assert row is not None and row.erased_at is not None and "ana" not in row.email
+        status = session.scalar(select(Enrollment.status))
+    assert status == EnrollmentStatus.CANCELLED

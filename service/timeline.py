@@ -32,6 +32,7 @@ EVENT_WORDS = {
     "erased": "Their data was erased",
     "imported": "Imported",
     "hour_chosen": "Chose the hour their emails arrive",
+    "slowed": "Slowed their course down",
     "discreet_on": "Discreet mode on",
     "discreet_off": "Discreet mode off",
 }

@@ -96,3 +96,21 @@ def test_every_preference_in_a_real_browser(
         assert row is not None and row.erased_at is not None and "ana" not in row.email
         status = session.scalar(select(Enrollment.status))
     assert status == EnrollmentStatus.CANCELLED
+
+
+def test_the_preferences_work_by_keyboard_alone(
+    page: Page, live: LiveServer, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    enrolled(rt, "kay@example.test", timezone="UTC")
+    tick_and_work(rt)
+    page.goto(_preferences_link(smtp_sink, "kay@example.test"))
+    for _ in range(30):  # Tab from the top of the page to the first button
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent.trim()") == "Pause for a week":
+            break
+    else:
+        pytest.fail("Tab never reached the pause button")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Paused for 7 days")
+    with rt.database.session() as session:
+        assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.PAUSED

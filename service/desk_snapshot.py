@@ -2,10 +2,12 @@
 the tick now and then and kept in one row, so the overview answers at once however long the
 list grows (a million readers: a count over five million deliveries takes seconds).
 
-Small lists are counted live on each visit instead: while a refresh takes under
-``LIVE_BELOW`` seconds, the overview ignores the snapshot. A refresh is spaced by its own cost
-(``spacing``): every few seconds for a small list, every few minutes for a huge one, so the
-tick never spends more than a thirtieth of its time on it.
+Small lists are counted live on each visit instead: below ``LARGE_LIST`` readers (as the
+last count found), the overview ignores the snapshot. The choice goes by size, not by how
+long the last count took, so a busy moment never makes a small list's figures stale.
+
+A refresh is spaced by its own cost (``spacing``): every few seconds for a small list, every
+few minutes for a huge one, so the tick never spends more than a thirtieth of its time on it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from service.db import Database
 from service.desk import counted
 from service.models import DeskSnapshot
 
-#: A refresh faster than this: the overview counts live instead (it is cheap enough).
-LIVE_BELOW = 0.05
+#: Below this many readers the overview counts live (a few milliseconds at 10,000).
+LARGE_LIST = 50_000
 #: Bounds of the spacing between refreshes.
 SOONEST = timedelta(seconds=2)
 LATEST = timedelta(minutes=5)
@@ -38,9 +40,13 @@ def read(session: Session) -> tuple[dict[str, Any], datetime] | None:
     """The snapshot's figures and when they were counted, if the list is large enough for
     the overview to use them."""
     row = session.get(DeskSnapshot, 1)
-    if row is None or row.seconds < LIVE_BELOW:
+    if row is None:
         return None
-    return json.loads(row.data), row.taken_at
+    data = json.loads(row.data)
+    signed_up = int(data["funnel"][0][1]) if data.get("funnel") else 0
+    if signed_up < LARGE_LIST:
+        return None
+    return data, row.taken_at
 
 
 def refresh_if_due(database: Database, *, now: datetime, step_titles: list[str]) -> bool:

@@ -58,13 +58,13 @@ def current_enrollment(session: Session, subscriber: Subscriber) -> Enrollment |
 
 def _under_way(session: Session, subscriber: Subscriber, wanted: EnrollmentStatus) -> Enrollment:
     if subscriber.erased_at is not None:
-        raise Refused("This reader's data was erased.")
+        raise Refused("These details were erased.")
     if subscriber.status != SubscriberStatus.ACTIVE:
-        raise Refused(f"This reader is {subscriber.status.value}, not taking the course.")
+        raise Refused(f"The course is not being taken at this address ({subscriber.status.value}).")
     enrollment = current_enrollment(session, subscriber)
     if enrollment is None or enrollment.status != wanted:
         state = "not started" if enrollment is None else enrollment.status.value
-        raise Refused(f"Their course is {state}, not {wanted.value}.")
+        raise Refused(f"The course is {state}, not {wanted.value}.")
     return enrollment
 
 
@@ -90,7 +90,7 @@ def pause(
            detail=f"for {days} days" if days else None)  # fmt: skip
     if days:
         return f"Paused for {days} days: it starts again by itself on {enrollment.resume_at:%d %B}."
-    return "Paused: nothing more goes to them until the course is resumed."
+    return "Paused: nothing more is sent until the course is resumed."
 
 
 def resume(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
@@ -103,7 +103,7 @@ def resume(session: Session, subscriber: Subscriber, *, now: datetime, actor: st
     if enrollment.next_send_at is not None:
         enrollment.next_send_at = max(now, enrollment.next_send_at + paused_for)
         record(session, subscriber, "resumed", actor=actor, now=now)
-        return f"Resumed: their next email is due {enrollment.next_send_at:%Y-%m-%d %H:%M} UTC."
+        return f"Resumed: the next email is due {enrollment.next_send_at:%Y-%m-%d %H:%M} UTC."
     # the email that was waiting to go when it was paused: the same row goes now
     held = session.scalar(
         select(Delivery).where(
@@ -116,26 +116,26 @@ def resume(session: Session, subscriber: Subscriber, *, now: datetime, actor: st
         held.status = DeliveryStatus.PENDING
         held.attempts, held.claimed_at, held.last_error = 0, None, None
     record(session, subscriber, "resumed", actor=actor, now=now)
-    return "Resumed: their next email goes out within a minute."
+    return "Resumed: the next email goes out within a minute."
 
 
 def next_now(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
     """Bring the next email forward to now; the one after it keeps its usual wait."""
     enrollment = _under_way(session, subscriber, EnrollmentStatus.ACTIVE)
     if enrollment.next_send_at is None:
-        raise Refused("Their next email is already on its way.")
+        raise Refused("The next email is already on its way.")
     enrollment.next_send_at = now
     step = enrollment.next_step
     record(session, subscriber, "next_now", actor=actor, now=now, detail=f"email {step}")
-    return "Their next email goes out within a minute."
+    return "The next email goes out within a minute."
 
 
 def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
     if subscriber.erased_at is not None:
-        raise Refused("This reader's data was erased.")
+        raise Refused("These details were erased.")
     if not leave(session, subscriber, now=now, how=actor):
-        raise Refused(f"This reader is already {subscriber.status.value}.")
-    return "Unsubscribed: nothing more goes to them."
+        raise Refused(f"This address is already {subscriber.status.value}.")
+    return "Unsubscribed: nothing more will be sent."
 
 
 def erase(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:
@@ -146,7 +146,7 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime, actor: str
     The suppression list keeps a bounced address: it is there so the address is never mailed
     again, which erasing must not undo."""
     if subscriber.erased_at is not None:
-        raise Refused("This reader's data was already erased.")
+        raise Refused("These details were already erased.")
     address = subscriber.email.lower()
     leave(session, subscriber, now=now, how=actor)
     session.execute(delete(Consent).where(Consent.subscriber_id == subscriber.id))
@@ -168,7 +168,7 @@ def erase(session: Session, subscriber: Subscriber, *, now: datetime, actor: str
     subscriber.unsubscribe_token = new_address_token()
     subscriber.erased_at = now
     record(session, subscriber, "erased", actor=actor, now=now)
-    return "Erased: their address, name, consent records and replies are gone."
+    return "Erased: the address, name, consent records and replies are gone."
 
 
 def may_resend(delivery: Delivery, reader: Subscriber) -> bool:
@@ -177,7 +177,7 @@ def may_resend(delivery: Delivery, reader: Subscriber) -> bool:
 
 def _why_not_resend(delivery: Delivery, reader: Subscriber) -> str | None:
     if reader.erased_at is not None:
-        return "This reader's data was erased."
+        return "These details were erased."
     if reader.status != meant_for(delivery.kind):
         return f"This reader is {reader.status.value}; that email is not for them now."
     if delivery.status not in RESENDABLE_BY_HAND:
@@ -222,7 +222,7 @@ def choose_hour(
         enrollment.next_send_at = max(now, moved.astimezone(UTC))
     record(session, subscriber, "hour_chosen", actor=actor, now=now,
            detail=f"{hour}:00" if hour is not None else "the course's usual hour")  # fmt: skip
-    return "Done: your emails will arrive at that time from now on."
+    return "Done: emails will arrive at that time from now on."
 
 
 def set_discreet(
@@ -232,7 +232,7 @@ def set_discreet(
         return "Nothing changed."
     subscriber.discreet = on
     record(session, subscriber, "discreet_on" if on else "discreet_off", actor=actor, now=now)
-    return "Done: your next emails will be discreet." if on else "Done: discreet mode is off."
+    return "Done: the next emails will be discreet." if on else "Done: discreet mode is off."
 
 
 def slow_down(session: Session, subscriber: Subscriber, *, now: datetime, actor: str) -> str:

@@ -235,13 +235,13 @@ def test_the_form_on_the_blog_and_on_a_stranger_site(
         _sign_in(page, service)
         _visit(page, service + "/admin/share", "desk-share")
         _visit(page, service + "/embed", "embed-form")
-        page.goto(blog.url)
+        page.goto(blog.url, wait_until="networkidle")  # the framed form's files, all served
         page.get_by_label("Email").fill("blogreader@example.test")
         page.get_by_role("button", name="Join from the blog").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
         assert page.url.startswith(service)
 
-        page.goto(blog.url)
+        page.goto(blog.url, wait_until="networkidle")  # the framed form's files, all served
         framed = page.frame_locator("iframe")
         framed.get_by_label("Your email address").fill("framereader@example.test")
         framed.get_by_role("button", name="Send me the course").click()
@@ -257,7 +257,7 @@ def test_the_form_on_the_blog_and_on_a_stranger_site(
     console: list[str] = []
     other.on("console", lambda message: console.append(message.text))
     try:
-        other.goto(stranger.url)
+        other.goto(stranger.url, wait_until="networkidle")
         other.get_by_label("Email").fill("stranger@example.test")
         with other.expect_response(lambda r: r.url.endswith("/embed")) as answer:
             other.get_by_role("button", name="Join from the blog").click()
@@ -266,6 +266,7 @@ def test_the_form_on_the_blog_and_on_a_stranger_site(
         expect(refused).to_have_text("This form can't be sent from here")
         # and its frame of the form was refused by the browser itself
         assert any("frame-ancestors" in text for text in console), console
+        other.wait_for_load_state("networkidle")  # nothing in flight when the page closes
     finally:
         context.close()
         stranger.server.stop()

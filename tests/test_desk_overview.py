@@ -3,6 +3,7 @@ for a small one), and the lists behind its health figures."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -45,18 +46,21 @@ def test_a_large_list_is_shown_from_the_ticks_snapshot_and_refreshed(
     with rt.database.session() as session:
         snapshot = session.get(DeskSnapshot, 1)
         assert snapshot is not None and snapshot.taken_at == rt.clock.now()
-        # as if counting had taken a second (a list of millions): the overview uses it
-        session.execute(update(DeskSnapshot).values(seconds=1.0))
+        # as if the list were large and counting took a second: the overview uses it
+        data = json.loads(snapshot.data)
+        data["funnel"][0][1] = desk_snapshot.LARGE_LIST
+        session.execute(update(DeskSnapshot).values(seconds=1.0, data=json.dumps(data)))
     enrolled(rt, "two@example.test", timezone="UTC")
     sign_in(admin)
     page = admin.get("/admin").get_data(as_text=True)
-    assert dict(ROW.findall(page))["Signed up"] == "1" and "Counted at" in page
+    assert dict(ROW.findall(page))["Signed up"] == str(desk_snapshot.LARGE_LIST)
+    assert "Counted at" in page
     # not counted again before its spacing (30 times its cost) has passed
     assert not desk_snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=["W"])
     rt.clock.advance(desk_snapshot.spacing(1.0))  # type: ignore[attr-defined]
     dispatch.tick(rt)
     page = admin.get("/admin").get_data(as_text=True)
-    # the refresh was quick (a small list): the overview counts live again
+    # the new count found a small list: the overview counts live again
     assert dict(ROW.findall(page))["Signed up"] == "2" and "Counted at" not in page
 
 

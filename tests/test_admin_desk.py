@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
-from tests.support.desk import PASSWORD, desk, sign_in, token
+from tests.support.desk import PASSWORD, desk, join_by_web, sign_in, token
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
@@ -196,18 +196,8 @@ def test_every_desk_page_is_closed_to_strangers(admin: FlaskClient) -> None:
 def test_a_readers_timeline_tells_their_course_in_order(
     admin: FlaskClient, rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
 ) -> None:
-    signed = client.post(
-        "/",
-        data={"email": "sam@example.test", "first_name": "Sam", "timezone": "UTC",
-              "csrf_token": token(client, "/")},
-    )  # fmt: skip
-    assert signed.status_code == 303
-    work(rt)  # the confirmation email
-    [confirmation] = smtp_sink.messages_to("sam@example.test")
-    link = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
-    assert link
-    path = "/" + link.group(0).split("/", 3)[3]
-    client.post(path, data={"csrf_token": token(client, path)})
+    join_by_web(client, rt, smtp_sink, "sam@example.test", first_name="Sam")  # answers 303
+    assert len(smtp_sink.messages_to("sam@example.test")) == 1  # the confirmation email
     tick_and_work(rt)  # the welcome
     welcome = smtp_sink.messages_to("sam@example.test")[-1]
     data = reply_to(welcome, "This helped.", sender="sam@example.test")

@@ -4,8 +4,6 @@ appended, never rewritten; printed by ``coursemail consent ADDRESS``."""
 
 from __future__ import annotations
 
-import re
-
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -13,7 +11,7 @@ from sqlalchemy import select
 
 from service.consent_record import record_of
 from service.models import Subscriber
-from tests.support.desk import sign_in, token
+from tests.support.desk import join_by_web, sign_in, token
 from tests.support.env import settings_env
 from tests.support.harness import tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
@@ -23,19 +21,8 @@ from workers.runtime import Runtime
 
 
 def _sign_up_and_confirm(client: FlaskClient, rt: Runtime, sink: SMTPSink, address: str) -> None:
-    client.post(
-        "/",
-        data={"email": address, "first_name": "Ren", "timezone": "UTC",
-              "csrf_token": token(client, "/")},
-        environ_base={"REMOTE_ADDR": "203.0.113.7"},
-        headers={"User-Agent": "TestBrowser/1.0"},
-    )  # fmt: skip
-    work(rt)
-    [confirmation] = sink.messages_to(address)
-    link = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
-    assert link
-    path = "/" + link.group(0).split("/", 3)[3]
-    client.post(path, data={"csrf_token": token(client, path)})
+    join_by_web(client, rt, sink, address, environ_base={"REMOTE_ADDR": "203.0.113.7"},
+                headers={"User-Agent": "TestBrowser/1.0"})  # fmt: skip
     tick_and_work(rt)
 
 

@@ -21,7 +21,7 @@ from service.models import (
     ReaderEvent,
     Subscriber,
 )
-from tests.support.desk import sign_in, token
+from tests.support.desk import join_by_web, sign_in, token
 from tests.support.harness import enrolled, run_course, tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
@@ -181,17 +181,8 @@ def test_unsubscribing_for_them_stops_everything(
 def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
     admin: FlaskClient, rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
 ) -> None:
-    client.post(
-        "/",
-        data={"email": "erin@example.test", "first_name": "Erin", "timezone": "UTC",
-              "csrf_token": token(client, "/")},
-    )  # fmt: skip
-    work(rt)
-    [confirmation] = smtp_sink.messages_to("erin@example.test")
-    link = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
-    assert link
-    path = "/" + link.group(0).split("/", 3)[3]
-    client.post(path, data={"csrf_token": token(client, path)})
+    join_by_web(client, rt, smtp_sink, "erin@example.test", first_name="Erin")
+    assert len(smtp_sink.messages_to("erin@example.test")) == 1  # the confirmation
     tick_and_work(rt)
     welcome = smtp_sink.messages_to("erin@example.test")[-1]
     data = reply_to(welcome, "Thank you, Erin here.", sender="erin@example.test")

@@ -5,13 +5,12 @@ the libraries'), once the web app or a ``coursemail`` command has started."""
 from __future__ import annotations
 
 import logging
-import re
 
 import pytest
 from flask.testing import FlaskClient
 
 from service.logmask import mask
-from tests.support.desk import sign_in, token
+from tests.support.desk import join_by_web, sign_in
 from tests.support.harness import run_course, work
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
@@ -40,17 +39,7 @@ def test_a_readers_whole_course_leaves_no_address_or_words_in_the_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     caplog.set_level(logging.DEBUG)
-    client.post(
-        "/",
-        data={"email": ADDRESS, "first_name": "Ren", "timezone": "UTC",
-              "csrf_token": token(client, "/")},
-    )  # fmt: skip
-    work(rt)
-    [confirmation] = smtp_sink.messages_to(ADDRESS)
-    link = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
-    assert link
-    path = "/" + link.group(0).split("/", 3)[3]
-    client.post(path, data={"csrf_token": token(client, path)})
+    join_by_web(client, rt, smtp_sink, ADDRESS)
     run_course(rt)
     welcome = smtp_sink.messages_to(ADDRESS)[1]
     data = reply_to(welcome, SECRET_WORDS + ". I want to die.", sender=ADDRESS)

@@ -6,7 +6,6 @@ Registered on the desk's blueprint, so the sign-in guard covers every one of the
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import NamedTuple
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -149,7 +148,3 @@ def mark_handled(reply_id: int) -> ResponseReturnValue:
         message.handled_at = rt.clock.now() if handled else None
     flash("Marked handled." if handled else "Marked as not handled yet.", "done")
     return redirect(url_for("admin.reply", reply_id=reply_id), 303)
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""

@@ -1,15 +1,19 @@
 """Signing in to the therapist's desk from a test client (the ``admin`` fixture is in
-conftest)."""
+conftest), and a reader joining through the real pages."""
 
 from __future__ import annotations
 
 import re
+from email.message import EmailMessage
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from service.web import create_app
 from tests.support.env import settings_env
+from tests.support.harness import work
+from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
@@ -36,3 +40,28 @@ def sign_in(client: FlaskClient, password: str = PASSWORD, name: str = "lee", **
         data={"username": name, "password": password, "csrf_token": token(client)},
         environ_base={"REMOTE_ADDR": extra.get("ip", "192.0.2.10")},
     )
+
+
+def confirm_from(client: FlaskClient, confirmation: EmailMessage) -> None:
+    """Press "Yes, start the course" behind the link in a confirmation email."""
+    found = re.search(r"https?://\S+/confirm/\S+", confirmation.get_body(("plain",)).get_content())
+    assert found, "no confirmation link"
+    path = "/" + found.group(0).split("/", 3)[3]
+    client.post(path, data={"csrf_token": token(client, path)})
+
+
+def join_by_web(
+    client: FlaskClient, rt: Runtime, sink: SMTPSink, address: str, *, first_name: str = "Ren",
+    **request: Any,
+) -> None:  # fmt: skip
+    """A reader signs up on the course page and confirms from their inbox, as in life
+    (``request``: the POST's environ_base, headers...). The welcome is due afterwards."""
+    answer = client.post(
+        "/",
+        data={"email": address, "first_name": first_name, "timezone": "UTC",
+              "csrf_token": token(client, "/")},
+        **request,
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    work(rt)  # the confirmation email
+    confirm_from(client, sink.messages_to(address)[0])

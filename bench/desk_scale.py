@@ -24,7 +24,7 @@ from bench.common import progress
 from bench.stats import Figure
 from bench.tick_scale import NOW, _runtime, _stored, database, numbers_from_one
 from emails.course import default_course
-from service import desk, desk_snapshot
+from service.desk import snapshot
 from service.web import create_app
 from workers.runtime import Runtime
 
@@ -137,9 +137,9 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
         populate(rt, total)
         progress(f"  {kind}: {total:,} readers, {total * SENT_EACH:,} emails written in "
                  f"{time.monotonic() - started:.0f}s")  # fmt: skip
-        titles = desk_snapshot.step_titles(default_course())
+        titles = snapshot.step_titles(default_course())
         start = time.perf_counter()
-        assert desk_snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=titles)
+        assert snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=titles)
         refresh = time.perf_counter() - start
         client = _client(rt)
         signed_up = f"<td>{total}</td>"
@@ -148,7 +148,7 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
         for _ in range(reps):
             with rt.database.session(read_only=True) as session:
                 start = time.perf_counter()
-                desk.overview(session, now=rt.clock.now(), step_titles=titles,
+                overview.overview(session, now=rt.clock.now(), step_titles=titles,
                               claim_timeout=rt.settings.claim_timeout)  # fmt: skip
                 live.append(time.perf_counter() - start)
         searches = {
@@ -191,6 +191,6 @@ if __name__ == "__main__":  # a quick look without the whole `make bench`
 
 def spacing_for(seconds: float) -> str:
     """The tick's spacing between refreshes that take ``seconds``, in words."""
-    from service.desk_snapshot import spacing
+    from service.desk.snapshot import spacing
 
     return f"{spacing(seconds).total_seconds():.0f} s"

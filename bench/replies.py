@@ -7,7 +7,7 @@ import time
 import tracemalloc
 
 from bench.common import per_second, progress
-from service.migrate import upgrade
+from service.store.migrate import upgrade
 from tests.support.smtp import SMTPSink
 
 REPLY = (

@@ -23,9 +23,9 @@ from bench.common import progress
 from bench.reliability.stack import postgres_url
 from bench.stats import Figure
 from service.clock import ManualClock
-from service.migrate import upgrade
 from service.settings import Settings
-from workers import dispatch
+from service.store.migrate import upgrade
+from workers import tick
 from workers.redis_server import EmbeddedRedis
 from workers.runtime import Runtime
 
@@ -53,17 +53,17 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     base = postgres_url()
     assert base is not None, "PostgreSQL is not reachable"
     schema = f"cm_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
+    superuser = create_engine(base)
+    with superuser.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     try:
         upgrade(url)
         yield url
     finally:
-        with admin.begin() as conn:
+        with superuser.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        superuser.dispose()
 
 
 def numbers_from_one(postgres: bool) -> str:
@@ -138,12 +138,12 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> TickFigures:
         for _ in range(reps):
             reset(rt)
             start = time.perf_counter()
-            report = dispatch.tick(rt)
+            report = tick.tick(rt)
             seconds.append(time.perf_counter() - start)
             assert report.created == report.enqueued == DUE, report
         reset(rt)
         tracemalloc.start()
-        dispatch.tick(rt)
+        tick.tick(rt)
         peak = tracemalloc.get_traced_memory()[1] / 1024
         tracemalloc.stop()
         reset(rt)
@@ -161,7 +161,7 @@ def explain(rt: Runtime) -> list[str]:
 
     event.listen(rt.database.engine, "before_cursor_execute", catch)
     try:
-        dispatch.tick(rt)
+        tick.tick(rt)
     finally:
         event.remove(rt.database.engine, "before_cursor_execute", catch)
     prefix = "EXPLAIN QUERY PLAN " if rt.database.is_sqlite else "EXPLAIN "
@@ -187,7 +187,7 @@ def redis_at_rest(folder: Path, total: int = 1_000_000) -> tuple[int, int]:
         rt.redis.flushall()
         empty = int(rt.redis.info("memory")["used_memory"])
         for _ in range(3):
-            report = dispatch.tick(rt)
+            report = tick.tick(rt)
             assert report.created == 0, report
         return empty, int(rt.redis.info("memory")["used_memory"])
 

@@ -30,7 +30,7 @@ from bench.stats import Figure
 from emails.course import default_course
 from emails.message import Envelope, build_message, to_bytes
 from emails.render import Contact, Renderer
-from service import deliveries
+from service.outbox import claims
 from tests.support.smtp import Received, SinkHandler, SMTPSink
 from workers.runtime import Runtime
 
@@ -158,11 +158,11 @@ def naive(count: int, *, reps: int, workers: int = 2) -> Figure:
 def _enqueue_one_per_email(rt: Runtime, count: int) -> None:
     now = rt.clock.now()
     with rt.database.session() as session:
-        deliveries.create_due_step_deliveries(
+        claims.create_due_step_deliveries(
             session, now=now, mail_domain="example.test", limit=count, postgres=False
         )
     with rt.database.session() as session:
-        claimed = deliveries.claim_ready(session, now=now, limit=count)
+        claimed = claims.claim_ready(session, now=now, limit=count)
     Queue(NAIVE_QUEUE, connection=rt.redis).enqueue_many(
         [
             Queue.prepare_data("bench.naive_worker.send_one", args=(i,), result_ttl=60)

@@ -18,8 +18,8 @@ from emails.course import Course, default_course
 from emails.render import Contact
 from service.addresses import Addresses
 from service.clock import Clock, SystemClock
-from service.db import Database
 from service.settings import Settings
+from service.store.db import Database
 
 
 @dataclass

@@ -14,8 +14,9 @@ from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy.orm import Session
 
-from service import deliveries, inbox
 from service.context import Context
+from service.inbox import inbound
+from service.outbox import claims
 
 log = logging.getLogger("coursemail.queues")
 
@@ -48,7 +49,7 @@ def enqueue_or_release(
     ids: Sequence[int],
     *,
     job: str = SEND_BATCH,
-    release: Callable[[Session, Sequence[int]], None] = deliveries.release,
+    release: Callable[[Session, Sequence[int]], None] = claims.release,
 ) -> int:
     """Enqueue claimed ids in batches; returns the number of jobs, 0 if Redis refused.
 
@@ -74,7 +75,7 @@ def enqueue_replies(ctx: Context, inbound_ids: Sequence[int]) -> int:
     Replies share the transactional queue: a person who wrote is waiting, like a sign-up.
     """
     return enqueue_or_release(
-        ctx, QUEUE_TRANSACTIONAL, inbound_ids, job=HANDLE_REPLIES, release=inbox.release
+        ctx, QUEUE_TRANSACTIONAL, inbound_ids, job=HANDLE_REPLIES, release=inbound.release
     )
 
 
@@ -84,9 +85,7 @@ def send_confirmation_now(ctx: Context, subscriber_id: int) -> bool:
     Best effort: if Redis is away the row goes back to the outbox for the tick.
     """
     with ctx.database.session() as session:
-        delivery_id = deliveries.claim_pending_confirmation(
-            session, subscriber_id, now=ctx.clock.now()
-        )
+        delivery_id = claims.claim_pending_confirmation(session, subscriber_id, now=ctx.clock.now())
     if delivery_id is None:
         return False
     return enqueue_or_release(ctx, QUEUE_TRANSACTIONAL, [delivery_id]) > 0

@@ -74,7 +74,7 @@ class Settings:
         return self.COURSEMAIL_ENV == "production"
 
     @property
-    def admin_can_sign_in(self) -> bool:
+    def desk_can_sign_in(self) -> bool:
         """Whether the therapist's desk has a password to check (else it stays closed)."""
         return bool(self.ADMIN_PASSWORD or self.ADMIN_PASSWORD_HASH)
 
@@ -149,7 +149,7 @@ class Settings:
                     "POSTAL_ADDRESS must be set in production: every email's footer shows "
                     "the sender's postal address (anti-spam law requires it)"
                 )
-            if not self.admin_can_sign_in:
+            if not self.desk_can_sign_in:
                 raise ConfigError(
                     "ADMIN_PASSWORD (or ADMIN_PASSWORD_HASH) must be set in production"
                 )

@@ -16,9 +16,9 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from service.clock import ManualClock
-from service.migrate import upgrade
-from service.models import Base
 from service.settings import Settings
+from service.store.migrate import upgrade
+from service.store.models import Base
 from tests.support.env import settings_env
 from tests.support.smtp import SMTPSink
 from workers import runtime as runtime_module
@@ -62,15 +62,15 @@ def postgres_schema() -> Iterator[str | None]:
         return
     schema = f"cm_test_{uuid.uuid4().hex[:10]}"
     base = _postgres_url(TEST_DATABASE_URL)
-    admin = create_engine(base)
-    with admin.begin() as conn:
+    superuser = create_engine(base)
+    with superuser.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = _with_schema(base, schema)
     upgrade(url)
     yield url
-    with admin.begin() as conn:
+    with superuser.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    superuser.dispose()
 
 
 def _postgres_url(url: str) -> str:
@@ -195,8 +195,8 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def admin(rt: Runtime) -> FlaskClient:
+def desk(rt: Runtime) -> FlaskClient:
     """A client of the desk, its account set (sign in with ``tests.support.desk.sign_in``)."""
-    from tests.support.desk import PASSWORD, desk
+    from tests.support.desk import PASSWORD, desk_app
 
-    return desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()
+    return desk_app(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()

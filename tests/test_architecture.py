@@ -66,14 +66,14 @@ def _loaded_by(modules: str, roots: tuple[str, ...]) -> list[str]:
 
 
 def test_the_web_app_and_the_domain_load_without_the_workers() -> None:
-    web = "service.web, service.queues, service.triage, service.links"
+    web = "service.web, service.queues, service.inbox.triage, service.outbox.links"
     assert _loaded_by(web, ("workers",)) == []
 
 
 def test_the_domain_loads_without_flask() -> None:
     domain = (
-        "service.lifecycle, service.deliveries, service.inbox, service.triage, "
-        "service.queues, service.links, service.context"
+        "service.readers.lifecycle, service.outbox.claims, service.inbox.inbound, "
+        "service.inbox.triage, service.queues, service.outbox.links, service.context"
     )
     assert _loaded_by(domain, ("flask", "werkzeug")) == []
     assert "flask" in _loaded_by("service.web", ("flask",))  # the probe does see imports

@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from service import backup, lifecycle
 from service.clock import ManualClock
-from service.db import Database
-from service.models import Consent, Subscriber
+from service.readers import lifecycle
+from service.store import backup
+from service.store.db import Database
+from service.store.models import Consent, Subscriber
 from tests.conftest import make_settings
 from tests.support.env import settings_env
 from workers.cli import main

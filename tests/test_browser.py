@@ -55,7 +55,7 @@ def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
     with rt.database.session() as session:
         from sqlalchemy import select
 
-        from service.models import Subscriber
+        from service.store.models import Subscriber
 
         reader = session.scalars(select(Subscriber)).one()
         assert (reader.email, reader.first_name, reader.timezone) == (

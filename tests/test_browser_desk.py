@@ -16,9 +16,9 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from service.models import Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Enrollment, EnrollmentStatus, Subscriber
 from tests.support.browser import shoot
-from tests.support.desk import PASSWORD, desk
+from tests.support.desk import PASSWORD, desk_app
 from tests.support.harness import enrolled, run_course, tick_and_work, work
 from tests.support.live import LiveServer
 from tests.support.mail import reply_address, reply_to, send
@@ -62,7 +62,7 @@ def blog() -> Iterator[Site]:
 @pytest.fixture
 def served(rt: Runtime, blog: Site) -> Iterator[LiveServer]:
     """The desk app (with the blog listed in EMBED_ORIGINS) on a free loopback port."""
-    app = desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD, EMBED_ORIGINS=blog.url)
+    app = desk_app(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD, EMBED_ORIGINS=blog.url)
     server = LiveServer(app)
     rt.settings = replace(rt.settings, PUBLIC_URL=server.url)
     blog.service = server.url

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from service.models import Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Enrollment, EnrollmentStatus, Subscriber
 from tests.support.browser import shoot
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.live import LiveServer

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from tests.support.env import settings_env
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.smtp import SMTPSink
-from workers import cli_desk
+from workers.cli import desk as cli_desk
 from workers.cli import main
 from workers.runtime import Runtime
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from service.models import (
+from service.store.models import (
     Consent,
     Enrollment,
     EnrollmentStatus,

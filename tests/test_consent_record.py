@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.consent_record import record_of
-from service.models import Subscriber
+from service.readers.history import record_of
+from service.store.models import Subscriber
 from tests.support.desk import join_by_web, sign_in, token
 from tests.support.env import settings_env
 from tests.support.harness import tick_and_work, work
@@ -34,7 +34,7 @@ def _record(rt: Runtime, address: str) -> list[tuple[str, str]]:
 
 
 def test_the_record_tells_how_each_reader_joined_and_left(
-    app: Flask, client: FlaskClient, admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink,
+    app: Flask, client: FlaskClient, desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink,
     listener: int,
 ) -> None:  # fmt: skip
     for address in ("one@example.test", "page@example.test", "stop@example.test",
@@ -49,13 +49,13 @@ def test_the_record_tells_how_each_reader_joined_and_left(
     data = reply_to(welcome, "stop", sender="stop@example.test")
     assert send(listener, "stop@example.test", [reply_address(welcome)], data) == {}
     work(rt)
-    sign_in(admin)
+    sign_in(desk)
     with rt.database.session() as session:
         public_id = session.scalar(
             select(Subscriber.public_id).where(Subscriber.email == "desk@example.test")
         )
     path = f"/admin/subscribers/{public_id}/pause"
-    admin.post(path, data={"csrf_token": token(admin, path)})
+    desk.post(path, data={"csrf_token": token(desk, path)})
 
     signed_up = ("signed up", "on form signup-2026-11-30 from 203.0.113.7")
     confirmed = ("confirmed", "with the link in their confirmation email")

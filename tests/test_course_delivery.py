@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from emails.course import default_course
 from service.addresses import AddressKind
-from service.models import (
+from service.store.models import (
     Delivery,
     DeliveryStatus,
     Enrollment,

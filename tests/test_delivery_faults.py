@@ -12,8 +12,9 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from emails.course import default_course
-from service import deliveries, lifecycle
-from service.models import (
+from service.outbox import claims
+from service.readers import lifecycle
+from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -25,7 +26,7 @@ from service.models import (
 )
 from tests.support.harness import enrolled, run_course, subscriber, tick_and_work, work
 from tests.support.smtp import SMTPSink, free_port
-from workers import dispatch
+from workers import tick
 from workers.runtime import Runtime
 
 COURSE = default_course()
@@ -49,7 +50,7 @@ def test_smtp_4xx_is_retried_with_backoff_then_sent(rt: Runtime, smtp_sink: SMTP
     tick_and_work(rt)
     first = _step_deliveries(rt)[0]
     assert first.status == DeliveryStatus.RETRY_WAIT
-    assert first.next_attempt_at == start + deliveries.BACKOFF[0]
+    assert first.next_attempt_at == start + claims.BACKOFF[0]
     assert "451" in (first.last_error or "")
 
     run_course(rt)
@@ -67,7 +68,7 @@ def test_smtp_4xx_gives_up_after_the_limit_and_keeps_the_address(
 
     (welcome,) = _step_deliveries(rt)
     assert welcome.status == DeliveryStatus.FAILED_PERMANENT
-    assert welcome.attempts == deliveries.MAX_ATTEMPTS
+    assert welcome.attempts == claims.MAX_ATTEMPTS
     assert smtp_sink.received == []
     with rt.database.session() as session:
         assert session.scalars(select(Enrollment.status)).one() == EnrollmentStatus.STALLED
@@ -134,7 +135,7 @@ def test_unreachable_smtp_server_means_retry_not_loss(rt: Runtime, smtp_sink: SM
     assert {d.status for d in _step_deliveries(rt)} == {DeliveryStatus.RETRY_WAIT}
 
     rt.settings = replace(rt.settings, SMTP_URL=good_url)
-    rt.clock.advance(deliveries.BACKOFF[0])
+    rt.clock.advance(claims.BACKOFF[0])
     tick_and_work(rt)
     assert {d.status for d in _step_deliveries(rt)} == {DeliveryStatus.SENT}
     assert len(smtp_sink.received) == 2
@@ -144,7 +145,7 @@ def test_unsubscribe_between_claim_and_send_stops_the_send(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     subscriber_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
-    report = dispatch.tick(rt)
+    report = tick.tick(rt)
     assert report.enqueued == 1  # claimed and in Redis
     with rt.database.session() as session:
         sub = session.get(Subscriber, subscriber_id)
@@ -176,13 +177,13 @@ def test_two_ticks_at_once_claim_each_delivery_once(rt: Runtime, smtp_sink: SMTP
     for n in range(40):
         enrolled(rt, f"reader{n}@example.test", timezone="UTC")
     barrier = threading.Barrier(2)
-    reports: list[dispatch.TickReport] = []
+    reports: list[tick.TickReport] = []
     errors: list[BaseException] = []
 
     def one_tick() -> None:
         try:
             barrier.wait()
-            reports.append(dispatch.tick(rt))
+            reports.append(tick.tick(rt))
         except BaseException as error:  # surfaced below
             errors.append(error)
 
@@ -202,15 +203,15 @@ def test_two_ticks_at_once_claim_each_delivery_once(rt: Runtime, smtp_sink: SMTP
 
 def test_redis_losing_everything_loses_no_email(rt: Runtime, smtp_sink: SMTPSink) -> None:
     enrolled(rt, "sam@example.test", timezone="UTC")
-    assert dispatch.tick(rt).enqueued == 1
+    assert tick.tick(rt).enqueued == 1
     Redis.from_url(rt.settings.REDIS_URL).flushdb()  # a restart with nothing on disk
     work(rt)
     assert smtp_sink.received == []
 
-    rt.clock.advance(deliveries.STALE_CLAIM_AFTER - timedelta(seconds=1))
-    assert dispatch.tick(rt).enqueued == 0  # not stale yet: the job may still be coming
+    rt.clock.advance(claims.STALE_CLAIM_AFTER - timedelta(seconds=1))
+    assert tick.tick(rt).enqueued == 0  # not stale yet: the job may still be coming
     rt.clock.advance(seconds=2)
-    assert dispatch.tick(rt).enqueued == 1
+    assert tick.tick(rt).enqueued == 1
     work(rt)
     assert len(smtp_sink.received) == 1
 
@@ -220,7 +221,7 @@ def test_redis_down_at_tick_hands_claims_back(rt: Runtime, smtp_sink: SMTPSink, 
     down = Runtime(
         replace(rt.settings, REDIS_URL=f"unix://{tmp_path}/nobody-here.sock"), clock=rt.clock
     )
-    report = dispatch.tick(down)
+    report = tick.tick(down)
     down.database.dispose()
     assert (report.created, report.enqueued, report.released) == (1, 0, 1)
     assert _step_deliveries(rt)[0].status == DeliveryStatus.PENDING
@@ -259,7 +260,7 @@ def test_a_sent_delivery_is_never_sent_again_by_a_duplicate_job(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     enrolled(rt, "sam@example.test", timezone="UTC")
-    dispatch.tick(rt)
+    tick.tick(rt)
     (delivery,) = _step_deliveries(rt)
     # the same id enqueued twice (a re-found claim whose first job was only slow)
     rt.queue("coursemail-course").enqueue("workers.jobs.send_batch", [delivery.id])

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from emails.course import default_course
-from service.models import (
+from service.store.models import (
     Consent,
     Delivery,
     Enrollment,
@@ -37,15 +37,15 @@ def _public_id(rt: Runtime, subscriber_id: int) -> str:
         return reader.public_id
 
 
-def act(admin: FlaskClient, public_id: str, name: str, **form: str) -> str:
+def act(desk: FlaskClient, public_id: str, name: str, **form: str) -> str:
     """Open the action's confirming page, then press its button; returns the timeline."""
     query = "?" + "&".join(f"{k}={v}" for k, v in form.items()) if form else ""
     path = f"/admin/subscribers/{public_id}/{name}"
-    page = admin.get(path + query)
+    page = desk.get(path + query)
     assert page.status_code == 200, page.get_data(as_text=True)
-    answer = admin.post(path, data={"csrf_token": token(admin, path + query), **form})
+    answer = desk.post(path, data={"csrf_token": token(desk, path + query), **form})
     assert answer.status_code == 303, answer.get_data(as_text=True)
-    return admin.get(answer.headers["Location"]).get_data(as_text=True)
+    return desk.get(answer.headers["Location"]).get_data(as_text=True)
 
 
 def _steps_sent(rt: Runtime, subscriber_id: int) -> list[int]:
@@ -62,23 +62,23 @@ def _steps_sent(rt: Runtime, subscriber_id: int) -> list[int]:
 
 
 def test_a_paused_reader_gets_nothing_until_resumed_then_the_rest_once(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     reader = enrolled(rt, "paula@example.test", timezone="UTC")
     tick_and_work(rt)  # the welcome
-    sign_in(admin)
+    sign_in(desk)
     public_id = _public_id(rt, reader)
     # the confirming page changes nothing by itself
-    admin.get(f"/admin/subscribers/{public_id}/pause")
+    desk.get(f"/admin/subscribers/{public_id}/pause")
     with rt.database.session() as session:
         assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.ACTIVE
-    page = act(admin, public_id, "pause")
+    page = act(desk, public_id, "pause")
     assert "Paused" in page and "Course paused" in page and "on the therapist" in page
     run_course(rt, days=30)
     assert _steps_sent(rt, reader) == [0]
     assert len(smtp_sink.messages_to("paula@example.test")) == 1
 
-    page = act(admin, public_id, "resume")
+    page = act(desk, public_id, "resume")
     assert "Course resumed" in page
     run_course(rt, days=30)
     assert _steps_sent(rt, reader) == list(range(STEPS))
@@ -86,15 +86,15 @@ def test_a_paused_reader_gets_nothing_until_resumed_then_the_rest_once(
 
 
 def test_pausing_holds_an_email_already_waiting_and_resuming_sends_that_same_one(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     reader = enrolled(rt, "held@example.test", timezone="UTC")
     tick_and_work(rt)  # the welcome
     rt.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
-    from workers import dispatch
+    from workers import tick
 
     with rt.database.session() as session:  # the tick turns the due step into a row...
-        from service.deliveries import create_due_step_deliveries
+        from service.outbox.claims import create_due_step_deliveries
 
         assert (
             create_due_step_deliveries(
@@ -106,13 +106,13 @@ def test_pausing_holds_an_email_already_waiting_and_resuming_sends_that_same_one
             )
             == 1
         )  # ...which waits for a worker
-    sign_in(admin)
+    sign_in(desk)
     public_id = _public_id(rt, reader)
-    act(admin, public_id, "pause")
-    dispatch.tick(rt)
+    act(desk, public_id, "pause")
+    tick.tick(rt)
     work(rt)
     assert len(smtp_sink.messages_to("held@example.test")) == 1  # only the welcome
-    act(admin, public_id, "resume")
+    act(desk, public_id, "resume")
     tick_and_work(rt)
     assert _steps_sent(rt, reader) == [0, 1]
     with rt.database.session() as session:  # one row per step, never a second
@@ -125,12 +125,12 @@ def test_pausing_holds_an_email_already_waiting_and_resuming_sends_that_same_one
 
 
 def test_next_now_sends_exactly_one_email_and_the_one_after_keeps_its_wait(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     reader = enrolled(rt, "nina@example.test", timezone="UTC")
     tick_and_work(rt)
-    sign_in(admin)
-    page = act(admin, _public_id(rt, reader), "next")
+    sign_in(desk)
+    page = act(desk, _public_id(rt, reader), "next")
     assert "Next email brought forward" in page
     tick_and_work(rt)
     tick_and_work(rt)
@@ -142,44 +142,44 @@ def test_next_now_sends_exactly_one_email_and_the_one_after_keeps_its_wait(
 
 
 def test_one_email_is_sent_again_on_purpose_and_recorded(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     reader = enrolled(rt, "rita@example.test", timezone="UTC")
     tick_and_work(rt)
-    sign_in(admin)
+    sign_in(desk)
     public_id = _public_id(rt, reader)
-    timeline = admin.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
+    timeline = desk.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
     link = re.search(r'href="(/admin/subscribers/[^"]+/resend\?delivery=(\d+))"', timeline)
     assert link, timeline
-    page = act(admin, public_id, "resend", delivery=link.group(2))
+    page = act(desk, public_id, "resend", delivery=link.group(2))
     assert "On its way again" in page
     work(rt)
     [first, again] = smtp_sink.messages_to("rita@example.test")
     assert first["Subject"] == again["Subject"] and first["Message-ID"] == again["Message-ID"]
-    assert "An email sent again" in admin.get(f"/admin/subscribers/{public_id}").get_data(
+    assert "An email sent again" in desk.get(f"/admin/subscribers/{public_id}").get_data(
         as_text=True
     )
     # an email that has not gone out yet is not "sent again"
-    refused = act(admin, public_id, "resend", delivery="999999")
+    refused = act(desk, public_id, "resend", delivery="999999")
     assert "Nothing was sent" in refused
 
 
 def test_unsubscribing_for_them_stops_everything(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     reader = enrolled(rt, "uma@example.test", timezone="UTC")
     tick_and_work(rt)
-    sign_in(admin)
+    sign_in(desk)
     public_id = _public_id(rt, reader)
-    assert "Unsubscribed for them" in act(admin, public_id, "unsubscribe")
+    assert "Unsubscribed for them" in act(desk, public_id, "unsubscribe")
     run_course(rt)
     assert len(smtp_sink.messages_to("uma@example.test")) == 1
     # a second time says why nothing changed
-    assert "Nothing was changed" in act(admin, public_id, "unsubscribe")
+    assert "Nothing was changed" in act(desk, public_id, "unsubscribe")
 
 
 def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
-    admin: FlaskClient, rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
+    desk: FlaskClient, rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
 ) -> None:
     join_by_web(client, rt, smtp_sink, "erin@example.test", first_name="Erin")
     assert len(smtp_sink.messages_to("erin@example.test")) == 1  # the confirmation
@@ -188,13 +188,13 @@ def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
     data = reply_to(welcome, "Thank you, Erin here.", sender="erin@example.test")
     assert send(listener, "erin@example.test", [reply_address(welcome)], data) == {}
     work(rt)
-    sign_in(admin)
-    before = admin.get("/admin").get_data(as_text=True)
+    sign_in(desk)
+    before = desk.get("/admin").get_data(as_text=True)
     with rt.database.session() as session:
         reader = session.scalar(select(Subscriber))
         assert reader is not None
         public_id, reader_id = reader.public_id, reader.id
-    page = act(admin, public_id, "erase")
+    page = act(desk, public_id, "erase")
     assert "Their data was erased" in page and "erin@example.test" not in page
     with rt.database.session() as session:
         reader = session.get(Subscriber, reader_id)
@@ -208,31 +208,31 @@ def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
         for table in ("subscribers", "consents", "inbound_messages", "deliveries", "reader_events"):
             rows = session.execute(select(Subscriber.metadata.tables[table])).all()
             assert "erin" not in repr(rows).lower(), table
-    after = admin.get("/admin").get_data(as_text=True)
+    after = desk.get("/admin").get_data(as_text=True)
     signed_up = re.compile(r"Signed up</th>\s*<td>(\d+)")
     assert signed_up.findall(before) == signed_up.findall(after) == ["1"]
-    assert "erin@" not in admin.get("/admin/subscribers?q=erin").get_data(as_text=True).lower()
-    assert "Nothing was changed" in act(admin, public_id, "erase")
+    assert "erin@" not in desk.get("/admin/subscribers?q=erin").get_data(as_text=True).lower()
+    assert "Nothing was changed" in act(desk, public_id, "erase")
 
 
 def test_actions_need_the_form_token_and_a_known_reader_and_action(
-    admin: FlaskClient, rt: Runtime
+    desk: FlaskClient, rt: Runtime
 ) -> None:
     reader = enrolled(rt, "tess@example.test", timezone="UTC")
-    sign_in(admin)
+    sign_in(desk)
     public_id = _public_id(rt, reader)
-    assert admin.post(f"/admin/subscribers/{public_id}/pause").status_code == 400
-    assert admin.get(f"/admin/subscribers/{public_id}/explode").status_code == 404
-    assert admin.get("/admin/subscribers/nobody/pause").status_code == 404
-    assert admin.get(f"/admin/subscribers/{public_id}/resend").status_code == 400
+    assert desk.post(f"/admin/subscribers/{public_id}/pause").status_code == 400
+    assert desk.get(f"/admin/subscribers/{public_id}/explode").status_code == 404
+    assert desk.get("/admin/subscribers/nobody/pause").status_code == 404
+    assert desk.get(f"/admin/subscribers/{public_id}/resend").status_code == 400
     with rt.database.session() as session:
         assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.ACTIVE
     # resuming a course that is not paused says why
-    assert "Nothing was changed" in act(admin, public_id, "resume")
+    assert "Nothing was changed" in act(desk, public_id, "resume")
 
 
 def test_a_reply_is_marked_handled_and_back(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
     enrolled(rt, "hal@example.test", timezone="UTC")
     tick_and_work(rt)
@@ -240,47 +240,47 @@ def test_a_reply_is_marked_handled_and_back(
     data = reply_to(welcome, "A question for you.", sender="hal@example.test")
     assert send(listener, "hal@example.test", [reply_address(welcome)], data) == {}
     work(rt)
-    sign_in(admin)
+    sign_in(desk)
     with rt.database.session() as session:
         reply_id = session.scalar(select(InboundMessage.id))
     path = f"/admin/replies/{reply_id}"
-    answer = admin.post(path + "/handled", data={"csrf_token": token(admin, path), "handled": "1"})
+    answer = desk.post(path + "/handled", data={"csrf_token": token(desk, path), "handled": "1"})
     assert answer.status_code == 303
-    page = admin.get(path).get_data(as_text=True)
+    page = desk.get(path).get_data(as_text=True)
     assert "You marked this handled" in page
-    assert "handled" in admin.get("/admin/replies").get_data(as_text=True)
-    admin.post(path + "/handled", data={"csrf_token": token(admin, path), "handled": "0"})
-    assert "Mark handled" in admin.get(path).get_data(as_text=True)
+    assert "handled" in desk.get("/admin/replies").get_data(as_text=True)
+    desk.post(path + "/handled", data={"csrf_token": token(desk, path), "handled": "0"})
+    assert "Mark handled" in desk.get(path).get_data(as_text=True)
     assert (
-        admin.post(
-            "/admin/replies/99999/handled", data={"csrf_token": token(admin, path)}
+        desk.post(
+            "/admin/replies/99999/handled", data={"csrf_token": token(desk, path)}
         ).status_code
         == 404
     )
 
 
 def test_when_the_queue_is_away_the_desk_says_so_and_nothing_is_sent(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     from redis import Redis
 
     reader = enrolled(rt, "quinn@example.test", timezone="UTC")
     tick_and_work(rt)
-    sign_in(admin)
+    sign_in(desk)
     public_id = _public_id(rt, reader)
-    timeline = admin.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
+    timeline = desk.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
     link = re.search(r"/resend\?delivery=(\d+)", timeline)
     assert link
     working = rt.redis
     rt.redis = Redis.from_url("redis://127.0.0.1:9", socket_connect_timeout=0.5)  # type: ignore[misc]
     try:
-        page = act(admin, public_id, "resend", delivery=link.group(1))
+        page = act(desk, public_id, "resend", delivery=link.group(1))
         assert "the queue is not answering" in page
         path = "/admin/course/1"
-        admin.post(path + "/test", data={"csrf_token": token(admin, path), "to": "l@example.test"})
-        assert "the queue is not answering" in admin.get(path).get_data(as_text=True)
+        desk.post(path + "/test", data={"csrf_token": token(desk, path), "to": "l@example.test"})
+        assert "the queue is not answering" in desk.get(path).get_data(as_text=True)
         # the actions that need no worker go on: pausing writes only to the database
-        assert "Course paused" in act(admin, public_id, "pause")
+        assert "Course paused" in act(desk, public_id, "pause")
     finally:
         rt.redis.close()
         rt.redis = working  # type: ignore[misc]

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from emails.course import default_course
-from service.models import Consent, Delivery, Subscriber
 from service.settings import ConfigError, Settings
-from tests.support.desk import PASSWORD, desk, sign_in, token
+from service.store.models import Consent, Delivery, Subscriber
+from tests.support.desk import PASSWORD, desk_app, sign_in, token
 from tests.support.harness import work
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
@@ -22,32 +22,32 @@ from workers.runtime import Runtime
 BLOG = "http://127.0.0.1:8765"
 
 
-def test_every_email_is_shown_as_a_reader_gets_it(admin: FlaskClient) -> None:
-    sign_in(admin)
-    listing = admin.get("/admin/course").get_data(as_text=True)
+def test_every_email_is_shown_as_a_reader_gets_it(desk: FlaskClient) -> None:
+    sign_in(desk)
+    listing = desk.get("/admin/course").get_data(as_text=True)
     links = re.findall(r'href="(/admin/course/(?:confirmation|\d+))"', listing)
     assert len(links) == len(default_course().steps) + 1
     for link in links:
-        page = admin.get(link).get_data(as_text=True)
+        page = desk.get(link).get_data(as_text=True)
         assert "Subject" in page and "Preview line" in page and "Message-ID" in page
         assert f'src="{link}/html"' in page and "sandbox" in page
-        framed = admin.get(link + "/html")
+        framed = desk.get(link + "/html")
         assert framed.status_code == 200 and "<html" in framed.get_data(as_text=True)
         policy = framed.headers["Content-Security-Policy"]
         assert policy.startswith("sandbox;") and "frame-ancestors 'self'" in policy
         assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
-    welcome = admin.get("/admin/course/0").get_data(as_text=True)
+    welcome = desk.get("/admin/course/0").get_data(as_text=True)
     assert "Sam" in welcome and "List-Unsubscribe" in welcome
-    assert admin.get("/admin/course/99").status_code == 404
-    assert admin.get("/admin/course/x").status_code == 404
+    assert desk.get("/admin/course/99").status_code == 404
+    assert desk.get("/admin/course/x").status_code == 404
 
 
 def test_the_schedule_follows_the_readers_clock_across_daylight_saving(
-    admin: FlaskClient,
+    desk: FlaskClient,
 ) -> None:
-    sign_in(admin)
+    sign_in(desk)
     # a Los Angeles reader signing up on the evening before the March change
-    page = admin.get("/admin/course?zone=America/Los_Angeles&signed_up=2027-03-12T21:30").get_data(
+    page = desk.get("/admin/course?zone=America/Los_Angeles&signed_up=2027-03-12T21:30").get_data(
         as_text=True
     )
     rows = re.findall(
@@ -61,49 +61,51 @@ def test_the_schedule_follows_the_readers_clock_across_daylight_saving(
     utc = [u for *_, u in rows[2:]]
     assert utc[0].endswith("16:00") and all(u.endswith("15:00") for u in utc[1:]), utc
     # Kolkata has no daylight saving and a half-hour offset
-    page = admin.get("/admin/course?zone=Asia/Kolkata&signed_up=2027-03-12T21:30").get_data(
+    page = desk.get("/admin/course?zone=Asia/Kolkata&signed_up=2027-03-12T21:30").get_data(
         as_text=True
     )
     assert "IST" in page and "02:30" in page
-    wrong = admin.get("/admin/course?zone=Mars/Olympus").get_data(as_text=True)
+    wrong = desk.get("/admin/course?zone=Mars/Olympus").get_data(as_text=True)
     assert "not a time zone we know" in wrong
-    odd = admin.get("/admin/course?signed_up=yesterday").get_data(as_text=True)
+    odd = desk.get("/admin/course?signed_up=yesterday").get_data(as_text=True)
     assert "should look like" in odd
 
 
 def test_a_test_email_arrives_marked_and_is_nobodys_delivery(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
-    sign_in(admin)
+    sign_in(desk)
     for which in ("2", "confirmation"):
         path = f"/admin/course/{which}"
-        answer = admin.post(
-            path + "/test", data={"csrf_token": token(admin, path), "to": "lee@example.test"}
+        answer = desk.post(
+            path + "/test", data={"csrf_token": token(desk, path), "to": "lee@example.test"}
         )
         assert answer.status_code == 303
-        assert "on its way" in admin.get(path).get_data(as_text=True)
+        assert "on its way" in desk.get(path).get_data(as_text=True)
     work(rt)
     [step, confirmation] = smtp_sink.messages_to("lee@example.test")
     shown = re.search(
-        r"<dt>Subject</dt><dd>([^<]+)</dd>", admin.get("/admin/course/2").get_data(as_text=True)
+        r"<dt>Subject</dt><dd>([^<]+)</dd>",
+        desk.get("/admin/course/2").get_data(as_text=True),
     )
     assert shown and step["Subject"] == "[TEST] " + html.unescape(shown.group(1))
     assert confirmation["Subject"].startswith("[TEST] ")
     with rt.database.session() as session:
         assert session.scalar(select(func.count(Delivery.id))) == 0
         assert session.scalar(select(func.count(Subscriber.id))) == 0
-    bad = admin.post(
-        "/admin/course/2/test", data={"csrf_token": token(admin, "/admin/course/2"), "to": "lee"}
+    bad = desk.post(
+        "/admin/course/2/test",
+        data={"csrf_token": token(desk, "/admin/course/2"), "to": "lee"},
     )
     assert bad.status_code == 303
-    assert "Nothing was sent" in admin.get("/admin/course/2").get_data(as_text=True)
-    assert admin.post("/admin/course/2/test", data={"to": "lee@example.test"}).status_code == 400
+    assert "Nothing was sent" in desk.get("/admin/course/2").get_data(as_text=True)
+    assert desk.post("/admin/course/2/test", data={"to": "lee@example.test"}).status_code == 400
 
 
 def test_the_share_page_gives_both_snippets_and_says_when_no_site_is_listed(
     rt: Runtime,
 ) -> None:
-    closed = desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()
+    closed = desk_app(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD).test_client()
     sign_in(closed)
     page = closed.get("/admin/share").get_data(as_text=True)
     assert "First ask whoever runs this server to set" in page
@@ -114,7 +116,9 @@ def test_the_share_page_gives_both_snippets_and_says_when_no_site_is_listed(
 
 @pytest.fixture
 def blog_desk(rt: Runtime) -> FlaskClient:
-    return desk(rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD, EMBED_ORIGINS=BLOG).test_client()
+    return desk_app(
+        rt, ADMIN_USERNAME="lee", ADMIN_PASSWORD=PASSWORD, EMBED_ORIGINS=BLOG
+    ).test_client()
 
 
 def test_only_the_listed_sites_may_frame_the_form(blog_desk: FlaskClient) -> None:

@@ -10,26 +10,26 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from service import desk_snapshot
-from service.models import Delivery, DeliveryStatus, DeskSnapshot
+from service.desk import snapshot
+from service.store.models import Delivery, DeliveryStatus, DeskSnapshot
 from tests.support.desk import sign_in
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.smtp import SMTPSink
-from workers import dispatch
+from workers import tick
 from workers.runtime import Runtime
 
 ROW = re.compile(r'<th scope="row">(?:<a [^>]+>)?([^<]+)(?:</a>)?</th><td>(\d+)</td>')
 
 
-def test_sign_ups_are_counted_per_day_for_thirty_days(admin: FlaskClient, rt: Runtime) -> None:
+def test_sign_ups_are_counted_per_day_for_thirty_days(desk: FlaskClient, rt: Runtime) -> None:
     start = rt.clock.now()
     for days_ago, count in ((40, 1), (2, 2), (0, 3)):
         rt.clock.set(start - timedelta(days=days_ago))  # type: ignore[attr-defined]
         for n in range(count):
             enrolled(rt, f"d{days_ago}-{n}@example.test", timezone="UTC")
     rt.clock.set(start)  # type: ignore[attr-defined]
-    sign_in(admin)
-    page = admin.get("/admin").get_data(as_text=True)
+    sign_in(desk)
+    page = desk.get("/admin").get_data(as_text=True)
     days = dict(re.findall(r'<th scope="row">(\d{4}-\d\d-\d\d)</th><td>(\d+)</td>', page))
     assert len(days) == 30
     assert days[str(start.date())] == "3"
@@ -39,39 +39,39 @@ def test_sign_ups_are_counted_per_day_for_thirty_days(admin: FlaskClient, rt: Ru
 
 
 def test_a_large_list_is_shown_from_the_ticks_snapshot_and_refreshed(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     enrolled(rt, "one@example.test", timezone="UTC")
-    dispatch.tick(rt)  # counts the figures into the snapshot
+    tick.tick(rt)  # counts the figures into the snapshot
     with rt.database.session() as session:
-        snapshot = session.get(DeskSnapshot, 1)
-        assert snapshot is not None and snapshot.taken_at == rt.clock.now()
+        row = session.get(DeskSnapshot, 1)
+        assert row is not None and row.taken_at == rt.clock.now()
         # as if the list were large and counting took a second: the overview uses it
-        data = json.loads(snapshot.data)
-        data["funnel"][0][1] = desk_snapshot.LARGE_LIST
+        data = json.loads(row.data)
+        data["funnel"][0][1] = snapshot.LARGE_LIST
         session.execute(update(DeskSnapshot).values(seconds=1.0, data=json.dumps(data)))
     enrolled(rt, "two@example.test", timezone="UTC")
-    sign_in(admin)
-    page = admin.get("/admin").get_data(as_text=True)
-    assert dict(ROW.findall(page))["Signed up"] == str(desk_snapshot.LARGE_LIST)
+    sign_in(desk)
+    page = desk.get("/admin").get_data(as_text=True)
+    assert dict(ROW.findall(page))["Signed up"] == str(snapshot.LARGE_LIST)
     assert "Counted at" in page
     # not counted again before its spacing (30 times its cost) has passed
-    assert not desk_snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=["W"])
-    rt.clock.advance(desk_snapshot.spacing(1.0))  # type: ignore[attr-defined]
-    dispatch.tick(rt)
-    page = admin.get("/admin").get_data(as_text=True)
+    assert not snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=["W"])
+    rt.clock.advance(snapshot.spacing(1.0))  # type: ignore[attr-defined]
+    tick.tick(rt)
+    page = desk.get("/admin").get_data(as_text=True)
     # the new count found a small list: the overview counts live again
     assert dict(ROW.findall(page))["Signed up"] == "2" and "Counted at" not in page
 
 
 def test_the_refresh_is_spaced_by_its_cost() -> None:
-    assert desk_snapshot.spacing(0.001) == desk_snapshot.SOONEST
-    assert desk_snapshot.spacing(1.0) == timedelta(seconds=30)
-    assert desk_snapshot.spacing(60) == desk_snapshot.LATEST
+    assert snapshot.spacing(0.001) == snapshot.SOONEST
+    assert snapshot.spacing(1.0) == timedelta(seconds=30)
+    assert snapshot.spacing(60) == snapshot.LATEST
 
 
 def test_each_health_figure_opens_its_rows(
-    admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     enrolled(rt, "amy@example.test", timezone="UTC")
     enrolled(rt, "due@example.test", timezone="UTC")
@@ -82,24 +82,24 @@ def test_each_health_figure_opens_its_rows(
             .where(Delivery.step == 0, Delivery.subscriber_id == 1)
             .values(status=DeliveryStatus.AMBIGUOUS, last_error="the connection dropped")
         )
-    sign_in(admin)
-    overview = admin.get("/admin").get_data(as_text=True)
+    sign_in(desk)
+    overview = desk.get("/admin").get_data(as_text=True)
     for state in ("ambiguous", "failed_permanent", "stale", "due"):
         assert f"/admin/emails?state={state}" in overview
-    ambiguous = admin.get("/admin/emails?state=ambiguous").get_data(as_text=True)
+    ambiguous = desk.get("/admin/emails?state=ambiguous").get_data(as_text=True)
     assert "amy@example.test" in ambiguous and "the connection dropped" in ambiguous
     assert "due@example.test" not in ambiguous
-    due = admin.get("/admin/emails?state=due").get_data(as_text=True)
+    due = desk.get("/admin/emails?state=due").get_data(as_text=True)
     assert "due@example.test" in due and "Email 1" in due
-    assert "Nothing here needs you" in admin.get("/admin/emails?state=failed_permanent").get_data(
+    assert "Nothing here needs you" in desk.get("/admin/emails?state=failed_permanent").get_data(
         as_text=True
     )
-    assert admin.get("/admin/emails?state=lost").status_code == 400
+    assert desk.get("/admin/emails?state=lost").status_code == 400
 
 
-def test_the_overview_says_where_readers_unsubscribed(admin: FlaskClient, rt: Runtime) -> None:
-    from service import lifecycle
-    from service.models import Subscriber
+def test_the_overview_says_where_readers_unsubscribed(desk: FlaskClient, rt: Runtime) -> None:
+    from service.readers import lifecycle
+    from service.store.models import Subscriber
 
     left_early = enrolled(rt, "early@example.test", timezone="UTC")
     enrolled(rt, "stays@example.test", timezone="UTC")
@@ -114,8 +114,8 @@ def test_the_overview_says_where_readers_unsubscribed(admin: FlaskClient, rt: Ru
         reader = session.get(Subscriber, left_early)
         assert reader is not None
         lifecycle.unsubscribe(session, reader, now=rt.clock.now(), how="page")
-    sign_in(admin)
-    page = admin.get("/admin").get_data(as_text=True)
+    sign_in(desk)
+    page = desk.get("/admin").get_data(as_text=True)
     table = page[page.index("Where readers unsubscribed") :]
     left = dict(ROW.findall(table))
     assert left["Before confirming"] == "1" and left["Before step 1"] == "1"

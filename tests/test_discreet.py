@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from emails.course import default_course
-from service.models import ReaderEvent, Subscriber
+from service.store.models import ReaderEvent, Subscriber
 from tests.support.desk import confirm_from, token
 from tests.support.harness import run_course, work
 from tests.support.smtp import SMTPSink

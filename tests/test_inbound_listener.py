@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import select
 
 from service.addresses import AddressKind
-from service.models import InboundMessage, InboundStatus
 from service.queues import QUEUE_TRANSACTIONAL
+from service.store.models import InboundMessage, InboundStatus
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.harness import work
 from tests.support.mail import send
 from tests.support.smtp import SMTPSink, free_port
 from tests.support.waiting import some_thread_is_in, wait_for
-from workers import dispatch, listener
+from workers import listener, tick
 from workers.runtime import Runtime
 
 RAW = b"From: reader@example.test\r\nSubject: Re: Step 1\r\n\r\nThank you.\x00 Really.\r\n"
@@ -133,7 +133,7 @@ def test_a_slow_database_write_does_not_stall_other_sessions(rt: Runtime, listen
     thread.start()
     try:
         # the first session is now inside its durable write, waiting on the lock
-        wait_for(lambda: some_thread_is_in("store", "service/inbox.py"), 10, "the blocked write")
+        wait_for(lambda: some_thread_is_in("store", "service/inbox/inbound.py"), 10, "the blocked write")
         started = time.monotonic()
         with smtplib.SMTP("127.0.0.1", listener, timeout=5) as smtp:
             smtp.ehlo()
@@ -298,6 +298,6 @@ def test_with_redis_away_a_reply_is_still_accepted_and_forwarded_once_it_is_back
     assert stored.claimed_at is None  # handed back at once, for the tick
     rt.settings = healthy
     rt.__dict__.pop("redis", None)
-    assert dispatch.tick(rt).replies == 1
+    assert tick.tick(rt).replies == 1
     work(rt)
     assert _stored(rt)[0].status != InboundStatus.RECEIVED  # the reply job has read it

@@ -16,7 +16,7 @@ from emails.html_text import html_to_text
 from emails.received import MAX_DEPTH, parse, strip_reply
 from emails.safety import SAFETY_DIR, SafetyFileError, crisis_phrases, crisis_reply
 from service.addresses import MAX_LOCAL_PART, Addresses, AddressKind
-from service.triage import asks_to_stop
+from service.inbox.triage import asks_to_stop
 
 ADDRESSES = Addresses("a-secret", "reply.example.test")
 

@@ -23,7 +23,13 @@ from sqlalchemy import select
 from emails.headers import clean_name, wire_address
 from emails.message import Envelope, build_message, to_bytes
 from emails.render import Rendered
-from service.models import Delivery, DeliveryKind, DeliveryStatus, Subscriber, SubscriberStatus
+from service.store.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Subscriber,
+    SubscriberStatus,
+)
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.http import csrf
 from tests.support.smtp import SMTPSink

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from service.models import Base
+from service.store.models import Base
 
 
 def test_migrations_and_models_agree(database_url: str) -> None:

@@ -12,7 +12,13 @@ from sqlalchemy import select
 
 from emails.course import default_course
 from service.clock import ManualClock
-from service.models import Delivery, DeliveryKind, DeliveryStatus, Enrollment, EnrollmentStatus
+from service.store.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+)
 from tests.support.env import settings_env
 from tests.support.harness import enrolled, run_course, tick_and_work
 from tests.support.smtp import SMTPSink

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from service.models import (
+from service.store.models import (
     Consent,
     Delivery,
     DeliveryStatus,
@@ -24,7 +24,7 @@ from tests.support.harness import run_course, tick_and_work, work
 from tests.support.http import csrf
 from tests.support.smtp import SMTPSink
 from tests.support.tokens import confirm_token_issued_days_ago
-from workers import dispatch
+from workers import tick
 from workers.runtime import Runtime
 
 
@@ -325,7 +325,7 @@ def test_one_click_unsubscribe_needs_no_cookie_token_or_content_type(
 ) -> None:
     token = _active_subscriber(client, rt, smtp_sink)
     rt.clock.advance(days=1, hours=16)  # 09:00 in London, the day after
-    assert dispatch.tick(rt).enqueued == 1  # step 1 is claimed and waiting in Redis
+    assert tick.tick(rt).enqueued == 1  # step 1 is claimed and waiting in Redis
 
     mail_provider = app.test_client(use_cookies=False)
     response = mail_provider.post(f"/u/{token}", data=b"List-Unsubscribe=One-Click")

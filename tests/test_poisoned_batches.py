@@ -10,8 +10,8 @@ from redis import Redis
 from sqlalchemy import select
 
 from emails.course import default_course
-from service import deliveries
-from service.models import (
+from service.outbox import claims
+from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -20,7 +20,7 @@ from service.models import (
 )
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.smtp import SMTPSink
-from workers import dispatch
+from workers import tick
 from workers.runtime import Runtime
 
 WELCOME = default_course().steps[0].subject
@@ -63,23 +63,23 @@ def test_a_poisoned_batch_delivers_every_other_member_on_the_first_pass(
         )
     assert status == EnrollmentStatus.STALLED
     # and it is not taken again
-    rt.clock.advance(deliveries.STALE_CLAIM_AFTER + timedelta(minutes=1))
-    assert dispatch.tick(rt).enqueued == 0
+    rt.clock.advance(claims.STALE_CLAIM_AFTER + timedelta(minutes=1))
+    assert tick.tick(rt).enqueued == 0
 
 
 def test_a_delivery_whose_worker_dies_every_time_is_given_up_at_the_limit(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     reader = enrolled(rt, "sam@example.test", timezone="UTC")
-    for attempt in range(1, deliveries.MAX_ATTEMPTS + 1):
-        report = dispatch.tick(rt)
+    for attempt in range(1, claims.MAX_ATTEMPTS + 1):
+        report = tick.tick(rt)
         assert report.enqueued == 1, f"attempt {attempt} was not taken"
         Redis.from_url(rt.settings.REDIS_URL).flushdb()  # the job dies with its worker
         assert _steps(rt)[reader].attempts == attempt  # counted as it was taken
-        rt.clock.advance(deliveries.STALE_CLAIM_AFTER + timedelta(seconds=1))
-    assert dispatch.tick(rt).enqueued == 0
+        rt.clock.advance(claims.STALE_CLAIM_AFTER + timedelta(seconds=1))
+    assert tick.tick(rt).enqueued == 0
     row = _steps(rt)[reader]
     assert row.status == DeliveryStatus.FAILED_PERMANENT
-    assert row.attempts == deliveries.MAX_ATTEMPTS
+    assert row.attempts == claims.MAX_ATTEMPTS
     assert "without an outcome" in (row.last_error or "")
     assert smtp_sink.received == []

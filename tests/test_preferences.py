@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.consent_record import record_of
-from service.models import Delivery, Enrollment, EnrollmentStatus, Subscriber
+from service.readers.history import record_of
+from service.store.models import Delivery, Enrollment, EnrollmentStatus, Subscriber
 from service.tokens import PreferencesTokens
 from tests.support.harness import enrolled, run_course, tick_and_work
 from tests.support.smtp import SMTPSink
@@ -168,7 +168,7 @@ def test_a_week_long_pause_ends_by_itself_and_slowing_down_doubles_every_wait(
 ) -> None:
     from datetime import timedelta
 
-    from service.models import DeliveryKind
+    from service.store.models import DeliveryKind
 
     rested = enrolled(rt, "rest@example.test", timezone="UTC")
     slow = enrolled(rt, "slow@example.test", timezone="UTC")

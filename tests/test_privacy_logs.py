@@ -35,7 +35,7 @@ def test_an_address_keeps_only_its_first_letter_and_domain(line: str, masked: st
 
 
 def test_a_readers_whole_course_leaves_no_address_or_words_in_the_logs(
-    client: FlaskClient, admin: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int,
+    client: FlaskClient, desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     caplog.set_level(logging.DEBUG)
@@ -45,8 +45,8 @@ def test_a_readers_whole_course_leaves_no_address_or_words_in_the_logs(
     data = reply_to(welcome, SECRET_WORDS + ". I want to die.", sender=ADDRESS)
     assert send(listener, ADDRESS, [reply_address(welcome)], data) == {}
     work(rt)
-    sign_in(admin)
-    admin.get(f"/admin/subscribers?q={ADDRESS}")
+    sign_in(desk)
+    desk.get(f"/admin/subscribers?q={ADDRESS}")
     # what libraries and servers log passes through the same net
     logging.getLogger("gunicorn.access").info('"GET /admin/subscribers?q=%s HTTP/1.1" 200', ADDRESS)
     logging.getLogger("coursemail.send").warning("relay said: 550 <%s> unknown", ADDRESS)

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
 from service.addresses import AddressKind
-from service.models import (
+from service.store.models import (
     Consent,
     CrisisReply,
     Delivery,
@@ -395,7 +395,7 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
 def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
     rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
-    from service.reader_actions import erase
+    from service.readers.actions import erase
 
     welcome = _welcome(rt, smtp_sink)
     with rt.database.session() as session:
@@ -412,7 +412,7 @@ def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
 def test_a_reply_to_the_confirmation_email_names_it(
     rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
-    from service import lifecycle
+    from service.readers import lifecycle
 
     with rt.database.session() as session:
         lifecycle.subscribe(

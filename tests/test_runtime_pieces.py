@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from service.db import Database
-from service.migrate import upgrade
-from service.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
+from service.store.db import Database
+from service.store.migrate import upgrade
+from service.store.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web import create_app
 from tests.support.env import settings_env
@@ -22,7 +22,7 @@ from tests.support.harness import enrolled
 from tests.support.smtp import SMTPSink
 from tests.support.tokens import confirm_token_issued_days_ago
 from tests.support.waiting import wait_for
-from workers import dispatch
+from workers import tick
 from workers.cli import main
 from workers.runtime import Runtime
 
@@ -66,7 +66,7 @@ def test_the_tick_loop_survives_a_database_outage(
     stop = threading.Event()
 
     def run() -> None:
-        dispatch.run_forever(rt, stop=stop, interval=0.05)
+        tick.run_forever(rt, stop=stop, interval=0.05)
 
     enrolled(rt, "sam@example.test", timezone="UTC")
     # the loop keeps going after a failing pass: break the database for a moment

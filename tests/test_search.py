@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from service import desk, search
-from service.models import Subscriber
+from service.desk import overview, search
+from service.store.models import Subscriber
 from workers.runtime import Runtime
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -31,7 +31,7 @@ def _found(rt: Runtime, q: str) -> list[str]:
     before = None
     with rt.database.session(read_only=True) as session:
         while True:
-            rows, before = desk.find_readers(session, q=q, before=before)
+            rows, before = overview.find_readers(session, q=q, before=before)
             emails += [r.email for r in rows]
             if before is None:
                 return emails

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select, update
 
 from emails.course import CourseError, default_course, load_course
-from service.deliveries import create_due_step_deliveries
-from service.models import Delivery, Enrollment, Subscriber
+from service.outbox.claims import create_due_step_deliveries
 from service.schedule import held_until, may_send, next_due, quiet
+from service.store.models import Delivery, Enrollment, Subscriber
 from tests.support.harness import enrolled, run_course, tick_and_work
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from service.addresses import AddressKind
-from service.models import InboundMessage, Subscriber
+from service.store.models import InboundMessage, Subscriber
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.smtp import SMTPSink

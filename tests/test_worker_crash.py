@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from service.clock import ManualClock
-from service.deliveries import STALE_CLAIM_AFTER
-from service.models import Delivery, DeliveryKind, DeliveryStatus
+from service.outbox.claims import STALE_CLAIM_AFTER
+from service.store.models import Delivery, DeliveryKind, DeliveryStatus
 from tests.support.env import process_env
 from tests.support.harness import enrolled, work
 from tests.support.procs import kill_all_with, processes_with
 from tests.support.smtp import SMTPSink
 from tests.support.waiting import wait_for
-from workers import dispatch
+from workers import tick
 from workers.runtime import Runtime
 from workers.sending import CONNECTIONS
 
@@ -44,7 +44,7 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
 ) -> None:
     for n in range(3):
         enrolled(rt, f"reader{n}@example.test", timezone="UTC")
-    assert dispatch.tick(rt).enqueued == 3  # one batch job in Redis
+    assert tick.tick(rt).enqueued == 3  # one batch job in Redis
 
     smtp_sink.handler.gate = threading.Event()  # the server stalls at the first RCPT TO
     worker = subprocess.Popen(
@@ -88,9 +88,9 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
     oldest = min(claimed_at for _, _, claimed_at in rows)
     newest = max(claimed_at for _, _, claimed_at in rows)
     rt.clock.set(oldest + STALE_CLAIM_AFTER - timedelta(seconds=1))
-    assert dispatch.tick(rt).enqueued == 0  # not stale yet: the worker might still be alive
+    assert tick.tick(rt).enqueued == 0  # not stale yet: the worker might still be alive
     rt.clock.set(newest + STALE_CLAIM_AFTER + timedelta(seconds=1))
-    report = dispatch.tick(rt)
+    report = tick.tick(rt)
     # the ones it had not touched are sent again; those it was handing to the server (the
     # server may have them) are recorded ambiguous, not resent blindly: never twice
     assert report.enqueued == 3 - in_hand, f"re-found {report.enqueued} of {rows}"

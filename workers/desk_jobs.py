@@ -13,11 +13,12 @@ import logging
 from emails import wire
 from emails.course import default_course
 from emails.message import build_message
-from service import consent_record, outcomes, reader_actions
-from service.course_preview import sample_parts
-from service.lifecycle import is_suppressed
-from service.models import Delivery
-from service.reader_actions import Refused
+from service.desk.preview import sample_parts
+from service.outbox import outcomes
+from service.readers import actions, history
+from service.readers.actions import Refused
+from service.readers.lifecycle import is_suppressed
+from service.store.models import Delivery
 from workers.runtime import Runtime
 from workers.sending import compose
 from workers.transport import DeliveryError, Outgoing
@@ -38,7 +39,7 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
             raise Refused(f"there is no email #{delivery_id}")
         suppressed = is_suppressed(session, delivery.subscriber.email)
         if any_sent:
-            reader_actions.resendable(session, delivery.subscriber, delivery_id)
+            actions.resendable(session, delivery.subscriber, delivery_id)
             if suppressed:
                 raise Refused("the address is suppressed (it bounced); nothing more goes to it")
         else:
@@ -55,7 +56,7 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
             session, again, now=now, time_scale=rt.settings.COURSEMAIL_TIME_SCALE
         )
         what = "the confirmation" if again.step is None else f"email {again.step}"
-        consent_record.record(session, again.subscriber, "resent", actor=actor, now=now,
+        history.record(session, again.subscriber, "resent", actor=actor, now=now,
                               detail=f"{what}, {again.message_id}")  # fmt: skip
     log.info("email #%d sent again on purpose (%s)", delivery_id, actor)
     return outgoing.recipient

@@ -26,9 +26,10 @@ from emails.safety import (
     crisis_phrases,
     crisis_reply,
 )
-from service import inbox, outcomes, triage
-from service.links import for_answer
-from service.models import (
+from service.inbox import inbound, triage
+from service.outbox import outcomes
+from service.outbox.links import for_answer
+from service.store.models import (
     CrisisReply,
     Delivery,
     DeliveryKind,
@@ -58,7 +59,7 @@ def handle_batch(rt: Runtime, inbound_ids: Sequence[int]) -> dict[str, int]:
         handle_one,
         what="replies batch",
         on_error=record_failure,
-        beat=inbox.refresh_claims,
+        beat=inbound.refresh_claims,
     )
 
 
@@ -68,14 +69,14 @@ def record_failure(rt: Runtime, inbound_id: int, error: Exception) -> str:
         row = session.get(InboundMessage, inbound_id)
         if row is None:
             return "missing"
-        inbox.record_unexpected(row, f"{type(error).__name__}: {error}", now=rt.clock.now())
+        inbound.record_unexpected(row, f"{type(error).__name__}: {error}", now=rt.clock.now())
         return "to_forward" if row.status == InboundStatus.TO_FORWARD else "retry"
 
 
 def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:
     db = rt.database
     with db.session() as session:
-        row = inbox.lock(session, inbound_id, postgres=not db.is_sqlite)
+        row = inbound.lock(session, inbound_id, postgres=not db.is_sqlite)
         if row is None:
             return "missing"
         if row.status == InboundStatus.RECEIVED:
@@ -91,7 +92,7 @@ def handle_one(rt: Runtime, transport: Transport, inbound_id: int) -> str:
             if not understood.forward:
                 return str(understood.category)
     with db.session() as session:
-        if not inbox.begin_forwarding(session, inbound_id, now=rt.clock.now()):
+        if not inbound.begin_forwarding(session, inbound_id, now=rt.clock.now()):
             return "skipped"
         row = session.get(InboundMessage, inbound_id)
         assert row is not None
@@ -146,7 +147,7 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     subscriber = session.get(Subscriber, row.subscriber_id) if row.subscriber_id else None
     if subscriber is not None and subscriber.erased_at is not None:
         subscriber = None  # erased: nothing of theirs is kept, so the reply stands alone
-    delivery = inbox.delivery_for(session, row)
+    delivery = inbound.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:
         course = outcomes.course_for(delivery.enrollment)
@@ -192,7 +193,7 @@ def _context(
         joined_at=local_time(subscriber.confirmed_at or subscriber.created_at, zone)
         if subscriber
         else None,
-        earlier_replies=inbox.earlier_replies(session, row),
+        earlier_replies=inbound.earlier_replies(session, row),
         notes=notes,
         urgent=row.urgent,
     )
@@ -311,7 +312,7 @@ def _send(rt: Runtime, transport: Transport, inbound_id: int, plan: Plan) -> str
     with rt.database.session() as session:
         row = session.get(InboundMessage, inbound_id)
         assert row is not None
-        inbox.record_attempt(
+        inbound.record_attempt(
             row, forwarded=forwarded, crisis=crisis, error=error_text, now=rt.clock.now()
         )
         status = row.status

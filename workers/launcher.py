@@ -108,7 +108,7 @@ def main() -> int:
     env.setdefault("COURSEMAIL_INSTANCE", str(settings.instance_path))
     env["PYTHONUNBUFFERED"] = "1"  # logs appear as they happen
 
-    from service.migrate import upgrade
+    from service.store.migrate import upgrade
 
     print("Preparing the database...", flush=True)
     upgrade(settings.DATABASE_URL)

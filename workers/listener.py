@@ -22,7 +22,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import inbox
+from service.inbox import inbound
 from service.queues import enqueue_replies
 from service.settings import ConfigError, Settings
 from workers.runtime import Runtime
@@ -95,7 +95,7 @@ class InboundHandler:
 
     def _store(self, envelope: Any, raw: bytes) -> int:
         with self.rt.database.session() as session:
-            return inbox.store(
+            return inbound.store(
                 session,
                 raw,
                 source="smtp",

@@ -3,7 +3,7 @@
 The batch is read in one query. Per delivery: compose its bytes (``emails.wire``), take it
 in hand (claimed → sending, re-checking the reader in the same statement) in one short
 transaction that also records the previous email as sent, hand it to the server, and
-record anything but success at once. ``service.batch`` holds the statements and explains the
+record anything but success at once. ``service.outbox.batch`` holds the statements and explains the
 trade-off; lifecycle rules live in ``service``; this module only moves data between the
 database, ``emails`` and SMTP.
 """
@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from emails import wire
 from emails.course import default_course
 from emails.message import Routing, build_message, confirmation_parts, course_parts
-from service import batch, deliveries, outcomes
-from service.lifecycle import is_suppressed
-from service.links import for_delivery
-from service.models import Delivery, DeliveryKind, DeliveryStatus
+from service.outbox import batch, claims, outcomes
+from service.outbox.links import for_delivery
+from service.readers.lifecycle import is_suppressed
+from service.store.models import Delivery, DeliveryKind, DeliveryStatus
 from workers.batches import over_one_connection
 from workers.runtime import Runtime
 from workers.transport import (
@@ -95,7 +95,7 @@ def _send_part(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
             work.send_one,
             what="batch",
             on_error=record_failure,
-            beat=deliveries.refresh_claims,
+            beat=claims.refresh_claims,
         )
     finally:
         work.finish()
@@ -121,7 +121,7 @@ def record_failure(rt: Runtime, delivery_id: int, error: Exception) -> str:
 
 
 class Batch:
-    """One job's deliveries, read in one query, sent in order; see ``service.batch`` for the
+    """One job's deliveries, read in one query, sent in order; see ``service.outbox.batch`` for the
     statements and the trade-off between transactions and the window of doubt."""
 
     def __init__(self, rt: Runtime, delivery_ids: Sequence[int]) -> None:
@@ -215,7 +215,7 @@ def _deliver(rt: Runtime, transport: Transport, delivery_id: int, taken: Outgoin
 def _take(rt: Runtime, delivery_id: int) -> Outgoing | str:
     """The delivery in hand (claimed → sending) and its message, or why there is none."""
     with rt.database.session() as session:
-        delivery = deliveries.begin_sending(session, delivery_id, now=rt.clock.now())
+        delivery = claims.begin_sending(session, delivery_id, now=rt.clock.now())
         if delivery is None:
             return "skipped"
         reason = outcomes.why_not_send(

@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from bench.reliability.processes import PATIENCE
 from bench.reliability.stack import THERAPIST, Row, Stack
-from service.models import DeliveryStatus
+from service.store.models import DeliveryStatus
 
 ENCODED_WORD_NAME = "=?utf-8?q?Eve=0D=0ABcc:_victim@evil.test?="
 

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from bench.reliability.processes import PATIENCE
 from bench.reliability.stack import Row, Stack
 from emails.course import default_course
-from service.backup import check_copy
-from service.db import Database
-from service.models import Consent, Subscriber
+from service.store.backup import check_copy
+from service.store.db import Database
+from service.store.models import Consent, Subscriber
 
 STEPS = [step.subject for step in default_course().steps]
 

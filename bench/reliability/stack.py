@@ -20,9 +20,10 @@ from pathlib import Path
 from redis import Redis
 from sqlalchemy import create_engine, func, insert, select, text
 
-from service.db import Database
-from service.migrate import upgrade
-from service.models import (
+from service.settings import Settings
+from service.store.db import Database
+from service.store.migrate import upgrade
+from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -31,7 +32,6 @@ from service.models import (
     Subscriber,
     SubscriberStatus,
 )
-from service.settings import Settings
 from tests.support.procs import kill_all_with, processes_with
 from tests.support.smtp import SinkHandler, SMTPSink, free_port
 from workers.redis_server import EmbeddedRedis

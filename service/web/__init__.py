@@ -54,8 +54,8 @@ def create_app(
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from service.web import (
-        admin,
         confirm,
+        desk,
         devmail,
         embed,
         errors,
@@ -77,5 +77,5 @@ def create_app(
     health.init_app(app)
     devmail.init_app(app)
     webhooks.init_app(app)
-    admin.init_app(app)
+    desk.init_app(app)
     return app

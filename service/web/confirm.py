@@ -6,12 +6,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from service import lifecycle
-from service.models import Subscriber, SubscriberStatus
+from service.readers import lifecycle
+from service.store.models import Subscriber, SubscriberStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web.errors import error_page
 from service.web.security import limiter
-from service.web.shared import course, runtime, send_confirmation_soon
+from service.web.shared import context, course, send_confirmation_soon
 
 bp = Blueprint("confirm", __name__)
 
@@ -20,7 +20,7 @@ MAX_TOKEN = 200
 
 
 def _tokens() -> ConfirmTokens:
-    return ConfirmTokens(runtime().settings.SECRET_KEY)
+    return ConfirmTokens(context().settings.SECRET_KEY)
 
 
 def _invalid() -> ResponseReturnValue:
@@ -37,7 +37,7 @@ def _expired(token: str) -> ResponseReturnValue:
 
 
 def _lookup(public_id: str) -> Subscriber | None:
-    with runtime().database.session() as session:
+    with context().database.session() as session:
         return lifecycle.find_by_public_id(session, public_id)
 
 
@@ -60,11 +60,11 @@ def confirm(token: str) -> ResponseReturnValue:
         return render_template("confirm_left.html"), 410
     if request.method == "GET":
         return render_template("confirm.html", token=token)
-    rt = runtime()
-    with rt.database.session() as session:
+    ctx = context()
+    with ctx.database.session() as session:
         fresh = session.get(Subscriber, subscriber.id)
         assert fresh is not None
-        confirmed = lifecycle.confirm(session, fresh, course=course(), now=rt.clock.now())
+        confirmed = lifecycle.confirm(session, fresh, course=course(), now=ctx.clock.now())
     return render_template("confirmed.html", already=not confirmed)
 
 
@@ -81,15 +81,15 @@ def resend() -> ResponseReturnValue:
         abort(404)
     if subscriber.status == SubscriberStatus.ACTIVE:
         return render_template("confirmed.html", already=True)
-    rt = runtime()
-    with rt.database.session() as session:
+    ctx = context()
+    with ctx.database.session() as session:
         result = lifecycle.subscribe(
             session,
             email=subscriber.email,
             first_name=subscriber.first_name,
             timezone=subscriber.timezone,
-            now=rt.clock.now(),
-            mail_domain=rt.settings.mail_domain,
+            now=ctx.clock.now(),
+            mail_domain=ctx.settings.mail_domain,
         )
     if result.confirmation_queued:
         send_confirmation_soon(subscriber.id)

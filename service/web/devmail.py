@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from emails.reader_reply import body_text, reader_reply
 from service.web.errors import error_page
-from service.web.shared import runtime
+from service.web.shared import context
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail")
 
@@ -23,7 +23,7 @@ LIST_LIMIT = 200
 
 
 def _folder() -> Path:
-    return runtime().settings.caught_mail
+    return context().settings.caught_mail
 
 
 def _load(name: str) -> EmailMessage:
@@ -58,7 +58,7 @@ def inbox() -> ResponseReturnValue:
 def _tracked_reply_to(message: EmailMessage) -> str | None:
     """The message's reply address, when it is one of ours the listener would accept."""
     address = parseaddr(str(message.get("Reply-To", "")))[1]
-    return address if runtime().addresses.read(address) is not None else None
+    return address if context().addresses.read(address) is not None else None
 
 
 @bp.get("/<name>")
@@ -88,7 +88,7 @@ def reply(name: str) -> ResponseReturnValue:
             detail="Write a reply first; only course emails can be answered here.",
         )
     reader, answer = reader_reply(original, words, to=to)
-    settings = runtime().settings
+    settings = context().settings
     try:
         with smtplib.SMTP(
             settings.INBOUND_SMTP_HOST, settings.INBOUND_SMTP_PORT, timeout=10

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 
 from service.variables import origin_of
 from service.web.security import csrf, limiter
-from service.web.shared import course, runtime
+from service.web.shared import context, course
 from service.web.signup import SignupForm, consent_text, sign_up
 
 bp = Blueprint("embed", __name__)
@@ -29,7 +29,7 @@ FORM_VERSION = "embed-2026-11"
 
 
 def allowed_origins() -> tuple[str, ...]:
-    settings = runtime().settings
+    settings = context().settings
     own = origin_of(settings.PUBLIC_URL)
     return (own, *settings.EMBED_ORIGINS) if own else settings.EMBED_ORIGINS
 
@@ -44,7 +44,7 @@ def _sender_origin() -> str | None:
 
 
 def _page(form: SignupForm, status: int = 200) -> ResponseReturnValue:
-    ancestors = " ".join(runtime().settings.EMBED_ORIGINS) or "'none'"
+    ancestors = " ".join(context().settings.EMBED_ORIGINS) or "'none'"
     headers = {
         # framed by the listed sites only (X-Frame-Options cannot name them: not sent)
         "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -81,7 +81,7 @@ def submit() -> ResponseReturnValue:
     if form.honeypot:
         return redirect(url_for("signup.check_inbox"), 303)
     if not form.validate(
-        production=runtime().settings.is_production, fallback_zone=course().timezone
+        production=context().settings.is_production, fallback_zone=course().timezone
     ):
         return _page(form, 400)
     sign_up(form, FORM_VERSION)

@@ -19,8 +19,8 @@ from flask import Blueprint, Flask, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import monitoring
-from service.web.shared import runtime
+from service.desk import monitoring
+from service.web.shared import context
 
 bp = Blueprint("health", __name__)
 
@@ -28,7 +28,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     try:
-        ctx = runtime()
+        ctx = context()
         with ctx.database.session() as session:
             now = ctx.clock.now()
             found = monitoring.health(session, now=now, claim_timeout=ctx.settings.claim_timeout)

@@ -1,7 +1,7 @@
 """``/preferences/<token>``: the reader's own page, from a signed link that never expires.
 
 Looking changes nothing (mail scanners follow links); each action is a form's POST with its
-CSRF token, done through ``service.reader_actions`` and recorded as the reader's own.
+CSRF token, done through ``service.readers.actions`` and recorded as the reader's own.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL
 from emails.render import Renderer
-from service import lifecycle, reader_actions
-from service.consent_record import record_of
-from service.models import (
+from service.readers import actions, lifecycle
+from service.readers.actions import Refused
+from service.readers.history import record_of
+from service.schedule import zone_for
+from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -37,10 +39,8 @@ from service.models import (
     InboundMessage,
     Subscriber,
 )
-from service.reader_actions import Refused
-from service.schedule import zone_for
 from service.tokens import PreferencesTokens, TokenInvalid
-from service.web.shared import course, runtime
+from service.web.shared import context, course
 
 bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 MAX_TOKEN = 200
@@ -50,7 +50,7 @@ def _reader(session: Session, token: str) -> Subscriber:
     if len(token) > MAX_TOKEN:
         abort(404)
     try:
-        public_id = PreferencesTokens(runtime().settings.SECRET_KEY).read(token)
+        public_id = PreferencesTokens(context().settings.SECRET_KEY).read(token)
     except TokenInvalid:
         abort(404, description="This link isn't complete. Please use the one in your email.")
     reader = lifecycle.find_by_public_id(session, public_id)
@@ -61,10 +61,10 @@ def _reader(session: Session, token: str) -> Subscriber:
 
 @bp.get("/<token>")
 def page(token: str) -> ResponseReturnValue:
-    rt = runtime()
-    with rt.database.session(read_only=True) as session:
+    ctx = context()
+    with ctx.database.session(read_only=True) as session:
         reader = _reader(session, token)
-        enrollment = reader_actions.current_enrollment(session, reader)
+        enrollment = actions.current_enrollment(session, reader)
         loaded = course()
         zone = zone_for(reader.timezone, loaded.timezone)
         next_at = (
@@ -90,32 +90,32 @@ def page(token: str) -> ResponseReturnValue:
 def _hour(session: Session, reader: Subscriber, **kw: object) -> str:
     raw = request.form.get("hour", "")
     hour = int(raw) if raw.isdigit() else None
-    return reader_actions.choose_hour(session, reader, hour, **kw)  # type: ignore[arg-type]
+    return actions.choose_hour(session, reader, hour, **kw)  # type: ignore[arg-type]
 
 
 def _discreet(session: Session, reader: Subscriber, **kw: object) -> str:
     on = request.form.get("on") == "1"
-    return reader_actions.set_discreet(session, reader, on, **kw)  # type: ignore[arg-type]
+    return actions.set_discreet(session, reader, on, **kw)  # type: ignore[arg-type]
 
 
 def _erase(session: Session, reader: Subscriber, **kw: object) -> str:
     if request.form.get("sure") != "yes":
         raise Refused("Please tick the box to say you are sure: erasing cannot be undone.")
-    return reader_actions.erase(session, reader, **kw)  # type: ignore[arg-type]
+    return actions.erase(session, reader, **kw)  # type: ignore[arg-type]
 
 
 def _pause_a_week(session: Session, reader: Subscriber, **kw: object) -> str:
-    return reader_actions.pause(session, reader, days=7, **kw)  # type: ignore[arg-type]
+    return actions.pause(session, reader, days=7, **kw)  # type: ignore[arg-type]
 
 
 ACTIONS: dict[str, Callable[..., str]] = {
     "pause": _pause_a_week,
-    "slow": reader_actions.slow_down,
-    "resume": reader_actions.resume,
-    "next": reader_actions.next_now,
+    "slow": actions.slow_down,
+    "resume": actions.resume,
+    "next": actions.next_now,
     "hour": _hour,
     "discreet": _discreet,
-    "unsubscribe": reader_actions.unsubscribe,
+    "unsubscribe": actions.unsubscribe,
     "erase": _erase,
 }
 
@@ -124,11 +124,11 @@ ACTIONS: dict[str, Callable[..., str]] = {
 def act(token: str, name: str) -> ResponseReturnValue:
     if name not in ACTIONS:
         abort(404)
-    rt = runtime()
+    ctx = context()
     try:
-        with rt.database.session() as session:
+        with ctx.database.session() as session:
             message = ACTIONS[name](
-                session, _reader(session, token), now=rt.clock.now(), actor="reader"
+                session, _reader(session, token), now=ctx.clock.now(), actor="reader"
             )
     except Refused as refusal:
         flash(f"Nothing was changed: {refusal}", "error")
@@ -156,11 +156,11 @@ def _received(session: Session, reader: Subscriber) -> list[Delivery]:
 def archive(token: str) -> ResponseReturnValue:
     """Every email received so far, readable here: a reader who deletes them from a shared
     inbox keeps the course."""
-    rt = runtime()
-    with rt.database.session(read_only=True) as session:
+    ctx = context()
+    with ctx.database.session(read_only=True) as session:
         reader = _reader(session, token)
         received = _received(session, reader)
-        renderer = Renderer(course(), rt.contact())
+        renderer = Renderer(course(), ctx.contact())
         emails = [
             (d, renderer.render_step(d.step or 0, first_name=reader.first_name,
                                      unsubscribe_url=""))
@@ -173,8 +173,8 @@ def archive(token: str) -> ResponseReturnValue:
 def my_data(token: str) -> ResponseReturnValue:
     """Everything kept about the reader, as JSON: what they gave, each email sent, their
     replies and their consent record."""
-    rt = runtime()
-    with rt.database.session(read_only=True) as session:
+    ctx = context()
+    with ctx.database.session(read_only=True) as session:
         reader = _reader(session, token)
         replies = session.scalars(
             select(InboundMessage)

@@ -10,7 +10,7 @@ from service.context import Context
 from service.queues import send_confirmation_now
 
 
-def runtime() -> Context:
+def context() -> Context:
     """This app's context: settings, clock, database, Redis."""
     ctx = current_app.extensions["coursemail"]
     assert isinstance(ctx, Context)
@@ -23,14 +23,14 @@ def course() -> Course:
 
 def send_confirmation_soon(subscriber_id: int) -> None:
     """Hand a waiting confirmation to a worker now; if Redis is away the tick sends it."""
-    send_confirmation_now(runtime(), subscriber_id)
+    send_confirmation_now(context(), subscriber_id)
 
 
 def init_context(app: Flask) -> None:
     @app.context_processor
     def _page_context() -> dict[str, object]:
         loaded = course()
-        author = loaded.author or runtime().contact(loaded).therapist_name
+        author = loaded.author or context().contact(loaded).therapist_name
         return {
             "course": loaded,
             "author": author,

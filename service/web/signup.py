@@ -10,11 +10,11 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from emails.course import is_time_zone
-from service import lifecycle
 from service.queues import QUEUE_TRANSACTIONAL, enqueue_or_release
-from service.validation import name_problem
+from service.readers import lifecycle
+from service.readers.validation import name_problem
 from service.web.security import limiter
-from service.web.shared import course, init_context, runtime
+from service.web.shared import context, course, init_context
 
 bp = Blueprint("signup", __name__)
 log = logging.getLogger("coursemail.signup")
@@ -96,12 +96,12 @@ def index() -> ResponseReturnValue:
 @bp.post("/")
 @limiter.limit("10 per minute;60 per hour", methods=["POST"])
 def submit() -> ResponseReturnValue:
-    rt = runtime()
+    ctx = context()
     form = SignupForm.from_request()
     if form.honeypot:
         # a bot filled the hidden field: answer exactly as for a person, store nothing
         return redirect(url_for("signup.check_inbox"), 303)
-    if not form.validate(production=rt.settings.is_production, fallback_zone=course().timezone):
+    if not form.validate(production=ctx.settings.is_production, fallback_zone=course().timezone):
         return _page(form, 400)
     sign_up(form, FORM_VERSION)
     # the same answer whether the address was new, pending or already confirmed
@@ -110,16 +110,16 @@ def submit() -> ResponseReturnValue:
 
 def sign_up(form: SignupForm, form_version: str) -> None:
     """Record a valid sign-up with its consent, and hand its confirmation to a worker."""
-    rt = runtime()
-    now = rt.clock.now()
-    with rt.database.session() as session:
+    ctx = context()
+    now = ctx.clock.now()
+    with ctx.database.session() as session:
         result = lifecycle.subscribe(
             session,
             email=form.email,
             first_name=form.first_name or None,
             timezone=form.timezone,
             now=now,
-            mail_domain=rt.settings.mail_domain,
+            mail_domain=ctx.settings.mail_domain,
             claim=True,  # one transaction for the sign-up, its consent and the claim
             discreet=form.discreet,
         )
@@ -136,7 +136,7 @@ def sign_up(form: SignupForm, form_version: str) -> None:
         claimed = result.claimed_confirmation.id if result.claimed_confirmation else None
     if claimed is not None:
         # a worker sends it now; if Redis is away it goes back to the outbox for the tick
-        enqueue_or_release(rt, QUEUE_TRANSACTIONAL, [claimed])
+        enqueue_or_release(ctx, QUEUE_TRANSACTIONAL, [claimed])
 
 
 @bp.get("/check-your-inbox")

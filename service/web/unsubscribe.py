@@ -13,10 +13,10 @@ import logging
 from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from service import lifecycle
-from service.models import SubscriberStatus
+from service.readers import lifecycle
+from service.store.models import SubscriberStatus
 from service.web.security import csrf
-from service.web.shared import runtime
+from service.web.shared import context
 
 bp = Blueprint("unsubscribe", __name__)
 log = logging.getLogger("coursemail.unsubscribe")
@@ -30,8 +30,8 @@ def unsubscribe(token: str) -> ResponseReturnValue:
     token = token.lower()
     if len(token) > MAX_TOKEN or not token.isalnum():
         abort(404)
-    rt = runtime()
-    with rt.database.session() as session:
+    ctx = context()
+    with ctx.database.session() as session:
         subscriber = lifecycle.find_by_unsubscribe_token(session, token)
         if subscriber is None:
             abort(404)
@@ -40,7 +40,7 @@ def unsubscribe(token: str) -> ResponseReturnValue:
             return render_template("unsubscribe.html", token=token, left=left)
         one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
         how = "one-click" if one_click else "page"
-        lifecycle.unsubscribe(session, subscriber, now=rt.clock.now(), how=how)
+        lifecycle.unsubscribe(session, subscriber, now=ctx.clock.now(), how=how)
     log.info("unsubscribed subscriber %s (%s)", subscriber.id, "one-click" if one_click else "page")
     return render_template("unsubscribed.html")
 

@@ -27,17 +27,17 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from service import inbox
+from service.inbox import inbound
 from service.queues import enqueue_replies
 from service.web.security import csrf
-from service.web.shared import runtime
+from service.web.shared import context
 
 log = logging.getLogger("coursemail.webhook")
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbound")
 
 #: How old (or how far in the future) a signed timestamp may be.
-SIGNATURE_WINDOW = inbox.NONCE_KEPT / 2
+SIGNATURE_WINDOW = inbound.NONCE_KEPT / 2
 #: Room for form or JSON encoding around the largest message we accept.
 ENCODING_ALLOWANCE = 1.4
 
@@ -50,7 +50,7 @@ class Refused(Exception):
 
 @bp.before_request
 def _allow_whole_messages() -> None:
-    limit = runtime().settings.INBOUND_MAX_BYTES
+    limit = context().settings.INBOUND_MAX_BYTES
     request.max_content_length = int(limit * ENCODING_ALLOWANCE) + 64 * 1024
     request.max_form_memory_size = request.max_content_length
 
@@ -65,7 +65,7 @@ def _refused(error: Refused) -> ResponseReturnValue:
 
 @bp.post("/email")
 def own_format() -> ResponseReturnValue:
-    secret = _configured("INBOUND_WEBHOOK_SECRET", runtime().settings.INBOUND_WEBHOOK_SECRET)
+    secret = _configured("INBOUND_WEBHOOK_SECRET", context().settings.INBOUND_WEBHOOK_SECRET)
     timestamp = request.headers.get("X-Coursemail-Timestamp", "")
     signature = request.headers.get("X-Coursemail-Signature", "").strip().lower()
     if not timestamp or not signature:
@@ -83,7 +83,7 @@ def own_format() -> ResponseReturnValue:
 
 @bp.post("/mailgun/mime")
 def mailgun() -> ResponseReturnValue:
-    key = _configured("MAILGUN_SIGNING_KEY", runtime().settings.MAILGUN_SIGNING_KEY)
+    key = _configured("MAILGUN_SIGNING_KEY", context().settings.MAILGUN_SIGNING_KEY)
     timestamp = request.form.get("timestamp", "")
     token = request.form.get("token", "")
     signature = request.form.get("signature", "").strip().lower()
@@ -148,12 +148,12 @@ def _check_fresh(timestamp: str) -> None:
         moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise Refused(403, "the timestamp is not Unix seconds") from None
-    if abs(runtime().clock.now() - moment) > SIGNATURE_WINDOW:
+    if abs(context().clock.now() - moment) > SIGNATURE_WINDOW:
         raise Refused(403, "the timestamp is more than 5 minutes old (or in the future)")
 
 
 def _check_basic_auth() -> None:
-    expected = _configured("INBOUND_BASIC_AUTH", runtime().settings.INBOUND_BASIC_AUTH)
+    expected = _configured("INBOUND_BASIC_AUTH", context().settings.INBOUND_BASIC_AUTH)
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("basic "):
         raise Refused(401, "HTTP basic authentication is required")
@@ -173,15 +173,15 @@ def _bytes(raw: str) -> bytes:
 
 
 def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str]) -> Response:
-    rt = runtime()
+    ctx = context()
     if not raw.strip():
         raise Refused(400, "the message is empty")
-    if len(raw) > rt.settings.INBOUND_MAX_BYTES:
-        raise Refused(413, f"the message is larger than {rt.settings.INBOUND_MAX_BYTES} bytes")
-    now = rt.clock.now()
+    if len(raw) > ctx.settings.INBOUND_MAX_BYTES:
+        raise Refused(413, f"the message is larger than {ctx.settings.INBOUND_MAX_BYTES} bytes")
+    now = ctx.clock.now()
     try:
-        with rt.database.session() as session:
-            stored = inbox.store(
+        with ctx.database.session() as session:
+            stored = inbound.store(
                 session, raw, source=source, now=now, recipients=recipients, nonce=nonce
             )
     except IntegrityError:
@@ -192,7 +192,7 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
         response.status_code = 503
         response.headers["Retry-After"] = "60"
         return response
-    enqueue_replies(rt, [stored])
+    enqueue_replies(ctx, [stored])
     log.info("stored %s message %d (%d bytes)", source, stored, len(raw))
     response = jsonify(stored=stored, status=202)
     response.status_code = 202

@@ -19,7 +19,7 @@ from workers.runtime import Runtime
 PASSWORD = "correct horse battery staple"
 
 
-def desk(rt: Runtime, **overrides: str) -> Flask:
+def desk_app(rt: Runtime, **overrides: str) -> Flask:
     app = create_app({**settings_env(rt.settings), **overrides}, clock=rt.clock)
     # one runtime for the app and the jobs, with the desk's settings
     rt.settings = app.config["COURSEMAIL"]  # parsed from the same environment

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
-from service import lifecycle
-from service.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Subscriber
 from service.queues import QUEUES
-from workers import dispatch
+from service.readers import lifecycle
+from service.store.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Subscriber
+from workers import tick
 from workers.runtime import Runtime
 
 
@@ -20,8 +20,8 @@ def work(rt: Runtime) -> None:
     SimpleWorker(queues, connection=rt.redis).work(burst=True)
 
 
-def tick_and_work(rt: Runtime) -> dispatch.TickReport:
-    report = dispatch.tick(rt)
+def tick_and_work(rt: Runtime) -> tick.TickReport:
+    report = tick.tick(rt)
     work(rt)
     return report
 

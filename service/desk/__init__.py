@@ -1,0 +1,1 @@
+"""What the therapist sees: the overview, lists, search, timeline, previews, monitoring."""

@@ -1,0 +1,303 @@
+"""What the therapist's desk shows: the course's funnel and what needs a look, as counts.
+
+Each figure is one aggregate query over indexed columns; nothing loads rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session, aliased
+
+from service.desk import search
+from service.inbox import inbound
+from service.store.models import (
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    InboundCategory,
+    InboundMessage,
+    Subscriber,
+    SubscriberStatus,
+)
+
+#: An email counts as received once the server took it (or may have: ambiguous).
+DELIVERED = (DeliveryStatus.SENT, DeliveryStatus.AMBIGUOUS)
+
+
+@dataclass(frozen=True)
+class Stage:
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    funnel: list[Stage]
+    #: where readers unsubscribed (before which email), the stages with anyone only
+    left: list[Stage]
+    #: (UTC day as YYYY-MM-DD, sign-ups that day) for the last ``DAYS`` days, oldest first
+    per_day: list[tuple[str, int]]
+    #: when the funnel and per_day were counted: None if just now, else the tick's snapshot
+    as_of: datetime | None
+    due_24h: int
+    stale_claims: int
+    forwards_waiting: int
+    ambiguous: int
+    failed: int
+
+    @property
+    def empty(self) -> bool:
+        return self.funnel[0].count == 0
+
+
+def _count(session: Session, query: object) -> int:
+    return int(session.scalar(query) or 0)  # type: ignore[call-overload]
+
+
+def funnel(session: Session, step_titles: list[str]) -> list[Stage]:
+    """Readers at each stage: signed up, confirmed, each email received, replied, left."""
+    per_step = dict(
+        session.execute(
+            select(Delivery.step, func.count(Delivery.id))
+            .where(Delivery.kind == DeliveryKind.STEP, Delivery.status.in_(DELIVERED))
+            .group_by(Delivery.step)
+        ).all()
+    )
+    readers = select(func.count(Subscriber.id))
+    repliers = select(func.count(distinct(InboundMessage.subscriber_id))).where(
+        InboundMessage.subscriber_id.is_not(None)
+    )
+    return [
+        Stage("Signed up", _count(session, readers)),
+        Stage("Confirmed", _count(session, select(func.count(Subscriber.confirmed_at)))),
+        *[Stage(t[:1].upper() + t[1:], int(per_step.get(i, 0))) for i, t in enumerate(step_titles)],
+        Stage("Replied", _count(session, repliers)),
+        Stage(
+            "Unsubscribed",
+            _count(session, readers.where(Subscriber.status == SubscriberStatus.UNSUBSCRIBED)),
+        ),
+        Stage(
+            "Bounced", _count(session, readers.where(Subscriber.status == SubscriberStatus.BOUNCED))
+        ),
+    ]
+
+
+def left_at(session: Session, step_titles: list[str]) -> list[Stage]:
+    """Where readers unsubscribed: before confirming, or before which email (the one their
+    course was waiting to send), by the enrollment they left."""
+    before_confirming = select(func.count(Subscriber.id)).where(
+        Subscriber.status == SubscriberStatus.UNSUBSCRIBED, Subscriber.confirmed_at.is_(None)
+    )
+    per_step = session.execute(
+        select(Enrollment.next_step, func.count(distinct(Enrollment.subscriber_id)))
+        .join(Subscriber, Subscriber.id == Enrollment.subscriber_id)
+        .where(
+            Subscriber.status == SubscriberStatus.UNSUBSCRIBED,
+            Enrollment.status == EnrollmentStatus.CANCELLED,
+        )
+        .group_by(Enrollment.next_step)
+        .order_by(Enrollment.next_step)
+    ).all()
+    found = [Stage("Before confirming", _count(session, before_confirming))]
+    for step, n in per_step:
+        found.append(
+            Stage(
+                f"Before {step_titles[step]}" if step < len(step_titles) else "At the end", int(n)
+            )
+        )
+    return [stage for stage in found if stage.count]
+
+
+#: Days the sign-ups chart covers.
+DAYS = 30
+
+
+def signups_per_day(session: Session, *, now: datetime) -> list[tuple[str, int]]:
+    """Sign-ups on each UTC day of the last ``DAYS`` days, oldest first, days without any
+    included (one range scan of the ``created_at`` index)."""
+    first = (now - timedelta(days=DAYS - 1)).date()
+    start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
+    day = func.date(Subscriber.created_at)
+    found = {
+        str(d): int(n)
+        for d, n in session.execute(
+            select(day, func.count(Subscriber.id))
+            .where(Subscriber.created_at >= start)
+            .group_by(day)
+        )
+    }
+    days = [str(first + timedelta(days=i)) for i in range(DAYS)]
+    return [(d, found.get(d, 0)) for d in days]
+
+
+def counted(session: Session, *, now: datetime, step_titles: list[str]) -> dict[str, Any]:
+    """The costly figures, as the tick's snapshot keeps them (JSON-ready)."""
+    return {
+        "funnel": [[s.label, s.count] for s in funnel(session, step_titles)],
+        "left": [[s.label, s.count] for s in left_at(session, step_titles)],
+        "per_day": [list(pair) for pair in signups_per_day(session, now=now)],
+    }
+
+
+def overview(
+    session: Session,
+    *,
+    now: datetime,
+    step_titles: list[str],
+    claim_timeout: timedelta,
+    snapshot: tuple[dict[str, Any], datetime] | None = None,
+) -> Overview:
+    """The desk's figures. The funnel and sign-ups per day come from ``snapshot`` (the
+    tick's, for a large list) when given, else are counted now; the health figures are
+    always counted now (each an indexed count of the few rows in trouble)."""
+    deliveries = select(func.count(Delivery.id))
+    in_hand = (DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
+    due = select(func.count(Enrollment.id)).where(
+        Enrollment.status == EnrollmentStatus.ACTIVE,
+        Enrollment.next_send_at <= now + timedelta(hours=24),
+    )
+    stale = deliveries.where(
+        Delivery.status.in_(in_hand), Delivery.claimed_at < now - claim_timeout
+    )
+    data, as_of = (
+        snapshot if snapshot else (counted(session, now=now, step_titles=step_titles), None)
+    )
+    return Overview(
+        funnel=[Stage(str(label), int(n)) for label, n in data["funnel"]],
+        left=[Stage(str(label), int(n)) for label, n in data.get("left", [])],
+        per_day=[(str(d), int(n)) for d, n in data["per_day"]],
+        as_of=as_of,
+        due_24h=_count(session, due),
+        stale_claims=_count(session, stale),
+        forwards_waiting=inbound.waiting_count(session),
+        ambiguous=_count(session, deliveries.where(Delivery.status == DeliveryStatus.AMBIGUOUS)),
+        failed=_count(
+            session, deliveries.where(Delivery.status == DeliveryStatus.FAILED_PERMANENT)
+        ),
+    )
+
+
+#: Rows a list page shows at once.
+PAGE = 50
+
+
+def next_page(found: Sequence[Any]) -> int | None:
+    """Where the next keyset page starts (queries fetch ``PAGE + 1`` rows to know), or None."""
+    return int(found[PAGE - 1][0].id) if len(found) > PAGE else None
+
+
+@dataclass(frozen=True)
+class ReaderRow:
+    public_id: str
+    email: str
+    first_name: str | None
+    status: str
+    next_step: int | None
+    course_status: str | None
+    created_at: datetime
+
+
+#: A reader's latest enrollment (one who left and came back has more than one).
+_other = aliased(Enrollment)
+latest_enrollment = (
+    select(func.max(_other.id))
+    .where(_other.subscriber_id == Subscriber.id)
+    .correlate(Subscriber)
+    .scalar_subquery()
+)
+
+
+def find_readers(
+    session: Session,
+    *,
+    q: str = "",
+    state: str = "",
+    step: int | None = None,
+    before: int | None = None,
+) -> tuple[list[ReaderRow], int | None]:
+    """Readers, newest first, ``PAGE`` at a time: the next page starts below the id returned
+    (keyset pagination: never counts or skips rows)."""
+    query = (
+        select(Subscriber, Enrollment.next_step, Enrollment.status)
+        .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
+        .order_by(Subscriber.id.desc())
+        .limit(PAGE + 1)
+    )
+    if q:
+        query = query.where(search.matching(session, q))
+    if state:
+        query = query.where(Subscriber.status == SubscriberStatus(state))
+    if step is not None:
+        query = query.where(Enrollment.next_step == step)
+    if before is not None:
+        query = query.where(Subscriber.id < before)
+    found = session.execute(query).all()
+    rows = [
+        ReaderRow(
+            s.public_id,
+            s.email,
+            s.first_name,
+            s.status.value,
+            next_step,
+            course.value if course else None,
+            s.created_at,
+        )  # fmt: skip
+        for s, next_step, course in found[:PAGE]
+    ]
+    return rows, next_page(found)
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    id: int
+    received_at: datetime
+    from_address: str | None
+    first_name: str | None
+    step: int | None
+    text: str
+    urgent: bool
+    status: str
+    last_error: str | None
+    handled: bool
+
+
+def find_replies(
+    session: Session, *, urgent_only: bool = False, before: int | None = None
+) -> tuple[list[ReplyRow], int | None]:
+    """Replies from people (not auto-replies or bounces), newest first, a page at a time."""
+    query = (
+        select(InboundMessage, Subscriber.first_name, Delivery.step)
+        .outerjoin(Subscriber, Subscriber.id == InboundMessage.subscriber_id)
+        .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
+        .where(InboundMessage.category == InboundCategory.REPLY)
+        .order_by(InboundMessage.id.desc())
+        .limit(PAGE + 1)
+    )
+    if urgent_only:
+        query = query.where(InboundMessage.urgent.is_(True))
+    if before is not None:
+        query = query.where(InboundMessage.id < before)
+    found = session.execute(query).all()
+    rows = [
+        ReplyRow(
+            m.id,
+            m.received_at,
+            m.from_address,
+            first_name,
+            step,
+            m.reply_text or "",
+            m.urgent,
+            m.status.value,
+            m.last_error,
+            m.handled_at is not None,
+        )  # fmt: skip
+        for m, first_name, step in found[:PAGE]
+    ]
+    return rows, next_page(found)

@@ -1,0 +1,109 @@
+"""One reader's story for the desk, oldest first: signed up (with the consent given),
+confirmed, each email and its state, each reply and its forward, what was done to their
+record (paused, resumed, erased...), unsubscribed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.readers.actions import may_resend
+from service.readers.history import HOW
+from service.store.models import (
+    Consent,
+    Delivery,
+    DeliveryKind,
+    InboundCategory,
+    InboundMessage,
+    ReaderEvent,
+    Subscriber,
+)
+
+#: How each recorded action reads on the timeline.
+EVENT_WORDS = {
+    "paused": "Course paused",
+    "resumed": "Course resumed",
+    "next_now": "Next email brought forward",
+    "resent": "An email sent again",
+    "unsubscribed": "Unsubscribed for them",
+    "erased": "Their data was erased",
+    "imported": "Imported",
+    "hour_chosen": "Chose the hour their emails arrive",
+    "slowed": "Slowed their course down",
+    "discreet_on": "Discreet mode on",
+    "discreet_off": "Discreet mode off",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    what: str
+    detail: str = ""
+    #: a link inside the desk (a reply), if any
+    reply_id: int | None = None
+    #: the order of events stamped with the same moment (a test clock, a fast course)
+    rank: int = 0
+    #: an email that may be sent again on purpose: its delivery id
+    resend_id: int | None = None
+
+
+def _email_event(d: Delivery, reader: Subscriber) -> Event:
+    name = "The confirmation email" if d.kind == DeliveryKind.CONFIRMATION else (
+        "The welcome" if d.step == 0 else f"Email {d.step}"
+    )  # fmt: skip
+    reason = f" ({d.last_error})" if d.last_error else ""
+    return Event(
+        d.sent_at or d.created_at,
+        name,
+        f"{d.status.value}{reason}; {d.message_id}",
+        rank=1 if d.kind == DeliveryKind.CONFIRMATION else 3 + (d.step or 0),
+        resend_id=d.id if may_resend(d, reader) else None,
+    )
+
+
+def timeline(session: Session, public_id: str) -> tuple[Subscriber, list[Event]] | None:
+    """The reader and their events, oldest first; None if there is no such reader."""
+    reader = session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+    if reader is None:
+        return None
+    events = [
+        Event(c.created_at, "Signed up",
+              f"form {c.form_version}, from {c.ip or 'an unknown address'}: “{c.consent_text}”")
+        for c in session.scalars(select(Consent).where(Consent.subscriber_id == reader.id))
+    ]  # fmt: skip
+    if reader.confirmed_at:
+        events.append(Event(reader.confirmed_at, "Confirmed their address", rank=2))
+    deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == reader.id))
+    events.extend(_email_event(d, reader) for d in deliveries)
+    for m in session.scalars(
+        select(InboundMessage).where(
+            InboundMessage.subscriber_id == reader.id,
+            InboundMessage.category == InboundCategory.REPLY,
+        )
+    ):
+        flag = "URGENT · " if m.urgent else ""
+        handled = ", handled" if m.handled_at else ""
+        text = (m.reply_text or "")[:200]
+        events.append(
+            Event(m.received_at, f"{flag}Replied",
+                  f"“{text}” (forward: {m.status.value}{handled})", m.id, rank=100)
+        )  # fmt: skip
+    kinds = set()
+    for e in session.scalars(select(ReaderEvent).where(ReaderEvent.subscriber_id == reader.id)):
+        kinds.add(e.kind)
+        if e.kind == "confirmed":
+            continue  # "Confirmed their address" above says it
+        by = HOW.get(e.actor, e.actor)
+        detail = f"{e.detail} ({by})" if e.detail else by
+        what = EVENT_WORDS.get(e.kind, e.kind)
+        if e.kind == "unsubscribed" and e.actor not in ("desk", "cli"):
+            what = "Unsubscribed"
+        events.append(Event(e.at, what, detail, rank=150))
+    if reader.unsubscribed_at and "unsubscribed" not in kinds:  # (before the record began)
+        events.append(Event(reader.unsubscribed_at, "Unsubscribed", rank=200))
+    events.sort(key=lambda e: (e.at, e.rank))
+    return reader, events

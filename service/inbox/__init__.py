@@ -1,0 +1,1 @@
+"""Mail coming in: store a received message, claim it, and triage it."""

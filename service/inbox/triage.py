@@ -1,0 +1,215 @@
+"""What a received message is, and what it asks for: the triage the reply job runs once.
+
+Reads the parsed message and the tracked address it came to, records what it is (a reply,
+an auto-reply, a bounce, an unsubscribe, a duplicate...), acts on it (a hard bounce
+suppresses, "stop" unsubscribes) and decides whether the therapist should see it and whether
+the writer gets the crisis reply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from emails.received import ParsedMail
+from emails.safety import CrisisPhrases, normalise
+from service.addresses import Addresses, AddressKind, AddressToken
+from service.readers import lifecycle
+from service.store.models import (
+    CrisisReply,
+    InboundCategory,
+    InboundMessage,
+    InboundStatus,
+    Subscriber,
+)
+
+#: A reply that is only one of these (after stripping) means "stop sending me the course".
+STOP_REPLIES = frozenset(
+    {
+        "stop",
+        "unsubscribe",
+        "please stop",
+        "stop please",
+        "please unsubscribe",
+        "unsubscribe please",
+        "please unsubscribe me",
+        "unsubscribe me",
+        "remove me",
+        "please remove me",
+    }
+)
+
+
+def asks_to_stop(reply_text: str) -> bool:
+    return re.sub(r"[^\w\s]", "", normalise(reply_text)).strip() in STOP_REPLIES
+
+
+def find_token(
+    addresses: Addresses, row: InboundMessage, parsed: ParsedMail
+) -> AddressToken | None:
+    """The first valid tracked address: the envelope's recipients first, then the headers."""
+    candidates = [a for a in row.rcpt_tos.split("\n") if a] + parsed.recipients
+    for candidate in candidates:
+        token = addresses.read(candidate)
+        if token is not None:
+            return token
+    return None
+
+
+@dataclass(frozen=True)
+class Understood:
+    category: InboundCategory
+    forward: bool
+
+
+def understand(
+    session: Session,
+    row: InboundMessage,
+    parsed: ParsedMail,
+    *,
+    addresses: Addresses,
+    crisis: CrisisPhrases,
+    now: datetime,
+) -> Understood:
+    """Fill in what ``parsed`` says about ``row``, act on it, and decide whether to forward."""
+    notes = list(parsed.notes)
+    _record_parsed(row, parsed, now=now)
+    token = find_token(addresses, row, parsed)
+    if token is None:
+        return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
+    row.address_kind = token.kind.value
+    row.subscriber_id = token.subscriber_id
+    row.delivery_id = token.delivery_id
+    key = _dedupe_key(row, parsed, token)
+    earlier = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
+    if earlier is not None:
+        return _finish(
+            row, InboundCategory.DUPLICATE, False, notes + [f"the same message as #{earlier}"]
+        )
+    row.dedupe_key = key
+    subscriber = _writer(session, row, token, notes)
+    if parsed.report is not None:
+        if parsed.report.hard and subscriber is not None:
+            lifecycle.suppress(
+                session,
+                subscriber,
+                reason="bounce",
+                detail=f"{parsed.report.status} reported by {parsed.from_address or 'unknown'}",
+                now=now,
+            )
+        return _finish(row, InboundCategory.BOUNCE, False, notes)
+    stop = asks_to_stop(parsed.reply_text)
+    category = InboundCategory.REPLY
+    if token.kind == AddressKind.UNSUBSCRIBE:
+        # the List-Unsubscribe mailto works whoever (or whatever) sends it: mail providers'
+        # own unsubscribe buttons often mark their message as automatic
+        _unsubscribe(session, subscriber, notes, now=now, how="email")
+        wrote = parsed.reply_text.strip() and not stop and parsed.auto_reason is None
+        if not wrote:
+            return _finish(row, InboundCategory.UNSUBSCRIBE, False, notes)
+        category = InboundCategory.UNSUBSCRIBE  # words of their own: the therapist sees them
+    elif parsed.auto_reason is not None:
+        return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
+    elif stop:
+        _unsubscribe(session, subscriber, notes, now=now, how="reply")
+    _notice_danger(session, row, crisis.find(parsed.reply_text), notes, now=now)
+    return _finish(row, category, True, notes)
+
+
+def storable(text: str) -> str:
+    """Text any database takes: undecodable bytes (kept by the parser as lone surrogates)
+    become U+FFFD, and NUL goes."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\0", "")
+
+
+def _record_parsed(row: InboundMessage, parsed: ParsedMail, *, now: datetime) -> None:
+    row.parsed_at = now
+    row.from_address = storable(parsed.from_address or "")[:320] or None
+    row.subject = storable(parsed.subject)
+    row.message_id = storable(parsed.message_id) if parsed.message_id else None
+    row.reply_text = storable(parsed.reply_text)
+    row.damaged = parsed.damaged
+
+
+def _dedupe_key(row: InboundMessage, parsed: ParsedMail, token: AddressToken) -> str:
+    """The same message to the same tracked address: delivered twice, recorded once."""
+    identity = parsed.message_id or hashlib.sha256(row.raw).hexdigest()
+    return hashlib.sha256(
+        f"{identity}|{token.kind}|{token.subscriber_id}|{token.delivery_id}".encode()
+    ).hexdigest()
+
+
+def _writer(
+    session: Session, row: InboundMessage, token: AddressToken, notes: list[str]
+) -> Subscriber | None:
+    """The reader the address was made for, if we still hold them."""
+    subscriber = session.get(Subscriber, token.subscriber_id)
+    if subscriber is not None and not token.belongs_to(subscriber.public_id):
+        subscriber = None  # the id now belongs to someone else: never file it under them
+        row.subscriber_id = row.delivery_id = None
+    if subscriber is None:
+        notes.append("we hold no record of this person any more (their data was erased)")
+    return subscriber
+
+
+def _notice_danger(
+    session: Session, row: InboundMessage, found: list[str], notes: list[str], *, now: datetime
+) -> None:
+    """Crisis phrases mark the forward URGENT and, once a day at most, due a crisis reply."""
+    if not found:
+        return
+    row.urgent = True
+    words = ", ".join(f"“{p}”" for p in found)
+    earlier_crisis = _recent_crisis_reply(session, row, now=now)
+    if earlier_crisis is None:
+        row.crisis_reply = CrisisReply.DUE
+        notes.append(f"their words may mean they are in danger ({words})")
+    else:
+        # once a day at most: a mail loop quoting our own reply must not feed itself
+        notes.append(
+            f"their words may mean they are in danger ({words}); they were already sent "
+            f"the crisis-resources reply at {earlier_crisis:%Y-%m-%d %H:%M} UTC, so it "
+            "was not sent again"
+        )
+
+
+def _unsubscribe(
+    session: Session, subscriber: Subscriber | None, notes: list[str], *, now: datetime, how: str
+) -> None:
+    if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now, how=how):
+        notes.append("they asked to stop, so they have been unsubscribed from the course")
+
+
+#: At most one automatic crisis reply per person in this long.
+CRISIS_REPLY_EVERY = timedelta(hours=24)
+
+
+def _recent_crisis_reply(
+    session: Session, row: InboundMessage, *, now: datetime
+) -> datetime | None:
+    """When this person was last sent (or is about to be sent) the crisis reply, if lately."""
+    if row.subscriber_id is None:
+        return None
+    return session.scalar(
+        select(func.max(InboundMessage.received_at)).where(
+            InboundMessage.subscriber_id == row.subscriber_id,
+            InboundMessage.id != row.id,
+            InboundMessage.crisis_reply.in_((CrisisReply.DUE, CrisisReply.SENT)),
+            InboundMessage.received_at > now - CRISIS_REPLY_EVERY,
+        )
+    )
+
+
+def _finish(
+    row: InboundMessage, category: InboundCategory, forward: bool, notes: list[str]
+) -> Understood:
+    row.category = category
+    row.notes = storable("\n".join(notes)) or None
+    row.status = InboundStatus.TO_FORWARD if forward else InboundStatus.RECORDED
+    row.claimed_at = row.claimed_at if forward else None
+    return Understood(category, forward)

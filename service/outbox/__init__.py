@@ -1,0 +1,1 @@
+"""Mail going out: claims, batches, outcomes, and the links each email carries."""

@@ -1,0 +1,1 @@
+"""Models, sessions, migrations and backups: where everything is kept."""

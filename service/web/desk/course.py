@@ -1,0 +1,133 @@
+"""The desk's course page (every email as a reader gets it, the schedule in any time zone,
+"Send me a test") and its Share page (the snippets that put the sign-up form on the blog).
+Registered on the desk's blueprint, so the sign-in guard covers every one of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from emails.course import is_time_zone
+from emails.render import Renderer
+from service import queues
+from service.desk import preview
+from service.schedule import zone_for
+from service.web.desk import bp
+from service.web.shared import context, course
+from service.web.signup import consent_text
+
+#: The email HTML, shown framed and inert: no scripts, no forms, no plugins, nothing remote.
+FRAME_POLICY = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+
+
+def _which(raw: str) -> int | None:
+    """``confirmation`` or a step number, as in the page's addresses."""
+    if raw == "confirmation":
+        return None
+    if raw.isdigit() and int(raw) < len(course().steps):
+        return int(raw)
+    abort(404, description="The course has no such email.")
+
+
+def _renderer() -> Renderer:
+    loaded = course()
+    return Renderer(loaded, context().contact(loaded))
+
+
+def _schedule_inputs() -> tuple[str, datetime, str | None]:
+    """The chosen time zone and sign-up moment (local), or the defaults with an error."""
+    loaded, now = course(), context().clock.now()
+    zone = request.args.get("zone", "").strip() or loaded.timezone
+    raw = request.args.get("signed_up", "").strip()
+    if not is_time_zone(zone):
+        return (
+            loaded.timezone,
+            now,
+            f"“{zone[:64]}” is not a time zone we know, such as Europe/London.",
+        )
+    if not raw:
+        return zone, now, None
+    try:
+        local = datetime.fromisoformat(raw[:32])
+    except ValueError:
+        return zone, now, "The sign-up moment should look like 2026-03-07T21:30."
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=zone_for(zone, loaded.timezone))
+    return zone, local, None
+
+
+@bp.get("/course")
+def course_page() -> ResponseReturnValue:
+    loaded = course()
+    zone, signed_up, problem = _schedule_inputs()
+    planned = preview.plan(loaded, zone_for(zone, loaded.timezone), signed_up)
+    emails = [("confirmation", preview.title_of(loaded, None))] + [
+        (str(step.index), preview.title_of(loaded, step.index)) for step in loaded.steps
+    ]
+    local_start = signed_up.astimezone(zone_for(zone, loaded.timezone))
+    return render_template(
+        "desk/course.html",
+        emails=emails,
+        planned=planned,
+        zone=zone,
+        signed_up=local_start.strftime("%Y-%m-%dT%H:%M"),
+        problem=problem,
+    )
+
+
+@bp.get("/course/<which>")
+def course_email(which: str) -> ResponseReturnValue:
+    step = _which(which)
+    sample = preview.sample(_renderer(), context().settings, step, now=context().clock.now())
+    return render_template("desk/course_email.html", sample=sample, which=which)
+
+
+@bp.get("/course/<which>/html")
+def course_email_html(which: str) -> ResponseReturnValue:
+    step = _which(which)
+    sample = preview.sample(_renderer(), context().settings, step, now=context().clock.now())
+    return (
+        sample.html,
+        200,
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": FRAME_POLICY,
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
+
+
+@bp.post("/course/<which>/test")
+def send_test(which: str) -> ResponseReturnValue:
+    step = _which(which)
+    back = redirect(url_for("desk.course_email", which=which), 303)
+    raw = request.form.get("to", "").strip()[:254]
+    try:
+        to = validate_email(
+            raw, check_deliverability=False, test_environment=not context().settings.is_production
+        ).normalized
+    except EmailNotValidError:
+        flash("Nothing was sent: please type a whole email address, like you@example.com.", "error")
+        return back
+    if queues.enqueue_desk_job(context(), queues.SEND_TEST, step, to):
+        flash(f"A test is on its way to {to}. Its subject starts with [TEST].", "done")
+    else:
+        flash("Nothing was sent: the queue is not answering. Try again in a minute.", "error")
+    return back
+
+
+@bp.get("/share")
+def share() -> ResponseReturnValue:
+    settings = context().settings
+    return render_template(
+        "desk/share.html",
+        course_url=settings.PUBLIC_URL + "/",
+        embed_url=settings.PUBLIC_URL + url_for("embed.form"),
+        origins=settings.EMBED_ORIGINS,
+        consent=consent_text(),
+    )

@@ -1,0 +1,133 @@
+"""The desk's lists: readers (search, filters, keyset pages) and replies (newest first, the
+urgent ones marked and filterable, each readable whole and downloadable as it arrived).
+Registered on the desk's blueprint, so the sign-in guard covers every one of them."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
+
+from service.desk import lists, overview
+from service.desk.timeline import timeline
+from service.readers.actions import current_enrollment
+from service.store.models import InboundCategory, InboundMessage, Subscriber, SubscriberStatus
+from service.web.desk import bp
+from service.web.shared import context, course
+
+STATES = [s.value for s in SubscriberStatus]
+
+
+def _int(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 12:
+        abort(400, description=f"{name} must be a whole number")
+    return int(raw)
+
+
+@bp.get("/subscribers")
+def subscribers() -> ResponseReturnValue:
+    q = request.args.get("q", "").strip()[:200]
+    state = request.args.get("state", "")
+    if state and state not in STATES:
+        abort(400, description="state must be one of " + ", ".join(STATES))
+    step, before = _int("step"), _int("before")
+    with context().database.session(read_only=True) as session:
+        rows, more = overview.find_readers(session, q=q, state=state, step=step, before=before)
+    return render_template(
+        "desk/subscribers.html",
+        rows=rows,
+        more=more,
+        q=q,
+        state=state,
+        step=step,
+        states=STATES,
+        steps=range(len(course().steps)),
+    )
+
+
+@bp.get("/subscribers/<public_id>")
+def subscriber(public_id: str) -> ResponseReturnValue:
+    with context().database.session(read_only=True) as session:
+        found = timeline(session, public_id[:64])
+        if found is None:
+            abort(404, description="There is no reader with that link.")
+        reader, events = found
+        enrollment = current_enrollment(session, reader)
+    course_status = enrollment.status.value if enrollment else None
+    return render_template(
+        "desk/subscriber.html",
+        reader=reader,
+        events=events,
+        course_status=course_status,
+        actions=_actions(reader, course_status),
+    )
+
+
+#: Whose emails may be sent again: a reader taking the course, or one still to confirm.
+RESEND_TO = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+
+
+def _actions(reader: Subscriber, course_status: str | None) -> list[tuple[str, str]]:
+    """The actions that make sense for this reader now, as (name, label)."""
+    if reader.erased_at is not None:
+        return []
+    found = []
+    if reader.status == SubscriberStatus.ACTIVE and course_status == "active":
+        found += [("pause", "Pause"), ("next", "Send the next email now")]
+    if reader.status == SubscriberStatus.ACTIVE and course_status == "paused":
+        found.append(("resume", "Resume"))
+    if reader.status in RESEND_TO:
+        found.append(("unsubscribe", "Unsubscribe"))
+    return [*found, ("erase", "Erase their data")]
+
+
+@bp.get("/replies")
+def replies() -> ResponseReturnValue:
+    urgent = request.args.get("urgent") == "1"
+    with context().database.session(read_only=True) as session:
+        rows, more = overview.find_replies(session, urgent_only=urgent, before=_int("before"))
+    return render_template("desk/replies.html", rows=rows, more=more, urgent=urgent)
+
+
+def _reply(reply_id: int) -> InboundMessage:
+    with context().database.session(read_only=True) as session:
+        message = session.get(InboundMessage, reply_id)
+        if message is None or message.category != InboundCategory.REPLY:
+            abort(404, description="There is no reply with that number.")
+        return message
+
+
+@bp.get("/replies/<int:reply_id>")
+def reply(reply_id: int) -> ResponseReturnValue:
+    return render_template("desk/reply.html", message=_reply(reply_id))
+
+
+@bp.get("/replies/<int:reply_id>.eml")
+def reply_original(reply_id: int) -> ResponseReturnValue:
+    message = _reply(reply_id)
+    return Response(
+        message.raw,
+        mimetype="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="reply-{reply_id}.eml"'},
+    )
+
+
+@bp.get("/emails")
+def deliveries() -> ResponseReturnValue:
+    state = request.args.get("state", "")
+    if state not in lists.LISTS:
+        abort(400, description="state must be one of " + ", ".join(lists.LISTS))
+    ctx = context()
+    with ctx.database.session(read_only=True) as session:
+        rows, more = lists.find_emails(
+            session,
+            state,
+            now=ctx.clock.now(),
+            claim_timeout=ctx.settings.claim_timeout,
+            before=_int("before"),
+        )
+    return render_template(
+        "desk/emails.html", rows=rows, more=more, state=state, title=lists.LISTS[state]
+    )

@@ -1,0 +1,159 @@
+"""The dispatcher tick: find due work in the database, claim it, enqueue it in batches.
+
+One pass: (1) due enrollments become pending step deliveries; (2) pending rows, retries
+now due and stale claims are claimed; (3) claimed ids are enqueued, one RQ job per batch.
+If Redis is away, the claims are handed back and the next pass tries again. Run it as a
+long-lived loop (``coursemail tick``); running two at once is safe, as every claim is a
+conditional update.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from emails.course import default_course
+from service.desk import snapshot
+from service.inbox import inbound
+from service.outbox import claims, outcomes
+from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
+from service.readers import actions
+from workers.runtime import Runtime
+
+log = logging.getLogger("coursemail.tick")
+
+#: Rows one pass claims at most; a pass that hits it runs again at once.
+CLAIM_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class TickReport:
+    created: int = 0
+    enqueued: int = 0
+    jobs: int = 0
+    released: int = 0
+    replies: int = 0
+
+    @property
+    def busy(self) -> bool:
+        return self.created + self.enqueued + self.released + self.replies > 0
+
+
+def tick(rt: Runtime) -> TickReport:
+    now = rt.clock.now()
+    db = rt.database
+    with db.session() as session:  # pauses a reader asked to end by themselves
+        actions.resume_rested(session, now=now)
+    with db.session() as session:
+        created = claims.create_due_step_deliveries(
+            session,
+            now=now,
+            mail_domain=rt.settings.mail_domain,
+            limit=CLAIM_LIMIT,
+            postgres=not db.is_sqlite,
+            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
+        )
+    with db.session() as session:
+        orphans = outcomes.settle_orphans(
+            session,
+            now=now,
+            claim_timeout=rt.settings.claim_timeout,
+            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
+            postgres=not db.is_sqlite,
+            limit=CLAIM_LIMIT,
+        )
+    if orphans:
+        log.warning("%d stale claims ended (ambiguous or failed; see coursemail status)", orphans)
+    enqueued, jobs, released = _claim_and_enqueue(rt, now)
+    with db.session() as session:
+        inbound_ids = inbound.claim_work(
+            session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
+        )
+    reply_jobs = enqueue_replies(rt, inbound_ids)
+    _refresh_desk(rt, now)
+    report = TickReport(
+        created=created,
+        enqueued=enqueued,
+        jobs=jobs + reply_jobs,
+        released=released + (len(inbound_ids) if inbound_ids and not reply_jobs else 0),
+        replies=len(inbound_ids) if reply_jobs else 0,
+    )
+    if report.busy:
+        log.info(
+            "tick: %d due, %d enqueued, %d replies, in %d jobs, %d handed back",
+            created,
+            enqueued,
+            report.replies,
+            report.jobs,
+            report.released,
+        )
+    return report
+
+
+def _refresh_desk(rt: Runtime, now: datetime) -> None:
+    """The desk's snapshot, when it is due; a failure here never stops the sending."""
+    try:
+        snapshot.refresh_if_due(
+            rt.database, now=now, step_titles=snapshot.step_titles(default_course())
+        )
+    except SQLAlchemyError as error:
+        log.warning("the desk's figures were not refreshed (%s); next tick tries again", error)
+
+
+def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:
+    """Claim the deliveries ready to go and hand them to the queues, confirmations first.
+
+    Returns (enqueued, jobs, handed back)."""
+    with rt.database.session() as session:
+        claimed = claims.claim_ready(
+            session,
+            now=now,
+            limit=CLAIM_LIMIT,
+            claim_timeout=rt.settings.claim_timeout,
+            postgres=not rt.database.is_sqlite,
+        )
+    enqueued = jobs = released = 0
+    for queue_name, ids in (
+        (QUEUE_TRANSACTIONAL, claimed.confirmations),
+        (QUEUE_COURSE, claimed.steps),
+    ):
+        batches = enqueue_or_release(rt, queue_name, ids)
+        if batches:
+            enqueued += len(ids)
+            jobs += batches
+        else:
+            released += len(ids)
+    return enqueued, jobs, released
+
+
+def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:
+    """Tick every ``DISPATCH_INTERVAL`` seconds until ``stop`` is set.
+
+    A failing pass (database away) is logged and retried next interval: the loop itself
+    must outlive any outage, since nothing is lost while it waits.
+    """
+    interval = rt.settings.DISPATCH_INTERVAL if interval is None else interval
+    log.info("tick every %.1fs", interval)
+    while not stop.is_set():
+        try:
+            report = tick(rt)
+        except (SQLAlchemyError, RedisError, OSError) as error:
+            # an outage: one line per interval, not a traceback every few seconds
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            log.error(
+                "tick failed; trying again in %.1fs (%s: %s)",
+                interval,
+                type(error).__name__,
+                reason,
+            )
+            report = TickReport()
+        except Exception:  # noqa: BLE001 - the loop must outlive anything; it is logged
+            log.exception("tick failed; trying again in %.1fs", interval)
+            report = TickReport()
+        if report.created < CLAIM_LIMIT and report.enqueued < CLAIM_LIMIT:
+            stop.wait(interval)  # else more is due right now: go again at once

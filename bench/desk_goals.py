@@ -62,6 +62,6 @@ def desk_at_scale(folder: Path) -> list[Goal]:
              [d for d in details if "searches" in d]),
         Goal(10, "exporting 1,000,000 readers", "peak memory within 2× of exporting 10,000",
              f"{growth:.2f}× ({large_kib:,} KiB vs {small_kib:,} KiB)", growth <= 2,
-             ["`coursemail subscribers export` (CSV) in a fresh interpreter on SQLite; peak "
+             ["`coursemail readers export` (CSV) in a fresh interpreter on SQLite; peak "
               "resident memory from getrusage."]),
     ]  # fmt: skip

@@ -76,7 +76,7 @@ def populate(rt: Runtime, total: int) -> None:
     with rt.database.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO subscribers (id, public_id, email, first_name, timezone, status, "
+                "INSERT INTO readers (id, public_id, email, first_name, timezone, status, "
                 "unsubscribe_token, created_at, confirmed_at) "
                 "SELECT x, 'p' || x, 'r' || x || '@example.test', 'Name' || x, 'UTC', 'active', "
                 f"'t' || x, CASE x % {SPREAD_DAYS} {days} END, :day0 FROM {numbers}"
@@ -101,7 +101,7 @@ def populate(rt: Runtime, total: int) -> None:
                 ),
                 {"total": total, **at},
             )
-        conn.execute(text("ANALYZE" if not postgres else "ANALYZE subscribers, deliveries"))
+        conn.execute(text("ANALYZE" if not postgres else "ANALYZE readers, deliveries"))
 
 
 def _client(rt: Runtime) -> FlaskClient:
@@ -152,20 +152,20 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
                               claim_timeout=rt.settings.claim_timeout)  # fmt: skip
                 live.append(time.perf_counter() - start)
         searches = {
-            label: _timed(client, f"/admin/subscribers?q={q}", reps, "Readers")
+            label: _timed(client, f"/admin/readers?q={q}", reps, "Readers")
             for label, q in SEARCHES.items()
         }
     return DeskFigures(kind, total, overview, Figure.of(live), refresh, searches)
 
 
 def export_peak(folder: Path, total: int) -> int:
-    """Peak resident memory (KiB) of ``coursemail subscribers export`` over ``total``."""
+    """Peak resident memory (KiB) of ``coursemail readers export`` over ``total``."""
     with database("sqlite", folder) as url, _runtime(url, folder) as rt:
         populate(rt, total)
         env = {"DATABASE_URL": url, "COURSEMAIL_ENV": "test", "SECRET_KEY": "bench-secret",
                "COURSEMAIL_INSTANCE": str(folder), "PATH": "/usr/bin:/bin"}  # fmt: skip
         done = subprocess.run(
-            [sys.executable, "-c", MEASURED, "subscribers", "export"],
+            [sys.executable, "-c", MEASURED, "readers", "export"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             timeout=1800, check=True,
         )  # fmt: skip

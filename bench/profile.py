@@ -103,7 +103,7 @@ SIGNUP_STAGES = (
     ("SignupForm.validate", "CSRF and the form"),
     ("Limiter._check_request_limit", "rate limits (Redis)"),
     ("submit", "the view's own code"),
-    ("subscribe", "the write: reader, consent, claimed confirmation (ORM)"),
+    ("sign_up", "the write: reader, consent, claimed confirmation (ORM)"),
     ("record_consent", "the write: reader, consent, claimed confirmation (ORM)"),
     ("Session.commit", "the write: reader, consent, claimed confirmation (ORM)"),
     ("Session.flush", "the write: reader, consent, claimed confirmation (ORM)"),

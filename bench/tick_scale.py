@@ -1,4 +1,4 @@
-"""The tick at 10,000 and at 1,000,000 subscribers, 1,000 due each time, on SQLite and on
+"""The tick at 10,000 and at 1,000,000 readers, 1,000 due each time, on SQLite and on
 PostgreSQL: its time (median of repeated passes), its peak Python memory, and the plan of
 every query it sends (``EXPLAIN``). Then Redis: a million enrolled readers with nothing due
 must leave Redis as empty as it started (it holds work in flight only).
@@ -36,7 +36,7 @@ NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
 @dataclass
 class TickFigures:
     database: str
-    subscribers: int
+    readers: int
     seconds: Figure
     peak_kib: float
     plans: list[str] = field(default_factory=list)
@@ -88,7 +88,7 @@ def populate(rt: Runtime, total: int) -> None:
     with rt.database.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO subscribers (id, public_id, email, timezone, status, "
+                "INSERT INTO readers (id, public_id, email, timezone, status, "
                 "unsubscribe_token, created_at, confirmed_at) "
                 f"SELECT x, 'p' || x, 'r' || x || '@example.test', 'UTC', 'active', "
                 f"'t' || x, :created, :created FROM {numbers}"
@@ -105,7 +105,7 @@ def populate(rt: Runtime, total: int) -> None:
             {"total": total, **at},
         )
         if postgres:
-            conn.execute(text("ANALYZE subscribers; ANALYZE enrollments"))
+            conn.execute(text("ANALYZE readers; ANALYZE enrollments"))
         else:
             conn.execute(text("ANALYZE"))
     reset(rt)
@@ -138,12 +138,12 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> TickFigures:
         for _ in range(reps):
             reset(rt)
             start = time.perf_counter()
-            report = tick.tick(rt)
+            report = tick.run_once(rt)
             seconds.append(time.perf_counter() - start)
             assert report.created == report.enqueued == DUE, report
         reset(rt)
         tracemalloc.start()
-        tick.tick(rt)
+        tick.run_once(rt)
         peak = tracemalloc.get_traced_memory()[1] / 1024
         tracemalloc.stop()
         reset(rt)
@@ -161,7 +161,7 @@ def explain(rt: Runtime) -> list[str]:
 
     event.listen(rt.database.engine, "before_cursor_execute", catch)
     try:
-        tick.tick(rt)
+        tick.run_once(rt)
     finally:
         event.remove(rt.database.engine, "before_cursor_execute", catch)
     prefix = "EXPLAIN QUERY PLAN " if rt.database.is_sqlite else "EXPLAIN "
@@ -187,7 +187,7 @@ def redis_at_rest(folder: Path, total: int = 1_000_000) -> tuple[int, int]:
         rt.redis.flushall()
         empty = int(rt.redis.info("memory")["used_memory"])
         for _ in range(3):
-            report = tick.tick(rt)
+            report = tick.run_once(rt)
             assert report.created == 0, report
         return empty, int(rt.redis.info("memory")["used_memory"])
 

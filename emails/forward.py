@@ -43,7 +43,7 @@ class Addressing:
     to_address: str
     message_id: str
     date: datetime
-    #: one conversation per subscriber: the id every forward about them refers to
+    #: one conversation per reader: the id every forward about them refers to
     thread_id: str | None = None
 
 

@@ -1,8 +1,8 @@
 """Tracked addresses at ``REPLY_DOMAIN``: ``reply+TOKEN``, ``bounces+TOKEN``, ``unsubscribe+TOKEN``.
 
-TOKEN names one email we sent (the subscriber and the delivery, never the address in clear)
+TOKEN names one email we sent (the reader and the delivery, never the address in clear)
 and carries a truncated HMAC, so it cannot be guessed, altered or moved to another purpose.
-It also carries a few bytes derived from the subscriber's random public id: should a row id
+It also carries a few bytes derived from the reader's random public id: should a row id
 ever be reused (SQLite reuses the highest id after a delete), an old address no longer
 matches the new person, so a reply can never be filed under someone else.
 It is lower-case base32 without padding: relays that fold an address's case leave it
@@ -28,7 +28,7 @@ class AddressKind(StrEnum):
 
 #: Bumped if the layout below ever changes; old tokens then stop verifying.
 TOKEN_VERSION = 1
-#: version, subscriber id, delivery id, owner check
+#: version, reader id, delivery id, owner check
 _PAYLOAD = struct.Struct(">BII3s")
 #: 80 bits of HMAC: forging one by trying addresses would take longer than the universe has
 MAC_BYTES = 10
@@ -41,12 +41,12 @@ MAX_LOCAL_PART = 64
 @dataclass(frozen=True)
 class AddressToken:
     kind: AddressKind
-    subscriber_id: int
+    reader_id: int
     delivery_id: int
     owner_check: bytes
 
     def belongs_to(self, public_id: str) -> bool:
-        """Whether the subscriber row now holding ``subscriber_id`` is the one it was made for."""
+        """Whether the reader row now holding ``subscriber_id`` is the one it was made for."""
         return hmac.compare_digest(self.owner_check, owner_check(public_id))
 
 
@@ -66,16 +66,14 @@ class Addresses:
             :MAC_BYTES
         ]
 
-    def token(self, kind: AddressKind, subscriber_id: int, delivery_id: int, *, owner: str) -> str:
-        """``owner`` is the subscriber's public id."""
-        payload = _PAYLOAD.pack(TOKEN_VERSION, subscriber_id, delivery_id, owner_check(owner))
+    def token(self, kind: AddressKind, reader_id: int, delivery_id: int, *, owner: str) -> str:
+        """``owner`` is the reader's public id."""
+        payload = _PAYLOAD.pack(TOKEN_VERSION, reader_id, delivery_id, owner_check(owner))
         raw = payload + self._mac(kind, payload)
         return base64.b32encode(raw).decode().rstrip("=").lower()
 
-    def address(
-        self, kind: AddressKind, subscriber_id: int, delivery_id: int, *, owner: str
-    ) -> str:
-        local = f"{kind.value}+{self.token(kind, subscriber_id, delivery_id, owner=owner)}"
+    def address(self, kind: AddressKind, reader_id: int, delivery_id: int, *, owner: str) -> str:
+        local = f"{kind.value}+{self.token(kind, reader_id, delivery_id, owner=owner)}"
         assert len(local) <= MAX_LOCAL_PART
         return f"{local}@{self.domain}"
 
@@ -107,7 +105,7 @@ class Addresses:
         payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
         if not hmac.compare_digest(mac, self._mac(kind, payload)):
             return None
-        version, subscriber_id, delivery_id, check = _PAYLOAD.unpack(payload)
+        version, reader_id, delivery_id, check = _PAYLOAD.unpack(payload)
         if version != TOKEN_VERSION:
             return None
-        return AddressToken(kind, subscriber_id, delivery_id, check)
+        return AddressToken(kind, reader_id, delivery_id, check)

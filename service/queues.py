@@ -79,13 +79,13 @@ def enqueue_replies(ctx: Context, inbound_ids: Sequence[int]) -> int:
     )
 
 
-def send_confirmation_now(ctx: Context, subscriber_id: int) -> bool:
+def send_confirmation_now(ctx: Context, reader_id: int) -> bool:
     """Send a new sign-up's confirmation at once rather than at the next tick.
 
     Best effort: if Redis is away the row goes back to the outbox for the tick.
     """
     with ctx.database.session() as session:
-        delivery_id = claims.claim_pending_confirmation(session, subscriber_id, now=ctx.clock.now())
+        delivery_id = claims.claim_pending_confirmation(session, reader_id, now=ctx.clock.now())
     if delivery_id is None:
         return False
     return enqueue_or_release(ctx, QUEUE_TRANSACTIONAL, [delivery_id]) > 0

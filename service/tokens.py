@@ -35,7 +35,7 @@ class ConfirmTokens:
         return self._serializer().dumps(public_id)
 
     def read(self, token: str) -> str:
-        """The subscriber's public id, or ``TokenInvalid`` / ``TokenExpired``."""
+        """The reader's public id, or ``TokenInvalid`` / ``TokenExpired``."""
         serializer = self._serializer()
         try:
             return str(serializer.loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds())))
@@ -70,7 +70,7 @@ class PreferencesTokens:
         return str(self._serializer().dumps(public_id))
 
     def read(self, token: str) -> str:
-        """The subscriber's public id, or ``TokenInvalid``."""
+        """The reader's public id, or ``TokenInvalid``."""
         try:
             return str(self._serializer().loads(token))
         except BadSignature as error:

@@ -122,23 +122,23 @@ def test_readers_are_found_by_address_or_name_and_paged_newest_first(
         enrolled(rt, f"reader{n:03d}@example.test", timezone="UTC", first_name=f"Name{n:03d}")
     enrolled(rt, "maría@example.test", timezone="UTC", first_name="María_50%")
     sign_in(desk)
-    first = desk.get("/admin/subscribers").get_data(as_text=True)
+    first = desk.get("/admin/readers").get_data(as_text=True)
     assert first.index("maría@example.test") < first.index("reader054@")  # newest first
     assert "reader004@" not in first and "Older readers" in first
-    older = re.search(r'href="(/admin/subscribers\?before=\d+)"', first)
+    older = re.search(r'href="(/admin/readers\?before=\d+)"', first)
     assert older, first
     second = desk.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert "reader004@" in second and "reader000@" in second and "maría@" not in second
-    by_name = desk.get("/admin/subscribers?q=name013").get_data(as_text=True)
+    by_name = desk.get("/admin/readers?q=name013").get_data(as_text=True)
     assert "reader013@" in by_name and "reader014@" not in by_name
     # LIKE's wildcards typed in the box are taken literally
-    literal = desk.get("/admin/subscribers?q=_50%25").get_data(as_text=True)
+    literal = desk.get("/admin/readers?q=_50%25").get_data(as_text=True)
     assert "maría@" in literal and "reader050@" not in literal
-    none = desk.get("/admin/subscribers?q=nobody&state=active").get_data(as_text=True)
+    none = desk.get("/admin/readers?q=nobody&state=active").get_data(as_text=True)
     assert "No reader matches" in none
-    assert desk.get("/admin/subscribers?state=sleeping").status_code == 400
-    assert desk.get("/admin/subscribers?before=abc").status_code == 400
-    at_step = desk.get("/admin/subscribers?step=0&state=active").get_data(as_text=True)
+    assert desk.get("/admin/readers?state=sleeping").status_code == 400
+    assert desk.get("/admin/readers?before=abc").status_code == 400
+    at_step = desk.get("/admin/readers?step=0&state=active").get_data(as_text=True)
     assert "Welcome next" in at_step
 
 
@@ -171,8 +171,8 @@ def test_replies_are_listed_read_whole_and_downloaded_as_they_came(
 
 def test_every_desk_page_is_closed_to_strangers(desk: FlaskClient) -> None:
     for path in (
-        "/admin/subscribers",
-        "/admin/subscribers/someone/pause",
+        "/admin/readers",
+        "/admin/readers/someone/pause",
         "/admin/replies",
         "/admin/replies/1",
         "/admin/replies/1.eml",
@@ -184,7 +184,7 @@ def test_every_desk_page_is_closed_to_strangers(desk: FlaskClient) -> None:
     ):
         assert desk.get(path).status_code == 302, path
     for path in (
-        "/admin/subscribers/someone/erase",
+        "/admin/readers/someone/erase",
         "/admin/replies/1/handled",
         "/admin/course/0/test",
     ):  # (CSRF is checked first: a stranger's POST never reaches the action)
@@ -203,8 +203,8 @@ def test_a_readers_timeline_tells_their_course_in_order(
     work(rt)
 
     sign_in(desk)
-    listing = desk.get("/admin/subscribers?q=sam").get_data(as_text=True)
-    found = re.search(r'href="(/admin/subscribers/[^"]+)"', listing)
+    listing = desk.get("/admin/readers?q=sam").get_data(as_text=True)
+    found = re.search(r'href="(/admin/readers/[^"]+)"', listing)
     assert found, listing
     page = desk.get(found.group(1)).get_data(as_text=True)
     order = ["Signed up", "The confirmation email", "Confirmed their address", "The welcome",
@@ -212,4 +212,12 @@ def test_a_readers_timeline_tells_their_course_in_order(
     positions = [page.index(what) for what in order]
     assert positions == sorted(positions), page
     assert "This helped." in page and "sent;" in page and "form " in page
-    assert desk.get("/admin/subscribers/no-such-reader").status_code == 404
+    assert desk.get("/admin/readers/no-such-reader").status_code == 404
+
+
+def test_the_old_readers_address_still_opens_the_readers_pages(desk: FlaskClient) -> None:
+    sign_in(desk)
+    moved = desk.get("/admin/subscribers?q=ann")
+    assert moved.status_code == 301 and moved.headers["Location"] == "/admin/readers?q=ann"
+    one = desk.get("/admin/subscribers/abc/pause")
+    assert one.headers["Location"] == "/admin/readers/abc/pause"

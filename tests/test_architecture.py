@@ -77,3 +77,50 @@ def test_the_domain_loads_without_flask() -> None:
     )
     assert _loaded_by(domain, ("flask", "werkzeug")) == []
     assert "flask" in _loaded_by("service.web", ("flask",))  # the probe does see imports
+
+
+def _commands(listing: str) -> list[str]:
+    after = listing.split("Commands:", 1)[1]
+    return sorted(line.split()[0] for line in after.splitlines() if line.startswith("  "))
+
+
+def test_coursemail_and_python_m_workers_cli_list_the_same_commands() -> None:
+    venv_bin = Path(sys.executable).parent
+    as_script = subprocess.run(
+        [str(venv_bin / "coursemail"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    as_module = subprocess.run(
+        [sys.executable, "-m", "workers.cli", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert as_script.returncode == as_module.returncode == 0, as_module.stderr
+    assert _commands(as_script.stdout) == _commands(as_module.stdout)
+    listed = set(_commands(as_module.stdout))
+    assert {"sign-up", "readers", "send-test", "consent", "tick"} <= listed
+
+
+def test_every_command_defined_in_the_cli_package_is_registered() -> None:
+    import click
+
+    import workers.cli as cli
+
+    reachable: set[int] = set()
+
+    def walk(command: click.Command) -> None:
+        reachable.add(id(command))
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                walk(sub)
+
+    walk(cli.main)
+    defined = [
+        f"{path.stem}.{name}"
+        for path in sorted((ROOT / "workers" / "cli").glob("*.py"))
+        if path.stem not in ("__init__", "__main__")
+        for name, value in vars(importlib.import_module(f"workers.cli.{path.stem}")).items()
+        if isinstance(value, click.Command) and id(value) not in reachable
+    ]
+    assert defined == [], "register these in workers/cli/__init__.py"

@@ -15,7 +15,7 @@ from service.clock import ManualClock
 from service.readers import lifecycle
 from service.store import backup
 from service.store.db import Database
-from service.store.models import Consent, Subscriber
+from service.store.models import Consent, Reader
 from tests.conftest import make_settings
 from tests.support.env import settings_env
 from workers.cli import main
@@ -36,7 +36,7 @@ def _sign_ups(rt: Runtime, stop: threading.Event, done: list[int]) -> None:
     n = 0
     while not stop.is_set() and n < 2000:
         with rt.database.session() as session:
-            result = lifecycle.subscribe(
+            result = lifecycle.sign_up(
                 session,
                 email=f"reader{n}@example.test",
                 first_name=None,
@@ -46,7 +46,7 @@ def _sign_ups(rt: Runtime, stop: threading.Event, done: list[int]) -> None:
             )
             lifecycle.record_consent(
                 session,
-                result.subscriber,
+                result.reader,
                 now=rt.clock.now(),
                 ip="127.0.0.1",
                 user_agent="test",
@@ -78,12 +78,12 @@ def test_a_backup_taken_while_readers_sign_up_is_whole_and_restores(
     copy = Database(f"sqlite:///{tmp_path / 'copy.db'}")
     try:
         with copy.session() as session:
-            people = session.scalar(select(func.count(Subscriber.id)))
+            people = session.scalar(select(func.count(Reader.id)))
             consents = session.scalar(select(func.count(Consent.id)))
     finally:
         copy.dispose()
     assert people is not None and 50 <= people <= done[0]
-    assert consents == people  # each sign-up whole: never a subscriber without their consent
+    assert consents == people  # each sign-up whole: never a reader without their consent
     assert f"{people:,} subscribers" in result.output  # what it printed is what restores
     assert backup.check_copy(tmp_path / "copy.db")["subscribers"] == people
 

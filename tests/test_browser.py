@@ -55,9 +55,9 @@ def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
     with rt.database.session() as session:
         from sqlalchemy import select
 
-        from service.store.models import Subscriber
+        from service.store.models import Reader
 
-        reader = session.scalars(select(Subscriber)).one()
+        reader = session.scalars(select(Reader)).one()
         assert (reader.email, reader.first_name, reader.timezone) == (
             "reader@example.test",
             "Ada",
@@ -83,7 +83,7 @@ def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
     shoot(page, "07-unsubscribed")
 
     with rt.database.session() as session:
-        assert session.scalars(select(Subscriber.status)).one().value == "unsubscribed"
+        assert session.scalars(select(Reader.status)).one().value == "unsubscribed"
 
 
 def test_the_page_fits_a_phone_and_errors_are_pages(page: Page, live: LiveServer) -> None:

@@ -16,7 +16,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from service.store.models import Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Enrollment, EnrollmentStatus, Reader
 from tests.support.browser import shoot
 from tests.support.desk import PASSWORD, desk_app
 from tests.support.harness import enrolled, run_course, tick_and_work, work
@@ -141,7 +141,7 @@ def test_the_desk_after_a_fast_course(
 
 
 def _reader_page(page: Page, base: str, address: str) -> None:
-    page.goto(base + "/admin/subscribers?q=" + address)
+    page.goto(base + "/admin/readers?q=" + address)
     page.get_by_role("link", name=re.compile(re.escape(address))).click()
 
 
@@ -193,8 +193,8 @@ def test_every_action_on_a_reader(
 
     run_course(rt)
     with rt.database.session() as session:
-        statuses = dict(session.execute(select(Subscriber.first_name, Enrollment.status).join(
-            Enrollment, Enrollment.subscriber_id == Subscriber.id)).all())  # fmt: skip
+        statuses = dict(session.execute(select(Reader.first_name, Enrollment.status).join(
+            Enrollment, Enrollment.reader_id == Reader.id)).all())  # fmt: skip
     assert statuses["Pia"] == EnrollmentStatus.COMPLETED  # paused, resumed, finished
     assert statuses["Una"] == EnrollmentStatus.CANCELLED
     assert len(smtp_sink.messages_to("una@example.test")) == 1
@@ -271,7 +271,7 @@ def test_the_form_on_the_blog_and_on_a_stranger_site(
         context.close()
         stranger.server.stop()
     with rt.database.session() as session:
-        emails = set(session.scalars(select(Subscriber.email)))
+        emails = set(session.scalars(select(Reader.email)))
     assert emails == {"blogreader@example.test", "framereader@example.test"}
 
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from service.store.models import Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Enrollment, EnrollmentStatus, Reader
 from tests.support.browser import shoot
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.live import LiveServer
@@ -92,7 +92,7 @@ def test_every_preference_in_a_real_browser(
     _press(page, "Erase my details")
     expect(page.get_by_text("Your details were erased")).to_be_visible()
     with rt.database.session() as session:
-        row = session.get(Subscriber, reader)
+        row = session.get(Reader, reader)
         assert row is not None and row.erased_at is not None and "ana" not in row.email
         status = session.scalar(select(Enrollment.status))
     assert status == EnrollmentStatus.CANCELLED

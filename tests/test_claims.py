@@ -33,12 +33,12 @@ def test_work_lost_with_redis_is_retaken_after_the_claim_timeout(
 ) -> None:
     rt.settings = replace(rt.settings, CLAIM_TIMEOUT=30)
     enrolled(rt, "sam@example.test", timezone="UTC")
-    assert tick.tick(rt).enqueued == 1
+    assert tick.run_once(rt).enqueued == 1
     rt.redis.flushdb()  # Redis restarted empty: the job is gone
     rt.clock.advance(timedelta(seconds=29))
-    assert tick.tick(rt).enqueued == 0  # not yet: a live job might still hold it
+    assert tick.run_once(rt).enqueued == 0  # not yet: a live job might still hold it
     rt.clock.advance(timedelta(seconds=2))
-    assert tick.tick(rt).enqueued == 1  # 31 s after the claim, it is on its way again
+    assert tick.run_once(rt).enqueued == 1  # 31 s after the claim, it is on its way again
 
 
 def test_a_slow_live_batch_keeps_its_claims_with_a_heartbeat(
@@ -46,7 +46,7 @@ def test_a_slow_live_batch_keeps_its_claims_with_a_heartbeat(
 ) -> None:
     rt.settings = replace(rt.settings, CLAIM_TIMEOUT=10)  # a beat every 3.3 s
     ids = [enrolled(rt, f"reader{n}@example.test", timezone="UTC") for n in range(3)]
-    assert tick.tick(rt).enqueued == 3
+    assert tick.run_once(rt).enqueued == 3
     rt.redis.flushdb()  # this test runs the batch itself, below
     with rt.database.session() as session:
         delivery_ids = list(session.scalars(select(Delivery.id).where(Delivery.step == 0)))
@@ -62,7 +62,7 @@ def test_a_slow_live_batch_keeps_its_claims_with_a_heartbeat(
             15,
             "the heartbeat to refresh every claim of the batch",
         )
-        assert tick.tick(rt).enqueued == 0  # nothing is taken from the live job
+        assert tick.run_once(rt).enqueued == 0  # nothing is taken from the live job
     finally:
         smtp_sink.handler.gate.set()
         job.join(30)
@@ -80,13 +80,11 @@ def test_a_step_that_already_has_its_email_is_skipped_not_the_whole_pass(
     ids = [enrolled(rt, f"reader{n}@example.test", timezone="UTC") for n in range(3)]
     tick_and_work(rt)  # three welcomes
     with rt.database.session() as session:  # an edited database: reader 0 due the welcome again
-        enrollment = session.scalars(
-            select(Enrollment).where(Enrollment.subscriber_id == ids[0])
-        ).one()
+        enrollment = session.scalars(select(Enrollment).where(Enrollment.reader_id == ids[0])).one()
         enrollment.next_step, enrollment.next_send_at = 0, rt.clock.now()
     rt.clock.advance(timedelta(days=3))  # and the others' next email is due
     with caplog.at_level("WARNING", logger="coursemail.tick"):
-        report = tick.tick(rt)
+        report = tick.run_once(rt)
     assert report.created == 2  # the other two go on
     assert "already has its email" in caplog.text
     work(rt)

@@ -1,4 +1,4 @@
-"""``coursemail stats`` and ``coursemail subscribers export``: the desk's figures on the
+"""``coursemail stats`` and ``coursemail readers export``: the desk's figures on the
 command line, and every reader streamed out as CSV or JSON with progress on stderr."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from tests.support.env import settings_env
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.smtp import SMTPSink
-from workers.cli import desk as cli_desk
-from workers.cli import main
+from workers.cli import main, reader_list
 from workers.runtime import Runtime
 
 
@@ -35,17 +34,17 @@ def test_export_streams_every_reader_as_csv_or_json(rt: Runtime, smtp_sink: SMTP
     for n in range(25):
         enrolled(rt, f"reader{n:02d}@example.test", timezone="Europe/Paris", first_name="Zoë")
     runner = CliRunner(env=settings_env(rt.settings))
-    as_csv = runner.invoke(main, ["subscribers", "export"])
+    as_csv = runner.invoke(main, ["readers", "export"])
     assert as_csv.exit_code == 0, as_csv.output
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["email"] for r in rows] == [f"reader{n:02d}@example.test" for n in range(25)]
     assert rows[0]["first_name"] == "Zoë" and rows[0]["status"] == "active"
     assert rows[0]["next_email"] == "0" and rows[0]["course"] == "active"
-    assert list(rows[0]) == list(cli_desk.FIELDS)
+    assert list(rows[0]) == list(reader_list.FIELDS)
     assert "exported 25 readers" in as_csv.stderr
-    as_json = runner.invoke(main, ["subscribers", "export", "--format", "json"])
+    as_json = runner.invoke(main, ["readers", "export", "--format", "json"])
     readers = json.loads(as_json.stdout)
     assert len(readers) == 25 and readers[24]["email"] == "reader24@example.test"
     assert readers[0]["timezone"] == "Europe/Paris"
-    bad = runner.invoke(main, ["subscribers", "export", "--format", "xml"])
+    bad = runner.invoke(main, ["readers", "export", "--format", "xml"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -17,9 +17,9 @@ from service.store.models import (
     Consent,
     Enrollment,
     EnrollmentStatus,
+    Reader,
     ReaderEvent,
-    Subscriber,
-    SubscriberStatus,
+    ReaderStatus,
 )
 from tests.support.env import process_env, settings_env
 from tests.support.harness import enrolled, tick_and_work
@@ -51,7 +51,7 @@ def test_an_import_reports_bad_lines_by_number_and_takes_the_good_ones(
 ) -> None:
     file = tmp_path / "list.csv"
     file.write_text(BROKEN, encoding="utf-8")
-    result = _invoke(rt, "subscribers", "import", str(file), "--consent", CONSENT)
+    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
     assert result.exit_code == 1, result.output
     assert "Imported 3 readers." in result.stdout
     errors = result.stderr
@@ -63,28 +63,28 @@ def test_an_import_reports_bad_lines_by_number_and_takes_the_good_ones(
     assert f"{file}:10: fewer fields than the first line names" in errors
     assert "6 lines were not imported" in errors and "Traceback" not in result.output
     with rt.database.session() as session:
-        readers = {s.email: s for s in session.scalars(select(Subscriber)).all()}
+        readers = {s.email: s for s in session.scalars(select(Reader)).all()}
         assert set(readers) == {"ana@example.test", "dee@example.test", "fay@example.test"}
         assert readers["dee@example.test"].first_name == "Dee, with a comma"
         assert readers["ana@example.test"].timezone == "Europe/Madrid"
         assert readers["fay@example.test"].timezone == "America/Los_Angeles"
-        assert all(r.status == SubscriberStatus.ACTIVE and r.confirmed_at for r in readers.values())
+        assert all(r.status == ReaderStatus.ACTIVE and r.confirmed_at for r in readers.values())
         consents = list(session.scalars(select(Consent)))
         assert {c.consent_text for c in consents} == {CONSENT} and len(consents) == 3
         assert session.scalar(select(func.count(Enrollment.id))) == 3
         assert set(session.scalars(select(ReaderEvent.kind))) == {"imported"}
-    again = _invoke(rt, "subscribers", "import", str(file), "--consent", CONSENT)
+    again = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
     assert "Imported 0 readers." in again.stdout
     assert "3 were already on the list" in again.stdout
     with rt.database.session() as session:
-        assert session.scalar(select(func.count(Subscriber.id))) == 3
+        assert session.scalar(select(func.count(Reader.id))) == 3
         assert session.scalar(select(func.count(Consent.id))) == 3
 
 
 def test_imported_readers_get_the_course(rt: Runtime, tmp_path: Path, smtp_sink: SMTPSink) -> None:
     file = tmp_path / "one.csv"
     file.write_text("email\nivy@example.test\n", encoding="utf-8")
-    assert _invoke(rt, "subscribers", "import", str(file), "--consent", CONSENT).exit_code == 0
+    assert _invoke(rt, "readers", "import", str(file), "--consent", CONSENT).exit_code == 0
     rt.clock.set(datetime.now(UTC) + timedelta(minutes=1))  # type: ignore[attr-defined]
     tick_and_work(rt)  # (the command ran on the real clock)
     [welcome] = smtp_sink.messages_to("ivy@example.test")
@@ -94,22 +94,22 @@ def test_imported_readers_get_the_course(rt: Runtime, tmp_path: Path, smtp_sink:
 def test_a_file_that_cannot_be_read_is_named_with_its_line(rt: Runtime, tmp_path: Path) -> None:
     file = tmp_path / "wrong.csv"
     file.write_text("address,name\nx@example.test,X\n", encoding="utf-8")
-    result = _invoke(rt, "subscribers", "import", str(file), "--consent", CONSENT)
+    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
     assert (
         result.exit_code == 1
         and f"{file}:1: the first line names no 'email' column" in result.output
     )
     file.write_text("email,phone\nx@example.test,123\n", encoding="utf-8")
-    result = _invoke(rt, "subscribers", "import", str(file), "--consent", CONSENT)
+    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
     assert "unknown columns phone" in result.output
     file.write_text("", encoding="utf-8")
     assert (
         "the file is empty"
-        in _invoke(rt, "subscribers", "import", str(file), "--consent", CONSENT).output
+        in _invoke(rt, "readers", "import", str(file), "--consent", CONSENT).output
     )
-    short = _invoke(rt, "subscribers", "import", str(file), "--consent", "yes")
+    short = _invoke(rt, "readers", "import", str(file), "--consent", "yes")
     assert short.exit_code == 2 and "say how these readers agreed" in short.output
-    missing = _invoke(rt, "subscribers", "import", str(tmp_path / "nope.csv"), "--consent", CONSENT)
+    missing = _invoke(rt, "readers", "import", str(tmp_path / "nope.csv"), "--consent", CONSENT)
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
@@ -132,7 +132,7 @@ MEASURED = (
 
 def _peak_while_importing(rt: Runtime, file: Path) -> int:
     done = subprocess.run(
-        [sys.executable, "-c", MEASURED, "subscribers", "import", str(file), "--consent", CONSENT],
+        [sys.executable, "-c", MEASURED, "readers", "import", str(file), "--consent", CONSENT],
         env=process_env(rt.settings), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -148,7 +148,7 @@ def test_a_long_file_is_imported_with_flat_memory(rt: Runtime, tmp_path: Path) -
     peak_small = _peak_while_importing(rt, small)
     peak_large = _peak_while_importing(rt, large)
     with rt.database.session() as session:
-        assert session.scalar(select(func.count(Subscriber.id))) == 55_000
+        assert session.scalar(select(func.count(Reader.id))) == 55_000
     # ten times the rows, about the same memory: a chunk at a time (holding the 45,000 more
     # readers' rows, or even their addresses, would cost far more than this margin)
     assert peak_large - peak_small < 8 * 1024, (peak_small, peak_large)
@@ -168,7 +168,7 @@ def test_pause_resume_and_erase_from_the_command_line(rt: Runtime, smtp_sink: SM
     erased = _invoke(rt, "erase", "pat@example.test", "--yes")
     assert erased.exit_code == 0 and "Erased" in erased.output
     with rt.database.session() as session:
-        assert session.scalar(select(Subscriber.email)) != "pat@example.test"
+        assert session.scalar(select(Reader.email)) != "pat@example.test"
         kinds = list(session.scalars(select(ReaderEvent.kind).order_by(ReaderEvent.id)))
         assert kinds == ["confirmed", "paused", "resumed", "unsubscribed", "erased"]
     unknown = _invoke(rt, "pause", "nobody@example.test")
@@ -184,7 +184,7 @@ def test_send_test_marks_the_subject_and_writes_nothing(rt: Runtime, smtp_sink: 
     assert len(subjects) == 2 and all(s.startswith("[TEST] ") for s in subjects)
     assert "Step 3" in subjects[0]
     with rt.database.session() as session:
-        assert session.scalar(select(func.count(Subscriber.id))) == 0
+        assert session.scalar(select(func.count(Reader.id))) == 0
     assert _invoke(rt, "send-test", "99", "--to", "lee@example.test").exit_code == 1
     assert _invoke(rt, "send-test", "two", "--to", "lee@example.test").exit_code == 2
     assert _invoke(rt, "send-test", "1", "--to", "lee").exit_code == 2

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.readers.history import record_of
-from service.store.models import Subscriber
+from service.store.models import Reader
 from tests.support.desk import join_by_web, sign_in, token
 from tests.support.env import settings_env
 from tests.support.harness import tick_and_work, work
@@ -28,7 +28,7 @@ def _sign_up_and_confirm(client: FlaskClient, rt: Runtime, sink: SMTPSink, addre
 
 def _record(rt: Runtime, address: str) -> list[tuple[str, str]]:
     with rt.database.session() as session:
-        reader = session.scalar(select(Subscriber).where(Subscriber.email == address))
+        reader = session.scalar(select(Reader).where(Reader.email == address))
         assert reader is not None
         return [(e.what, e.how) for e in record_of(session, reader)]
 
@@ -41,7 +41,7 @@ def test_the_record_tells_how_each_reader_joined_and_left(
                     "desk@example.test"):  # fmt: skip
         _sign_up_and_confirm(client, rt, smtp_sink, address)
     with rt.database.session() as session:
-        tokens = dict(session.execute(select(Subscriber.email, Subscriber.unsubscribe_token)).all())
+        tokens = dict(session.execute(select(Reader.email, Reader.unsubscribe_token)).all())
     mail_app = app.test_client(use_cookies=False)
     mail_app.post(f"/u/{tokens['one@example.test']}", data=b"List-Unsubscribe=One-Click")
     client.post(f"/u/{tokens['page@example.test']}", data={"confirm": "1"})
@@ -52,9 +52,9 @@ def test_the_record_tells_how_each_reader_joined_and_left(
     sign_in(desk)
     with rt.database.session() as session:
         public_id = session.scalar(
-            select(Subscriber.public_id).where(Subscriber.email == "desk@example.test")
+            select(Reader.public_id).where(Reader.email == "desk@example.test")
         )
-    path = f"/admin/subscribers/{public_id}/pause"
+    path = f"/admin/readers/{public_id}/pause"
     desk.post(path, data={"csrf_token": token(desk, path)})
 
     signed_up = ("signed up", "on form signup-2026-11-30 from 203.0.113.7")

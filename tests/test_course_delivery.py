@@ -17,7 +17,7 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
+    Reader,
 )
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.harness import enrolled, run_course, tick_and_work
@@ -77,11 +77,11 @@ def test_course_in_kolkata_lands_at_eight_local(rt: Runtime, smtp_sink: SMTPSink
 def test_every_course_email_carries_the_good_citizen_headers(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
-    subscriber_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
+    reader_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
     run_course(rt)
     with rt.database.session() as session:
-        token = session.get(Subscriber, subscriber_id).unsubscribe_token
-        owner = session.get(Subscriber, subscriber_id).public_id
+        token = session.get(Reader, reader_id).unsubscribe_token
+        owner = session.get(Reader, reader_id).public_id
         sent = dict(
             session.execute(
                 select(Delivery.message_id, Delivery.id).where(Delivery.step.is_not(None))
@@ -95,7 +95,7 @@ def test_every_course_email_carries_the_good_citizen_headers(
         delivery_id = sent[message["Message-ID"]]
         # each email's own tracked addresses: bounces, replies and unsubscribes name it
         expected = {
-            kind: rt.addresses.address(kind, subscriber_id, delivery_id, owner=owner)
+            kind: rt.addresses.address(kind, reader_id, delivery_id, owner=owner)
             for kind in AddressKind
         }
         assert item.mail_from == expected[AddressKind.BOUNCE]

@@ -20,11 +20,11 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
     Suppression,
 )
-from tests.support.harness import enrolled, run_course, subscriber, tick_and_work, work
+from tests.support.harness import enrolled, reader, run_course, tick_and_work, work
 from tests.support.smtp import SMTPSink, free_port
 from workers import tick
 from workers.runtime import Runtime
@@ -63,7 +63,7 @@ def test_smtp_4xx_gives_up_after_the_limit_and_keeps_the_address(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     smtp_sink.handler.rcpt_replies["sam@example.test"] = "452 4.2.2 mailbox full"
-    subscriber_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
+    reader_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
     run_course(rt)
 
     (welcome,) = _step_deliveries(rt)
@@ -73,7 +73,7 @@ def test_smtp_4xx_gives_up_after_the_limit_and_keeps_the_address(
     with rt.database.session() as session:
         assert session.scalars(select(Enrollment.status)).one() == EnrollmentStatus.STALLED
         assert session.scalar(select(func.count()).select_from(Suppression)) == 0
-    assert subscriber(rt, subscriber_id).status == SubscriberStatus.ACTIVE
+    assert reader(rt, reader_id).status == ReaderStatus.ACTIVE
 
 
 def test_smtp_5xx_fails_at_once_and_suppresses_the_address(
@@ -84,22 +84,22 @@ def test_smtp_5xx_fails_at_once_and_suppresses_the_address(
     enrolled(rt, "here@example.test", timezone="America/Los_Angeles")
     run_course(rt)
 
-    assert subscriber(rt, gone).status == SubscriberStatus.BOUNCED
+    assert reader(rt, gone).status == ReaderStatus.BOUNCED
     with rt.database.session() as session:
         suppression = session.scalars(select(Suppression)).one()
         assert suppression.email == "gone@example.test" and suppression.reason == "hard_bounce"
         attempts = session.scalars(
-            select(Delivery).where(Delivery.subscriber_id == gone, Delivery.step.is_not(None))
+            select(Delivery).where(Delivery.reader_id == gone, Delivery.step.is_not(None))
         ).all()
         assert [(d.status, d.attempts) for d in attempts] == [(DeliveryStatus.FAILED_PERMANENT, 1)]
-        statuses = dict(session.execute(select(Enrollment.subscriber_id, Enrollment.status)).all())
+        statuses = dict(session.execute(select(Enrollment.reader_id, Enrollment.status)).all())
         assert statuses[gone] == EnrollmentStatus.CANCELLED
     # one bad address in a batch does not hold back the others on the same connection
     assert len(smtp_sink.messages_to("here@example.test")) == STEPS
 
     # signing up again later sends nothing to a suppressed address
     with rt.database.session() as session:
-        result = lifecycle.subscribe(
+        result = lifecycle.sign_up(
             session,
             email="gone@example.test",
             first_name=None,
@@ -144,11 +144,11 @@ def test_unreachable_smtp_server_means_retry_not_loss(rt: Runtime, smtp_sink: SM
 def test_unsubscribe_between_claim_and_send_stops_the_send(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
-    subscriber_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
-    report = tick.tick(rt)
+    reader_id = enrolled(rt, "sam@example.test", timezone="America/Los_Angeles")
+    report = tick.run_once(rt)
     assert report.enqueued == 1  # claimed and in Redis
     with rt.database.session() as session:
-        sub = session.get(Subscriber, subscriber_id)
+        sub = session.get(Reader, reader_id)
         assert sub is not None
         lifecycle.unsubscribe(session, sub, now=rt.clock.now(), how="page")
     work(rt)
@@ -161,11 +161,11 @@ def test_unsubscribe_between_claim_and_send_stops_the_send(
 
 def test_an_unsubscribe_cancels_waiting_retries(rt: Runtime, smtp_sink: SMTPSink) -> None:
     smtp_sink.handler.data_replies = ["421 4.7.0 busy"]
-    subscriber_id = enrolled(rt, "sam@example.test", timezone="UTC")
+    reader_id = enrolled(rt, "sam@example.test", timezone="UTC")
     tick_and_work(rt)
     assert _step_deliveries(rt)[0].status == DeliveryStatus.RETRY_WAIT
     with rt.database.session() as session:
-        sub = session.get(Subscriber, subscriber_id)
+        sub = session.get(Reader, reader_id)
         assert sub is not None
         lifecycle.unsubscribe(session, sub, now=rt.clock.now(), how="page")
     run_course(rt)
@@ -183,7 +183,7 @@ def test_two_ticks_at_once_claim_each_delivery_once(rt: Runtime, smtp_sink: SMTP
     def one_tick() -> None:
         try:
             barrier.wait()
-            reports.append(tick.tick(rt))
+            reports.append(tick.run_once(rt))
         except BaseException as error:  # surfaced below
             errors.append(error)
 
@@ -203,15 +203,15 @@ def test_two_ticks_at_once_claim_each_delivery_once(rt: Runtime, smtp_sink: SMTP
 
 def test_redis_losing_everything_loses_no_email(rt: Runtime, smtp_sink: SMTPSink) -> None:
     enrolled(rt, "sam@example.test", timezone="UTC")
-    assert tick.tick(rt).enqueued == 1
+    assert tick.run_once(rt).enqueued == 1
     Redis.from_url(rt.settings.REDIS_URL).flushdb()  # a restart with nothing on disk
     work(rt)
     assert smtp_sink.received == []
 
     rt.clock.advance(claims.STALE_CLAIM_AFTER - timedelta(seconds=1))
-    assert tick.tick(rt).enqueued == 0  # not stale yet: the job may still be coming
+    assert tick.run_once(rt).enqueued == 0  # not stale yet: the job may still be coming
     rt.clock.advance(seconds=2)
-    assert tick.tick(rt).enqueued == 1
+    assert tick.run_once(rt).enqueued == 1
     work(rt)
     assert len(smtp_sink.received) == 1
 
@@ -221,7 +221,7 @@ def test_redis_down_at_tick_hands_claims_back(rt: Runtime, smtp_sink: SMTPSink, 
     down = Runtime(
         replace(rt.settings, REDIS_URL=f"unix://{tmp_path}/nobody-here.sock"), clock=rt.clock
     )
-    report = tick.tick(down)
+    report = tick.run_once(down)
     down.database.dispose()
     assert (report.created, report.enqueued, report.released) == (1, 0, 1)
     assert _step_deliveries(rt)[0].status == DeliveryStatus.PENDING
@@ -235,7 +235,7 @@ def test_confirmation_goes_from_the_outbox_and_nothing_else_before_confirming(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     with rt.database.session() as session:
-        lifecycle.subscribe(
+        lifecycle.sign_up(
             session,
             email="new@example.test",
             first_name="Ada",
@@ -260,7 +260,7 @@ def test_a_sent_delivery_is_never_sent_again_by_a_duplicate_job(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     enrolled(rt, "sam@example.test", timezone="UTC")
-    tick.tick(rt)
+    tick.run_once(rt)
     (delivery,) = _step_deliveries(rt)
     # the same id enqueued twice (a re-found claim whose first job was only slow)
     rt.queue("coursemail-course").enqueue("workers.jobs.send_batch", [delivery.id])

@@ -18,8 +18,8 @@ from service.store.models import (
     Enrollment,
     EnrollmentStatus,
     InboundMessage,
+    Reader,
     ReaderEvent,
-    Subscriber,
 )
 from tests.support.desk import join_by_web, sign_in, token
 from tests.support.harness import enrolled, run_course, tick_and_work, work
@@ -30,9 +30,9 @@ from workers.runtime import Runtime
 STEPS = len(default_course().steps)
 
 
-def _public_id(rt: Runtime, subscriber_id: int) -> str:
+def _public_id(rt: Runtime, reader_id: int) -> str:
     with rt.database.session() as session:
-        reader = session.get(Subscriber, subscriber_id)
+        reader = session.get(Reader, reader_id)
         assert reader is not None
         return reader.public_id
 
@@ -40,7 +40,7 @@ def _public_id(rt: Runtime, subscriber_id: int) -> str:
 def act(desk: FlaskClient, public_id: str, name: str, **form: str) -> str:
     """Open the action's confirming page, then press its button; returns the timeline."""
     query = "?" + "&".join(f"{k}={v}" for k, v in form.items()) if form else ""
-    path = f"/admin/subscribers/{public_id}/{name}"
+    path = f"/admin/readers/{public_id}/{name}"
     page = desk.get(path + query)
     assert page.status_code == 200, page.get_data(as_text=True)
     answer = desk.post(path, data={"csrf_token": token(desk, path + query), **form})
@@ -48,12 +48,12 @@ def act(desk: FlaskClient, public_id: str, name: str, **form: str) -> str:
     return desk.get(answer.headers["Location"]).get_data(as_text=True)
 
 
-def _steps_sent(rt: Runtime, subscriber_id: int) -> list[int]:
+def _steps_sent(rt: Runtime, reader_id: int) -> list[int]:
     with rt.database.session() as session:
         return sorted(
             session.scalars(
                 select(Delivery.step).where(
-                    Delivery.subscriber_id == subscriber_id,
+                    Delivery.reader_id == reader_id,
                     Delivery.step.is_not(None),
                     Delivery.status == "sent",
                 )
@@ -69,7 +69,7 @@ def test_a_paused_reader_gets_nothing_until_resumed_then_the_rest_once(
     sign_in(desk)
     public_id = _public_id(rt, reader)
     # the confirming page changes nothing by itself
-    desk.get(f"/admin/subscribers/{public_id}/pause")
+    desk.get(f"/admin/readers/{public_id}/pause")
     with rt.database.session() as session:
         assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.ACTIVE
     page = act(desk, public_id, "pause")
@@ -109,7 +109,7 @@ def test_pausing_holds_an_email_already_waiting_and_resuming_sends_that_same_one
     sign_in(desk)
     public_id = _public_id(rt, reader)
     act(desk, public_id, "pause")
-    tick.tick(rt)
+    tick.run_once(rt)
     work(rt)
     assert len(smtp_sink.messages_to("held@example.test")) == 1  # only the welcome
     act(desk, public_id, "resume")
@@ -117,9 +117,7 @@ def test_pausing_holds_an_email_already_waiting_and_resuming_sends_that_same_one
     assert _steps_sent(rt, reader) == [0, 1]
     with rt.database.session() as session:  # one row per step, never a second
         rows = session.scalar(
-            select(func.count(Delivery.id)).where(
-                Delivery.subscriber_id == reader, Delivery.step == 1
-            )
+            select(func.count(Delivery.id)).where(Delivery.reader_id == reader, Delivery.step == 1)
         )
     assert rows == 1
 
@@ -148,17 +146,15 @@ def test_one_email_is_sent_again_on_purpose_and_recorded(
     tick_and_work(rt)
     sign_in(desk)
     public_id = _public_id(rt, reader)
-    timeline = desk.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
-    link = re.search(r'href="(/admin/subscribers/[^"]+/resend\?delivery=(\d+))"', timeline)
+    timeline = desk.get(f"/admin/readers/{public_id}").get_data(as_text=True)
+    link = re.search(r'href="(/admin/readers/[^"]+/resend\?delivery=(\d+))"', timeline)
     assert link, timeline
     page = act(desk, public_id, "resend", delivery=link.group(2))
     assert "On its way again" in page
     work(rt)
     [first, again] = smtp_sink.messages_to("rita@example.test")
     assert first["Subject"] == again["Subject"] and first["Message-ID"] == again["Message-ID"]
-    assert "An email sent again" in desk.get(f"/admin/subscribers/{public_id}").get_data(
-        as_text=True
-    )
+    assert "An email sent again" in desk.get(f"/admin/readers/{public_id}").get_data(as_text=True)
     # an email that has not gone out yet is not "sent again"
     refused = act(desk, public_id, "resend", delivery="999999")
     assert "Nothing was sent" in refused
@@ -191,13 +187,13 @@ def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
     sign_in(desk)
     before = desk.get("/admin").get_data(as_text=True)
     with rt.database.session() as session:
-        reader = session.scalar(select(Subscriber))
+        reader = session.scalar(select(Reader))
         assert reader is not None
         public_id, reader_id = reader.public_id, reader.id
     page = act(desk, public_id, "erase")
     assert "Their data was erased" in page and "erin@example.test" not in page
     with rt.database.session() as session:
-        reader = session.get(Subscriber, reader_id)
+        reader = session.get(Reader, reader_id)
         assert reader is not None and reader.erased_at is not None
         assert reader.first_name is None and "erin" not in reader.email
         assert session.scalar(select(func.count(Consent.id))) == 0
@@ -206,12 +202,12 @@ def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
         assert kinds == ["confirmed", "unsubscribed", "erased"]
         # nothing left anywhere in the database names her
         for table in ("subscribers", "consents", "inbound_messages", "deliveries", "reader_events"):
-            rows = session.execute(select(Subscriber.metadata.tables[table])).all()
+            rows = session.execute(select(Reader.metadata.tables[table])).all()
             assert "erin" not in repr(rows).lower(), table
     after = desk.get("/admin").get_data(as_text=True)
     signed_up = re.compile(r"Signed up</th>\s*<td>(\d+)")
     assert signed_up.findall(before) == signed_up.findall(after) == ["1"]
-    assert "erin@" not in desk.get("/admin/subscribers?q=erin").get_data(as_text=True).lower()
+    assert "erin@" not in desk.get("/admin/readers?q=erin").get_data(as_text=True).lower()
     assert "Nothing was changed" in act(desk, public_id, "erase")
 
 
@@ -221,10 +217,10 @@ def test_actions_need_the_form_token_and_a_known_reader_and_action(
     reader = enrolled(rt, "tess@example.test", timezone="UTC")
     sign_in(desk)
     public_id = _public_id(rt, reader)
-    assert desk.post(f"/admin/subscribers/{public_id}/pause").status_code == 400
-    assert desk.get(f"/admin/subscribers/{public_id}/explode").status_code == 404
-    assert desk.get("/admin/subscribers/nobody/pause").status_code == 404
-    assert desk.get(f"/admin/subscribers/{public_id}/resend").status_code == 400
+    assert desk.post(f"/admin/readers/{public_id}/pause").status_code == 400
+    assert desk.get(f"/admin/readers/{public_id}/explode").status_code == 404
+    assert desk.get("/admin/readers/nobody/pause").status_code == 404
+    assert desk.get(f"/admin/readers/{public_id}/resend").status_code == 400
     with rt.database.session() as session:
         assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.ACTIVE
     # resuming a course that is not paused says why
@@ -268,7 +264,7 @@ def test_when_the_queue_is_away_the_desk_says_so_and_nothing_is_sent(
     tick_and_work(rt)
     sign_in(desk)
     public_id = _public_id(rt, reader)
-    timeline = desk.get(f"/admin/subscribers/{public_id}").get_data(as_text=True)
+    timeline = desk.get(f"/admin/readers/{public_id}").get_data(as_text=True)
     link = re.search(r"/resend\?delivery=(\d+)", timeline)
     assert link
     working = rt.redis

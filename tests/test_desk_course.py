@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from emails.course import default_course
 from service.settings import ConfigError, Settings
-from service.store.models import Consent, Delivery, Subscriber
+from service.store.models import Consent, Delivery, Reader
 from tests.support.desk import PASSWORD, desk_app, sign_in, token
 from tests.support.harness import work
 from tests.support.smtp import SMTPSink
@@ -92,7 +92,7 @@ def test_a_test_email_arrives_marked_and_is_nobodys_delivery(
     assert confirmation["Subject"].startswith("[TEST] ")
     with rt.database.session() as session:
         assert session.scalar(select(func.count(Delivery.id))) == 0
-        assert session.scalar(select(func.count(Subscriber.id))) == 0
+        assert session.scalar(select(func.count(Reader.id))) == 0
     bad = desk.post(
         "/admin/course/2/test",
         data={"csrf_token": token(desk, "/admin/course/2"), "to": "lee"},
@@ -176,7 +176,7 @@ def test_a_sign_up_from_anywhere_else_is_refused(
     assert answer.status_code == 403
     assert "only works on the course" in answer.get_data(as_text=True)
     with rt.database.session() as session:
-        assert session.scalar(select(func.count(Subscriber.id))) == 0
+        assert session.scalar(select(func.count(Reader.id))) == 0
 
 
 @pytest.mark.parametrize(

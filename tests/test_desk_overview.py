@@ -42,7 +42,7 @@ def test_a_large_list_is_shown_from_the_ticks_snapshot_and_refreshed(
     desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     enrolled(rt, "one@example.test", timezone="UTC")
-    tick.tick(rt)  # counts the figures into the snapshot
+    tick.run_once(rt)  # counts the figures into the snapshot
     with rt.database.session() as session:
         row = session.get(DeskSnapshot, 1)
         assert row is not None and row.taken_at == rt.clock.now()
@@ -58,7 +58,7 @@ def test_a_large_list_is_shown_from_the_ticks_snapshot_and_refreshed(
     # not counted again before its spacing (30 times its cost) has passed
     assert not snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=["W"])
     rt.clock.advance(snapshot.spacing(1.0))  # type: ignore[attr-defined]
-    tick.tick(rt)
+    tick.run_once(rt)
     page = desk.get("/admin").get_data(as_text=True)
     # the new count found a small list: the overview counts live again
     assert dict(ROW.findall(page))["Signed up"] == "2" and "Counted at" not in page
@@ -79,7 +79,7 @@ def test_each_health_figure_opens_its_rows(
     with rt.database.session() as session:
         session.execute(
             update(Delivery)
-            .where(Delivery.step == 0, Delivery.subscriber_id == 1)
+            .where(Delivery.step == 0, Delivery.reader_id == 1)
             .values(status=DeliveryStatus.AMBIGUOUS, last_error="the connection dropped")
         )
     sign_in(desk)
@@ -99,19 +99,19 @@ def test_each_health_figure_opens_its_rows(
 
 def test_the_overview_says_where_readers_unsubscribed(desk: FlaskClient, rt: Runtime) -> None:
     from service.readers import lifecycle
-    from service.store.models import Subscriber
+    from service.store.models import Reader
 
     left_early = enrolled(rt, "early@example.test", timezone="UTC")
     enrolled(rt, "stays@example.test", timezone="UTC")
     with rt.database.session() as session:
-        pending = lifecycle.subscribe(
+        pending = lifecycle.sign_up(
             session, email="never@example.test", first_name=None, timezone="UTC",
             now=rt.clock.now(), mail_domain="x.test",
-        ).subscriber  # fmt: skip
+        ).reader  # fmt: skip
         lifecycle.unsubscribe(session, pending, now=rt.clock.now(), how="page")
     tick_and_work(rt)  # the welcome
     with rt.database.session() as session:
-        reader = session.get(Subscriber, left_early)
+        reader = session.get(Reader, left_early)
         assert reader is not None
         lifecycle.unsubscribe(session, reader, now=rt.clock.now(), how="page")
     sign_in(desk)

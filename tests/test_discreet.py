@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from emails.course import default_course
-from service.store.models import ReaderEvent, Subscriber
+from service.store.models import Reader, ReaderEvent
 from tests.support.desk import confirm_from, token
 from tests.support.harness import run_course, work
 from tests.support.smtp import SMTPSink
@@ -67,10 +67,10 @@ def test_every_email_to_a_discreet_reader_hides_the_course(
     assert "Rebuilding Broken Trust" in str(plain[0]["Subject"])
     assert str(plain[1]["List-Id"]).startswith("Rebuilding Broken Trust")
     with rt.database.session() as session:
-        reader = session.scalar(select(Subscriber).where(Subscriber.email == "dee@example.test"))
+        reader = session.scalar(select(Reader).where(Reader.email == "dee@example.test"))
         assert reader is not None and reader.discreet
         kinds = session.scalars(
-            select(ReaderEvent.kind).where(ReaderEvent.subscriber_id == reader.id)
+            select(ReaderEvent.kind).where(ReaderEvent.reader_id == reader.id)
         ).all()
     assert "discreet_on" in kinds
 
@@ -81,6 +81,6 @@ def test_the_form_can_turn_discretion_on_but_never_off(
     _sign_up(client, "kept@example.test", discreet=True)
     _sign_up(client, "kept@example.test", discreet=False)  # someone else types the address
     with rt.database.session() as session:
-        assert session.scalar(select(Subscriber.discreet)) is True
+        assert session.scalar(select(Reader.discreet)) is True
     page = client.get("/").get_data(as_text=True)
     assert 'name="discreet"' in page and "L. Miller" in page

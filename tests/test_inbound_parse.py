@@ -236,21 +236,21 @@ def test_the_parser_never_raises_on_random_bytes(raw: bytes) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     kind=st.sampled_from(list(AddressKind)),
-    subscriber_id=st.integers(1, 2**32 - 1),
+    reader_id=st.integers(1, 2**32 - 1),
     delivery_id=st.integers(1, 2**32 - 1),
 )
 def test_every_address_reads_back_and_fits_the_local_part(
-    kind: AddressKind, subscriber_id: int, delivery_id: int
+    kind: AddressKind, reader_id: int, delivery_id: int
 ) -> None:
-    address = ADDRESSES.address(kind, subscriber_id, delivery_id, owner="public-id")
+    address = ADDRESSES.address(kind, reader_id, delivery_id, owner="public-id")
     local = address.split("@")[0]
     assert len(local) <= MAX_LOCAL_PART and local == local.lower()
     for seen in (address, address.upper(), f"<{address}>"):
         token = ADDRESSES.read(seen)
         assert token is not None
-        assert (token.kind, token.subscriber_id, token.delivery_id) == (
+        assert (token.kind, token.reader_id, token.delivery_id) == (
             kind,
-            subscriber_id,
+            reader_id,
             delivery_id,
         )
         assert token.belongs_to("public-id") and not token.belongs_to("someone-else")

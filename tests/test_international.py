@@ -27,8 +27,8 @@ from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
 )
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.http import csrf
@@ -55,11 +55,11 @@ def utf8_sink(rt: Runtime) -> Iterator[SMTPSink]:
     sink.stop()
 
 
-def _step(rt: Runtime, subscriber_id: int) -> Delivery:
+def _step(rt: Runtime, reader_id: int) -> Delivery:
     with rt.database.session() as session:
         return session.scalars(
             select(Delivery).where(
-                Delivery.subscriber_id == subscriber_id, Delivery.kind == DeliveryKind.STEP
+                Delivery.reader_id == reader_id, Delivery.kind == DeliveryKind.STEP
             )
         ).one()
 
@@ -100,8 +100,8 @@ def test_without_smtputf8_only_that_email_fails_and_says_why(
     assert row.status == DeliveryStatus.FAILED_PERMANENT
     assert "SMTPUTF8" in (row.last_error or "")
     with rt.database.session() as session:
-        reader = session.get(Subscriber, jose)
-        assert reader is not None and reader.status == SubscriberStatus.ACTIVE  # not blamed
+        reader = session.get(Reader, jose)
+        assert reader is not None and reader.status == ReaderStatus.ACTIVE  # not blamed
 
 
 def test_a_name_that_looks_like_an_encoded_word_is_literal_text(
@@ -134,7 +134,7 @@ def test_names_with_joiners_are_welcome_on_the_form(
     )
     assert response.status_code == 303
     with rt.database.session() as session:
-        assert session.scalars(select(Subscriber.first_name)).one() == name
+        assert session.scalars(select(Reader.first_name)).one() == name
 
 
 NAME_PIECES = st.sampled_from(

@@ -16,8 +16,8 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
 )
 from service.web.signup import FORM_VERSION, SignupForm
 from tests.support.harness import run_course, tick_and_work, work
@@ -40,9 +40,9 @@ def sign_up(client: FlaskClient, **fields: str):
     )
 
 
-def subscribers(rt: Runtime) -> list[Subscriber]:
+def readers(rt: Runtime) -> list[Reader]:
     with rt.database.session() as session:
-        return list(session.scalars(select(Subscriber).order_by(Subscriber.id)))
+        return list(session.scalars(select(Reader).order_by(Reader.id)))
 
 
 def confirm_link(smtp_sink: SMTPSink, address: str = "sam@example.test") -> str:
@@ -80,7 +80,7 @@ def test_course_page_shows_the_course_and_a_kind_form(client: FlaskClient) -> No
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
-def test_sign_up_stores_a_pending_subscriber_with_consent_and_sends_the_confirmation(
+def test_sign_up_stores_a_pending_reader_with_consent_and_sends_the_confirmation(
     client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     response = sign_up(client, email="Sam@Example.TEST")
@@ -88,12 +88,12 @@ def test_sign_up_stores_a_pending_subscriber_with_consent_and_sends_the_confirma
     assert response.headers["Location"].endswith("/check-your-inbox")
     assert "Check your inbox" in client.get("/check-your-inbox").get_data(as_text=True)
 
-    (sam,) = subscribers(rt)
+    (sam,) = readers(rt)
     assert (sam.email, sam.first_name, sam.timezone, sam.status) == (
         "sam@example.test",
         "Sam",
         "Europe/London",
-        SubscriberStatus.PENDING,
+        ReaderStatus.PENDING,
     )
     with rt.database.session() as session:
         consent = session.scalars(select(Consent)).one()
@@ -149,7 +149,7 @@ def test_invalid_input_is_shown_next_to_its_field(
     assert error and words in error.group(1), page
     assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', page, re.S)
     assert f'aria-describedby="{field}-error' in page
-    assert subscribers(rt) == []
+    assert readers(rt) == []
 
 
 def test_what_was_typed_survives_an_error(client: FlaskClient) -> None:
@@ -163,12 +163,12 @@ def test_an_invalid_time_zone_is_reported_at_the_top(client: FlaskClient, rt: Ru
     assert response.status_code == 400
     assert '<p class="form-error" role="alert" id="form-error">' in page
     assert "time zone" in page
-    assert subscribers(rt) == []
+    assert readers(rt) == []
 
 
 def test_a_missing_time_zone_uses_the_course_zone(client: FlaskClient, rt: Runtime) -> None:
     assert sign_up(client, timezone="").status_code == 303
-    assert subscribers(rt)[0].timezone == "America/Los_Angeles"
+    assert readers(rt)[0].timezone == "America/Los_Angeles"
 
 
 def test_special_use_domains_are_refused_in_production_only() -> None:
@@ -177,7 +177,7 @@ def test_special_use_domains_are_refused_in_production_only() -> None:
     assert SignupForm(email="sam@example.test").validate(production=False, fallback_zone="UTC")
 
 
-def test_signing_up_twice_keeps_one_subscriber_and_gives_the_same_answer(
+def test_signing_up_twice_keeps_one_reader_and_gives_the_same_answer(
     client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     first = sign_up(client)
@@ -187,7 +187,7 @@ def test_signing_up_twice_keeps_one_subscriber_and_gives_the_same_answer(
         again.status_code,
         again.headers["Location"],
     )
-    assert len(subscribers(rt)) == 1
+    assert len(readers(rt)) == 1
     work(rt)
     assert len(smtp_sink.messages_to("sam@example.test")) == 2  # a second link, as asked
 
@@ -199,7 +199,7 @@ def test_signing_up_twice_keeps_one_subscriber_and_gives_the_same_answer(
     )
     work(rt)
     assert len(smtp_sink.messages_to("sam@example.test")) == 2  # nothing new for an active one
-    assert len(subscribers(rt)) == 1
+    assert len(readers(rt)) == 1
 
 
 def test_a_filled_honeypot_stores_nothing_and_looks_like_success(
@@ -208,7 +208,7 @@ def test_a_filled_honeypot_stores_nothing_and_looks_like_success(
     response = sign_up(client, website="http://spam.example")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/check-your-inbox")
-    assert subscribers(rt) == []
+    assert readers(rt) == []
 
 
 def test_a_post_without_the_csrf_token_gets_a_kind_400_page(
@@ -218,7 +218,7 @@ def test_a_post_without_the_csrf_token_gets_a_kind_400_page(
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "That form needs to be sent again" in page and "Traceback" not in page
-    assert subscribers(rt) == []
+    assert readers(rt) == []
 
 
 # --- confirming ----------------------------------------------------------------------------
@@ -233,13 +233,13 @@ def test_confirming_takes_a_button_press_then_enrolls_with_the_welcome_due_now(
 
     page = client.get(link)  # what a link scanner does
     assert page.status_code == 200 and "Yes, start the course" in page.get_data(as_text=True)
-    assert subscribers(rt)[0].status == SubscriberStatus.PENDING
+    assert readers(rt)[0].status == ReaderStatus.PENDING
 
     confirmed = client.post(link, data={"csrf_token": csrf(client, link)})
     assert confirmed.status_code == 200
     assert "You're in" in confirmed.get_data(as_text=True)
-    (sam,) = subscribers(rt)
-    assert sam.status == SubscriberStatus.ACTIVE and sam.confirmed_at == rt.clock.now()
+    (sam,) = readers(rt)
+    assert sam.status == ReaderStatus.ACTIVE and sam.confirmed_at == rt.clock.now()
     with rt.database.session() as session:
         enrollment = session.scalars(select(Enrollment)).one()
         assert enrollment.next_send_at == rt.clock.now()
@@ -266,7 +266,7 @@ def test_a_tampered_confirmation_link_is_a_400_page(
         response = client.get(bad)
         assert response.status_code == 400
         assert "This confirmation link doesn&#39;t work" in response.get_data(as_text=True)
-    assert subscribers(rt)[0].status == SubscriberStatus.PENDING
+    assert readers(rt)[0].status == ReaderStatus.PENDING
 
 
 def test_an_expired_link_is_a_410_with_a_button_for_a_fresh_one(
@@ -274,7 +274,7 @@ def test_an_expired_link_is_a_410_with_a_button_for_a_fresh_one(
 ) -> None:
     sign_up(client)
     work(rt)
-    public_id = subscribers(rt)[0].public_id
+    public_id = readers(rt)[0].public_id
 
     old = confirm_token_issued_days_ago(rt.settings.SECRET_KEY, public_id, days=8)
     response = client.get(f"/confirm/{old}")
@@ -282,7 +282,7 @@ def test_an_expired_link_is_a_410_with_a_button_for_a_fresh_one(
     assert response.status_code == 410
     assert "This link has expired" in page and "Send me a new link" in page
     assert client.post(f"/confirm/{old}", data={"csrf_token": csrf(client)}).status_code == 410
-    assert subscribers(rt)[0].status == SubscriberStatus.PENDING
+    assert readers(rt)[0].status == ReaderStatus.PENDING
 
     with rt.database.session() as session:  # the first link has gone out by now
         for d in session.scalars(select(Delivery)):
@@ -295,7 +295,7 @@ def test_an_expired_link_is_a_410_with_a_button_for_a_fresh_one(
     work(rt)
     fresh = confirm_link(smtp_sink)
     assert client.post(fresh, data={"csrf_token": csrf(client)}).status_code == 200
-    assert subscribers(rt)[0].status == SubscriberStatus.ACTIVE
+    assert readers(rt)[0].status == ReaderStatus.ACTIVE
 
 
 def test_nothing_but_the_confirmation_goes_to_an_unconfirmed_address(
@@ -311,27 +311,27 @@ def test_nothing_but_the_confirmation_goes_to_an_unconfirmed_address(
 # --- unsubscribing --------------------------------------------------------------------------
 
 
-def _active_subscriber(client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink) -> str:
+def _active_reader(client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink) -> str:
     sign_up(client)
     work(rt)
     link = confirm_link(smtp_sink)
     client.post(link, data={"csrf_token": csrf(client, link)})
     tick_and_work(rt)  # the welcome
-    return subscribers(rt)[0].unsubscribe_token
+    return readers(rt)[0].unsubscribe_token
 
 
 def test_one_click_unsubscribe_needs_no_cookie_token_or_content_type(
     app: Flask, client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
-    token = _active_subscriber(client, rt, smtp_sink)
+    token = _active_reader(client, rt, smtp_sink)
     rt.clock.advance(days=1, hours=16)  # 09:00 in London, the day after
-    assert tick.tick(rt).enqueued == 1  # step 1 is claimed and waiting in Redis
+    assert tick.run_once(rt).enqueued == 1  # step 1 is claimed and waiting in Redis
 
     mail_provider = app.test_client(use_cookies=False)
     response = mail_provider.post(f"/u/{token}", data=b"List-Unsubscribe=One-Click")
     assert response.status_code == 200  # no redirect
     assert "You're unsubscribed" in response.get_data(as_text=True)
-    assert subscribers(rt)[0].status == SubscriberStatus.UNSUBSCRIBED
+    assert readers(rt)[0].status == ReaderStatus.UNSUBSCRIBED
 
     work(rt)
     run_course(rt)
@@ -345,18 +345,18 @@ def test_one_click_unsubscribe_needs_no_cookie_token_or_content_type(
 def test_the_unsubscribe_page_changes_nothing_until_its_button(
     client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
-    token = _active_subscriber(client, rt, smtp_sink)
+    token = _active_reader(client, rt, smtp_sink)
     footer_link = smtp_sink.messages_to("sam@example.test")[-1].get_body(("plain",)).get_content()
     assert f"http://127.0.0.1:5999/u/{token}" in footer_link
 
     page = client.get(f"/u/{token}")
     assert page.status_code == 200
     assert "Unsubscribe from Rebuilding Broken Trust?" in page.get_data(as_text=True)
-    assert subscribers(rt)[0].status == SubscriberStatus.ACTIVE
+    assert readers(rt)[0].status == ReaderStatus.ACTIVE
 
     pressed = client.post(f"/u/{token}", data={})
     assert pressed.status_code == 200
-    assert subscribers(rt)[0].status == SubscriberStatus.UNSUBSCRIBED
+    assert readers(rt)[0].status == ReaderStatus.UNSUBSCRIBED
     again = client.get(f"/u/{token.upper()}")
     assert "already unsubscribed" in again.get_data(as_text=True)
 
@@ -371,12 +371,12 @@ def test_an_unknown_unsubscribe_link_is_a_404_page(client: FlaskClient) -> None:
 def test_signing_up_again_after_unsubscribing_starts_a_fresh_enrollment(
     client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
-    token = _active_subscriber(client, rt, smtp_sink)
+    token = _active_reader(client, rt, smtp_sink)
     old_link = confirm_link(smtp_sink)
     client.post(f"/u/{token}", data=b"List-Unsubscribe=One-Click")
     # an old confirmation link does not undo the unsubscribe
     assert client.post(old_link, data={"csrf_token": csrf(client)}).status_code in (200, 410)
-    assert subscribers(rt)[0].status == SubscriberStatus.UNSUBSCRIBED
+    assert readers(rt)[0].status == ReaderStatus.UNSUBSCRIBED
 
     rt.clock.advance(timedelta(days=3))
     assert sign_up(client).status_code == 303
@@ -387,7 +387,7 @@ def test_signing_up_again_after_unsubscribing_starts_a_fresh_enrollment(
     with rt.database.session() as session:
         statuses = session.scalars(select(Enrollment.status).order_by(Enrollment.id)).all()
         assert statuses == [EnrollmentStatus.CANCELLED, EnrollmentStatus.ACTIVE]
-    assert len(subscribers(rt)) == 1
+    assert len(readers(rt)) == 1
 
 
 # --- error pages ---------------------------------------------------------------------------
@@ -419,7 +419,7 @@ def test_a_crash_is_a_kind_500_page_never_a_trace(rt: Runtime, app: Flask, tmp_p
     body = response.get_data(as_text=True)
     assert response.status_code == 500
     assert "Something went wrong on our side" in body and "Traceback" not in body
-    assert subscribers(rt) == []
+    assert readers(rt) == []
 
 
 def test_too_many_sign_ups_from_one_address_are_slowed_kindly(
@@ -438,7 +438,7 @@ def test_too_many_sign_ups_from_one_address_are_slowed_kindly(
 def test_a_browsers_legacy_zone_name_is_accepted(client: FlaskClient, rt: Runtime) -> None:
     # Chromium reports Kolkata by its older ICU name; zoneinfo knows both
     assert sign_up(client, timezone="Asia/Calcutta").status_code == 303
-    assert subscribers(rt)[0].timezone == "Asia/Calcutta"
+    assert readers(rt)[0].timezone == "Asia/Calcutta"
 
 
 def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:

@@ -29,7 +29,7 @@ WELCOME = default_course().steps[0].subject
 def _steps(rt: Runtime) -> dict[int, Delivery]:
     with rt.database.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.kind == DeliveryKind.STEP))
-        return {row.subscriber_id: row for row in rows}
+        return {row.reader_id: row for row in rows}
 
 
 def test_a_poisoned_batch_delivers_every_other_member_on_the_first_pass(
@@ -40,7 +40,7 @@ def test_a_poisoned_batch_delivers_every_other_member_on_the_first_pass(
     with rt.database.session() as session:
         # a course folder renamed after people enrolled: this one email cannot be composed
         enrollment = session.scalars(
-            select(Enrollment).where(Enrollment.subscriber_id == poisoned)
+            select(Enrollment).where(Enrollment.reader_id == poisoned)
         ).one()
         enrollment.course = "a-course-that-was-removed"
 
@@ -58,13 +58,11 @@ def test_a_poisoned_batch_delivers_every_other_member_on_the_first_pass(
     assert "a-course-that-was-removed" in (bad.last_error or "")
     assert f"item {bad.id} failed unexpectedly" in caplog.text
     with rt.database.session() as session:
-        status = session.scalar(
-            select(Enrollment.status).where(Enrollment.subscriber_id == poisoned)
-        )
+        status = session.scalar(select(Enrollment.status).where(Enrollment.reader_id == poisoned))
     assert status == EnrollmentStatus.STALLED
     # and it is not taken again
     rt.clock.advance(claims.STALE_CLAIM_AFTER + timedelta(minutes=1))
-    assert tick.tick(rt).enqueued == 0
+    assert tick.run_once(rt).enqueued == 0
 
 
 def test_a_delivery_whose_worker_dies_every_time_is_given_up_at_the_limit(
@@ -72,12 +70,12 @@ def test_a_delivery_whose_worker_dies_every_time_is_given_up_at_the_limit(
 ) -> None:
     reader = enrolled(rt, "sam@example.test", timezone="UTC")
     for attempt in range(1, claims.MAX_ATTEMPTS + 1):
-        report = tick.tick(rt)
+        report = tick.run_once(rt)
         assert report.enqueued == 1, f"attempt {attempt} was not taken"
         Redis.from_url(rt.settings.REDIS_URL).flushdb()  # the job dies with its worker
         assert _steps(rt)[reader].attempts == attempt  # counted as it was taken
         rt.clock.advance(claims.STALE_CLAIM_AFTER + timedelta(seconds=1))
-    assert tick.tick(rt).enqueued == 0
+    assert tick.run_once(rt).enqueued == 0
     row = _steps(rt)[reader]
     assert row.status == DeliveryStatus.FAILED_PERMANENT
     assert row.attempts == claims.MAX_ATTEMPTS

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.readers.history import record_of
-from service.store.models import Delivery, Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Delivery, Enrollment, EnrollmentStatus, Reader
 from service.tokens import PreferencesTokens
 from tests.support.harness import enrolled, run_course, tick_and_work
 from tests.support.smtp import SMTPSink
@@ -21,7 +21,7 @@ from workers.runtime import Runtime
 
 def _link(rt: Runtime, reader_id: int) -> str:
     with rt.database.session() as session:
-        reader = session.get(Subscriber, reader_id)
+        reader = session.get(Reader, reader_id)
         assert reader is not None
         return "/preferences/" + PreferencesTokens(rt.settings.SECRET_KEY).make(reader.public_id)
 
@@ -71,7 +71,7 @@ def test_pause_resume_and_next_now_from_the_readers_own_page(
     tick_and_work(rt)
     assert len(smtp_sink.messages_to("pia@example.test")) == 2  # exactly one more
     with rt.database.session() as session:
-        reader_row = session.get(Subscriber, reader)
+        reader_row = session.get(Reader, reader)
         assert reader_row is not None
         how = {e.what: e.how for e in record_of(session, reader_row)}
     assert how["paused"] == how["resumed"] == how["next now"] == "on their preferences page"
@@ -97,7 +97,7 @@ def test_the_reader_chooses_their_hour_and_discretion(
     assert "Nothing was changed" in refused
     _do(client, link, "discreet", on="0")
     with rt.database.session() as session:
-        assert session.scalar(select(Subscriber.discreet)) is False
+        assert session.scalar(select(Reader.discreet)) is False
 
 
 def test_unsubscribe_and_erase_from_the_readers_own_page(
@@ -112,7 +112,7 @@ def test_unsubscribe_and_erase_from_the_readers_own_page(
     page = _do(client, link, "erase", sure="yes")
     assert "Your details were erased" in page
     with rt.database.session() as session:
-        assert "uma" not in (session.scalar(select(Subscriber.email)) or "")
+        assert "uma" not in (session.scalar(select(Reader.email)) or "")
 
 
 def test_every_course_email_carries_the_readers_own_link(
@@ -182,12 +182,12 @@ def test_a_week_long_pause_ends_by_itself_and_slowing_down_doubles_every_wait(
         sent = {
             (email, step): at
             for email, step, at in session.execute(
-                select(Subscriber.email, Delivery.step, Delivery.sent_at)
-                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                select(Reader.email, Delivery.step, Delivery.sent_at)
+                .join(Reader, Reader.id == Delivery.reader_id)
                 .where(Delivery.kind == DeliveryKind.STEP)
             )
         }
-        reader_row = session.get(Subscriber, rested)
+        reader_row = session.get(Reader, rested)
         assert reader_row is not None
         record = [(e.what, e.how) for e in record_of(session, reader_row)]
     # the paused reader's course started again a week later, by itself, and finished

@@ -75,7 +75,7 @@ def test_the_worker_outlives_a_redis_outage_in_the_middle_of_a_batch(
             stderr=subprocess.STDOUT,
         )
     try:
-        assert tick.tick(rt).enqueued == 3
+        assert tick.run_once(rt).enqueued == 3
         assert smtp_sink.handler.in_rcpt.wait(30), "the worker never started sending"
         own_redis.stop()  # Redis goes away while the batch is on the wire
         smtp_sink.handler.gate.set()
@@ -85,7 +85,7 @@ def test_the_worker_outlives_a_redis_outage_in_the_middle_of_a_batch(
 
         own_redis.start()  # back, empty: it kept nothing
         enrolled(rt, "after@example.test", timezone="UTC")
-        assert tick.tick(rt).enqueued == 1
+        assert tick.run_once(rt).enqueued == 1
         wait_for(lambda: _sent(rt) == 4, 60, "the worker to take work again")
         assert worker.poll() is None
         assert len(smtp_sink.received) == 4  # nothing sent twice

@@ -23,12 +23,12 @@ from service.store.models import (
     InboundCategory,
     InboundMessage,
     InboundStatus,
+    Reader,
     ReaderEvent,
-    Subscriber,
-    SubscriberStatus,
+    ReaderStatus,
 )
 from tests.conftest import THERAPIST_TEST_EMAIL
-from tests.support.harness import enrolled, subscriber, tick_and_work, work
+from tests.support.harness import enrolled, reader, tick_and_work, work
 from tests.support.mail import delivery_report, reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
@@ -55,9 +55,9 @@ def _forwards(sink: SMTPSink) -> list[EmailMessage]:
     return sink.messages_to(THERAPIST_TEST_EMAIL)
 
 
-def _status(rt: Runtime) -> SubscriberStatus:
+def _status(rt: Runtime) -> ReaderStatus:
     with rt.database.session() as session:
-        return session.scalars(select(Subscriber.status)).one()
+        return session.scalars(select(Reader.status)).one()
 
 
 def _answer(rt: Runtime, listener: int, data: bytes, *, to: str, sender: str = READER) -> None:
@@ -174,8 +174,8 @@ def test_a_hard_bounce_suppresses_the_address(
     [row] = _rows(rt)
     assert row.category == InboundCategory.BOUNCE
     with rt.database.session() as session:
-        person = session.scalars(select(Subscriber)).one()
-        assert person.status == SubscriberStatus.BOUNCED
+        person = session.scalars(select(Reader)).one()
+        assert person.status == ReaderStatus.BOUNCED
         enrollment = session.scalars(select(Enrollment)).one()
         assert enrollment.status == EnrollmentStatus.CANCELLED
     assert welcome["Message-ID"]
@@ -189,7 +189,7 @@ def test_a_delayed_delivery_report_changes_nothing(
     report = delivery_report(to=sent.mail_from, failed=READER, status="4.2.2")
     _answer(rt, listener, report, to=sent.mail_from, sender="")
     assert _rows(rt)[0].category == InboundCategory.BOUNCE
-    assert _status(rt) == SubscriberStatus.ACTIVE
+    assert _status(rt) == ReaderStatus.ACTIVE
 
 
 def test_replying_stop_unsubscribes_and_still_tells_the_therapist(
@@ -199,7 +199,7 @@ def test_replying_stop_unsubscribes_and_still_tells_the_therapist(
     _answer(rt, listener, reply_to(welcome, "STOP.", sender=READER), to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
     assert "they have been unsubscribed" in forward.get_body(("plain",)).get_content()
-    assert _status(rt) == SubscriberStatus.UNSUBSCRIBED
+    assert _status(rt) == ReaderStatus.UNSUBSCRIBED
 
 
 def test_a_reply_that_only_mentions_stopping_does_not_unsubscribe(
@@ -208,7 +208,7 @@ def test_a_reply_that_only_mentions_stopping_does_not_unsubscribe(
     welcome = _welcome(rt, smtp_sink)
     text = "I can't stop crying, but this helps."
     _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
-    assert _status(rt) == SubscriberStatus.ACTIVE
+    assert _status(rt) == ReaderStatus.ACTIVE
     assert len(_forwards(smtp_sink)) == 1
 
 
@@ -225,7 +225,7 @@ def test_mail_to_the_unsubscribe_address_unsubscribes(
         "Message-ID: <unsub@reader.test>\r\n\r\n"
     ).encode()
     _answer(rt, listener, data, to=mailto)
-    assert _status(rt) == SubscriberStatus.UNSUBSCRIBED
+    assert _status(rt) == ReaderStatus.UNSUBSCRIBED
     [row] = _rows(rt)
     assert row.category == InboundCategory.UNSUBSCRIBE and row.status == InboundStatus.RECORDED
     assert _forwards(smtp_sink) == []
@@ -292,8 +292,8 @@ def test_the_crisis_reply_goes_out_even_to_someone_who_has_unsubscribed(
 ) -> None:
     welcome = _welcome(rt, smtp_sink)
     with rt.database.session() as session:
-        person = session.scalars(select(Subscriber)).one()
-        person.status = SubscriberStatus.UNSUBSCRIBED
+        person = session.scalars(select(Reader)).one()
+        person.status = ReaderStatus.UNSUBSCRIBED
     text = "I have been thinking about suicide."
     _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
     assert smtp_sink.messages_to(READER)[-1]["Subject"] == "We received your message"
@@ -383,7 +383,7 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
 ) -> None:
     welcome = _welcome(rt, smtp_sink)
     with rt.database.session() as session:
-        for table in (Delivery, Enrollment, Consent, ReaderEvent, Subscriber):
+        for table in (Delivery, Enrollment, Consent, ReaderEvent, Reader):
             session.execute(delete(table))
     data = reply_to(welcome, "Are you still there?", sender=READER)
     _answer(rt, listener, data, to=reply_address(welcome))
@@ -399,7 +399,7 @@ def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
 
     welcome = _welcome(rt, smtp_sink)
     with rt.database.session() as session:
-        reader = session.scalar(select(Subscriber))
+        reader = session.scalar(select(Reader))
         assert reader is not None
         erase(session, reader, now=rt.clock.now(), actor="desk")
     data = reply_to(welcome, "Are you still there?", sender=READER)
@@ -415,7 +415,7 @@ def test_a_reply_to_the_confirmation_email_names_it(
     from service.readers import lifecycle
 
     with rt.database.session() as session:
-        lifecycle.subscribe(
+        lifecycle.sign_up(
             session,
             email=READER,
             first_name=None,
@@ -505,7 +505,7 @@ def test_replies_command_lists_what_arrived(
     assert result.exit_code == 0, result.output
     assert "retry_wait" in result.output and READER in result.output
     assert "451" in result.output  # why it is waiting
-    assert subscriber(rt, 1).email == READER
+    assert reader(rt, 1).email == READER
 
 
 def test_the_token_names_the_reader_and_the_email(rt: Runtime, smtp_sink: SMTPSink) -> None:
@@ -515,7 +515,7 @@ def test_the_token_names_the_reader_and_the_email(rt: Runtime, smtp_sink: SMTPSi
     with rt.database.session() as session:
         delivery = session.get(Delivery, token.delivery_id)
         assert delivery.message_id == welcome["Message-ID"]
-        assert delivery.subscriber_id == token.subscriber_id
+        assert delivery.reader_id == token.reader_id
 
 
 def test_the_mail_catcher_can_answer_a_course_email_as_its_reader(
@@ -562,7 +562,7 @@ def test_words_written_to_the_unsubscribe_address_still_reach_the_therapist(
         "Please stop for now. My partner reads my email.\r\n"
     ).encode()
     _answer(rt, listener, data, to=mailto)
-    assert _status(rt) == SubscriberStatus.UNSUBSCRIBED
+    assert _status(rt) == ReaderStatus.UNSUBSCRIBED
     [forward] = _forwards(smtp_sink)
     body = forward.get_body(("plain",)).get_content()
     assert body.startswith("Please stop for now.") and "unsubscribed" in body
@@ -575,7 +575,7 @@ def test_a_reply_is_never_filed_under_someone_who_now_holds_the_same_row_id(
     welcome = _welcome(rt, smtp_sink)
     # SQLite hands the highest id out again after a delete: another person now has row 1
     with rt.database.session() as session:
-        person = session.scalars(select(Subscriber)).one()
+        person = session.scalars(select(Reader)).one()
         person.public_id, person.email, person.first_name = "someone-else", "new@x.test", "New"
     data = reply_to(welcome, "stop", sender=READER)
     _answer(rt, listener, data, to=reply_address(welcome))
@@ -583,8 +583,8 @@ def test_a_reply_is_never_filed_under_someone_who_now_holds_the_same_row_id(
     assert parseaddr(forward["Reply-To"])[1] == READER  # not new@x.test
     assert "Earlier replies" in forward.get_body(("plain",)).get_content()
     assert "New" not in forward["Subject"]
-    assert _status(rt) == SubscriberStatus.ACTIVE  # their "stop" does not stop someone else
-    assert _rows(rt)[0].subscriber_id is None
+    assert _status(rt) == ReaderStatus.ACTIVE  # their "stop" does not stop someone else
+    assert _rows(rt)[0].reader_id is None
 
 
 def test_a_forward_held_by_a_worker_that_died_is_sent_after_the_stale_claim_time(

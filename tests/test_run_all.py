@@ -1,5 +1,5 @@
 """The whole service as real processes: ``coursemail run`` on embedded defaults, and every
-Procfile line under honcho. One subscriber goes through the course in each, at 86400x."""
+Procfile line under honcho. One reader goes through the course in each, at 86400x."""
 
 from __future__ import annotations
 

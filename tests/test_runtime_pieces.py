@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from service.store.db import Database
 from service.store.migrate import upgrade
-from service.store.models import Delivery, DeliveryKind, Enrollment, Subscriber, SubscriberStatus
+from service.store.models import Delivery, DeliveryKind, Enrollment, Reader, ReaderStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web import create_app
 from tests.support.env import settings_env
@@ -94,27 +94,27 @@ def test_the_tick_loop_survives_a_database_outage(
         assert session.scalar(select(Delivery.id).where(Delivery.kind == DeliveryKind.STEP))
 
 
-def test_cli_subscribe_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
+def test_cli_sign_up_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
     from workers import runtime as runtime_module
 
     runtime_module.install(None)  # the CLI builds its own runtime from the environment
     runner = CliRunner(env=settings_env(rt.settings))
-    result = runner.invoke(main, ["subscribe", "Ada@Example.TEST", "--name", "Ada"])
+    result = runner.invoke(main, ["sign-up", "Ada@Example.TEST", "--name", "Ada"])
     assert result.exit_code == 0, result.output
     assert "confirmation email goes out" in result.output
-    again = runner.invoke(main, ["subscribe", "ada@example.test"])
+    again = runner.invoke(main, ["sign-up", "ada@example.test"])
     assert "nothing new to send" in again.output
-    bad = runner.invoke(main, ["subscribe", "not-an-address"])
+    bad = runner.invoke(main, ["sign-up", "not-an-address"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
-    zone = runner.invoke(main, ["subscribe", "b@example.test", "--timezone", "Mars/Base"])
+    zone = runner.invoke(main, ["sign-up", "b@example.test", "--timezone", "Mars/Base"])
     assert zone.exit_code == 2 and "unknown time zone" in zone.output
 
     ticked = runner.invoke(main, ["tick", "--once"])
     assert ticked.exit_code == 0, ticked.output
     assert "1 enqueued in 1 jobs" in ticked.output
     with rt.database.session() as session:
-        ada = session.scalars(select(Subscriber)).one()
-        assert (ada.email, ada.status) == ("ada@example.test", SubscriberStatus.PENDING)
+        ada = session.scalars(select(Reader)).one()
+        assert (ada.email, ada.status) == ("ada@example.test", ReaderStatus.PENDING)
         assert session.scalars(select(Enrollment)).all() == []
     built_by_cli = runtime_module.current()
     assert built_by_cli is not rt
@@ -123,7 +123,7 @@ def test_cli_subscribe_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
     runtime_module.install(rt)
 
 
-def test_cli_subscribe_confirm_is_refused_in_production(tmp_path: Path) -> None:
+def test_cli_sign_up_confirm_is_refused_in_production(tmp_path: Path) -> None:
     env = {
         "COURSEMAIL_ENV": "production",
         "COURSEMAIL_INSTANCE": str(tmp_path),
@@ -132,7 +132,7 @@ def test_cli_subscribe_confirm_is_refused_in_production(tmp_path: Path) -> None:
         "ADMIN_PASSWORD": "pw",
         "REPLY_DOMAIN": "reply.example.org",
     }
-    result = CliRunner(env=env).invoke(main, ["subscribe", "a@example.org", "--confirm"])
+    result = CliRunner(env=env).invoke(main, ["sign-up", "a@example.org", "--confirm"])
     assert result.exit_code == 1 and "refused in production" in result.output
 
 
@@ -161,14 +161,14 @@ def test_a_read_only_session_never_makes_a_writer_wait(tmp_path: Path) -> None:
     database = Database(url)
     try:
         with database.session(read_only=True) as reading:
-            reading.execute(select(Subscriber.id)).all()
+            reading.execute(select(Reader.id)).all()
             writer = sqlite3.connect(tmp_path / "read.db", timeout=0)  # fails at once if locked
             writer.execute("BEGIN IMMEDIATE")
             writer.execute("DELETE FROM suppressions")
             writer.commit()
             writer.close()
         with database.session() as writing:
-            writing.execute(select(Subscriber.id)).all()
+            writing.execute(select(Reader.id)).all()
             blocked = sqlite3.connect(tmp_path / "read.db", timeout=0)
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 blocked.execute("BEGIN IMMEDIATE")  # a plain session holds the write lock
@@ -197,7 +197,7 @@ def test_sqlite_writers_queue_on_a_lock_given_back_with_the_connection(tmp_path:
             assert not free()  # a writer holds its place in the queue until it is done
         assert free()  # given back with the connection, right after the commit
         with database.session(read_only=True) as session:
-            session.execute(select(Subscriber.id)).all()
+            session.execute(select(Reader.id)).all()
             assert free()  # a reader never queues
         with pytest.raises(RuntimeError), database.session() as session:
             session.execute(text("DELETE FROM suppressions"))

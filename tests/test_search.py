@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert, select, text, update
 
 from service.desk import overview, search
-from service.store.models import Subscriber
+from service.store.models import Reader
 from workers.runtime import Runtime
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 def _add(rt: Runtime, people: list[tuple[str, str | None]]) -> None:
     with rt.database.session() as session:
         session.execute(
-            insert(Subscriber),
+            insert(Reader),
             [{"email": e, "first_name": n, "timezone": "UTC", "status": "active",
               "created_at": NOW} for e, n in people],
         )  # fmt: skip
@@ -70,13 +70,11 @@ def test_the_index_follows_changed_and_removed_readers(
 ) -> None:
     with rt.database.session() as session:
         session.execute(
-            update(Subscriber)
-            .where(Subscriber.email == "zed@example.test")
+            update(Reader)
+            .where(Reader.email == "zed@example.test")
             .values(email="erased-1@erased.invalid", first_name=None)
         )
-        session.delete(
-            session.scalars(select(Subscriber).where(Subscriber.first_name == "Amelie")).one()
-        )
+        session.delete(session.scalars(select(Reader).where(Reader.first_name == "Amelie")).one())
     assert _found(rt, "zed@example") == [] and _found(rt, "dupont") == []
     assert _found(rt, "erased-1") == ["erased-1@erased.invalid"]
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from emails.course import CourseError, default_course, load_course
 from service.outbox.claims import create_due_step_deliveries
 from service.schedule import held_until, may_send, next_due, quiet
-from service.store.models import Delivery, Enrollment, Subscriber
+from service.store.models import Delivery, Enrollment, Reader
 from tests.support.harness import enrolled, run_course, tick_and_work
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
@@ -107,8 +107,8 @@ def test_after_an_outage_a_readers_catch_up_waits_for_their_morning(
     run_course(rt, days=30)
     with rt.database.session() as session:
         rows = session.execute(
-            select(Delivery.sent_at, Delivery.step, Subscriber.timezone)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            select(Delivery.sent_at, Delivery.step, Reader.timezone)
+            .join(Reader, Reader.id == Delivery.reader_id)
             .where(Delivery.step > 0)
         ).all()
     assert len(rows) == 3 * (len(COURSE.steps) - 1)
@@ -149,7 +149,7 @@ def test_a_reader_who_chose_an_hour_gets_their_emails_then(
 ) -> None:
     reader = enrolled(rt, "evening@example.test", timezone="America/Los_Angeles")
     with rt.database.session() as session:
-        session.execute(update(Subscriber).where(Subscriber.id == reader).values(send_hour=18))
+        session.execute(update(Reader).where(Reader.id == reader).values(send_hour=18))
     tick_and_work(rt)
     run_course(rt, days=30)
     with rt.database.session() as session:

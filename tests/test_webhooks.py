@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from service.addresses import AddressKind
-from service.store.models import InboundMessage, Subscriber
+from service.store.models import InboundMessage, Reader
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.smtp import SMTPSink
@@ -41,11 +41,11 @@ def _configured(rt: Runtime) -> None:
 
 def _reply(rt: Runtime, text: str = "Thank you for this.") -> tuple[bytes, str]:
     """A reader's reply to their first course email, and the address it was sent to."""
-    subscriber_id = enrolled(rt, "reader@example.test", timezone="UTC", first_name="Robin")
+    reader_id = enrolled(rt, "reader@example.test", timezone="UTC", first_name="Robin")
     tick_and_work(rt)
     with rt.database.session() as session:
-        owner = session.get(Subscriber, subscriber_id).public_id
-    address = rt.addresses.address(AddressKind.REPLY, subscriber_id, 2, owner=owner)
+        owner = session.get(Reader, reader_id).public_id
+    address = rt.addresses.address(AddressKind.REPLY, reader_id, 2, owner=owner)
     raw = (
         f"From: Robin <reader@example.test>\r\nTo: {address}\r\nSubject: Re: Welcome\r\n"
         f"Message-ID: <webhook-1@example.test>\r\n\r\n{text}\r\n"

@@ -44,7 +44,7 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
 ) -> None:
     for n in range(3):
         enrolled(rt, f"reader{n}@example.test", timezone="UTC")
-    assert tick.tick(rt).enqueued == 3  # one batch job in Redis
+    assert tick.run_once(rt).enqueued == 3  # one batch job in Redis
 
     smtp_sink.handler.gate = threading.Event()  # the server stalls at the first RCPT TO
     worker = subprocess.Popen(
@@ -88,9 +88,9 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
     oldest = min(claimed_at for _, _, claimed_at in rows)
     newest = max(claimed_at for _, _, claimed_at in rows)
     rt.clock.set(oldest + STALE_CLAIM_AFTER - timedelta(seconds=1))
-    assert tick.tick(rt).enqueued == 0  # not stale yet: the worker might still be alive
+    assert tick.run_once(rt).enqueued == 0  # not stale yet: the worker might still be alive
     rt.clock.set(newest + STALE_CLAIM_AFTER + timedelta(seconds=1))
-    report = tick.tick(rt)
+    report = tick.run_once(rt)
     # the ones it had not touched are sent again; those it was handing to the server (the
     # server may have them) are recorded ambiguous, not resent blindly: never twice
     assert report.enqueued == 3 - in_hand, f"re-found {report.enqueued} of {rows}"
@@ -102,7 +102,7 @@ def test_worker_killed_mid_batch_sends_the_rest_and_leaves_the_one_in_hand_ambig
             assert held is not None and held.status == DeliveryStatus.AMBIGUOUS
             assert "its worker stopped" in (held.last_error or "")
         others = sorted(
-            d.subscriber.email
+            d.reader.email
             for d in session.scalars(select(Delivery).where(Delivery.id.not_in(held_ids)))
             if d.kind == DeliveryKind.STEP
         )

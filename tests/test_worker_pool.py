@@ -48,7 +48,7 @@ def test_the_pool_keeps_its_workers_running_and_stops_them_when_asked(
 
         for n in range(120):
             enrolled(rt, f"reader{n}@example.test", timezone="UTC")
-        assert tick.tick(rt).enqueued == 120
+        assert tick.run_once(rt).enqueued == 120
         wait_for(lambda: len(smtp_sink.received) == 120, 60, "every email sent")
         assert sorted(r.rcpt_tos[0] for r in smtp_sink.received) == sorted(
             f"reader{n}@example.test" for n in range(120)

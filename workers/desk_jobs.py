@@ -37,9 +37,9 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             raise Refused(f"there is no email #{delivery_id}")
-        suppressed = is_suppressed(session, delivery.subscriber.email)
+        suppressed = is_suppressed(session, delivery.reader.email)
         if any_sent:
-            actions.resendable(session, delivery.subscriber, delivery_id)
+            actions.resendable(session, delivery.reader, delivery_id)
             if suppressed:
                 raise Refused("the address is suppressed (it bounced); nothing more goes to it")
         else:
@@ -56,7 +56,7 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
             session, again, now=now, time_scale=rt.settings.COURSEMAIL_TIME_SCALE
         )
         what = "the confirmation" if again.step is None else f"email {again.step}"
-        history.record(session, again.subscriber, "resent", actor=actor, now=now,
+        history.record(session, again.reader, "resent", actor=actor, now=now,
                               detail=f"{what}, {again.message_id}")  # fmt: skip
     log.info("email #%d sent again on purpose (%s)", delivery_id, actor)
     return outgoing.recipient

@@ -35,7 +35,7 @@ from service.store.models import (
     DeliveryKind,
     InboundMessage,
     InboundStatus,
-    Subscriber,
+    Reader,
 )
 from workers.batches import over_one_connection
 from workers.runtime import Runtime
@@ -144,38 +144,38 @@ CRISIS_NOTES = {
 
 def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     """What to send for this message: the forward (unless it went already) and the crisis reply."""
-    subscriber = session.get(Subscriber, row.subscriber_id) if row.subscriber_id else None
-    if subscriber is not None and subscriber.erased_at is not None:
-        subscriber = None  # erased: nothing of theirs is kept, so the reply stands alone
+    reader = session.get(Reader, row.reader_id) if row.reader_id else None
+    if reader is not None and reader.erased_at is not None:
+        reader = None  # erased: nothing of theirs is kept, so the reply stands alone
     delivery = inbound.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:
         course = outcomes.course_for(delivery.enrollment)
     renderer = rt.renderer(course)
-    ctx = _context(session, row, subscriber, delivery, renderer)
-    forward = None if row.forwarded_at else _forwarder(rt, row, subscriber, ctx, renderer)
+    ctx = _context(session, row, reader, delivery, renderer)
+    forward = None if row.forwarded_at else _forwarder(rt, row, reader, ctx, renderer)
     state = row.crisis_reply
     if state != CrisisReply.DUE:
         return Plan(forward, None, state)
     if not ctx.writer_address:
         return Plan(forward, None, state, crisis_impossible=True)
-    return Plan(forward, _crisis(rt, row, subscriber, renderer, ctx.writer_address), state)
+    return Plan(forward, _crisis(rt, row, reader, renderer, ctx.writer_address), state)
 
 
 def _context(
     session: Session,
     row: InboundMessage,
-    subscriber: Subscriber | None,
+    reader: Reader | None,
     delivery: Delivery | None,
     renderer: Renderer,
 ) -> ForwardContext:
     """The facts the therapist reads under the reply: who, which email, since when."""
-    first_name = subscriber.first_name if subscriber else None
+    first_name = reader.first_name if reader else None
     notes = (row.notes or "").splitlines()
-    if subscriber and row.from_address and row.from_address.lower() != subscriber.email.lower():
+    if reader and row.from_address and row.from_address.lower() != reader.email.lower():
         notes.append(
             f"they wrote from {row.from_address}, not the address they signed up with; "
-            f"replying goes to {subscriber.email}"
+            f"replying goes to {reader.email}"
         )
     step_subject = None
     if delivery is not None:
@@ -185,14 +185,12 @@ def _context(
     return ForwardContext(
         course_title=renderer.course.title,
         writer_name=first_name,
-        writer_address=subscriber.email if subscriber else (row.from_address or ""),
+        writer_address=reader.email if reader else (row.from_address or ""),
         reply_text=row.reply_text or "",
         replied_to=f'"{step_subject}"' if step_subject else None,
         step_subject=step_subject,
         sent_at=local_time(delivery.sent_at, zone) if delivery else None,
-        joined_at=local_time(subscriber.confirmed_at or subscriber.created_at, zone)
-        if subscriber
-        else None,
+        joined_at=local_time(reader.confirmed_at or reader.created_at, zone) if reader else None,
         earlier_replies=inbound.earlier_replies(session, row),
         notes=notes,
         urgent=row.urgent,
@@ -202,7 +200,7 @@ def _context(
 def _forwarder(
     rt: Runtime,
     row: InboundMessage,
-    subscriber: Subscriber | None,
+    reader: Reader | None,
     ctx: ForwardContext,
     renderer: Renderer,
 ) -> Callable[[str | None, bool], Outgoing]:
@@ -212,7 +210,7 @@ def _forwarder(
     therapist = renderer.contact.therapist_email
     inbound_id, raw, damaged = row.id, row.raw, row.damaged
     identity = row.dedupe_key or str(row.id)
-    conversation = subscriber.public_id if subscriber else None
+    conversation = reader.public_id if reader else None
     now = rt.clock.now()
 
     def forward(crisis_note: str | None, plain: bool) -> Outgoing:
@@ -238,7 +236,7 @@ def _forwarder(
 def _crisis(
     rt: Runtime,
     row: InboundMessage,
-    subscriber: Subscriber | None,
+    reader: Reader | None,
     renderer: Renderer,
     to: str,
 ) -> Outgoing:
@@ -248,8 +246,8 @@ def _crisis(
     except SafetyFileError as error:
         log.error("%s; sending the shipped crisis reply instead", error)
         reply = crisis_reply(SHIPPED_REPLY)
-    links = for_answer(s, rt.addresses, subscriber, row.delivery_id)
-    first_name = subscriber.first_name if subscriber else None
+    links = for_answer(s, rt.addresses, reader, row.delivery_id)
+    first_name = reader.first_name if reader else None
     message = crisis_email(
         subject=reply.subject,
         text=reply.text(first_name=first_name, therapist_name=renderer.contact.therapist_name),

@@ -128,7 +128,7 @@ class Batch:
         self.rt = rt
         with rt.database.session(read_only=True) as session:
             self.rows = batch.load(session, delivery_ids)
-            emails = [d.subscriber.email for d in self.rows.values()]
+            emails = [d.reader.email for d in self.rows.values()]
             self.suppressed = batch.suppressed_among(session, emails)
         #: the last email sent whose ``sent`` rides along with the next transaction
         self.unrecorded: Delivery | None = None
@@ -137,7 +137,7 @@ class Batch:
         delivery = self.rows.get(delivery_id)
         if delivery is None:
             return "skipped"  # no longer claimed when the batch was read
-        suppressed = delivery.subscriber.email.lower() in self.suppressed
+        suppressed = delivery.reader.email.lower() in self.suppressed
         if outcomes.why_not_send(delivery, suppressed=suppressed) is not None:
             return send_one(rt, transport, delivery_id)  # records why, in its own words
         try:
@@ -219,7 +219,7 @@ def _take(rt: Runtime, delivery_id: int) -> Outgoing | str:
         if delivery is None:
             return "skipped"
         reason = outcomes.why_not_send(
-            delivery, suppressed=is_suppressed(session, delivery.subscriber.email)
+            delivery, suppressed=is_suppressed(session, delivery.reader.email)
         )
         if reason is not None:
             outcomes.record_cancelled(session, delivery, reason)
@@ -260,16 +260,16 @@ def _get(session: Session, delivery_id: int) -> Delivery:
 def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
     """The envelope and the finished message for one delivery, ready for SMTP."""
     s = rt.settings
-    subscriber = delivery.subscriber
+    reader = delivery.reader
     links = for_delivery(s, rt.addresses, delivery)
     routing = Routing(
-        to_address=subscriber.email,
-        first_name=subscriber.first_name,
+        to_address=reader.email,
+        first_name=reader.first_name,
         from_address=s.MAIL_FROM,
         message_id=delivery.message_id,
         date=rt.clock.now(),
         reply_address=links.reply_address,
-        discreet=subscriber.discreet,
+        discreet=reader.discreet,
     )
     if delivery.kind == DeliveryKind.CONFIRMATION:
         assert links.confirm_url is not None
@@ -290,5 +290,5 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
     try:
         data = wire.compose(*parts)
     except wire.Unwritable:  # a header the fast writer will not fold: the library's way
-        return Outgoing.of(links.envelope_from, subscriber.email, build_message(*parts))
-    return Outgoing.raw(links.envelope_from, subscriber.email, data)
+        return Outgoing.of(links.envelope_from, reader.email, build_message(*parts))
+    return Outgoing.raw(links.envelope_from, reader.email, data)

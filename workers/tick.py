@@ -44,7 +44,7 @@ class TickReport:
         return self.created + self.enqueued + self.released + self.replies > 0
 
 
-def tick(rt: Runtime) -> TickReport:
+def run_once(rt: Runtime) -> TickReport:
     now = rt.clock.now()
     db = rt.database
     with db.session() as session:  # pauses a reader asked to end by themselves
@@ -141,7 +141,7 @@ def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = 
     log.info("tick every %.1fs", interval)
     while not stop.is_set():
         try:
-            report = tick(rt)
+            report = run_once(rt)
         except (SQLAlchemyError, RedisError, OSError) as error:
             # an outage: one line per interval, not a traceback every few seconds
             reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""

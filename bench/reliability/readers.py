@@ -23,7 +23,7 @@ from bench.reliability.stack import Row, Stack
 from emails.course import default_course
 from service.store.backup import check_copy
 from service.store.db import Database
-from service.store.models import Consent, Subscriber
+from service.store.models import Consent, Reader
 
 STEPS = [step.subject for step in default_course().steps]
 
@@ -93,7 +93,7 @@ def unsubscribe_race(rng: random.Random) -> Row:
         readers = stack.seed(300)
         _wait_for_web(stack, web)
         with stack.database.session() as session:
-            rows = session.execute(select(Subscriber.email, Subscriber.unsubscribe_token)).all()
+            rows = session.execute(select(Reader.email, Reader.unsubscribe_token)).all()
             tokens = {email.lower(): token for email, token in rows}
         stack.sink_handler.delay = 0.02
         stack.start("tick")
@@ -170,14 +170,14 @@ def _check_backup(
     row = Row("backup during sign-ups", "coursemail db backup while 300 readers sign up",
               "sqlite", ok, 0, 0, 0, 0, None)  # fmt: skip
     with stack.database.session() as session:
-        row.sent = int(session.scalar(select(func.count(Subscriber.id))) or 0)
+        row.sent = int(session.scalar(select(func.count(Reader.id))) or 0)
     row.lost = row.expected - row.sent
     if made.returncode != 0 or "integrity check: ok" not in made.stdout:
         row.problems.append(f"the backup failed: {made.stdout[-300:]} {made.stderr[-300:]}")
         return row
     copy = Database(f"sqlite:///{target}")
     with copy.session() as session:
-        people = int(session.scalar(select(func.count(Subscriber.id))) or 0)
+        people = int(session.scalar(select(func.count(Reader.id))) or 0)
         consents = int(session.scalar(select(func.count(Consent.id))) or 0)
     copy.dispose()
     printed = re.search(r"([\d,]+) subscribers", made.stdout)

@@ -29,8 +29,8 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
 )
 from tests.support.procs import kill_all_with, processes_with
 from tests.support.smtp import SinkHandler, SMTPSink, free_port
@@ -195,18 +195,18 @@ class Stack:
         """``count`` confirmed readers whose welcome email is due now; their addresses."""
         now = datetime.now(UTC)
         with self.database.session() as session:
-            first = int(session.scalar(select(func.coalesce(func.max(Subscriber.id), 0))) or 0)
+            first = int(session.scalar(select(func.coalesce(func.max(Reader.id), 0))) or 0)
             ids = range(first + 1, first + count + 1)
             addresses = [emails(i) if emails else f"{prefix}{i}@example.test" for i in ids]
-            session.execute(insert(Subscriber), [
+            session.execute(insert(Reader), [
                 {"id": i, "public_id": uuid.uuid4().hex, "email": address,
                  "first_name": names(i) if names else f"Reader {i}", "timezone": "UTC",
-                 "status": SubscriberStatus.ACTIVE, "unsubscribe_token": uuid.uuid4().hex,
+                 "status": ReaderStatus.ACTIVE, "unsubscribe_token": uuid.uuid4().hex,
                  "created_at": now, "confirmed_at": now}
                 for i, address in zip(ids, addresses, strict=True)
             ])  # fmt: skip
             session.execute(insert(Enrollment), [
-                {"subscriber_id": i, "course": "rebuilding-trust", "course_version": 1,
+                {"reader_id": i, "course": "rebuilding-trust", "course_version": 1,
                  "next_step": 0, "status": EnrollmentStatus.ACTIVE, "created_at": now,
                  "next_send_at": now}
                 for i in ids
@@ -226,9 +226,9 @@ class Stack:
         """The state and reason of each address's course emails."""
         with self.database.session() as session:
             rows = session.execute(
-                select(Subscriber.email, Delivery.status, Delivery.last_error)
-                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-                .where(func.lower(Subscriber.email).in_(addresses))
+                select(Reader.email, Delivery.status, Delivery.last_error)
+                .join(Delivery, Delivery.reader_id == Reader.id)
+                .where(func.lower(Reader.email).in_(addresses))
             ).all()
         return [(email, str(status), reason or "") for email, status, reason in rows]
 
@@ -236,8 +236,8 @@ class Stack:
         """Readers whose email is recorded ambiguous: the server may or may not have it."""
         with self.database.session() as session:
             rows = session.scalars(
-                select(Subscriber.email)
-                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                select(Reader.email)
+                .join(Delivery, Delivery.reader_id == Reader.id)
                 .where(Delivery.status == DeliveryStatus.AMBIGUOUS)
             )
             return {email.lower() for email in rows}

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.desk.overview import PAGE, next_page
-from service.store.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Reader
 
 #: What each list shows, by the name in its address.
 LISTS = {
@@ -45,8 +45,8 @@ def find_emails(
     if state == "due":
         return _due(session, now=now, before=before)
     query = (
-        select(Delivery, Subscriber.public_id, Subscriber.email)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        select(Delivery, Reader.public_id, Reader.email)
+        .join(Reader, Reader.id == Delivery.reader_id)
         .order_by(Delivery.id.desc())
         .limit(PAGE + 1)
     )
@@ -72,8 +72,8 @@ def _due(
     session: Session, *, now: datetime, before: int | None
 ) -> tuple[list[EmailRow], int | None]:
     query = (
-        select(Enrollment, Subscriber.public_id, Subscriber.email)
-        .join(Subscriber, Subscriber.id == Enrollment.subscriber_id)
+        select(Enrollment, Reader.public_id, Reader.email)
+        .join(Reader, Reader.id == Enrollment.reader_id)
         .where(
             Enrollment.status == EnrollmentStatus.ACTIVE,
             Enrollment.next_send_at <= now + timedelta(hours=24),

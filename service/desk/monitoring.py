@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from service.inbox import inbound
-from service.store.models import Delivery, DeliveryStatus, Subscriber
+from service.store.models import Delivery, DeliveryStatus, Reader
 
 #: "Recent" trouble: what /healthz and ``coursemail status`` count.
 RECENT = timedelta(hours=24)
@@ -104,10 +104,10 @@ def _when() -> ColumnElement[datetime]:
 
 def _recent_trouble(session: Session, *, since: datetime, limit: int) -> list[Trouble]:
     when = _when()
-    columns = (Delivery.id, Delivery.status, Delivery.step, Subscriber.email, when)
+    columns = (Delivery.id, Delivery.status, Delivery.step, Reader.email, when)
     rows = session.execute(
         select(*columns, Delivery.last_error)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .join(Reader, Reader.id == Delivery.reader_id)
         .where(Delivery.status.in_(TROUBLE), when >= since)
         .order_by(when.desc())
         .limit(limit)

@@ -23,8 +23,8 @@ from service.store.models import (
     EnrollmentStatus,
     InboundCategory,
     InboundMessage,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
 )
 
 #: An email counts as received once the server took it (or may have: ambiguous).
@@ -70,36 +70,34 @@ def funnel(session: Session, step_titles: list[str]) -> list[Stage]:
             .group_by(Delivery.step)
         ).all()
     )
-    readers = select(func.count(Subscriber.id))
-    repliers = select(func.count(distinct(InboundMessage.subscriber_id))).where(
-        InboundMessage.subscriber_id.is_not(None)
+    readers = select(func.count(Reader.id))
+    repliers = select(func.count(distinct(InboundMessage.reader_id))).where(
+        InboundMessage.reader_id.is_not(None)
     )
     return [
         Stage("Signed up", _count(session, readers)),
-        Stage("Confirmed", _count(session, select(func.count(Subscriber.confirmed_at)))),
+        Stage("Confirmed", _count(session, select(func.count(Reader.confirmed_at)))),
         *[Stage(t[:1].upper() + t[1:], int(per_step.get(i, 0))) for i, t in enumerate(step_titles)],
         Stage("Replied", _count(session, repliers)),
         Stage(
             "Unsubscribed",
-            _count(session, readers.where(Subscriber.status == SubscriberStatus.UNSUBSCRIBED)),
+            _count(session, readers.where(Reader.status == ReaderStatus.UNSUBSCRIBED)),
         ),
-        Stage(
-            "Bounced", _count(session, readers.where(Subscriber.status == SubscriberStatus.BOUNCED))
-        ),
+        Stage("Bounced", _count(session, readers.where(Reader.status == ReaderStatus.BOUNCED))),
     ]
 
 
 def left_at(session: Session, step_titles: list[str]) -> list[Stage]:
     """Where readers unsubscribed: before confirming, or before which email (the one their
     course was waiting to send), by the enrollment they left."""
-    before_confirming = select(func.count(Subscriber.id)).where(
-        Subscriber.status == SubscriberStatus.UNSUBSCRIBED, Subscriber.confirmed_at.is_(None)
+    before_confirming = select(func.count(Reader.id)).where(
+        Reader.status == ReaderStatus.UNSUBSCRIBED, Reader.confirmed_at.is_(None)
     )
     per_step = session.execute(
-        select(Enrollment.next_step, func.count(distinct(Enrollment.subscriber_id)))
-        .join(Subscriber, Subscriber.id == Enrollment.subscriber_id)
+        select(Enrollment.next_step, func.count(distinct(Enrollment.reader_id)))
+        .join(Reader, Reader.id == Enrollment.reader_id)
         .where(
-            Subscriber.status == SubscriberStatus.UNSUBSCRIBED,
+            Reader.status == ReaderStatus.UNSUBSCRIBED,
             Enrollment.status == EnrollmentStatus.CANCELLED,
         )
         .group_by(Enrollment.next_step)
@@ -124,13 +122,11 @@ def signups_per_day(session: Session, *, now: datetime) -> list[tuple[str, int]]
     included (one range scan of the ``created_at`` index)."""
     first = (now - timedelta(days=DAYS - 1)).date()
     start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
-    day = func.date(Subscriber.created_at)
+    day = func.date(Reader.created_at)
     found = {
         str(d): int(n)
         for d, n in session.execute(
-            select(day, func.count(Subscriber.id))
-            .where(Subscriber.created_at >= start)
-            .group_by(day)
+            select(day, func.count(Reader.id)).where(Reader.created_at >= start).group_by(day)
         )
     }
     days = [str(first + timedelta(days=i)) for i in range(DAYS)]
@@ -208,8 +204,8 @@ class ReaderRow:
 _other = aliased(Enrollment)
 latest_enrollment = (
     select(func.max(_other.id))
-    .where(_other.subscriber_id == Subscriber.id)
-    .correlate(Subscriber)
+    .where(_other.reader_id == Reader.id)
+    .correlate(Reader)
     .scalar_subquery()
 )
 
@@ -225,19 +221,19 @@ def find_readers(
     """Readers, newest first, ``PAGE`` at a time: the next page starts below the id returned
     (keyset pagination: never counts or skips rows)."""
     query = (
-        select(Subscriber, Enrollment.next_step, Enrollment.status)
+        select(Reader, Enrollment.next_step, Enrollment.status)
         .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
-        .order_by(Subscriber.id.desc())
+        .order_by(Reader.id.desc())
         .limit(PAGE + 1)
     )
     if q:
         query = query.where(search.matching(session, q))
     if state:
-        query = query.where(Subscriber.status == SubscriberStatus(state))
+        query = query.where(Reader.status == ReaderStatus(state))
     if step is not None:
         query = query.where(Enrollment.next_step == step)
     if before is not None:
-        query = query.where(Subscriber.id < before)
+        query = query.where(Reader.id < before)
     found = session.execute(query).all()
     rows = [
         ReaderRow(
@@ -273,8 +269,8 @@ def find_replies(
 ) -> tuple[list[ReplyRow], int | None]:
     """Replies from people (not auto-replies or bounces), newest first, a page at a time."""
     query = (
-        select(InboundMessage, Subscriber.first_name, Delivery.step)
-        .outerjoin(Subscriber, Subscriber.id == InboundMessage.subscriber_id)
+        select(InboundMessage, Reader.first_name, Delivery.step)
+        .outerjoin(Reader, Reader.id == InboundMessage.reader_id)
         .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
         .where(InboundMessage.category == InboundCategory.REPLY)
         .order_by(InboundMessage.id.desc())

@@ -22,7 +22,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from service.store.models import Subscriber
+from service.store.models import Reader
 
 #: A text held by more readers than this is found faster by reading the list newest first.
 RARE = 2000
@@ -31,8 +31,8 @@ RARE = 2000
 def _like(q: str) -> ColumnElement[bool]:
     pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return or_(
-        func.lower(Subscriber.email).like(pattern, escape="\\"),
-        func.lower(Subscriber.first_name).like(pattern, escape="\\"),
+        func.lower(Reader.email).like(pattern, escape="\\"),
+        func.lower(Reader.first_name).like(pattern, escape="\\"),
     )
 
 
@@ -41,13 +41,13 @@ def _held(q: str) -> ColumnElement[bool]:
     characters, which have no trigrams, PostgreSQL would otherwise read its whole index."""
     lowered = q.lower()
     return or_(
-        func.strpos(func.lower(Subscriber.email), lowered) > 0,
-        func.strpos(func.lower(Subscriber.first_name), lowered) > 0,
+        func.strpos(func.lower(Reader.email), lowered) > 0,
+        func.strpos(func.lower(Reader.first_name), lowered) > 0,
     )
 
 
 def matching(session: Session, q: str) -> ColumnElement[bool]:
-    """The condition on ``Subscriber`` for readers whose address or name holds ``q``."""
+    """The condition on ``Reader`` for readers whose address or name holds ``q``."""
     postgres = session.get_bind().dialect.name != "sqlite"
     if postgres and len(q) < 3:
         return _held(q)
@@ -67,4 +67,4 @@ def matching(session: Session, q: str) -> ColumnElement[bool]:
     if held_by is None or held_by > RARE:
         return condition
     # the trigram table finds the few; the same condition keeps the answer exact
-    return Subscriber.id.in_(found.params(phrase=phrase)) & condition
+    return Reader.id.in_(found.params(phrase=phrase)) & condition

@@ -18,8 +18,8 @@ from service.store.models import (
     DeliveryKind,
     InboundCategory,
     InboundMessage,
+    Reader,
     ReaderEvent,
-    Subscriber,
 )
 
 #: How each recorded action reads on the timeline.
@@ -51,7 +51,7 @@ class Event:
     resend_id: int | None = None
 
 
-def _email_event(d: Delivery, reader: Subscriber) -> Event:
+def _email_event(d: Delivery, reader: Reader) -> Event:
     name = "The confirmation email" if d.kind == DeliveryKind.CONFIRMATION else (
         "The welcome" if d.step == 0 else f"Email {d.step}"
     )  # fmt: skip
@@ -65,23 +65,23 @@ def _email_event(d: Delivery, reader: Subscriber) -> Event:
     )
 
 
-def timeline(session: Session, public_id: str) -> tuple[Subscriber, list[Event]] | None:
+def timeline(session: Session, public_id: str) -> tuple[Reader, list[Event]] | None:
     """The reader and their events, oldest first; None if there is no such reader."""
-    reader = session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+    reader = session.scalar(select(Reader).where(Reader.public_id == public_id))
     if reader is None:
         return None
     events = [
         Event(c.created_at, "Signed up",
               f"form {c.form_version}, from {c.ip or 'an unknown address'}: “{c.consent_text}”")
-        for c in session.scalars(select(Consent).where(Consent.subscriber_id == reader.id))
+        for c in session.scalars(select(Consent).where(Consent.reader_id == reader.id))
     ]  # fmt: skip
     if reader.confirmed_at:
         events.append(Event(reader.confirmed_at, "Confirmed their address", rank=2))
-    deliveries = session.scalars(select(Delivery).where(Delivery.subscriber_id == reader.id))
+    deliveries = session.scalars(select(Delivery).where(Delivery.reader_id == reader.id))
     events.extend(_email_event(d, reader) for d in deliveries)
     for m in session.scalars(
         select(InboundMessage).where(
-            InboundMessage.subscriber_id == reader.id,
+            InboundMessage.reader_id == reader.id,
             InboundMessage.category == InboundCategory.REPLY,
         )
     ):
@@ -93,7 +93,7 @@ def timeline(session: Session, public_id: str) -> tuple[Subscriber, list[Event]]
                   f"“{text}” (forward: {m.status.value}{handled})", m.id, rank=100)
         )  # fmt: skip
     kinds = set()
-    for e in session.scalars(select(ReaderEvent).where(ReaderEvent.subscriber_id == reader.id)):
+    for e in session.scalars(select(ReaderEvent).where(ReaderEvent.reader_id == reader.id)):
         kinds.add(e.kind)
         if e.kind == "confirmed":
             continue  # "Confirmed their address" above says it

@@ -220,12 +220,12 @@ def unreadable_since(session: Session, since: datetime) -> int:
 
 
 def earlier_replies(session: Session, row: InboundMessage) -> int:
-    if row.subscriber_id is None:
+    if row.reader_id is None:
         return 0
     return int(
         session.scalar(
             select(func.count(InboundMessage.id)).where(
-                InboundMessage.subscriber_id == row.subscriber_id,
+                InboundMessage.reader_id == row.reader_id,
                 InboundMessage.category == InboundCategory.REPLY,
                 InboundMessage.id < row.id,
             )
@@ -239,6 +239,6 @@ def delivery_for(session: Session, row: InboundMessage) -> Delivery | None:
     if row.delivery_id is None:
         return None
     delivery = session.get(Delivery, row.delivery_id)
-    if delivery is None or delivery.subscriber_id != row.subscriber_id:
+    if delivery is None or delivery.reader_id != row.reader_id:
         return None
     return delivery

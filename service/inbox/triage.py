@@ -25,7 +25,7 @@ from service.store.models import (
     InboundCategory,
     InboundMessage,
     InboundStatus,
-    Subscriber,
+    Reader,
 )
 
 #: A reply that is only one of these (after stripping) means "stop sending me the course".
@@ -83,7 +83,7 @@ def understand(
     if token is None:
         return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
     row.address_kind = token.kind.value
-    row.subscriber_id = token.subscriber_id
+    row.reader_id = token.reader_id
     row.delivery_id = token.delivery_id
     key = _dedupe_key(row, parsed, token)
     earlier = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
@@ -92,12 +92,12 @@ def understand(
             row, InboundCategory.DUPLICATE, False, notes + [f"the same message as #{earlier}"]
         )
     row.dedupe_key = key
-    subscriber = _writer(session, row, token, notes)
+    reader = _writer(session, row, token, notes)
     if parsed.report is not None:
-        if parsed.report.hard and subscriber is not None:
+        if parsed.report.hard and reader is not None:
             lifecycle.suppress(
                 session,
-                subscriber,
+                reader,
                 reason="bounce",
                 detail=f"{parsed.report.status} reported by {parsed.from_address or 'unknown'}",
                 now=now,
@@ -108,7 +108,7 @@ def understand(
     if token.kind == AddressKind.UNSUBSCRIBE:
         # the List-Unsubscribe mailto works whoever (or whatever) sends it: mail providers'
         # own unsubscribe buttons often mark their message as automatic
-        _unsubscribe(session, subscriber, notes, now=now, how="email")
+        _unsubscribe(session, reader, notes, now=now, how="email")
         wrote = parsed.reply_text.strip() and not stop and parsed.auto_reason is None
         if not wrote:
             return _finish(row, InboundCategory.UNSUBSCRIBE, False, notes)
@@ -116,7 +116,7 @@ def understand(
     elif parsed.auto_reason is not None:
         return _finish(row, InboundCategory.AUTO_REPLY, False, notes + [parsed.auto_reason])
     elif stop:
-        _unsubscribe(session, subscriber, notes, now=now, how="reply")
+        _unsubscribe(session, reader, notes, now=now, how="reply")
     _notice_danger(session, row, crisis.find(parsed.reply_text), notes, now=now)
     return _finish(row, category, True, notes)
 
@@ -140,21 +140,21 @@ def _dedupe_key(row: InboundMessage, parsed: ParsedMail, token: AddressToken) ->
     """The same message to the same tracked address: delivered twice, recorded once."""
     identity = parsed.message_id or hashlib.sha256(row.raw).hexdigest()
     return hashlib.sha256(
-        f"{identity}|{token.kind}|{token.subscriber_id}|{token.delivery_id}".encode()
+        f"{identity}|{token.kind}|{token.reader_id}|{token.delivery_id}".encode()
     ).hexdigest()
 
 
 def _writer(
     session: Session, row: InboundMessage, token: AddressToken, notes: list[str]
-) -> Subscriber | None:
+) -> Reader | None:
     """The reader the address was made for, if we still hold them."""
-    subscriber = session.get(Subscriber, token.subscriber_id)
-    if subscriber is not None and not token.belongs_to(subscriber.public_id):
-        subscriber = None  # the id now belongs to someone else: never file it under them
-        row.subscriber_id = row.delivery_id = None
-    if subscriber is None:
+    reader = session.get(Reader, token.reader_id)
+    if reader is not None and not token.belongs_to(reader.public_id):
+        reader = None  # the id now belongs to someone else: never file it under them
+        row.reader_id = row.delivery_id = None
+    if reader is None:
         notes.append("we hold no record of this person any more (their data was erased)")
-    return subscriber
+    return reader
 
 
 def _notice_danger(
@@ -179,9 +179,9 @@ def _notice_danger(
 
 
 def _unsubscribe(
-    session: Session, subscriber: Subscriber | None, notes: list[str], *, now: datetime, how: str
+    session: Session, reader: Reader | None, notes: list[str], *, now: datetime, how: str
 ) -> None:
-    if subscriber is not None and lifecycle.unsubscribe(session, subscriber, now=now, how=how):
+    if reader is not None and lifecycle.unsubscribe(session, reader, now=now, how=how):
         notes.append("they asked to stop, so they have been unsubscribed from the course")
 
 
@@ -193,11 +193,11 @@ def _recent_crisis_reply(
     session: Session, row: InboundMessage, *, now: datetime
 ) -> datetime | None:
     """When this person was last sent (or is about to be sent) the crisis reply, if lately."""
-    if row.subscriber_id is None:
+    if row.reader_id is None:
         return None
     return session.scalar(
         select(func.max(InboundMessage.received_at)).where(
-            InboundMessage.subscriber_id == row.subscriber_id,
+            InboundMessage.reader_id == row.reader_id,
             InboundMessage.id != row.id,
             InboundMessage.crisis_reply.in_((CrisisReply.DUE, CrisisReply.SENT)),
             InboundMessage.received_at > now - CRISIS_REPLY_EVERY,

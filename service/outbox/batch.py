@@ -1,6 +1,6 @@
 """A send batch's database work in as few statements as the delivery guarantees allow.
 
-A batch of claimed deliveries is read in one query, with each subscriber and enrollment (no
+A batch of claimed deliveries is read in one query, with each reader and enrollment (no
 row loaded one at a time), and the suppressed addresses among them in a second. Then, per
 email, one short transaction does two things:
 
@@ -33,23 +33,23 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
     Suppression,
 )
 
 
 def load(session: Session, ids: Sequence[int]) -> dict[int, Delivery]:
-    """The batch's deliveries still claimed, with subscriber and enrollment, in one query.
+    """The batch's deliveries still claimed, with reader and enrollment, in one query.
 
     The rows stay readable after the session closes (``expire_on_commit=False``); they are
     only read from, never changed through the ORM.
     """
     rows = session.scalars(
         select(Delivery)
-        .join(Delivery.subscriber)
+        .join(Delivery.reader)
         .outerjoin(Delivery.enrollment)
-        .options(contains_eager(Delivery.subscriber), contains_eager(Delivery.enrollment))
+        .options(contains_eager(Delivery.reader), contains_eager(Delivery.enrollment))
         .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.CLAIMED)
     ).unique()
     return {delivery.id: delivery for delivery in rows}
@@ -69,13 +69,11 @@ def suppressed_among(session: Session, emails: Sequence[str]) -> set[str]:
 def _take_statement(kind: DeliveryKind) -> Update:
     """``claimed → sending`` on the condition the email may still go, built once per kind
     (only its parameters change per email, so SQLAlchemy compiles it once per process)."""
-    wanted = (
-        SubscriberStatus.PENDING if kind == DeliveryKind.CONFIRMATION else SubscriberStatus.ACTIVE
-    )
+    wanted = ReaderStatus.PENDING if kind == DeliveryKind.CONFIRMATION else ReaderStatus.ACTIVE
     conditions = [
         Delivery.id == bindparam("b_delivery"),
         Delivery.status == DeliveryStatus.CLAIMED,
-        exists().where(Subscriber.id == bindparam("b_subscriber"), Subscriber.status == wanted),
+        exists().where(Reader.id == bindparam("b_reader"), Reader.status == wanted),
         ~exists().where(func.lower(Suppression.email) == bindparam("b_address")),
     ]
     if kind == DeliveryKind.STEP:
@@ -127,8 +125,8 @@ def take(conn: Connection, delivery: Delivery, *, now: datetime) -> bool:
     """``claimed → sending`` if the email may still go; False if not (re-read to say why)."""
     params: dict[str, object] = {
         "b_delivery": delivery.id,
-        "b_subscriber": delivery.subscriber_id,
-        "b_address": delivery.subscriber.email.lower(),
+        "b_reader": delivery.reader_id,
+        "b_address": delivery.reader.email.lower(),
         "b_at": now,
     }
     if delivery.kind == DeliveryKind.STEP:

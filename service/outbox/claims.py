@@ -31,7 +31,7 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
+    Reader,
 )
 
 log = logging.getLogger("coursemail.tick")
@@ -88,7 +88,7 @@ def create_due_step_deliveries(
         update(Enrollment)
         .where(Enrollment.id.in_(chosen.scalar_subquery()), *due)
         .values(next_send_at=None)
-        .returning(Enrollment.id, Enrollment.subscriber_id, Enrollment.next_step)
+        .returning(Enrollment.id, Enrollment.reader_id, Enrollment.next_step)
         .execution_options(synchronize_session=False)
     ).all()
     if not claimed:
@@ -115,7 +115,7 @@ def _write_deliveries(
     rows = [
         {
             "kind": DeliveryKind.STEP,
-            "subscriber_id": subscriber_id,
+            "reader_id": reader_id,
             "enrollment_id": enrollment_id,
             "step": step,
             "status": DeliveryStatus.PENDING,
@@ -123,7 +123,7 @@ def _write_deliveries(
             "created_at": now,
             "attempts": 0,
         }
-        for enrollment_id, subscriber_id, step in sorted(claimed)
+        for enrollment_id, reader_id, step in sorted(claimed)
     ]
     written = session.execute(statement, rows).all()
     if len(written) < len(claimed):
@@ -184,14 +184,12 @@ def claim_ready(
     return Claimed(confirmations=confirmations, steps=steps)
 
 
-def claim_pending_confirmation(
-    session: Session, subscriber_id: int, *, now: datetime
-) -> int | None:
-    """Claim this subscriber's waiting confirmation email, to send it without waiting."""
+def claim_pending_confirmation(session: Session, reader_id: int, *, now: datetime) -> int | None:
+    """Claim this reader's waiting confirmation email, to send it without waiting."""
     row = session.execute(
         update(Delivery)
         .where(
-            Delivery.subscriber_id == subscriber_id,
+            Delivery.reader_id == reader_id,
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.status == DeliveryStatus.PENDING,
         )
@@ -256,9 +254,9 @@ def _hold_the_night(session: Session, claimed: Sequence[Any], *, now: datetime) 
         for row in session.execute(
             select(
                 Enrollment.id, Enrollment.course, Enrollment.created_at,
-                Subscriber.timezone, Subscriber.send_hour,
+                Reader.timezone, Reader.send_hour,
             )
-            .join(Subscriber, Subscriber.id == Enrollment.subscriber_id)
+            .join(Reader, Reader.id == Enrollment.reader_id)
             .where(Enrollment.id.in_([c.id for c in claimed]))
         )
     }  # fmt: skip

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from service.addresses import Addresses, AddressKind
 from service.settings import Settings
-from service.store.models import Delivery, DeliveryKind, Subscriber
+from service.store.models import Delivery, DeliveryKind, Reader
 from service.tokens import ConfirmTokens, PreferencesTokens
 
 
@@ -33,41 +33,41 @@ class Links:
 
 
 def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -> Links:
-    subscriber = delivery.subscriber
+    reader = delivery.reader
 
     def tracked(kind: AddressKind) -> str | None:
         if not settings.tracked_replies:
             return None
-        return addresses.address(kind, subscriber.id, delivery.id, owner=subscriber.public_id)
+        return addresses.address(kind, reader.id, delivery.id, owner=reader.public_id)
 
     envelope_from = tracked(AddressKind.BOUNCE) or settings.MAIL_FROM
     reply_address = tracked(AddressKind.REPLY)
     if delivery.kind == DeliveryKind.CONFIRMATION:
-        token = ConfirmTokens(settings.SECRET_KEY).make(subscriber.public_id)
+        token = ConfirmTokens(settings.SECRET_KEY).make(reader.public_id)
         return Links(
             envelope_from, reply_address, confirm_url=f"{settings.PUBLIC_URL}/confirm/{token}"
         )
     return Links(
         envelope_from,
         reply_address,
-        unsubscribe_url=f"{settings.PUBLIC_URL}/u/{subscriber.unsubscribe_token}",
+        unsubscribe_url=f"{settings.PUBLIC_URL}/u/{reader.unsubscribe_token}",
         unsubscribe_address=tracked(AddressKind.UNSUBSCRIBE),
         preferences_url=f"{settings.PUBLIC_URL}/preferences/"
-        + PreferencesTokens(settings.SECRET_KEY).make(subscriber.public_id),
+        + PreferencesTokens(settings.SECRET_KEY).make(reader.public_id),
     )
 
 
 def for_answer(
     settings: Settings,
     addresses: Addresses,
-    subscriber: Subscriber | None,
+    reader: Reader | None,
     delivery_id: int | None,
 ) -> Links:
     """Our automatic answer to a reader's reply (the crisis reply) carries the same tracked
     addresses as the email they answered, so an answer to it reaches the therapist too."""
-    if not settings.tracked_replies or subscriber is None or not delivery_id:
+    if not settings.tracked_replies or reader is None or not delivery_id:
         return Links(settings.MAIL_FROM, None)
-    ids, owner = (subscriber.id, delivery_id), subscriber.public_id
+    ids, owner = (reader.id, delivery_id), reader.public_id
     return Links(
         addresses.address(AddressKind.BOUNCE, *ids, owner=owner),
         addresses.address(AddressKind.REPLY, *ids, owner=owner),

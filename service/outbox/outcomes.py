@@ -23,21 +23,21 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    SubscriberStatus,
+    ReaderStatus,
 )
 
 
 def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
     """Re-read at send time: an unsubscribe that committed a moment ago wins."""
-    subscriber = delivery.subscriber
+    reader = delivery.reader
     if suppressed:
         return "address is suppressed"
     if delivery.kind == DeliveryKind.CONFIRMATION:
-        if subscriber.status != SubscriberStatus.PENDING:
-            return f"subscriber is {subscriber.status.value}, not waiting to confirm"
+        if reader.status != ReaderStatus.PENDING:
+            return f"the reader is {reader.status.value}, not waiting to confirm"
         return None
-    if subscriber.status != SubscriberStatus.ACTIVE:
-        return f"subscriber is {subscriber.status.value}"
+    if reader.status != ReaderStatus.ACTIVE:
+        return f"the reader is {reader.status.value}"
     enrollment = delivery.enrollment
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return "enrollment is no longer active"
@@ -141,7 +141,7 @@ def record_permanent(session: Session, delivery: Delivery, error: str, *, now: d
     delivery.status = DeliveryStatus.FAILED_PERMANENT
     delivery.last_error = error
     session.flush()
-    suppress(session, delivery.subscriber, reason="hard_bounce", detail=error, now=now)
+    suppress(session, delivery.reader, reason="hard_bounce", detail=error, now=now)
 
 
 def record_failed(session: Session, delivery: Delivery, reason: str) -> None:
@@ -159,23 +159,21 @@ def record_failed(session: Session, delivery: Delivery, reason: str) -> None:
 RESENDABLE = (DeliveryStatus.AMBIGUOUS, DeliveryStatus.FAILED_PERMANENT)
 
 
-def meant_for(kind: DeliveryKind) -> SubscriberStatus:
+def meant_for(kind: DeliveryKind) -> ReaderStatus:
     """The reader an email of this kind is for: a confirmation goes to someone still to
     confirm, a course email to someone taking the course."""
-    return (
-        SubscriberStatus.PENDING if kind == DeliveryKind.CONFIRMATION else SubscriberStatus.ACTIVE
-    )
+    return ReaderStatus.PENDING if kind == DeliveryKind.CONFIRMATION else ReaderStatus.ACTIVE
 
 
 def why_not_resend(delivery: Delivery, *, suppressed: bool) -> str | None:
     """Why a deliberate resend of this delivery is refused, or None if it may go."""
-    subscriber = delivery.subscriber
+    reader = delivery.reader
     if delivery.status not in RESENDABLE:
         return f"it is {delivery.status.value}; only ambiguous or failed emails are resent by hand"
     if suppressed:
         return "the address is suppressed (it bounced); nothing more goes to it"
-    if subscriber.status != meant_for(delivery.kind):
-        return f"the reader is {subscriber.status.value}"
+    if reader.status != meant_for(delivery.kind):
+        return f"the reader is {reader.status.value}"
     return None
 
 
@@ -230,8 +228,8 @@ def advance_values(
     due = next_due(
         now=now,
         delay_days=course.step(following).delay_days * max(1, enrollment.pace or 1),
-        send_hour=reader_hour(course, delivery.subscriber.send_hour),
-        zone=zone_for(delivery.subscriber.timezone, course.timezone),
+        send_hour=reader_hour(course, delivery.reader.send_hour),
+        zone=zone_for(delivery.reader.timezone, course.timezone),
         scale=time_scale,
         weekends=course.weekends,
     )

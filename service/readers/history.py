@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.store.models import Consent, ReaderEvent, Subscriber
+from service.store.models import Consent, Reader, ReaderEvent
 
 #: How a change came about, as the record says it.
 HOW = {
@@ -34,7 +34,7 @@ HOW = {
 
 def record(
     session: Session,
-    subscriber: Subscriber,
+    reader: Reader,
     kind: str,
     *,
     actor: str,
@@ -42,9 +42,7 @@ def record(
     detail: str | None = None,
 ) -> None:
     """Append one event to the reader's record (``actor``: one of ``HOW``'s keys)."""
-    session.add(
-        ReaderEvent(subscriber_id=subscriber.id, at=now, kind=kind, actor=actor, detail=detail)
-    )
+    session.add(ReaderEvent(reader_id=reader.id, at=now, kind=kind, actor=actor, detail=detail))
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class Entry:
     detail: str
 
 
-def record_of(session: Session, subscriber: Subscriber) -> list[Entry]:
+def record_of(session: Session, reader: Reader) -> list[Entry]:
     """The reader's whole record, oldest first."""
     entries = [
         Entry(c.created_at, "signed up" if c.form_version != "import" else "imported",
@@ -63,13 +61,11 @@ def record_of(session: Session, subscriber: Subscriber) -> list[Entry]:
               f"agreeing to: “{c.consent_text}”"
               + (f" (browser: {c.user_agent})" if c.user_agent else ""))
         for c in session.scalars(
-            select(Consent).where(Consent.subscriber_id == subscriber.id).order_by(Consent.id)
+            select(Consent).where(Consent.reader_id == reader.id).order_by(Consent.id)
         )
     ]  # fmt: skip
     for e in session.scalars(
-        select(ReaderEvent)
-        .where(ReaderEvent.subscriber_id == subscriber.id)
-        .order_by(ReaderEvent.id)
+        select(ReaderEvent).where(ReaderEvent.reader_id == reader.id).order_by(ReaderEvent.id)
     ):
         if e.kind == "imported":
             continue  # its consent row above says it, with the words

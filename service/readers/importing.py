@@ -25,9 +25,9 @@ from service.readers.validation import name_problem
 from service.store.models import (
     Consent,
     Enrollment,
+    Reader,
     ReaderEvent,
-    Subscriber,
-    SubscriberStatus,
+    ReaderStatus,
     Suppression,
 )
 
@@ -156,7 +156,7 @@ def _known(session: Session, emails: list[str]) -> tuple[set[str], set[str]]:
     if not emails:
         return set(), set()
     readers = session.scalars(
-        select(func.lower(Subscriber.email)).where(func.lower(Subscriber.email).in_(emails))
+        select(func.lower(Reader.email)).where(func.lower(Reader.email).in_(emails))
     )
     suppressed = session.scalars(
         select(func.lower(Suppression.email)).where(func.lower(Suppression.email).in_(emails))
@@ -172,10 +172,10 @@ def _add(
     if not new:
         return
     ids = session.scalars(
-        insert(Subscriber).returning(Subscriber.id, sort_by_parameter_order=True),
+        insert(Reader).returning(Reader.id, sort_by_parameter_order=True),
         [
             {"email": g.email, "first_name": g.first_name, "timezone": g.timezone,
-             "status": SubscriberStatus.ACTIVE, "created_at": now, "confirmed_at": now}
+             "status": ReaderStatus.ACTIVE, "created_at": now, "confirmed_at": now}
             for g in new
         ],
     ).all()  # fmt: skip
@@ -185,11 +185,11 @@ def _add(
     )
     session.execute(
         insert(Consent),
-        [{"subscriber_id": i, "created_at": now, "form_version": FORM_VERSION,
+        [{"reader_id": i, "created_at": now, "form_version": FORM_VERSION,
           "consent_text": consent} for _, i in pairs],
     )  # fmt: skip
     session.execute(
         insert(ReaderEvent),
-        [{"subscriber_id": i, "at": now, "kind": "imported", "actor": "cli",
+        [{"reader_id": i, "at": now, "kind": "imported", "actor": "cli",
           "detail": f"from {source}, line {g.line}: “{consent}”"} for g, i in pairs],
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The subscriber lifecycle: subscribe, confirm (enroll), unsubscribe, suppress.
+"""The reader lifecycle: subscribe, confirm (enroll), unsubscribe, suppress.
 
 Plain functions over a session: blueprints, jobs and the CLI are thin shells around them.
 """
@@ -23,8 +23,8 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    Subscriber,
-    SubscriberStatus,
+    Reader,
+    ReaderStatus,
     Suppression,
 )
 
@@ -37,24 +37,24 @@ UNSENT = (
 
 
 @dataclass(frozen=True)
-class SubscribeResult:
-    subscriber: Subscriber
+class SignUpResult:
+    reader: Reader
     #: a confirmation email was put in the outbox by this call
     confirmation_queued: bool
     #: that email's delivery, already claimed to be handed to a worker now (``claim=True``)
     claimed_confirmation: Delivery | None = None
 
 
-def find_by_email(session: Session, email: str) -> Subscriber | None:
-    return session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email.lower()))
+def find_by_email(session: Session, email: str) -> Reader | None:
+    return session.scalar(select(Reader).where(func.lower(Reader.email) == email.lower()))
 
 
-def find_by_public_id(session: Session, public_id: str) -> Subscriber | None:
-    return session.scalar(select(Subscriber).where(Subscriber.public_id == public_id))
+def find_by_public_id(session: Session, public_id: str) -> Reader | None:
+    return session.scalar(select(Reader).where(Reader.public_id == public_id))
 
 
-def find_by_unsubscribe_token(session: Session, token: str) -> Subscriber | None:
-    return session.scalar(select(Subscriber).where(Subscriber.unsubscribe_token == token))
+def find_by_unsubscribe_token(session: Session, token: str) -> Reader | None:
+    return session.scalar(select(Reader).where(Reader.unsubscribe_token == token))
 
 
 def is_suppressed(session: Session, email: str) -> bool:
@@ -64,7 +64,7 @@ def is_suppressed(session: Session, email: str) -> bool:
     return found is not None
 
 
-def subscribe(
+def sign_up(
     session: Session,
     *,
     email: str,
@@ -74,46 +74,44 @@ def subscribe(
     mail_domain: str,
     claim: bool = False,
     discreet: bool = False,
-) -> SubscribeResult:
+) -> SignUpResult:
     """Record a sign-up and queue the confirmation email; never a second row per address.
 
-    An active subscriber is left alone; a pending one gets the confirmation again unless one
+    An active reader is left alone; a pending one gets the confirmation again unless one
     is already on its way; one who left (or bounced and was un-suppressed) starts over.
     With ``claim``, the confirmation is written already claimed, in this same transaction, for
     the caller to enqueue at once (``queues.enqueue_or_release`` hands it back to the outbox if
     Redis refuses; if the caller dies first, the claim goes stale and the tick sends it).
     """
     email = email.strip().lower()
-    subscriber = find_by_email(session, email)
-    new = subscriber is None
-    if subscriber is None:
-        subscriber = Subscriber(
-            email=email, first_name=first_name, timezone=timezone, created_at=now
-        )
-        session.add(subscriber)
+    reader = find_by_email(session, email)
+    new = reader is None
+    if reader is None:
+        reader = Reader(email=email, first_name=first_name, timezone=timezone, created_at=now)
+        session.add(reader)
         session.flush()
     if discreet:
-        _keep_discreet(session, subscriber, now=now)
-    if not new and subscriber.status == SubscriberStatus.ACTIVE:
-        return SubscribeResult(subscriber, confirmation_queued=False)
+        _keep_discreet(session, reader, now=now)
+    if not new and reader.status == ReaderStatus.ACTIVE:
+        return SignUpResult(reader, confirmation_queued=False)
     if not new:
-        subscriber.status = SubscriberStatus.PENDING
-        subscriber.first_name = first_name or subscriber.first_name
-        subscriber.timezone = timezone
+        reader.status = ReaderStatus.PENDING
+        reader.first_name = first_name or reader.first_name
+        reader.timezone = timezone
     if is_suppressed(session, email):
-        return SubscribeResult(subscriber, confirmation_queued=False)
+        return SignUpResult(reader, confirmation_queued=False)
     in_flight = not new and session.scalar(
         select(Delivery.id).where(
-            Delivery.subscriber_id == subscriber.id,
+            Delivery.reader_id == reader.id,
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.status.in_(UNSENT + (DeliveryStatus.SENDING,)),
         )
     )  # (a reader new this moment has nothing in flight)
     if in_flight:
-        return SubscribeResult(subscriber, confirmation_queued=False)
+        return SignUpResult(reader, confirmation_queued=False)
     delivery = Delivery(
         kind=DeliveryKind.CONFIRMATION,
-        subscriber_id=subscriber.id,
+        reader_id=reader.id,
         status=DeliveryStatus.CLAIMED if claim else DeliveryStatus.PENDING,
         claimed_at=now if claim else None,
         attempts=1 if claim else 0,
@@ -121,44 +119,40 @@ def subscribe(
         created_at=now,
     )
     session.add(delivery)
-    return SubscribeResult(
-        subscriber, confirmation_queued=True, claimed_confirmation=delivery if claim else None
+    return SignUpResult(
+        reader, confirmation_queued=True, claimed_confirmation=delivery if claim else None
     )
 
 
-def _keep_discreet(session: Session, subscriber: Subscriber, *, now: datetime) -> None:
+def _keep_discreet(session: Session, reader: Reader, *, now: datetime) -> None:
     """Set before the confirmation is written, so it is discreet too. The form only ever
     turns it on: anyone can type an address, and only the reader may turn it off."""
-    if not subscriber.discreet:
-        subscriber.discreet = True
-        record(session, subscriber, "discreet_on", actor="form", now=now)
+    if not reader.discreet:
+        reader.discreet = True
+        record(session, reader, "discreet_on", actor="form", now=now)
 
 
 def confirm(
-    session: Session, subscriber: Subscriber, *, course: Course, now: datetime, how: str = "link"
+    session: Session, reader: Reader, *, course: Course, now: datetime, how: str = "link"
 ) -> bool:
-    """Activate a pending subscriber and enroll them; False if they were not pending.
+    """Activate a pending reader and enroll them; False if they were not pending.
 
     Only a pending sign-up can be confirmed: an old link must never undo an unsubscribe.
     """
-    if subscriber.status != SubscriberStatus.PENDING:
+    if reader.status != ReaderStatus.PENDING:
         return False
-    subscriber.status = SubscriberStatus.ACTIVE
-    subscriber.confirmed_at = now
-    subscriber.unsubscribed_at = None
-    enroll(session, subscriber, course=course, now=now)
-    record(session, subscriber, "confirmed", actor=how, now=now)
+    reader.status = ReaderStatus.ACTIVE
+    reader.confirmed_at = now
+    reader.unsubscribed_at = None
+    enroll(session, reader, course=course, now=now)
+    record(session, reader, "confirmed", actor=how, now=now)
     return True
 
 
-def enroll(
-    session: Session, subscriber: Subscriber, *, course: Course, now: datetime
-) -> Enrollment:
+def enroll(session: Session, reader: Reader, *, course: Course, now: datetime) -> Enrollment:
     """A fresh enrollment whose first email is due as the course says (the welcome: now)."""
     enrollment = Enrollment(
-        **enrollment_values(
-            subscriber.id, subscriber.timezone, course, now, chosen_hour=subscriber.send_hour
-        )
+        **enrollment_values(reader.id, reader.timezone, course, now, chosen_hour=reader.send_hour)
     )
     session.add(enrollment)
     session.flush()
@@ -166,7 +160,7 @@ def enroll(
 
 
 def enrollment_values(
-    subscriber_id: int,
+    reader_id: int,
     timezone: str,
     course: Course,
     now: datetime,
@@ -175,7 +169,7 @@ def enrollment_values(
 ) -> dict[str, object]:
     """The columns of a new enrollment (for ``enroll``, and for bulk inserts)."""
     return {
-        "subscriber_id": subscriber_id,
+        "reader_id": reader_id,
         "course": course.slug,
         "course_version": course.version,
         "next_step": 0,
@@ -191,49 +185,45 @@ def enrollment_values(
     }
 
 
-def unsubscribe(session: Session, subscriber: Subscriber, *, now: datetime, how: str) -> bool:
-    """Stop everything for this subscriber at once, and record how they left (one of
+def unsubscribe(session: Session, reader: Reader, *, now: datetime, how: str) -> bool:
+    """Stop everything for this reader at once, and record how they left (one of
     ``consent_record.HOW``); False if they had already left."""
-    if subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
+    if reader.status in (ReaderStatus.UNSUBSCRIBED, ReaderStatus.BOUNCED):
         return False
-    subscriber.status = SubscriberStatus.UNSUBSCRIBED
-    subscriber.unsubscribed_at = now
-    _stop_everything(session, subscriber.id)
-    record(session, subscriber, "unsubscribed", actor=how, now=now)
+    reader.status = ReaderStatus.UNSUBSCRIBED
+    reader.unsubscribed_at = now
+    _stop_everything(session, reader.id)
+    record(session, reader, "unsubscribed", actor=how, now=now)
     return True
 
 
-def suppress(
-    session: Session, subscriber: Subscriber, *, reason: str, detail: str, now: datetime
-) -> None:
+def suppress(session: Session, reader: Reader, *, reason: str, detail: str, now: datetime) -> None:
     """A hard bounce: never mail this address again, and stop what was planned."""
-    if not is_suppressed(session, subscriber.email):
-        session.add(
-            Suppression(email=subscriber.email, reason=reason, detail=detail, created_at=now)
-        )
-    subscriber.status = SubscriberStatus.BOUNCED
-    _stop_everything(session, subscriber.id)
+    if not is_suppressed(session, reader.email):
+        session.add(Suppression(email=reader.email, reason=reason, detail=detail, created_at=now))
+    reader.status = ReaderStatus.BOUNCED
+    _stop_everything(session, reader.id)
 
 
-def _stop_everything(session: Session, subscriber_id: int) -> None:
+def _stop_everything(session: Session, reader_id: int) -> None:
     session.execute(
         update(Enrollment)
         .where(
-            Enrollment.subscriber_id == subscriber_id,
+            Enrollment.reader_id == reader_id,
             Enrollment.status.in_(UNDER_WAY),
         )
         .values(status=EnrollmentStatus.CANCELLED, next_send_at=None, paused_at=None)
     )
     session.execute(
         update(Delivery)
-        .where(Delivery.subscriber_id == subscriber_id, Delivery.status.in_(UNSENT))
+        .where(Delivery.reader_id == reader_id, Delivery.status.in_(UNSENT))
         .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
     )
 
 
 def record_consent(
     session: Session,
-    subscriber: Subscriber,
+    reader: Reader,
     *,
     now: datetime,
     ip: str | None,
@@ -244,7 +234,7 @@ def record_consent(
     """Keep proof of the sign-up: when, from where, on which form, agreeing to which words."""
     session.add(
         Consent(
-            subscriber_id=subscriber.id,
+            reader_id=reader.id,
             created_at=now,
             ip=(ip or "")[:45] or None,
             user_agent=(user_agent or "")[:400] or None,

@@ -1,4 +1,4 @@
-"""The database tables: subscribers, their enrollments, each email's delivery, suppressions.
+"""The database tables: readers, their enrollments, each email's delivery, suppressions.
 
 The database is the source of truth for the schedule (DESIGN decision 1): Redis only carries
 ids of work already claimed here, so losing Redis loses nothing.
@@ -73,7 +73,7 @@ class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
 
 
-class SubscriberStatus(StrEnum):
+class ReaderStatus(StrEnum):
     PENDING = "pending"  # signed up, not yet confirmed: only the confirmation email may go
     ACTIVE = "active"
     UNSUBSCRIBED = "unsubscribed"
@@ -105,10 +105,10 @@ class DeliveryStatus(StrEnum):
     RETRY_WAIT = "retry_wait"  # a transient failure; next_attempt_at says when
     FAILED_PERMANENT = "failed_permanent"
     AMBIGUOUS = "ambiguous"  # the connection dropped after the final '.': may have arrived
-    CANCELLED = "cancelled"  # the subscriber left before it went out
+    CANCELLED = "cancelled"  # the reader left before it went out
 
 
-class Subscriber(Base):
+class Reader(Base):
     __tablename__ = "subscribers"
     __table_args__ = (
         Index("uq_subscribers_email_lower", func.lower("email"), unique=True),
@@ -122,9 +122,7 @@ class Subscriber(Base):
     email: Mapped[str] = mapped_column(String(320))
     first_name: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64))
-    status: Mapped[SubscriberStatus] = mapped_column(
-        _enum(SubscriberStatus), default=SubscriberStatus.PENDING
-    )
+    status: Mapped[ReaderStatus] = mapped_column(_enum(ReaderStatus), default=ReaderStatus.PENDING)
     unsubscribe_token: Mapped[str] = mapped_column(
         String(64), unique=True, default=new_address_token
     )
@@ -138,7 +136,7 @@ class Subscriber(Base):
     #: they asked that nothing in their inbox names the course (sender, subject, preview)
     discreet: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="subscriber")
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="reader")
 
 
 class Enrollment(Base):
@@ -151,7 +149,7 @@ class Enrollment(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    reader_id: Mapped[int] = mapped_column("subscriber_id", ForeignKey("subscribers.id"))
     course: Mapped[str] = mapped_column(String(64))
     course_version: Mapped[int]
     next_step: Mapped[int] = mapped_column(default=0)
@@ -169,7 +167,7 @@ class Enrollment(Base):
     #: every wait between emails is multiplied by this (2: the reader asked to slow down)
     pace: Mapped[int] = mapped_column(default=1, server_default="1")
 
-    subscriber: Mapped[Subscriber] = relationship(back_populates="enrollments")
+    reader: Mapped[Reader] = relationship(back_populates="enrollments")
 
 
 class Delivery(Base):
@@ -185,7 +183,9 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[DeliveryKind] = mapped_column(_enum(DeliveryKind))
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    reader_id: Mapped[int] = mapped_column(
+        "subscriber_id", ForeignKey("subscribers.id"), index=True
+    )
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
     step: Mapped[int | None]
     status: Mapped[DeliveryStatus] = mapped_column(
@@ -199,7 +199,7 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    subscriber: Mapped[Subscriber] = relationship()
+    reader: Mapped[Reader] = relationship()
     enrollment: Mapped[Enrollment | None] = relationship()
 
 
@@ -222,7 +222,9 @@ class Consent(Base):
     __tablename__ = "consents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    reader_id: Mapped[int] = mapped_column(
+        "subscriber_id", ForeignKey("subscribers.id"), index=True
+    )
     created_at: Mapped[datetime]
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(400))
@@ -278,7 +280,7 @@ class InboundMessage(Base):
     category: Mapped[InboundCategory | None] = mapped_column(_enum(InboundCategory))
     #: which tracked address it came to; no foreign keys: a reply outlives an erased record
     address_kind: Mapped[str | None] = mapped_column(String(20))
-    subscriber_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    reader_id: Mapped[int | None] = mapped_column("subscriber_id", Integer, index=True)
     delivery_id: Mapped[int | None] = mapped_column(Integer)
     #: sha256 of Message-ID (or the raw bytes) and the token: the same mail twice is one reply
     dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -319,7 +321,9 @@ class ReaderEvent(Base):
     __tablename__ = "reader_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    reader_id: Mapped[int] = mapped_column(
+        "subscriber_id", ForeignKey("subscribers.id"), index=True
+    )
     at: Mapped[datetime]
     #: paused, resumed, next_now, resent, unsubscribed, erased, imported
     kind: Mapped[str] = mapped_column(String(40))

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from service.readers import lifecycle
-from service.store.models import Subscriber, SubscriberStatus
+from service.store.models import Reader, ReaderStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web.errors import error_page
 from service.web.security import limiter
@@ -36,7 +36,7 @@ def _expired(token: str) -> ResponseReturnValue:
     return render_template("link_expired.html", token=token), 410
 
 
-def _lookup(public_id: str) -> Subscriber | None:
+def _lookup(public_id: str) -> Reader | None:
     with context().database.session() as session:
         return lifecycle.find_by_public_id(session, public_id)
 
@@ -51,18 +51,18 @@ def confirm(token: str) -> ResponseReturnValue:
         return _expired(token)
     except TokenInvalid:
         return _invalid()
-    subscriber = _lookup(public_id)
-    if subscriber is None:
+    reader = _lookup(public_id)
+    if reader is None:
         return _invalid()
-    if subscriber.status == SubscriberStatus.ACTIVE:
+    if reader.status == ReaderStatus.ACTIVE:
         return render_template("confirmed.html", already=True)
-    if subscriber.status != SubscriberStatus.PENDING:
+    if reader.status != ReaderStatus.PENDING:
         return render_template("confirm_left.html"), 410
     if request.method == "GET":
         return render_template("confirm.html", token=token)
     ctx = context()
     with ctx.database.session() as session:
-        fresh = session.get(Subscriber, subscriber.id)
+        fresh = session.get(Reader, reader.id)
         assert fresh is not None
         confirmed = lifecycle.confirm(session, fresh, course=course(), now=ctx.clock.now())
     return render_template("confirmed.html", already=not confirmed)
@@ -76,23 +76,23 @@ def resend() -> ResponseReturnValue:
         public_id = _tokens().read_any_age(token[:MAX_TOKEN])
     except TokenInvalid:
         return _invalid()
-    subscriber = _lookup(public_id)
-    if subscriber is None:
+    reader = _lookup(public_id)
+    if reader is None:
         abort(404)
-    if subscriber.status == SubscriberStatus.ACTIVE:
+    if reader.status == ReaderStatus.ACTIVE:
         return render_template("confirmed.html", already=True)
     ctx = context()
     with ctx.database.session() as session:
-        result = lifecycle.subscribe(
+        result = lifecycle.sign_up(
             session,
-            email=subscriber.email,
-            first_name=subscriber.first_name,
-            timezone=subscriber.timezone,
+            email=reader.email,
+            first_name=reader.first_name,
+            timezone=reader.timezone,
             now=ctx.clock.now(),
             mail_domain=ctx.settings.mail_domain,
         )
     if result.confirmation_queued:
-        send_confirmation_soon(subscriber.id)
+        send_confirmation_soon(reader.id)
     return render_template("check_inbox.html", fresh_link=True)
 
 

@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from service.variables import origin_of
 from service.web.security import csrf, limiter
 from service.web.shared import context, course
-from service.web.signup import SignupForm, consent_text, sign_up
+from service.web.signup import SignupForm, accept, consent_text
 
 bp = Blueprint("embed", __name__)
 log = logging.getLogger("coursemail.embed")
@@ -84,7 +84,7 @@ def submit() -> ResponseReturnValue:
         production=context().settings.is_production, fallback_zone=course().timezone
     ):
         return _page(form, 400)
-    sign_up(form, FORM_VERSION)
+    accept(form, FORM_VERSION)
     return redirect(url_for("signup.check_inbox"), 303)
 
 

@@ -37,7 +37,7 @@ from service.store.models import (
     DeliveryStatus,
     InboundCategory,
     InboundMessage,
-    Subscriber,
+    Reader,
 )
 from service.tokens import PreferencesTokens, TokenInvalid
 from service.web.shared import context, course
@@ -46,7 +46,7 @@ bp = Blueprint("preferences", __name__, url_prefix="/preferences")
 MAX_TOKEN = 200
 
 
-def _reader(session: Session, token: str) -> Subscriber:
+def _reader(session: Session, token: str) -> Reader:
     if len(token) > MAX_TOKEN:
         abort(404)
     try:
@@ -87,24 +87,24 @@ def page(token: str) -> ResponseReturnValue:
         )
 
 
-def _hour(session: Session, reader: Subscriber, **kw: object) -> str:
+def _hour(session: Session, reader: Reader, **kw: object) -> str:
     raw = request.form.get("hour", "")
     hour = int(raw) if raw.isdigit() else None
     return actions.choose_hour(session, reader, hour, **kw)  # type: ignore[arg-type]
 
 
-def _discreet(session: Session, reader: Subscriber, **kw: object) -> str:
+def _discreet(session: Session, reader: Reader, **kw: object) -> str:
     on = request.form.get("on") == "1"
     return actions.set_discreet(session, reader, on, **kw)  # type: ignore[arg-type]
 
 
-def _erase(session: Session, reader: Subscriber, **kw: object) -> str:
+def _erase(session: Session, reader: Reader, **kw: object) -> str:
     if request.form.get("sure") != "yes":
         raise Refused("Please tick the box to say you are sure: erasing cannot be undone.")
     return actions.erase(session, reader, **kw)  # type: ignore[arg-type]
 
 
-def _pause_a_week(session: Session, reader: Subscriber, **kw: object) -> str:
+def _pause_a_week(session: Session, reader: Reader, **kw: object) -> str:
     return actions.pause(session, reader, days=7, **kw)  # type: ignore[arg-type]
 
 
@@ -137,13 +137,13 @@ def act(token: str, name: str) -> ResponseReturnValue:
     return redirect(url_for("preferences.page", token=token), 303)
 
 
-def _received(session: Session, reader: Subscriber) -> list[Delivery]:
+def _received(session: Session, reader: Reader) -> list[Delivery]:
     """The course emails this reader was sent (or may have been), in order."""
     return list(
         session.scalars(
             select(Delivery)
             .where(
-                Delivery.subscriber_id == reader.id,
+                Delivery.reader_id == reader.id,
                 Delivery.kind == DeliveryKind.STEP,
                 Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.AMBIGUOUS)),
             )
@@ -178,7 +178,7 @@ def my_data(token: str) -> ResponseReturnValue:
         reader = _reader(session, token)
         replies = session.scalars(
             select(InboundMessage)
-            .where(InboundMessage.subscriber_id == reader.id)
+            .where(InboundMessage.reader_id == reader.id)
             .order_by(InboundMessage.id)
         )
         data = {

@@ -21,9 +21,9 @@ def course() -> Course:
     return default_course()
 
 
-def send_confirmation_soon(subscriber_id: int) -> None:
+def send_confirmation_soon(reader_id: int) -> None:
     """Hand a waiting confirmation to a worker now; if Redis is away the tick sends it."""
-    send_confirmation_now(context(), subscriber_id)
+    send_confirmation_now(context(), reader_id)
 
 
 def init_context(app: Flask) -> None:

@@ -103,17 +103,17 @@ def submit() -> ResponseReturnValue:
         return redirect(url_for("signup.check_inbox"), 303)
     if not form.validate(production=ctx.settings.is_production, fallback_zone=course().timezone):
         return _page(form, 400)
-    sign_up(form, FORM_VERSION)
+    accept(form, FORM_VERSION)
     # the same answer whether the address was new, pending or already confirmed
     return redirect(url_for("signup.check_inbox"), 303)
 
 
-def sign_up(form: SignupForm, form_version: str) -> None:
+def accept(form: SignupForm, form_version: str) -> None:
     """Record a valid sign-up with its consent, and hand its confirmation to a worker."""
     ctx = context()
     now = ctx.clock.now()
     with ctx.database.session() as session:
-        result = lifecycle.subscribe(
+        result = lifecycle.sign_up(
             session,
             email=form.email,
             first_name=form.first_name or None,
@@ -125,7 +125,7 @@ def sign_up(form: SignupForm, form_version: str) -> None:
         )
         lifecycle.record_consent(
             session,
-            result.subscriber,
+            result.reader,
             now=now,
             ip=request.remote_addr,
             user_agent=request.user_agent.string,

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from service.readers import lifecycle
-from service.store.models import SubscriberStatus
+from service.store.models import ReaderStatus
 from service.web.security import csrf
 from service.web.shared import context
 
@@ -32,16 +32,16 @@ def unsubscribe(token: str) -> ResponseReturnValue:
         abort(404)
     ctx = context()
     with ctx.database.session() as session:
-        subscriber = lifecycle.find_by_unsubscribe_token(session, token)
-        if subscriber is None:
+        reader = lifecycle.find_by_unsubscribe_token(session, token)
+        if reader is None:
             abort(404)
         if request.method == "GET":
-            left = subscriber.status in (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED)
+            left = reader.status in (ReaderStatus.UNSUBSCRIBED, ReaderStatus.BOUNCED)
             return render_template("unsubscribe.html", token=token, left=left)
         one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
         how = "one-click" if one_click else "page"
-        lifecycle.unsubscribe(session, subscriber, now=ctx.clock.now(), how=how)
-    log.info("unsubscribed subscriber %s (%s)", subscriber.id, "one-click" if one_click else "page")
+        lifecycle.unsubscribe(session, reader, now=ctx.clock.now(), how=how)
+    log.info("unsubscribed reader %s (%s)", reader.id, "one-click" if one_click else "page")
     return render_template("unsubscribed.html")
 
 

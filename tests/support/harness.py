@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from service.queues import QUEUES
 from service.readers import lifecycle
-from service.store.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Subscriber
+from service.store.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus, Reader
 from workers import tick
 from workers.runtime import Runtime
 
@@ -21,18 +21,18 @@ def work(rt: Runtime) -> None:
 
 
 def tick_and_work(rt: Runtime) -> tick.TickReport:
-    report = tick.tick(rt)
+    report = tick.run_once(rt)
     work(rt)
     return report
 
 
 def enrolled(rt: Runtime, email: str, *, timezone: str, first_name: str | None = "Sam") -> int:
-    """A confirmed subscriber (the sign-up pages do this for real); returns their id."""
+    """A confirmed reader (the sign-up pages do this for real); returns their id."""
     from emails.course import default_course
 
     now = rt.clock.now()
     with rt.database.session() as session:
-        result = lifecycle.subscribe(
+        result = lifecycle.sign_up(
             session,
             email=email,
             first_name=first_name,
@@ -40,13 +40,13 @@ def enrolled(rt: Runtime, email: str, *, timezone: str, first_name: str | None =
             now=now,
             mail_domain=rt.settings.mail_domain,
         )
-        lifecycle.confirm(session, result.subscriber, course=default_course(), now=now)
+        lifecycle.confirm(session, result.reader, course=default_course(), now=now)
         # the confirmation email is not part of these tests: it was "sent" already
         for delivery in session.scalars(
-            select(Delivery).where(Delivery.subscriber_id == result.subscriber.id)
+            select(Delivery).where(Delivery.reader_id == result.reader.id)
         ):
             delivery.status = DeliveryStatus.SENT
-        return result.subscriber.id
+        return result.reader.id
 
 
 def next_moment(rt: Runtime) -> datetime | None:
@@ -78,9 +78,9 @@ def run_course(rt: Runtime, *, days: int = 30) -> None:
         tick_and_work(rt)
 
 
-def subscriber(rt: Runtime, subscriber_id: int) -> Subscriber:
+def reader(rt: Runtime, reader_id: int) -> Reader:
     with rt.database.session() as session:
-        found = session.get(Subscriber, subscriber_id)
+        found = session.get(Reader, reader_id)
         assert found is not None
         session.expunge(found)
         return found

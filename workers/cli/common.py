@@ -39,3 +39,10 @@ def command_runtime() -> Iterator[Runtime]:
         yield rt
     finally:
         rt.database.dispose()
+
+
+def safe_url(url: str) -> str:
+    """A database address fit to print: the password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service import queues
 from service.readers import actions, lifecycle
 from service.readers.actions import Refused
-from service.store.models import InboundCategory, InboundMessage, Subscriber
+from service.store.models import InboundCategory, InboundMessage, Reader
 from service.web.desk import bp
 from service.web.shared import context
 
@@ -64,7 +64,7 @@ ACTIONS = {
 }
 
 
-def _reader(session: Session, public_id: str) -> Subscriber:
+def _reader(session: Session, public_id: str) -> Reader:
     reader = lifecycle.find_by_public_id(session, public_id[:64])
     if reader is None:
         abort(404, description="There is no reader with that link.")
@@ -82,7 +82,7 @@ def _delivery_id() -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 12 else None
 
 
-@bp.get("/subscribers/<public_id>/<name>")
+@bp.get("/readers/<public_id>/<name>")
 def confirm_action(public_id: str, name: str) -> ResponseReturnValue:
     action = _action(name)
     delivery_id = _delivery_id()
@@ -101,11 +101,11 @@ def confirm_action(public_id: str, name: str) -> ResponseReturnValue:
     )
 
 
-@bp.post("/subscribers/<public_id>/<name>")
+@bp.post("/readers/<public_id>/<name>")
 def take_action(public_id: str, name: str) -> ResponseReturnValue:
     action = _action(name)
     ctx = context()
-    back = redirect(url_for("desk.subscriber", public_id=public_id), 303)
+    back = redirect(url_for("desk.reader", public_id=public_id), 303)
     if action.run is None:
         _resend(public_id)
         return back

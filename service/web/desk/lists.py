@@ -4,17 +4,17 @@ Registered on the desk's blueprint, so the sign-in guard covers every one of the
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from service.desk import lists, overview
 from service.desk.timeline import timeline
 from service.readers.actions import current_enrollment
-from service.store.models import InboundCategory, InboundMessage, Subscriber, SubscriberStatus
+from service.store.models import InboundCategory, InboundMessage, Reader, ReaderStatus
 from service.web.desk import bp
 from service.web.shared import context, course
 
-STATES = [s.value for s in SubscriberStatus]
+STATES = [s.value for s in ReaderStatus]
 
 
 def _int(name: str) -> int | None:
@@ -26,8 +26,17 @@ def _int(name: str) -> int | None:
     return int(raw)
 
 
-@bp.get("/subscribers")
-def subscribers() -> ResponseReturnValue:
+@bp.get("/subscribers", defaults={"rest": ""})
+@bp.get("/subscribers/<path:rest>")
+def old_address(rest: str) -> ResponseReturnValue:
+    """The readers' pages were once under /admin/subscribers: a bookmark still opens them."""
+    query = request.query_string.decode("ascii", "replace")
+    target = "/admin/readers" + (f"/{rest}" if rest else "") + (f"?{query}" if query else "")
+    return redirect(target, 301)
+
+
+@bp.get("/readers")
+def readers() -> ResponseReturnValue:
     q = request.args.get("q", "").strip()[:200]
     state = request.args.get("state", "")
     if state and state not in STATES:
@@ -36,7 +45,7 @@ def subscribers() -> ResponseReturnValue:
     with context().database.session(read_only=True) as session:
         rows, more = overview.find_readers(session, q=q, state=state, step=step, before=before)
     return render_template(
-        "desk/subscribers.html",
+        "desk/readers.html",
         rows=rows,
         more=more,
         q=q,
@@ -47,8 +56,8 @@ def subscribers() -> ResponseReturnValue:
     )
 
 
-@bp.get("/subscribers/<public_id>")
-def subscriber(public_id: str) -> ResponseReturnValue:
+@bp.get("/readers/<public_id>")
+def reader(public_id: str) -> ResponseReturnValue:
     with context().database.session(read_only=True) as session:
         found = timeline(session, public_id[:64])
         if found is None:
@@ -57,7 +66,7 @@ def subscriber(public_id: str) -> ResponseReturnValue:
         enrollment = current_enrollment(session, reader)
     course_status = enrollment.status.value if enrollment else None
     return render_template(
-        "desk/subscriber.html",
+        "desk/reader.html",
         reader=reader,
         events=events,
         course_status=course_status,
@@ -66,17 +75,17 @@ def subscriber(public_id: str) -> ResponseReturnValue:
 
 
 #: Whose emails may be sent again: a reader taking the course, or one still to confirm.
-RESEND_TO = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+RESEND_TO = (ReaderStatus.ACTIVE, ReaderStatus.PENDING)
 
 
-def _actions(reader: Subscriber, course_status: str | None) -> list[tuple[str, str]]:
+def _actions(reader: Reader, course_status: str | None) -> list[tuple[str, str]]:
     """The actions that make sense for this reader now, as (name, label)."""
     if reader.erased_at is not None:
         return []
     found = []
-    if reader.status == SubscriberStatus.ACTIVE and course_status == "active":
+    if reader.status == ReaderStatus.ACTIVE and course_status == "active":
         found += [("pause", "Pause"), ("next", "Send the next email now")]
-    if reader.status == SubscriberStatus.ACTIVE and course_status == "paused":
+    if reader.status == ReaderStatus.ACTIVE and course_status == "paused":
         found.append(("resume", "Resume"))
     if reader.status in RESEND_TO:
         found.append(("unsubscribe", "Unsubscribe"))

@@ -1,0 +1,75 @@
+"""``coursemail course check`` and ``coursemail preview``: the course's files, checked and
+shown as a reader gets them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from emails.course import COURSES_DIR, CourseError, default_course, load_course
+from service.settings import Settings
+from workers.cli.common import settings_or_exit
+
+
+@click.group()
+def course() -> None:
+    """Course files."""
+
+
+@course.command("check")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+def course_check(folder: Path | None) -> None:
+    """Check a course folder (default: the shipped course) and render every email."""
+    from emails.render import Renderer
+    from service.context import contact_for
+
+    folder = folder or COURSES_DIR / "rebuilding-trust"
+    try:
+        loaded = load_course(folder)
+    except CourseError as error:
+        raise click.ClickException(str(error)) from None
+    settings = settings_or_exit()
+    renderer = Renderer(loaded, contact_for(settings, loaded))
+    for step in loaded.steps:
+        rendered = renderer.render_step(step.index, first_name="Sam", unsubscribe_url="https://u")
+        click.echo(f"  {step.index}  +{step.delay_days}d  {rendered.subject}")
+    click.echo(f"{loaded.title}: {len(loaded.steps)} emails, all fine.")
+    _check_safety_files(settings)
+
+
+def _check_safety_files(settings: Settings) -> None:
+    from emails.safety import SafetyFileError, crisis_phrases, crisis_reply
+
+    try:
+        phrases = crisis_phrases(settings.CRISIS_PHRASES_FILE)
+        reply = crisis_reply(settings.CRISIS_REPLY_FILE)
+    except SafetyFileError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Crisis phrases: {len(phrases.phrases)} ({settings.CRISIS_PHRASES_FILE})")
+    click.echo(f"Crisis reply: {reply.subject!r} ({settings.CRISIS_REPLY_FILE})")
+
+
+@click.command()
+@click.argument("step", type=int)
+@click.option("--html", is_flag=True, help="Print the HTML part instead of the text part.")
+@click.option("--name", default="Sam", show_default=True, help="First name to greet.")
+def preview(step: int, html: bool, name: str) -> None:
+    """Print course email STEP (0 = welcome) as a reader would receive it."""
+    from workers.runtime import Runtime
+
+    settings = settings_or_exit()
+    loaded = default_course()
+    if not 0 <= step < len(loaded.steps):
+        raise click.BadParameter(
+            f"the course has emails 0 to {len(loaded.steps) - 1}", param_hint="STEP"
+        )
+    rendered = (
+        Runtime(settings)
+        .renderer(loaded)
+        .render_step(
+            step, first_name=name or None, unsubscribe_url=f"{settings.PUBLIC_URL}/u/preview"
+        )
+    )
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.html if html else rendered.text)

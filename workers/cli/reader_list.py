@@ -1,0 +1,178 @@
+"""``coursemail readers export`` and ``coursemail readers import``: the whole list of readers,
+out and in. The export streams (one row in memory at a time, whatever the size of the list,
+with progress on stderr); the import checks every line and names the bad ones."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from workers.cli.common import command_runtime
+
+if TYPE_CHECKING:
+    from service.readers.importing import Row
+
+#: Rows read from the database at a time while exporting.
+CHUNK = 1000
+
+#: The columns of an export, in order.
+FIELDS = (
+    "email", "first_name", "timezone", "status", "signed_up_at", "confirmed_at",
+    "unsubscribed_at", "next_email", "course",
+)  # fmt: skip
+
+#: The shortest consent statement an import accepts: it has to say something.
+MIN_CONSENT = 10
+
+
+@click.group()
+def readers() -> None:
+    """The list of readers."""
+
+
+@readers.command("export")
+@click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv")
+def export(form: str) -> None:
+    """Every reader, as CSV or JSON on standard output (progress on standard error)."""
+    from sqlalchemy import func, select
+
+    from service.store.models import Reader
+
+    with command_runtime() as rt, rt.database.session(read_only=True) as session:
+        total = int(session.scalar(select(func.count(Reader.id))) or 0)
+        write = _csv_writer() if form == "csv" else _json_writer()
+        next(write)
+        done = 0
+        for row in _export_rows(session):
+            write.send(row)
+            done += 1
+            if done % 10_000 == 0:
+                click.echo(f"exported {done:,} of {total:,} readers", err=True)
+        write.close()
+        click.echo(f"exported {done:,} readers", err=True)
+
+
+def _export_rows(session: Any) -> Iterator[dict[str, object]]:
+    from sqlalchemy import select
+
+    from service.desk.overview import latest_enrollment
+    from service.store.models import Enrollment, Reader
+
+    query = (
+        select(Reader, Enrollment.next_step, Enrollment.status)
+        .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
+        .order_by(Reader.id)
+        .execution_options(yield_per=CHUNK)
+    )
+    for reader, next_step, course in session.execute(query):
+        yield {
+            "email": reader.email,
+            "first_name": reader.first_name or "",
+            "timezone": reader.timezone,
+            "status": reader.status.value,
+            "signed_up_at": reader.created_at.isoformat(),
+            "confirmed_at": _when(reader.confirmed_at),
+            "unsubscribed_at": _when(reader.unsubscribed_at),
+            "next_email": "" if next_step is None else next_step,
+            "course": course.value if course else "",
+        }
+        session.expunge(reader)  # constant memory: nothing piles up in the session
+
+
+def _when(moment: Any) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def _csv_writer() -> Generator[None, dict[str, object], None]:
+    writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+    while True:
+        writer.writerow((yield))
+
+
+def _json_writer() -> Generator[None, dict[str, object], None]:
+    out, first = sys.stdout, True
+    out.write("[")
+    try:
+        while True:
+            row = yield
+            out.write(("\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
+            first = False
+    finally:
+        out.write("\n]\n")
+
+
+@readers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--consent", required=True, help="How these readers agreed to get the course.")
+def import_readers(file: Path, consent: str) -> None:
+    """Import readers from FILE.csv (columns: email, and optionally first_name, timezone) as
+    confirmed, with --consent recorded for each. Bad lines are reported and skipped; running
+    it again imports nothing twice."""
+    from emails.course import default_course
+    from service.readers import importing
+
+    consent = " ".join(consent.split())
+    if len(consent) < MIN_CONSENT:
+        raise click.BadParameter(
+            "say how these readers agreed, e.g. 'signed up on the paper form at the workshop'",
+            param_hint="--consent",
+        )
+    lines = _count_lines(file)
+    with command_runtime() as rt, file.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        problem = importing.check_header(reader.fieldnames)
+        if problem:
+            raise click.ClickException(f"{file}:1: {problem}")
+        with click.progressbar(length=lines, label="Importing", file=sys.stderr) as bar:
+            report = importing.run(
+                _csv_rows(reader),
+                session_factory=rt.database.session,
+                course=default_course(),
+                consent=consent,
+                source=file.name,
+                now=rt.clock.now,
+                production=rt.settings.is_production,
+                progress=lambda line: bar.update(line - bar.pos),
+            )
+    _report(file, report)
+
+
+def _count_lines(file: Path) -> int:
+    """Lines in the file, read in blocks (for the progress bar's length)."""
+    count = 0
+    with file.open("rb") as raw:
+        while block := raw.read(1 << 20):
+            count += block.count(b"\n")
+    return count
+
+
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[Row]:
+    from service.readers.importing import Row
+
+    for values in reader:
+        yield Row(reader.line_num, dict(values))
+
+
+def _report(file: Path, report: object) -> None:
+    from service.readers.importing import Report
+
+    assert isinstance(report, Report)
+    click.echo(f"Imported {report.imported:,} readers.")
+    if report.already:
+        click.echo(f"{report.already:,} were already on the list and were left as they are.")
+    if report.suppressed:
+        click.echo(f"{report.suppressed:,} had bounced before and are never mailed.")
+    for line, problem in report.problems:
+        click.echo(f"{file}:{line}: {problem}", err=True)
+    if report.problems:
+        raise click.ClickException(
+            f"{len(report.problems):,} lines were not imported (listed above); fix them and run "
+            "the same command again: nothing is imported twice"
+        )

@@ -43,10 +43,6 @@ def desk_at_scale(folder: Path) -> list[Goal]:
             )
             + "."
         )
-    progress("goal 10: exporting 10,000 and 1,000,000 readers")
-    small_kib = desk_scale.export_peak(folder, 10_000)
-    large_kib = desk_scale.export_peak(folder, 1_000_000)
-    growth = large_kib / small_kib
     how = (
         "Server time: each page asked through the real app by a signed-in test client "
         "(routing, session, queries, template), median of "
@@ -54,14 +50,39 @@ def desk_at_scale(folder: Path) -> list[Goal]:
         "(5,000,000 deliveries) with the next due within nine days."
     )
     return [
-        Goal(8, "the desk's overview at 1,000,000 readers and 5,000,000 emails",
-             "< 300 ms of server time, both databases", "; ".join(overview_rows),
-             overview_met, [how, *[d for d in details if "overview" in d]]),
-        Goal(9, "a search of the readers at 1,000,000",
-             "< 300 ms of server time, both databases", "; ".join(search_rows), search_met,
-             [d for d in details if "searches" in d]),
-        Goal(10, "exporting 1,000,000 readers", "peak memory within 2× of exporting 10,000",
-             f"{growth:.2f}× ({large_kib:,} KiB vs {small_kib:,} KiB)", growth <= 2,
-             ["`coursemail readers export` (CSV) in a fresh interpreter on SQLite; peak "
-              "resident memory from getrusage."]),
-    ]  # fmt: skip
+        Goal(
+            8,
+            "the desk's overview at 1,000,000 readers and 5,000,000 emails",
+            "< 300 ms of server time, both databases",
+            "; ".join(overview_rows),
+            overview_met,
+            [how, *[d for d in details if "overview" in d]],
+        ),
+        Goal(
+            9,
+            "a search of the readers at 1,000,000",
+            "< 300 ms of server time, both databases",
+            "; ".join(search_rows),
+            search_met,
+            [d for d in details if "searches" in d],
+        ),
+        export_at_scale(folder),
+    ]
+
+
+def export_at_scale(folder: Path) -> Goal:
+    progress("goal 10: exporting 10,000 and 1,000,000 readers")
+    small_kib = desk_scale.export_peak(folder, 10_000)
+    large_kib = desk_scale.export_peak(folder, 1_000_000)
+    growth = large_kib / small_kib
+    return Goal(
+        10,
+        "exporting 1,000,000 readers",
+        "peak memory within 2× of exporting 10,000",
+        f"{growth:.2f}× ({large_kib:,} KiB vs {small_kib:,} KiB)",
+        growth <= 2,
+        [
+            "`coursemail readers export` (CSV) in a fresh interpreter on SQLite; peak "
+            "resident memory from getrusage."
+        ],
+    )

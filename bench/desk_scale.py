@@ -135,8 +135,10 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
     with database(kind, folder) as url, _runtime(url, folder) as rt:
         started = time.monotonic()
         populate(rt, total)
-        progress(f"  {kind}: {total:,} readers, {total * SENT_EACH:,} emails written in "
-                 f"{time.monotonic() - started:.0f}s")  # fmt: skip
+        progress(
+            f"  {kind}: {total:,} readers, {total * SENT_EACH:,} emails written in "
+            f"{time.monotonic() - started:.0f}s"
+        )
         titles = snapshot.step_titles(default_course())
         start = time.perf_counter()
         assert snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=titles)
@@ -148,8 +150,12 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
         for _ in range(reps):
             with rt.database.session(read_only=True) as session:
                 start = time.perf_counter()
-                overview.overview(session, now=rt.clock.now(), step_titles=titles,
-                              claim_timeout=rt.settings.claim_timeout)  # fmt: skip
+                overview.overview(
+                    session,
+                    now=rt.clock.now(),
+                    step_titles=titles,
+                    claim_timeout=rt.settings.claim_timeout,
+                )
                 live.append(time.perf_counter() - start)
         searches = {
             label: _timed(client, f"/admin/readers?q={q}", reps, "Readers")
@@ -162,13 +168,22 @@ def export_peak(folder: Path, total: int) -> int:
     """Peak resident memory (KiB) of ``coursemail readers export`` over ``total``."""
     with database("sqlite", folder) as url, _runtime(url, folder) as rt:
         populate(rt, total)
-        env = {"DATABASE_URL": url, "COURSEMAIL_ENV": "test", "SECRET_KEY": "bench-secret",
-               "COURSEMAIL_INSTANCE": str(folder), "PATH": "/usr/bin:/bin"}  # fmt: skip
+        env = {
+            "DATABASE_URL": url,
+            "COURSEMAIL_ENV": "test",
+            "SECRET_KEY": "bench-secret",
+            "COURSEMAIL_INSTANCE": str(folder),
+            "PATH": "/usr/bin:/bin",
+        }
         done = subprocess.run(
             [sys.executable, "-c", MEASURED, "readers", "export"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            timeout=1800, check=True,
-        )  # fmt: skip
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=1800,
+            check=True,
+        )
         found = re.search(r"^peak (\d+)$", done.stderr, re.MULTILINE)
         assert found, done.stderr
         return int(found.group(1))
@@ -181,12 +196,21 @@ if __name__ == "__main__":  # a quick look without the whole `make bench`
         for database_kind in ("sqlite", "postgres"):
             for size in (10_000, 1_000_000):
                 f = measure(database_kind, size, Path(where), reps=5)
-                print(database_kind, size, "overview", f.overview.show("s", 3), "live",
-                      f.live.show("s", 3), "refresh", f"{f.refresh_seconds:.2f}s")  # fmt: skip
+                print(
+                    database_kind,
+                    size,
+                    "overview",
+                    f.overview.show("s", 3),
+                    "live",
+                    f.live.show("s", 3),
+                    "refresh",
+                    f"{f.refresh_seconds:.2f}s",
+                )
                 for name, figure in f.searches.items():
                     print("   search", name, figure.show("s", 3))
-        print("export peak KiB", export_peak(Path(where), 10_000),
-              export_peak(Path(where), 1_000_000))  # fmt: skip
+        print(
+            "export peak KiB", export_peak(Path(where), 10_000), export_peak(Path(where), 1_000_000)
+        )
 
 
 def spacing_for(seconds: float) -> str:

@@ -36,10 +36,16 @@ def compose_cost() -> Goal:
     progress("goal 2: the per-recipient cost of a course email")
     renderer = Renderer(default_course(), CONTACT)
     envelope = Envelope(
-        "Lee Miller", "course@example.test", "sam@example.test", "Sam",
-        ("Lee Miller", "reply+t@reply.example.test"), "<id@example.test>", datetime.now(UTC),
-        ("https://x.example.test/u/t", "mailto:u@x.example.test"), ("Course", "c.example.test"),
-    )  # fmt: skip
+        "Lee Miller",
+        "course@example.test",
+        "sam@example.test",
+        "Sam",
+        ("Lee Miller", "reply+t@reply.example.test"),
+        "<id@example.test>",
+        datetime.now(UTC),
+        ("https://x.example.test/u/t", "mailto:u@x.example.test"),
+        ("Course", "c.example.test"),
+    )
 
     def rendered():  # type: ignore[no-untyped-def]
         return renderer.render_step(3, first_name="Sam", unsubscribe_url="https://x/u/t")
@@ -48,19 +54,23 @@ def compose_cost() -> Goal:
         to_bytes(build_message(rendered(), envelope))
 
     def after() -> None:
-        wire_bytes.compose(rendered(), envelope)
+        wire_bytes.to_bytes(rendered(), envelope)
 
     old = Figure.of([per_second(before) for _ in range(REPS)])
     new = Figure.of([per_second(after) for _ in range(REPS)])
     times = ratio(new, old)
     return Goal(
-        2, "per-recipient cost of a course email (render + headers + bytes)",
+        2,
+        "per-recipient cost of a course email (render + headers + bytes)",
         "≥ 3× cheaper than `build_message`",
-        f"{times:.1f}× ({new.show()} vs {old.show()})", times >= 3,
-        ["Both render the step with Jinja for the reader; *before* builds an `EmailMessage` "
-         "and serialises it, *after* is `emails/wire.py`. `tests/test_wire_bytes.py` parses "
-         "what it writes and checks it says exactly what `build_message` says."],
-    )  # fmt: skip
+        f"{times:.1f}× ({new.show()} vs {old.show()})",
+        times >= 3,
+        [
+            "Both render the step with Jinja for the reader; *before* builds an `EmailMessage` "
+            "and serialises it, *after* is `emails/wire.py`. `tests/test_wire_bytes.py` parses "
+            "what it writes and checks it says exactly what `build_message` says."
+        ],
+    )
 
 
 def end_to_end() -> tuple[Goal, Goal]:
@@ -76,23 +86,32 @@ def end_to_end() -> tuple[Goal, Goal]:
     first, end = sum(ours.rss_first), sum(ours.rss_end)
     growth = end / first - 1 if first else 0.0
     send = Goal(
-        1, "end to end, 10,000 due, two worker processes",
+        1,
+        "end to end, 10,000 due, two worker processes",
         "≥ 40 % of the wire and ≥ 5× the naive design",
         f"{share:.0%} of the wire, {times:.0f}× naive ({ours.rates.show()}; wire "
-        f"{baseline.show()}; naive {naive.show()})", share >= 0.40 and times >= 5,
-        [f"Each burst: {BURST:,} confirmed readers whose welcome is due at once, written to "
-         "SQLite; the Procfile's `tick` and `worker` (WORKERS=2) as subprocesses; an aiosmtpd "
-         "sink in this process that only counts. Timed from the commit of the due rows to the "
-         f"last arrival. The naive design ran {naive_count} emails a burst (its rate does not "
-         "depend on the count: one job, one fork and one connection per email).", *profile],
-    )  # fmt: skip
+        f"{baseline.show()}; naive {naive.show()})",
+        share >= 0.40 and times >= 5,
+        [
+            f"Each burst: {BURST:,} confirmed readers whose welcome is due at once, written to "
+            "SQLite; the Procfile's `tick` and `worker` (WORKERS=2) as subprocesses; an aiosmtpd "
+            "sink in this process that only counts. Timed from the commit of the due rows to the "
+            f"last arrival. The naive design ran {naive_count} emails a burst (its rate does not "
+            "depend on the count: one job, one fork and one connection per email).",
+            *profile,
+        ],
+    )
     memory = Goal(
-        6, f"a worker's memory over {ours.sent:,} sends",
+        6,
+        f"a worker's memory over {ours.sent:,} sends",
         "RSS at the end within 20 % of after the first 1,000",
-        f"{growth:+.0%} ({first:,} KiB → {end:,} KiB, both processes)", growth <= 0.20,
-        ["Read from /proc/PID/status (VmRSS) of both worker processes, during the bursts "
-         "of goal 1."],
-    )  # fmt: skip
+        f"{growth:+.0%} ({first:,} KiB → {end:,} KiB, both processes)",
+        growth <= 0.20,
+        [
+            "Read from /proc/PID/status (VmRSS) of both worker processes, during the bursts "
+            "of goal 1."
+        ],
+    )
     return send, memory
 
 
@@ -117,16 +136,21 @@ def tick_at_scale(folder: Path) -> tuple[Goal, Goal]:
     empty, after = tick_scale.redis_at_rest(folder)
     plan_block = ["The plans, as the databases gave them:", "\n".join(["```", *plans, "```"])]
     tick = Goal(
-        3, "the tick at 1,000,000 readers (1,000 due)",
-        "within 2× of at 10,000, memory flat, both databases", "; ".join(rows), met,
+        3,
+        "the tick at 1,000,000 readers (1,000 due)",
+        "within 2× of at 10,000, memory flat, both databases",
+        "; ".join(rows),
+        met,
         [*details, *plan_block],
-    )  # fmt: skip
+    )
     redis = Goal(
-        4, "Redis with 1,000,000 enrolled readers, nothing due", "within 1 MB of empty",
+        4,
+        "Redis with 1,000,000 enrolled readers, nothing due",
+        "within 1 MB of empty",
         f"{(after - empty) / 1024:+,.0f} KiB ({empty:,} → {after:,} bytes used)",
         abs(after - empty) <= 1024 * 1024,
         ["Three tick passes over the million; Redis carries ids of claimed work only."],
-    )  # fmt: skip
+    )
     return tick, redis
 
 
@@ -136,32 +160,39 @@ def signups() -> tuple[Goal, Goal]:
     share = ratio(load.signup.rate, load.constant.rate)
     tail = ratio(load.signup.p99_ms, load.constant.p99_ms)
     throughput = Goal(
-        5, "sign-up POST under gunicorn, 16 connections, 10 s",
+        5,
+        "sign-up POST under gunicorn, 16 connections, 10 s",
         "≥ 50 % of a constant response's requests/s, p99 ≤ 3× its p99",
         f"{share:.0%} of the requests/s, p99 {tail:.1f}× ({load.signup.rate.show()}, p99 "
         f"{load.signup.p99_ms.show('ms', 1)}; constant {load.constant.rate.show()}, p99 "
         f"{load.constant.p99_ms.show('ms', 1)}; {load.signup.failures} failed)",
         share >= 0.5 and tail <= 3 and load.signup.failures == 0,
-        ["wrk (2 threads, 16 connections) against the Procfile's gunicorn (2 sync workers) on "
-         "SQLite; each POST carries the form's CSRF token and cookie, a new address and a new "
-         "client address (`TRUSTED_PROXIES=1`), so it does everything a reader's does: CSRF, "
-         "validation, rate limits in Redis, one write transaction (reader, consent, claimed "
-         "confirmation), the enqueue.",
-         "Where a gunicorn worker's CPU went during the first round (py-spy, CPU samples): "
-         + "; ".join(f"{stage}: {share:.0%}" for stage, share in load.profile.items()) + ".",
-         SIGNUP_WHY],
-    )  # fmt: skip
+        [
+            "wrk (2 threads, 16 connections) against the Procfile's gunicorn (2 sync workers) on "
+            "SQLite; each POST carries the form's CSRF token and cookie, a new address and a new "
+            "client address (`TRUSTED_PROXIES=1`), so it does everything a reader's does: CSRF, "
+            "validation, rate limits in Redis, one write transaction (reader, consent, claimed "
+            "confirmation), the enqueue.",
+            "Where a gunicorn worker's CPU went during the first round (py-spy, CPU samples): "
+            + "; ".join(f"{stage}: {share:.0%}" for stage, share in load.profile.items())
+            + ".",
+            SIGNUP_WHY,
+        ],
+    )
     progress("goal 7: 1,000 sign-ups while 10,000 course emails go out")
     burst = signup.confirmations_during_a_burst()
     confirmations = Goal(
-        7, "confirmations during a sign-up burst and a 10,000-email course burst",
+        7,
+        "confirmations during a sign-up burst and a 10,000-email course burst",
         "every confirmation at the SMTP server within 10 s of its sign-up",
         f"p50 {burst.p50:.2f} s, p99 {burst.p99:.2f} s, slowest {max(burst.delays):.2f} s",
         max(burst.delays) <= 10,
-        [f"{burst.signups:,} sign-ups took {burst.signup_seconds:.1f} s through the web (16 "
-         f"clients); {burst.course_sent_meanwhile:,} course emails went out meanwhile. "
-         "Confirmations wait in their own queue, which workers take first."],
-    )  # fmt: skip
+        [
+            f"{burst.signups:,} sign-ups took {burst.signup_seconds:.1f} s through the web (16 "
+            f"clients); {burst.course_sent_meanwhile:,} course emails went out meanwhile. "
+            "Confirmations wait in their own queue, which workers take first."
+        ],
+    )
     return throughput, confirmations
 
 

@@ -10,11 +10,11 @@ from rq import Worker
 from workers import runtime, sending
 
 
-def send_one(delivery_id: int) -> str:
+def send_carefully(delivery_id: int) -> str:
     rt = runtime.current()
     transport = rt.make_transport()
     try:
-        return sending.send_one(rt, transport, delivery_id)
+        return sending.send_carefully(rt, transport, delivery_id)
     finally:
         transport.close()
 

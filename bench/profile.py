@@ -14,7 +14,7 @@ from pathlib import Path
 #: A frame's function name -> the stage it belongs to; the deepest match wins.
 STAGES = (
     ("Batch.__init__", "load the batch (one query)"),
-    ("compose", "compose the bytes"),
+    ("outgoing_for", "compose the bytes"),
     ("_record_unrecorded", "take in hand + record (database)"),
     ("take", "take in hand + record (database)"),
     ("Engine.begin", "take in hand + record (database)"),
@@ -44,8 +44,20 @@ class Recording:
     def __init__(self, pid: int, seconds: int) -> None:
         self.out = Path(tempfile.mkstemp(prefix="cm-spy-", suffix=".txt")[1])
         spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        command = [spy, "record", "--idle", "--nonblocking", "--pid", str(pid),
-                   "-d", str(seconds), "-f", "raw", "-o", str(self.out)]  # fmt: skip
+        command = [
+            spy,
+            "record",
+            "--idle",
+            "--nonblocking",
+            "--pid",
+            str(pid),
+            "-d",
+            str(seconds),
+            "-f",
+            "raw",
+            "-o",
+            str(self.out),
+        ]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -135,8 +147,19 @@ def cpu_shares(
     """Sample ``pid``'s CPU (not its waits) for ``seconds``; the shares by stage."""
     out = Path(tempfile.mkstemp(prefix="cm-spy-", suffix=".txt")[1])
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    command = [spy, "record", "--nonblocking", "--pid", str(pid), "-d", str(seconds),
-               "-f", "raw", "-o", str(out)]  # fmt: skip
+    command = [
+        spy,
+        "record",
+        "--nonblocking",
+        "--pid",
+        str(pid),
+        "-d",
+        str(seconds),
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+    ]
     try:
         subprocess.run(command, capture_output=True, timeout=seconds + 60, check=False)
         return shares(out.read_text(), within=within, stages=stages)

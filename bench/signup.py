@@ -74,8 +74,15 @@ def throughput(
                     "LUA_DIR": str(LUA),
                 }
                 url = f"{base}/bench/constant" if name == "constant" else f"{base}/"
-                command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s",
-                           "-s", str(LUA / f"{name}.lua"), url]  # fmt: skip
+                command = [
+                    wrk,
+                    "-t2",
+                    f"-c{connections}",
+                    f"-d{seconds}s",
+                    "-s",
+                    str(LUA / f"{name}.lua"),
+                    url,
+                ]
                 load = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
                 if rep == 0 and name == "signup":
                     profile = cpu_shares(

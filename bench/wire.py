@@ -52,10 +52,16 @@ def sample_bytes() -> bytes:
         2, first_name="Sam", unsubscribe_url="https://x.example.test/u/token"
     )
     envelope = Envelope(
-        "Lee Miller", "course@example.test", "sam@example.test", "Sam",
-        ("Lee Miller", "r@example.test"), "<i@example.test>", datetime.now(UTC),
-        ("https://x.example.test/u/token", None), ("Course", "c.example.test"),
-    )  # fmt: skip
+        "Lee Miller",
+        "course@example.test",
+        "sam@example.test",
+        "Sam",
+        ("Lee Miller", "r@example.test"),
+        "<i@example.test>",
+        datetime.now(UTC),
+        ("https://x.example.test/u/token", None),
+        ("Course", "c.example.test"),
+    )
     return to_bytes(build_message(rendered, envelope))
 
 
@@ -165,7 +171,7 @@ def _enqueue_one_per_email(rt: Runtime, count: int) -> None:
         claimed = claims.claim_ready(session, now=now, limit=count)
     Queue(NAIVE_QUEUE, connection=rt.redis).enqueue_many(
         [
-            Queue.prepare_data("bench.naive_worker.send_one", args=(i,), result_ttl=60)
+            Queue.prepare_data("bench.naive_worker.send_carefully", args=(i,), result_ttl=60)
             for i in claimed.steps
         ]
     )

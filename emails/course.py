@@ -107,8 +107,10 @@ def load_course(folder: Path) -> Course:
     steps = _load_steps(folder, checker, data["steps"])
     title = str(facts["title"]).lower()
     for step in steps:
-        for header, text in (("Discreet-Subject", step.discreet_subject),
-                             ("Discreet-Preview", step.discreet_preview)):  # fmt: skip
+        for header, text in (
+            ("Discreet-Subject", step.discreet_subject),
+            ("Discreet-Preview", step.discreet_preview),
+        ):
             if title in text.lower():
                 raise CourseError(step.path, 1, f"{header} names the course: it must not")
     code = contact.get("country_code", "")

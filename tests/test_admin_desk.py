@@ -207,8 +207,13 @@ def test_a_readers_timeline_tells_their_course_in_order(
     found = re.search(r'href="(/admin/readers/[^"]+)"', listing)
     assert found, listing
     page = desk.get(found.group(1)).get_data(as_text=True)
-    order = ["Signed up", "The confirmation email", "Confirmed their address", "The welcome",
-             "Replied"]  # fmt: skip
+    order = [
+        "Signed up",
+        "The confirmation email",
+        "Confirmed their address",
+        "The welcome",
+        "Replied",
+    ]
     positions = [page.index(what) for what in order]
     assert positions == sorted(positions), page
     assert "This helped." in page and "sent;" in page and "form " in page

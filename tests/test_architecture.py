@@ -7,6 +7,7 @@ import ast
 import importlib
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,32 +17,58 @@ from service import queues
 ROOT = Path(__file__).resolve().parent.parent
 #: The rooms whose code the rules cover (tests are exempt: a test reads best in one piece).
 CODE = ("service", "emails", "workers", "bench")
-MAX_MODULE_LINES = 350
-MAX_FUNCTION_LINES = 60
+#: Guidance: a module past this many lines, or a function past that many, is asking to be
+#: split by what it does. The test says so (a warning in its summary); it never fails for it,
+#: so nobody bends formatting to pass it.
+SOFT_MODULE_LINES = 300
+SOFT_FUNCTION_LINES = 60
+#: A backstop far above the guidance: a module or function this long fails the build.
+HARD_MODULE_LINES = 500
+HARD_FUNCTION_LINES = 100
 
 
 def _modules() -> list[Path]:
     return sorted(p for room in CODE for p in (ROOT / room).rglob("*.py"))
 
 
-def test_no_module_is_longer_than_350_lines() -> None:
-    long = {
-        str(p.relative_to(ROOT)): n
-        for p in _modules()
-        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
-    }
-    assert long == {}, "split these modules by concept"
-
-
-def test_no_function_is_longer_than_60_lines() -> None:
-    long = []
+def _lengths() -> tuple[dict[str, int], dict[str, int]]:
+    modules, functions = {}, {}
     for path in _modules():
-        for node in ast.walk(ast.parse(path.read_text())):
+        name = str(path.relative_to(ROOT))
+        text = path.read_text()
+        modules[name] = len(text.splitlines())
+        for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                length = (node.end_lineno or node.lineno) - node.lineno + 1
-                if length > MAX_FUNCTION_LINES:
-                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length})")
-    assert long == [], "split these functions"
+                end = node.end_lineno or node.lineno
+                functions[f"{name}:{node.lineno} {node.name}"] = end - node.lineno + 1
+    return modules, functions
+
+
+@pytest.mark.filterwarnings("always::UserWarning")
+def test_modules_and_functions_stay_short() -> None:
+    modules, functions = _lengths()
+    for name, n in modules.items():
+        if n > SOFT_MODULE_LINES:
+            warnings.warn(f"{name} has {n} lines: does it do more than one thing?", stacklevel=1)
+    for name, n in functions.items():
+        if n > SOFT_FUNCTION_LINES:
+            warnings.warn(f"{name} has {n} lines: could it be split?", stacklevel=1)
+    assert {k: n for k, n in modules.items() if n > HARD_MODULE_LINES} == {}
+    assert {k: n for k, n in functions.items() if n > HARD_FUNCTION_LINES} == {}
+
+
+def test_no_formatting_is_bent_to_fit() -> None:
+    """``# fmt: skip`` / ``# fmt: off`` only where the formatter would make a table
+    unreadable, and then with a comment on the line before saying so."""
+    bent = []
+    for path in _modules():
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines, 1):
+            if "fmt: skip" in line or "fmt: off" in line:
+                before = lines[number - 2] if number > 1 else ""
+                if "table" not in before.lower():
+                    bent.append(f"{path.relative_to(ROOT)}:{number}")
+    assert bent == []
 
 
 @pytest.mark.parametrize("job", queues.JOBS)

@@ -193,8 +193,13 @@ def test_every_action_on_a_reader(
 
     run_course(rt)
     with rt.database.session() as session:
-        statuses = dict(session.execute(select(Reader.first_name, Enrollment.status).join(
-            Enrollment, Enrollment.reader_id == Reader.id)).all())  # fmt: skip
+        statuses = dict(
+            session.execute(
+                select(Reader.first_name, Enrollment.status).join(
+                    Enrollment, Enrollment.reader_id == Reader.id
+                )
+            ).all()
+        )
     assert statuses["Pia"] == EnrollmentStatus.COMPLETED  # paused, resumed, finished
     assert statuses["Una"] == EnrollmentStatus.CANCELLED
     assert len(smtp_sink.messages_to("una@example.test")) == 1

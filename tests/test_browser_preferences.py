@@ -83,8 +83,7 @@ def test_every_preference_in_a_real_browser(
         page.get_by_role("link", name="Download your data").click()
     data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert data["you_gave"]["email"] == "ana@example.test"
-    assert [e["what"] for e in data["your_record"]][-3:] == ["slowed", "hour chosen",
-                                                            "discreet on"]  # fmt: skip
+    assert [e["what"] for e in data["your_record"]][-3:] == ["slowed", "hour chosen", "discreet on"]
 
     _press(page, "Unsubscribe")
     expect(page.get_by_text("You are not receiving")).to_be_visible()

@@ -133,8 +133,12 @@ MEASURED = (
 def _peak_while_importing(rt: Runtime, file: Path) -> int:
     done = subprocess.run(
         [sys.executable, "-c", MEASURED, "readers", "import", str(file), "--consent", CONSENT],
-        env=process_env(rt.settings), capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        env=process_env(rt.settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     found = re.search(r"^peak (\d+)$", done.stderr, re.MULTILINE)
     assert found, done.stderr

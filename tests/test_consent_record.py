@@ -21,8 +21,14 @@ from workers.runtime import Runtime
 
 
 def _sign_up_and_confirm(client: FlaskClient, rt: Runtime, sink: SMTPSink, address: str) -> None:
-    join_by_web(client, rt, sink, address, environ_base={"REMOTE_ADDR": "203.0.113.7"},
-                headers={"User-Agent": "TestBrowser/1.0"})  # fmt: skip
+    join_by_web(
+        client,
+        rt,
+        sink,
+        address,
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
+        headers={"User-Agent": "TestBrowser/1.0"},
+    )
     tick_and_work(rt)
 
 
@@ -34,11 +40,19 @@ def _record(rt: Runtime, address: str) -> list[tuple[str, str]]:
 
 
 def test_the_record_tells_how_each_reader_joined_and_left(
-    app: Flask, client: FlaskClient, desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink,
+    app: Flask,
+    client: FlaskClient,
+    desk: FlaskClient,
+    rt: Runtime,
+    smtp_sink: SMTPSink,
     listener: int,
-) -> None:  # fmt: skip
-    for address in ("one@example.test", "page@example.test", "stop@example.test",
-                    "desk@example.test"):  # fmt: skip
+) -> None:
+    for address in (
+        "one@example.test",
+        "page@example.test",
+        "stop@example.test",
+        "desk@example.test",
+    ):
         _sign_up_and_confirm(client, rt, smtp_sink, address)
     with rt.database.session() as session:
         tokens = dict(session.execute(select(Reader.email, Reader.unsubscribe_token)).all())

@@ -23,8 +23,12 @@ from tests.support.env import settings_env
 from workers.runtime import Runtime
 
 COURSE = default_course()
-WORDS = {w: n for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve".split())}  # fmt: skip
+WORDS = {
+    w: n
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
 PROMISE = re.compile(
     r"\b(\d+|" + "|".join(WORDS) + r")\s+(more\s+|short\s+)?(emails|steps)\b", re.I
 )
@@ -144,9 +148,12 @@ def test_a_post_named_without_an_address_is_flagged_at_production_start(
     rt: Runtime, caplog: pytest.LogCaptureFixture, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     production = {
-        **settings_env(rt.settings), "COURSEMAIL_ENV": "production", "SECRET_KEY": "s" * 40,
-        "ADMIN_PASSWORD": "a-long-password", "REPLY_MODE": "direct",
-    }  # fmt: skip
+        **settings_env(rt.settings),
+        "COURSEMAIL_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "ADMIN_PASSWORD": "a-long-password",
+        "REPLY_MODE": "direct",
+    }
     with caplog.at_level(logging.WARNING, logger="coursemail.web"):
         create_app(production)
     assert any("FORGIVENESS_POST_URL" in r.getMessage() for r in caplog.records)

@@ -150,7 +150,7 @@ def test_unsubscribe_between_claim_and_send_stops_the_send(
     with rt.database.session() as session:
         sub = session.get(Reader, reader_id)
         assert sub is not None
-        lifecycle.unsubscribe(session, sub, now=rt.clock.now(), how="page")
+        lifecycle.mark_unsubscribed(session, sub, now=rt.clock.now(), how="page")
     work(rt)
     run_course(rt)
 
@@ -167,7 +167,7 @@ def test_an_unsubscribe_cancels_waiting_retries(rt: Runtime, smtp_sink: SMTPSink
     with rt.database.session() as session:
         sub = session.get(Reader, reader_id)
         assert sub is not None
-        lifecycle.unsubscribe(session, sub, now=rt.clock.now(), how="page")
+        lifecycle.mark_unsubscribed(session, sub, now=rt.clock.now(), how="page")
     run_course(rt)
     assert smtp_sink.received == []
     assert _step_deliveries(rt)[0].status == DeliveryStatus.CANCELLED

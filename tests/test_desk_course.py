@@ -135,9 +135,10 @@ def test_only_the_listed_sites_may_frame_the_form(blog_desk: FlaskClient) -> Non
 
 def _post(client: FlaskClient, email: str, **headers: str):  # type: ignore[no-untyped-def]
     return client.post(
-        "/embed", data={"email": email, "first_name": "Bea", "timezone": "Europe/London"},
+        "/embed",
+        data={"email": email, "first_name": "Bea", "timezone": "Europe/London"},
         headers=headers,
-    )  # fmt: skip
+    )
 
 
 def test_a_sign_up_from_a_listed_site_is_accepted_without_the_csrf_cookie(

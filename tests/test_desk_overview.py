@@ -105,15 +105,19 @@ def test_the_overview_says_where_readers_unsubscribed(desk: FlaskClient, rt: Run
     enrolled(rt, "stays@example.test", timezone="UTC")
     with rt.database.session() as session:
         pending = lifecycle.sign_up(
-            session, email="never@example.test", first_name=None, timezone="UTC",
-            now=rt.clock.now(), mail_domain="x.test",
-        ).reader  # fmt: skip
-        lifecycle.unsubscribe(session, pending, now=rt.clock.now(), how="page")
+            session,
+            email="never@example.test",
+            first_name=None,
+            timezone="UTC",
+            now=rt.clock.now(),
+            mail_domain="x.test",
+        ).reader
+        lifecycle.mark_unsubscribed(session, pending, now=rt.clock.now(), how="page")
     tick_and_work(rt)  # the welcome
     with rt.database.session() as session:
         reader = session.get(Reader, left_early)
         assert reader is not None
-        lifecycle.unsubscribe(session, reader, now=rt.clock.now(), how="page")
+        lifecycle.mark_unsubscribed(session, reader, now=rt.clock.now(), how="page")
     sign_in(desk)
     page = desk.get("/admin").get_data(as_text=True)
     table = page[page.index("Where readers unsubscribed") :]

@@ -24,8 +24,12 @@ NAMES = ("rebuilding", "broken", "trust")
 
 
 def _sign_up(client: FlaskClient, address: str, *, discreet: bool) -> None:
-    data = {"email": address, "first_name": "Dee", "timezone": "UTC",
-            "csrf_token": token(client, "/")}  # fmt: skip
+    data = {
+        "email": address,
+        "first_name": "Dee",
+        "timezone": "UTC",
+        "csrf_token": token(client, "/"),
+    }
     if discreet:
         data["discreet"] = "1"
     assert client.post("/", data=data).status_code == 303

@@ -138,10 +138,37 @@ def test_names_with_joiners_are_welcome_on_the_form(
 
 
 NAME_PIECES = st.sampled_from(
-    ["\r", "\n", "\r\n", "\0", "\u2028", "\u200f", "\u200e", "\u202e", "\u200d", "\u200c",
-     "=?", "?=", "=?utf-8?q?", "=0D=0A", "Bcc: x@evil.test", '"', "\\", "<", ">", ",", ";",
-     "@", ":", " ", "é", "用户", "👩", "Eve"]
-)  # fmt: skip
+    [
+        "\r",
+        "\n",
+        "\r\n",
+        "\0",
+        "\u2028",
+        "\u200f",
+        "\u200e",
+        "\u202e",
+        "\u200d",
+        "\u200c",
+        "=?",
+        "?=",
+        "=?utf-8?q?",
+        "=0D=0A",
+        "Bcc: x@evil.test",
+        '"',
+        "\\",
+        "<",
+        ">",
+        ",",
+        ";",
+        "@",
+        ":",
+        " ",
+        "é",
+        "用户",
+        "👩",
+        "Eve",
+    ]
+)
 NAMES = st.lists(st.one_of(NAME_PIECES, st.text(min_size=1, max_size=3)), min_size=1).map(
     lambda pieces: "".join(pieces)[:64]
 )
@@ -185,8 +212,11 @@ def test_every_message_builds_and_reparses_with_one_recipient_and_its_name(
 def raw_header(head: bytes, name: str) -> str:
     """A header's value as it stands on the wire, unfolded."""
     unfolded = re.sub(rb"\r\n[ \t]", b" ", head).decode("utf-8")
-    [value] = [line.split(":", 1)[1].strip() for line in unfolded.split("\r\n") if
-               line.lower().startswith(name.lower() + ":")]  # fmt: skip
+    [value] = [
+        line.split(":", 1)[1].strip()
+        for line in unfolded.split("\r\n")
+        if line.lower().startswith(name.lower() + ":")
+    ]
     return value
 
 

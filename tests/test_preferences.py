@@ -90,8 +90,10 @@ def test_the_reader_chooses_their_hour_and_discretion(
     later = smtp_sink.messages_to("hana@example.test")[1:]
     assert later and all(parseaddr(str(m["From"]))[0] == "L. Miller" for m in later)
     with rt.database.session() as session:
-        hours = {d.astimezone(ZoneInfo("Asia/Kolkata")).hour for d in session.scalars(
-            select(Delivery.sent_at).where(Delivery.step > 0))}  # fmt: skip
+        hours = {
+            d.astimezone(ZoneInfo("Asia/Kolkata")).hour
+            for d in session.scalars(select(Delivery.sent_at).where(Delivery.step > 0))
+        }
     assert hours == {18}
     refused = _do(client, link, "hour", hour="23")
     assert "Nothing was changed" in refused
@@ -125,8 +127,10 @@ def test_every_course_email_carries_the_readers_own_link(
     links = set()
     for message in messages:
         for part in ("plain", "html"):
-            found = re.search(r"https?://[^\s\"<>]+/preferences/[^\s\"<>]+",
-                              message.get_body((part,)).get_content())  # fmt: skip
+            found = re.search(
+                r"https?://[^\s\"<>]+/preferences/[^\s\"<>]+",
+                message.get_body((part,)).get_content(),
+            )
             assert found, (message["Subject"], part)
             links.add(found.group(0))
     assert len(links) == 1  # one link for the reader, that never expires
@@ -156,8 +160,7 @@ def test_the_archive_shows_exactly_the_emails_received_and_the_data_comes_whole(
     assert answer.mimetype == "application/json"
     assert "attachment" in answer.headers["Content-Disposition"]
     data = json.loads(answer.get_data(as_text=True))
-    assert data["you_gave"] == {"email": "ari@example.test", "first_name": "Ari",
-                                "timezone": "UTC"}  # fmt: skip
+    assert data["you_gave"] == {"email": "ari@example.test", "first_name": "Ari", "timezone": "UTC"}
     assert [e["email"] for e in data["emails_sent"]] == [0, 1]
     assert [r["what"] for r in data["your_record"]] == ["confirmed", "next now"]
     assert data["your_replies"] == []
@@ -195,6 +198,39 @@ def test_a_week_long_pause_ends_by_itself_and_slowing_down_doubles_every_wait(
     assert ("resumed", "when the pause they chose ended") in record
     assert len([k for k in sent if k[0] == "rest@example.test"]) == 8
     # the slower reader: each wait twice the course's (1 day, then 2: now 2, then 4)
-    gaps = [(sent[("slow@example.test", n + 1)].date() - sent[("slow@example.test", n)].date()).days
-            for n in range(7)]  # fmt: skip
+    gaps = [
+        (sent[("slow@example.test", n + 1)].date() - sent[("slow@example.test", n)].date()).days
+        for n in range(7)
+    ]
     assert gaps == [2, 4, 4, 4, 4, 4, 4], gaps
+
+
+def test_the_usual_pace_comes_back_from_the_email_after_the_next(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    reader_id = enrolled(rt, "pace@example.test", timezone="UTC")
+    tick_and_work(rt)  # the welcome; step 1 is due a day later
+    link = _link(rt, reader_id)
+    page = client.get(link).get_data(as_text=True)
+    assert "Back to the usual pace" not in page
+    page = _do(client, link, "slow")
+    assert "Back to the usual pace" in page
+    with rt.database.session() as session:
+        slowed_next = session.scalar(select(Enrollment.next_send_at))
+    page = _do(client, link, "usual")
+    assert "usual pace" in page and "Back to the usual pace" not in page
+    assert "already at its usual pace" in _do(client, link, "usual")
+    with rt.database.session() as session:
+        enrollment = session.scalars(select(Enrollment)).one()
+        assert enrollment.pace == 1
+        assert enrollment.next_send_at == slowed_next  # the next keeps the day they were told
+    run_course(rt, days=40)
+    with rt.database.session() as session:
+        days = [
+            at.date()
+            for at in session.scalars(
+                select(Delivery.sent_at).where(Delivery.step.is_not(None)).order_by(Delivery.step)
+            )
+        ]
+    gaps = [(later - earlier).days for earlier, later in zip(days, days[1:], strict=False)]
+    assert gaps[0] == 2 and gaps[1:] == [2, 2, 2, 2, 2, 2], gaps

@@ -29,15 +29,19 @@ SECRET_WORDS = "my husband must never read this"
         ("zoë@exämple.test", "z***@exämple.test"),
         ("nothing @ here, user@localhost", "nothing @ here, user@localhost"),
     ],
-)  # fmt: skip
+)
 def test_an_address_keeps_only_its_first_letter_and_domain(line: str, masked: str) -> None:
     assert mask(line) == masked
 
 
 def test_a_readers_whole_course_leaves_no_address_or_words_in_the_logs(
-    client: FlaskClient, desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int,
+    client: FlaskClient,
+    desk: FlaskClient,
+    rt: Runtime,
+    smtp_sink: SMTPSink,
+    listener: int,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     caplog.set_level(logging.DEBUG)
     join_by_web(client, rt, smtp_sink, ADDRESS)
     run_course(rt)

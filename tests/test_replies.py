@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from service.addresses import AddressKind
 from service.store.models import (
     Consent,
-    CrisisReply,
+    CrisisReplyState,
     Delivery,
     Enrollment,
     EnrollmentStatus,
@@ -138,7 +138,7 @@ def test_an_out_of_office_reply_is_recorded_not_forwarded(
     [row] = _rows(rt)
     assert row.category == InboundCategory.AUTO_REPLY and row.status == InboundStatus.RECORDED
     # crisis words in an auto-reply never trigger the crisis reply: machines answer machines
-    assert row.crisis_reply == CrisisReply.NONE
+    assert row.crisis_reply == CrisisReplyState.NONE
     assert len(smtp_sink.messages_to(READER)) == 1
 
 
@@ -253,7 +253,7 @@ def test_words_of_danger_mark_the_forward_urgent_and_answer_the_writer_at_once(
     assert "988" in crisis_text and "Lee Miller" in crisis_text
     # answering the crisis reply reaches the therapist too
     assert parseaddr(crisis["Reply-To"])[1] == reply_address(welcome)
-    assert _rows(rt)[0].crisis_reply == CrisisReply.SENT
+    assert _rows(rt)[0].crisis_reply == CrisisReplyState.SENT
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,17 @@ def _add(rt: Runtime, people: list[tuple[str, str | None]]) -> None:
     with rt.database.session() as session:
         session.execute(
             insert(Reader),
-            [{"email": e, "first_name": n, "timezone": "UTC", "status": "active",
-              "created_at": NOW} for e, n in people],
-        )  # fmt: skip
+            [
+                {
+                    "email": e,
+                    "first_name": n,
+                    "timezone": "UTC",
+                    "status": "active",
+                    "created_at": NOW,
+                }
+                for e, n in people
+            ],
+        )
 
 
 def _found(rt: Runtime, q: str) -> list[str]:
@@ -53,9 +61,23 @@ def readers(rt: Runtime) -> list[tuple[str, str | None]]:
 
 @pytest.mark.parametrize(
     "q",
-    ["dupont", "DUPONT", "samantha", "sam", "SA", "z", "@gmail", "reader21", "mail.te",
-     "o'brien_100%", "100%", "_", "nobody-at-all", 'quo"te'],
-)  # fmt: skip
+    [
+        "dupont",
+        "DUPONT",
+        "samantha",
+        "sam",
+        "SA",
+        "z",
+        "@gmail",
+        "reader21",
+        "mail.te",
+        "o'brien_100%",
+        "100%",
+        "_",
+        "nobody-at-all",
+        'quo"te',
+    ],
+)
 def test_every_reader_holding_the_text_is_found_newest_first(
     rt: Runtime, readers: list[tuple[str, str | None]], q: str
 ) -> None:
@@ -95,13 +117,15 @@ def test_each_database_has_its_trigram_index(rt: Runtime) -> None:
     with rt.database.session(read_only=True) as session:
         if rt.database.is_sqlite:
             found = session.scalars(
-                select(text("name")).select_from(text("sqlite_master"))
+                select(text("name"))
+                .select_from(text("sqlite_master"))
                 .where(text("name LIKE 'subscriber_search%'"))
-            ).all()  # fmt: skip
+            ).all()
             assert "subscriber_search" in found
         else:
             found = session.scalars(
-                select(text("indexname")).select_from(text("pg_indexes"))
+                select(text("indexname"))
+                .select_from(text("pg_indexes"))
                 .where(text("schemaname = current_schema() AND indexname LIKE '%_trgm'"))
-            ).all()  # fmt: skip
+            ).all()
             assert sorted(found) == ["ix_subscribers_email_trgm", "ix_subscribers_first_name_trgm"]

@@ -23,8 +23,9 @@ from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
 
 COURSE = default_course()
-LA, KOLKATA, CHATHAM = (ZoneInfo(z) for z in
-                        ("America/Los_Angeles", "Asia/Kolkata", "Pacific/Chatham"))  # fmt: skip
+LA, KOLKATA, CHATHAM = (
+    ZoneInfo(z) for z in ("America/Los_Angeles", "Asia/Kolkata", "Pacific/Chatham")
+)
 
 
 @pytest.mark.parametrize(
@@ -99,8 +100,10 @@ def test_after_an_outage_a_readers_catch_up_waits_for_their_morning(
     rt: Runtime, smtp_sink: SMTPSink
 ) -> None:
     # 17:00 UTC: 22:30 in Kolkata, 06:45 in Chatham, 10:00 in Los Angeles
-    ids = {zone: enrolled(rt, f"{zone.key.split('/')[1].lower()}@example.test", timezone=zone.key)
-           for zone in (LA, KOLKATA, CHATHAM)}  # fmt: skip
+    ids = {
+        zone: enrolled(rt, f"{zone.key.split('/')[1].lower()}@example.test", timezone=zone.key)
+        for zone in (LA, KOLKATA, CHATHAM)
+    }
     tick_and_work(rt)  # the welcomes: each reader has just confirmed, so at once
     for address in ("los_angeles", "kolkata", "chatham"):
         assert len(smtp_sink.messages_to(f"{address}@example.test")) == 1
@@ -127,20 +130,33 @@ def test_a_step_due_in_the_night_is_held_by_the_tick(rt: Runtime, smtp_sink: SMT
         )
     rt.clock.set(datetime(2026, 10, 28, 18, 0, tzinfo=UTC))  # type: ignore[attr-defined]  # 23:30 IST
     with rt.database.session() as session:
-        assert create_due_step_deliveries(
-            session, now=rt.clock.now(), mail_domain="x.test", limit=10,
-            postgres=not rt.database.is_sqlite,
-        ) == 0  # fmt: skip
+        assert (
+            create_due_step_deliveries(
+                session,
+                now=rt.clock.now(),
+                mail_domain="x.test",
+                limit=10,
+                postgres=not rt.database.is_sqlite,
+            )
+            == 0
+        )
         due = session.scalar(select(Enrollment.next_send_at))
     assert due is not None and due.astimezone(KOLKATA).hour == COURSE.send_hour
     assert due.astimezone(KOLKATA).date() == datetime(2026, 10, 29).date()
     # a demo's compressed days have no nights: the same due step goes at once
     with rt.database.session() as session:
         session.execute(update(Enrollment).values(next_send_at=rt.clock.now()))
-        assert create_due_step_deliveries(
-            session, now=rt.clock.now(), mail_domain="x.test", limit=10,
-            postgres=not rt.database.is_sqlite, time_scale=86400,
-        ) == 1  # fmt: skip
+        assert (
+            create_due_step_deliveries(
+                session,
+                now=rt.clock.now(),
+                mail_domain="x.test",
+                limit=10,
+                postgres=not rt.database.is_sqlite,
+                time_scale=86400,
+            )
+            == 1
+        )
     assert reader
 
 

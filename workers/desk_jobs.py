@@ -14,13 +14,13 @@ from emails import wire
 from emails.course import default_course
 from emails.message import build_message
 from service.desk.preview import sample_parts
-from service.outbox import outcomes
-from service.readers import actions, history
-from service.readers.actions import Refused
+from service.outbox.resend import record_resent, resendable, why_not_resend
+from service.readers import history
+from service.readers.actions import ActionRefused
 from service.readers.lifecycle import is_suppressed
 from service.store.models import Delivery
 from workers.runtime import Runtime
-from workers.sending import compose
+from workers.sending import outgoing_for
 from workers.transport import DeliveryError, Outgoing
 
 log = logging.getLogger("coursemail.desk")
@@ -36,28 +36,34 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
     with rt.database.session() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
-            raise Refused(f"there is no email #{delivery_id}")
+            raise ActionRefused(f"there is no email #{delivery_id}")
         suppressed = is_suppressed(session, delivery.reader.email)
         if any_sent:
-            actions.resendable(session, delivery.reader, delivery_id)
+            resendable(session, delivery.reader, delivery_id)
             if suppressed:
-                raise Refused("the address is suppressed (it bounced); nothing more goes to it")
+                raise ActionRefused(
+                    "the address is suppressed (it bounced); nothing more goes to it"
+                )
         else:
-            refusal = outcomes.why_not_resend(delivery, suppressed=suppressed)
+            refusal = why_not_resend(delivery, suppressed=suppressed)
             if refusal:
-                raise Refused(refusal)
-        outgoing = compose(rt, delivery)
+                raise ActionRefused(refusal)
+        outgoing = outgoing_for(rt, delivery)
     _send(rt, outgoing)
     with rt.database.session() as session:
         again = session.get(Delivery, delivery_id)
         assert again is not None
         now = rt.clock.now()
-        outcomes.record_resent(
-            session, again, now=now, time_scale=rt.settings.COURSEMAIL_TIME_SCALE
-        )
+        record_resent(session, again, now=now, time_scale=rt.settings.COURSEMAIL_TIME_SCALE)
         what = "the confirmation" if again.step is None else f"email {again.step}"
-        history.record(session, again.reader, "resent", actor=actor, now=now,
-                              detail=f"{what}, {again.message_id}")  # fmt: skip
+        history.record(
+            session,
+            again.reader,
+            "resent",
+            actor=actor,
+            now=now,
+            detail=f"{what}, {again.message_id}",
+        )
     log.info("email #%d sent again on purpose (%s)", delivery_id, actor)
     return outgoing.recipient
 
@@ -67,12 +73,13 @@ def send_test(rt: Runtime, step: int | None, to: str) -> str:
     on the desk, with ``[TEST]`` before its subject; returns the subject."""
     course = default_course()
     if step is not None and not 0 <= step < len(course.steps):
-        raise Refused(f"the course has emails 0 to {len(course.steps) - 1}")
-    parts = sample_parts(rt.renderer(course), rt.settings, step, to=to, now=rt.clock.now(),
-                         test=True)  # fmt: skip
+        raise ActionRefused(f"the course has emails 0 to {len(course.steps) - 1}")
+    parts = sample_parts(
+        rt.renderer(course), rt.settings, step, to=to, now=rt.clock.now(), test=True
+    )
     sender = rt.settings.MAIL_FROM
     try:
-        outgoing = Outgoing.raw(sender, to, wire.compose(*parts))
+        outgoing = Outgoing.raw(sender, to, wire.to_bytes(*parts))
     except wire.Unwritable:
         outgoing = Outgoing.of(sender, to, build_message(*parts))
     _send(rt, outgoing)
@@ -87,6 +94,6 @@ def _send(rt: Runtime, outgoing: Outgoing) -> None:
             outgoing.envelope_from, [outgoing.recipient], outgoing.data, smtputf8=outgoing.smtputf8
         )
     except DeliveryError as error:
-        raise Refused(str(error)) from None
+        raise ActionRefused(str(error)) from None
     finally:
         transport.close()

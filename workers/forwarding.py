@@ -27,10 +27,10 @@ from emails.safety import (
     crisis_reply,
 )
 from service.inbox import inbound, triage
-from service.outbox import outcomes
+from service.outbox import sent
 from service.outbox.links import for_answer
 from service.store.models import (
-    CrisisReply,
+    CrisisReplyState,
     Delivery,
     DeliveryKind,
     InboundMessage,
@@ -123,17 +123,17 @@ class Plan:
     forward: Callable[[str | None, bool], Outgoing] | None
     crisis: Outgoing | None
     #: the crisis reply's state before this attempt
-    crisis_state: CrisisReply = CrisisReply.NONE
+    crisis_state: CrisisReplyState = CrisisReplyState.NONE
     #: the crisis reply is due but there is no address to send it to
     crisis_impossible: bool = False
 
 
 #: How an earlier attempt left the crisis reply, for a forward sent without trying it now.
 _STATE_OUTCOME = {
-    CrisisReply.NONE: "",
-    CrisisReply.DUE: "retry",
-    CrisisReply.SENT: "sent",
-    CrisisReply.FAILED: "failed",
+    CrisisReplyState.NONE: "",
+    CrisisReplyState.DUE: "retry",
+    CrisisReplyState.SENT: "sent",
+    CrisisReplyState.FAILED: "failed",
 }
 CRISIS_NOTES = {
     "sent": "they were sent the crisis-resources reply automatically",
@@ -150,12 +150,12 @@ def _plan(rt: Runtime, session: Session, row: InboundMessage) -> Plan:
     delivery = inbound.delivery_for(session, row)
     course: Course = default_course()
     if delivery is not None and delivery.enrollment is not None:
-        course = outcomes.course_for(delivery.enrollment)
+        course = sent.course_for(delivery.enrollment)
     renderer = rt.renderer(course)
     ctx = _context(session, row, reader, delivery, renderer)
     forward = None if row.forwarded_at else _forwarder(rt, row, reader, ctx, renderer)
     state = row.crisis_reply
-    if state != CrisisReply.DUE:
+    if state != CrisisReplyState.DUE:
         return Plan(forward, None, state)
     if not ctx.writer_address:
         return Plan(forward, None, state, crisis_impossible=True)

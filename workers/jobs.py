@@ -23,7 +23,7 @@ def resend(delivery_id: int, actor: str) -> str:
     """Send one of a reader's emails again, on purpose (the desk's "resend")."""
     try:
         return desk_jobs.resend(runtime.current(), delivery_id, actor=actor, any_sent=True)
-    except desk_jobs.Refused as refusal:
+    except desk_jobs.ActionRefused as refusal:
         return f"not resent: {refusal}"  # the job's result; the desk showed why before asking
 
 
@@ -31,5 +31,5 @@ def send_test(step: int | None, to: str) -> str:
     """A ``[TEST]`` copy of course email ``step`` (None: the confirmation) to ``to``."""
     try:
         return desk_jobs.send_test(runtime.current(), step, to)
-    except desk_jobs.Refused as refusal:
+    except desk_jobs.ActionRefused as refusal:
         return f"not sent: {refusal}"

@@ -119,36 +119,36 @@ def main() -> int:
     if plan.private_redis:
         redis = EmbeddedRedis(settings.instance_path).start()
         env["REDIS_URL"] = redis.url
-    notes = [
-        f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail"
-        if plan.catcher_port
-        else "  Mail:           sent for real through SMTP_URL"
-    ]
-    processes = plan.processes
     try:
-        print(
-            "\n".join(
-                [
-                    "",
-                    "coursemail is starting. Press Ctrl-C to stop everything.",
-                    f"  Course page:    {settings.PUBLIC_URL}/",
-                    *notes,
-                    f"  Replies (SMTP): {settings.INBOUND_SMTP_HOST}:{settings.INBOUND_SMTP_PORT}"
-                    f" for @{settings.REPLY_DOMAIN}",
-                    f"  Redis:          {env['REDIS_URL']}"
-                    + (" (private, stops with this command)" if redis else ""),
-                    f"  Time scale:     {settings.COURSEMAIL_TIME_SCALE:g}x"
-                    + ("" if settings.COURSEMAIL_TIME_SCALE == 1 else " (demo: days pass fast)"),
-                    "",
-                ]
-            ),
-            flush=True,
-        )
+        print(_welcome(settings, plan, env["REDIS_URL"], private_redis=redis), flush=True)
         manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
-        for name, command in processes.items():
+        for name, command in plan.processes.items():
             manager.add_process(name, command, env=env)
         manager.loop()
         return int(manager.returncode or 0)
     finally:
         if redis is not None:
             redis.stop()
+
+
+def _welcome(settings: Settings, plan: Plan, redis_url: str, *, private_redis: object) -> str:
+    """What the terminal says first: where everything is."""
+    mail = (
+        f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail"
+        if plan.catcher_port
+        else "  Mail:           sent for real through SMTP_URL"
+    )
+    scale = settings.COURSEMAIL_TIME_SCALE
+    lines = [
+        "",
+        "coursemail is starting. Press Ctrl-C to stop everything.",
+        f"  Course page:    {settings.PUBLIC_URL}/",
+        mail,
+        f"  Replies (SMTP): {settings.INBOUND_SMTP_HOST}:{settings.INBOUND_SMTP_PORT}"
+        f" for @{settings.REPLY_DOMAIN}",
+        f"  Redis:          {redis_url}"
+        + (" (private, stops with this command)" if private_redis else ""),
+        f"  Time scale:     {scale:g}x" + ("" if scale == 1 else " (demo: days pass fast)"),
+        "",
+    ]
+    return "\n".join(lines)

@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.inbox import inbound
-from service.queues import enqueue_replies
+from service.inbox.handoff import enqueue_replies
 from service.settings import ConfigError, Settings
 from workers.runtime import Runtime
 

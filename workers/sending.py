@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from emails import wire
 from emails.course import default_course
 from emails.message import Routing, build_message, confirmation_parts, course_parts
-from service.outbox import batch, claims, outcomes
+from service.outbox import batch, claims, outcomes, sent
 from service.outbox.links import for_delivery
 from service.readers.lifecycle import is_suppressed
 from service.store.models import Delivery, DeliveryKind, DeliveryStatus
@@ -92,7 +92,7 @@ def _send_part(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
         return over_one_connection(
             rt,
             delivery_ids,
-            work.send_one,
+            work.send,
             what="batch",
             on_error=record_failure,
             beat=claims.refresh_claims,
@@ -133,15 +133,15 @@ class Batch:
         #: the last email sent whose ``sent`` rides along with the next transaction
         self.unrecorded: Delivery | None = None
 
-    def send_one(self, rt: Runtime, transport: Transport, delivery_id: int) -> str:
+    def send(self, rt: Runtime, transport: Transport, delivery_id: int) -> str:
         delivery = self.rows.get(delivery_id)
         if delivery is None:
             return "skipped"  # no longer claimed when the batch was read
         suppressed = delivery.reader.email.lower() in self.suppressed
         if outcomes.why_not_send(delivery, suppressed=suppressed) is not None:
-            return send_one(rt, transport, delivery_id)  # records why, in its own words
+            return send_carefully(rt, transport, delivery_id)  # records why, in its own words
         try:
-            outgoing = compose(rt, delivery)
+            outgoing = outgoing_for(rt, delivery)
         except Exception as error:  # noqa: BLE001 - reported as this delivery's own failure
             raise Unbuildable(f"could not build the message: {error!r}") from error
         with rt.database.engine.begin() as conn:
@@ -149,7 +149,7 @@ class Batch:
             taken = batch.take(conn, delivery, now=rt.clock.now())
         self.unrecorded = None  # committed (a failed transaction leaves it to try again)
         if not taken:  # changed since the batch was read: read it again and say why
-            return send_one(rt, transport, delivery_id)
+            return send_carefully(rt, transport, delivery_id)
         # the 'sending' mark is committed before we talk to the server: if this worker dies
         # from here on, the tick records the email ambiguous (outcomes.settle_orphans)
         outcome = _deliver(rt, transport, delivery_id, outgoing)
@@ -174,10 +174,10 @@ class Batch:
         if self.unrecorded is not None:
             s = self.rt.settings
             now = self.rt.clock.now()
-            batch.record_sent(conn, self.unrecorded, now=now, time_scale=s.COURSEMAIL_TIME_SCALE)
+            sent.record_sent(conn, self.unrecorded, now=now, time_scale=s.COURSEMAIL_TIME_SCALE)
 
 
-def send_one(rt: Runtime, transport: Transport, delivery_id: int) -> str:
+def send_carefully(rt: Runtime, transport: Transport, delivery_id: int) -> str:
     """The careful path, one delivery at a time: re-read, take in hand, send, record."""
     taken = _take(rt, delivery_id)
     if isinstance(taken, str):
@@ -226,7 +226,7 @@ def _take(rt: Runtime, delivery_id: int) -> Outgoing | str:
             log.info("delivery %d not sent: %s", delivery_id, reason)
             return "cancelled"
         try:
-            return compose(rt, delivery)
+            return outgoing_for(rt, delivery)
         except Exception as error:  # noqa: BLE001 - reported as this delivery's own failure
             raise Unbuildable(f"could not build the message: {error!r}") from error
 
@@ -257,7 +257,7 @@ def _get(session: Session, delivery_id: int) -> Delivery:
     return delivery
 
 
-def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
+def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
     """The envelope and the finished message for one delivery, ready for SMTP."""
     s = rt.settings
     reader = delivery.reader
@@ -279,7 +279,7 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
         assert delivery.enrollment is not None and delivery.step is not None
         assert links.unsubscribe_url is not None
         parts = course_parts(
-            rt.renderer(outcomes.course_for(delivery.enrollment)),
+            rt.renderer(sent.course_for(delivery.enrollment)),
             delivery.step,
             routing,
             unsubscribe_url=links.unsubscribe_url,
@@ -288,7 +288,7 @@ def compose(rt: Runtime, delivery: Delivery) -> Outgoing:
             preferences_url=links.preferences_url,
         )
     try:
-        data = wire.compose(*parts)
+        data = wire.to_bytes(*parts)
     except wire.Unwritable:  # a header the fast writer will not fold: the library's way
         return Outgoing.of(links.envelope_from, reader.email, build_message(*parts))
     return Outgoing.raw(links.envelope_from, reader.email, data)

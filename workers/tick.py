@@ -20,8 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from emails.course import default_course
 from service.desk import snapshot
 from service.inbox import inbound
+from service.inbox.handoff import enqueue_replies
 from service.outbox import claims, outcomes
-from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL, enqueue_or_release, enqueue_replies
+from service.outbox.handoff import enqueue_or_release
+from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL
 from service.readers import actions
 from workers.runtime import Runtime
 

@@ -117,8 +117,12 @@ def main() -> None:
             continue
         print(f"scenario {number} ...", file=sys.stderr, flush=True)
         row = run()
-        print(f"  {row.scenario} ({row.database}): {row.sent}/{row.expected} sent, {row.lost} "
-              f"lost, {row.duplicated} twice", file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"  {row.scenario} ({row.database}): {row.sent}/{row.expected} sent, {row.lost} "
+            f"lost, {row.duplicated} twice",
+            file=sys.stderr,
+            flush=True,
+        )
         rows.append((number, row))
     text = report(rows, time.monotonic() - started)  # type: ignore[arg-type]
     if not wanted:

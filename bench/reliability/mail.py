@@ -32,8 +32,17 @@ def scripted_relay() -> Row:
         fault_ended = time.monotonic()
         wanted = expected[10:]
         stack.wait(lambda: stack.settled(wanted), PATIENCE)
-        row = Row("relay answers 4xx, 5xx, drops", "30 × 421/451 at DATA, 10 × 550 at "
-                  "RCPT, 3 × disconnect after DATA", "sqlite", 0, 0, 0, 0, 0, None)  # fmt: skip
+        row = Row(
+            "relay answers 4xx, 5xx, drops",
+            "30 × 421/451 at DATA, 10 × 550 at RCPT, 3 × disconnect after DATA",
+            "sqlite",
+            0,
+            0,
+            0,
+            0,
+            0,
+            None,
+        )
         row = stack.outcome(row, wanted, fault_ended)
         bounced = stack.count(DeliveryStatus.FAILED_PERMANENT)
         row.notes.append(f"{bounced} of 10 refused addresses failed and were suppressed")
@@ -57,8 +66,9 @@ def relay_down() -> Row:
         stack.sink_up()
         fault_ended = time.monotonic()
         stack.wait(lambda: stack.settled(expected), PATIENCE)
-        row = Row("relay down", "SMTP server unreachable for 60 s mid-run", "sqlite",
-                  0, 0, 0, 0, 0, None)  # fmt: skip
+        row = Row(
+            "relay down", "SMTP server unreachable for 60 s mid-run", "sqlite", 0, 0, 0, 0, 0, None
+        )
         row = stack.outcome(row, expected, fault_ended)
         row.notes.append("failed tries wait their backoff (1 minute) after the relay is back")
         return row
@@ -82,9 +92,18 @@ def poison() -> Row:
         first_pass = time.monotonic()
         forwards = _replies_from_international_senders(stack, ordinary[:3])
         stack.wait(lambda: len(stack.arrivals().get(THERAPIST, [])) >= forwards, 60)
-        row = Row("poison records", "5 non-ASCII mailboxes (relay without SMTPUTF8), 5 "
-                  "encoded-word names, 3 replies from non-ASCII senders", "sqlite",
-                  0, 0, 0, 0, 0, None)  # fmt: skip
+        row = Row(
+            "poison records",
+            "5 non-ASCII mailboxes (relay without SMTPUTF8), 5 "
+            "encoded-word names, 3 replies from non-ASCII senders",
+            "sqlite",
+            0,
+            0,
+            0,
+            0,
+            0,
+            None,
+        )
         row = stack.outcome(row, wanted, first_pass)
         row.delay = None
         failed = stack.count(DeliveryStatus.FAILED_PERMANENT)

@@ -46,8 +46,9 @@ def kill_workers(database: str, *, horse: bool, rng: random.Random) -> Row:
                 pool.wait()
                 stack.start("worker")
         fault_ended = time.monotonic()
-        row = Row(f"kill -9 {what}", f"{kills} kills at random moments", database,
-                  0, 0, 0, 0, 0, None)  # fmt: skip
+        row = Row(
+            f"kill -9 {what}", f"{kills} kills at random moments", database, 0, 0, 0, 0, 0, None
+        )
         row = _finish(stack, row, expected, fault_ended)
         if row.ambiguous > doubt_allowed:
             row.problems.append(f"{row.ambiguous} ambiguous, more than {doubt_allowed} in hand")
@@ -94,8 +95,7 @@ def racing(database: str) -> Row:
         for kind in ("tick", "tick", "worker", "worker", "worker", "worker"):
             stack.start(kind)
         started = time.monotonic()
-        row = Row("2 ticks, 4 workers racing", "5,000 due at once", database,
-                  0, 0, 0, 0, 0, None)  # fmt: skip
+        row = Row("2 ticks, 4 workers racing", "5,000 due at once", database, 0, 0, 0, 0, 0, None)
         row = _finish(stack, row, expected, started)
         logs = stack.logs()
         for trouble in ("IntegrityError", "database is locked", "Traceback"):

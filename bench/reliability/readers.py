@@ -104,8 +104,17 @@ def unsubscribe_race(rng: random.Random) -> Row:
         stayed = [r for r in readers if r not in answered]
         stack.wait(lambda: all(r in stack.arrivals() for r in stayed), PATIENCE)
         time.sleep(2)  # anything still in flight lands
-        row = Row("unsubscribe racing a send", "150 one-click unsubscribes during 300 sends",
-                  "sqlite", 0, 0, 0, 0, 0, None)  # fmt: skip
+        row = Row(
+            "unsubscribe racing a send",
+            "150 one-click unsubscribes during 300 sends",
+            "sqlite",
+            0,
+            0,
+            0,
+            0,
+            0,
+            None,
+        )
         row = stack.outcome(row, stayed, None)
         arrivals = stack.arrivals()
         late = sum(any(at > answered[r] + 0.5 for at in arrivals.get(r, [])) for r in leaving)
@@ -155,8 +164,11 @@ def backup_during_sign_ups() -> Row:
         target = stack.folder / "backup.db"
         made = subprocess.run(
             [sys.executable, "-m", "workers.cli", "db", "backup", str(target)],
-            env=stack.env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         signing.join(PATIENCE)
         # a stored sign-up answers 303 to the "check your inbox" page (followed: 200)
         return _check_backup(stack, target, made, sum(s in (200, 303) for s in answered))
@@ -167,8 +179,17 @@ def backup_during_sign_ups() -> Row:
 def _check_backup(
     stack: Stack, target: object, made: subprocess.CompletedProcess[str], ok: int
 ) -> Row:
-    row = Row("backup during sign-ups", "coursemail db backup while 300 readers sign up",
-              "sqlite", ok, 0, 0, 0, 0, None)  # fmt: skip
+    row = Row(
+        "backup during sign-ups",
+        "coursemail db backup while 300 readers sign up",
+        "sqlite",
+        ok,
+        0,
+        0,
+        0,
+        0,
+        None,
+    )
     with stack.database.session() as session:
         row.sent = int(session.scalar(select(func.count(Reader.id))) or 0)
     row.lost = row.expected - row.sent
@@ -200,10 +221,14 @@ def _sign_ups(stack: Stack, count: int, answered: list[int]) -> None:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())
     assert token is not None
     for n in range(count):
-        body = urllib.parse.urlencode({
-            "email": f"new{n}@example.test", "first_name": "", "timezone": "UTC",
-            "csrf_token": token.group(1),
-        }).encode()  # fmt: skip
+        body = urllib.parse.urlencode(
+            {
+                "email": f"new{n}@example.test",
+                "first_name": "",
+                "timezone": "UTC",
+                "csrf_token": token.group(1),
+            }
+        ).encode()
         request = urllib.request.Request(base + "/", data=body, method="POST")
         # each sign-up from its own (loopback) address, as a crowd behind the proxy would be
         request.add_header("X-Forwarded-For", f"127.0.{n // 200}.{n % 200 + 1}")

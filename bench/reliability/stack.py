@@ -139,10 +139,18 @@ class Stack:
         if kind == "web":
             self.web_port = free_port()
             command = [
-                sys.executable, "-m", "gunicorn", "--no-control-socket", "--bind",
-                f"127.0.0.1:{self.web_port}", "--workers", web_workers, "--graceful-timeout",
-                "2", app,
-            ]  # fmt: skip
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--no-control-socket",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                web_workers,
+                "--graceful-timeout",
+                "2",
+                app,
+            ]
         else:
             command = [sys.executable, "-m", "workers.cli", kind]
         log = (self.folder / f"{kind}-{len(self.processes)}.log").open("wb")
@@ -190,27 +198,52 @@ class Stack:
 
     # --- readers --------------------------------------------------------------------------
 
-    def seed(self, count: int, *, prefix: str = "r", names: Callable[[int], str] | None = None,
-             emails: Callable[[int], str] | None = None) -> list[str]:  # fmt: skip
+    def seed(
+        self,
+        count: int,
+        *,
+        prefix: str = "r",
+        names: Callable[[int], str] | None = None,
+        emails: Callable[[int], str] | None = None,
+    ) -> list[str]:
         """``count`` confirmed readers whose welcome email is due now; their addresses."""
         now = datetime.now(UTC)
         with self.database.session() as session:
             first = int(session.scalar(select(func.coalesce(func.max(Reader.id), 0))) or 0)
             ids = range(first + 1, first + count + 1)
             addresses = [emails(i) if emails else f"{prefix}{i}@example.test" for i in ids]
-            session.execute(insert(Reader), [
-                {"id": i, "public_id": uuid.uuid4().hex, "email": address,
-                 "first_name": names(i) if names else f"Reader {i}", "timezone": "UTC",
-                 "status": ReaderStatus.ACTIVE, "unsubscribe_token": uuid.uuid4().hex,
-                 "created_at": now, "confirmed_at": now}
-                for i, address in zip(ids, addresses, strict=True)
-            ])  # fmt: skip
-            session.execute(insert(Enrollment), [
-                {"reader_id": i, "course": "rebuilding-trust", "course_version": 1,
-                 "next_step": 0, "status": EnrollmentStatus.ACTIVE, "created_at": now,
-                 "next_send_at": now}
-                for i in ids
-            ])  # fmt: skip
+            session.execute(
+                insert(Reader),
+                [
+                    {
+                        "id": i,
+                        "public_id": uuid.uuid4().hex,
+                        "email": address,
+                        "first_name": names(i) if names else f"Reader {i}",
+                        "timezone": "UTC",
+                        "status": ReaderStatus.ACTIVE,
+                        "unsubscribe_token": uuid.uuid4().hex,
+                        "created_at": now,
+                        "confirmed_at": now,
+                    }
+                    for i, address in zip(ids, addresses, strict=True)
+                ],
+            )
+            session.execute(
+                insert(Enrollment),
+                [
+                    {
+                        "reader_id": i,
+                        "course": "rebuilding-trust",
+                        "course_version": 1,
+                        "next_step": 0,
+                        "status": EnrollmentStatus.ACTIVE,
+                        "created_at": now,
+                        "next_send_at": now,
+                    }
+                    for i in ids
+                ],
+            )
         return [a.lower() for a in addresses]
 
     def redis_client(self) -> Redis:

@@ -34,9 +34,11 @@ class EmailRow:
 
 
 def _name(step: int | None) -> str:
-    return "The confirmation email" if step is None else (
-        "The welcome" if step == 0 else f"Email {step}"
-    )  # fmt: skip
+    return (
+        "The confirmation email"
+        if step is None
+        else ("The welcome" if step == 0 else f"Email {step}")
+    )
 
 
 def find_emails(
@@ -61,10 +63,17 @@ def find_emails(
         query = query.where(Delivery.id < before)
     found = session.execute(query).all()
     rows = [
-        EmailRow(d.id, public_id, email, _name(d.step), d.sent_at or d.claimed_at,
-                 d.status.value, d.last_error or "")
+        EmailRow(
+            d.id,
+            public_id,
+            email,
+            _name(d.step),
+            d.sent_at or d.claimed_at,
+            d.status.value,
+            d.last_error or "",
+        )
         for d, public_id, email in found[:PAGE]
-    ]  # fmt: skip
+    ]
     return rows, next_page(found)
 
 

@@ -244,7 +244,7 @@ def find_readers(
             next_step,
             course.value if course else None,
             s.created_at,
-        )  # fmt: skip
+        )
         for s, next_step, course in found[:PAGE]
     ]
     return rows, next_page(found)
@@ -293,7 +293,7 @@ def find_replies(
             m.status.value,
             m.last_error,
             m.handled_at is not None,
-        )  # fmt: skip
+        )
         for m, first_name, step in found[:PAGE]
     ]
     return rows, next_page(found)

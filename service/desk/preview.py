@@ -56,9 +56,13 @@ def sample_parts(
         rendered, envelope = confirmation_parts(renderer, routing, confirm_url=link)
     else:
         rendered, envelope = course_parts(
-            renderer, which, routing, unsubscribe_url=link, unsubscribe_address=None,
+            renderer,
+            which,
+            routing,
+            unsubscribe_url=link,
+            unsubscribe_address=None,
             list_domain=settings.REPLY_DOMAIN,
-        )  # fmt: skip
+        )
     if test:
         rendered = replace(rendered, subject=TEST_PREFIX + rendered.subject)
     return rendered, envelope
@@ -103,8 +107,11 @@ def plan(course: Course, zone: ZoneInfo, signed_up: datetime) -> list[Planned]:
     at = signed_up
     for step in course.steps:
         at = next_due(
-            now=at, delay_days=step.delay_days, send_hour=course.send_hour, zone=zone,
+            now=at,
+            delay_days=step.delay_days,
+            send_hour=course.send_hour,
+            zone=zone,
             weekends=course.weekends,
-        )  # fmt: skip
+        )
         found.append(Planned(title_of(course, step.index), at, at.astimezone(zone)))
     return found

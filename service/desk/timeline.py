@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.readers.actions import may_resend
+from service.outbox.resend import may_resend
 from service.readers.history import HOW
 from service.store.models import (
     Consent,
@@ -33,6 +33,7 @@ EVENT_WORDS = {
     "imported": "Imported",
     "hour_chosen": "Chose the hour their emails arrive",
     "slowed": "Slowed their course down",
+    "usual_pace": "Back to the usual pace",
     "discreet_on": "Discreet mode on",
     "discreet_off": "Discreet mode off",
 }
@@ -52,9 +53,11 @@ class Event:
 
 
 def _email_event(d: Delivery, reader: Reader) -> Event:
-    name = "The confirmation email" if d.kind == DeliveryKind.CONFIRMATION else (
-        "The welcome" if d.step == 0 else f"Email {d.step}"
-    )  # fmt: skip
+    name = (
+        "The confirmation email"
+        if d.kind == DeliveryKind.CONFIRMATION
+        else ("The welcome" if d.step == 0 else f"Email {d.step}")
+    )
     reason = f" ({d.last_error})" if d.last_error else ""
     return Event(
         d.sent_at or d.created_at,
@@ -71,10 +74,13 @@ def timeline(session: Session, public_id: str) -> tuple[Reader, list[Event]] | N
     if reader is None:
         return None
     events = [
-        Event(c.created_at, "Signed up",
-              f"form {c.form_version}, from {c.ip or 'an unknown address'}: “{c.consent_text}”")
+        Event(
+            c.created_at,
+            "Signed up",
+            f"form {c.form_version}, from {c.ip or 'an unknown address'}: “{c.consent_text}”",
+        )
         for c in session.scalars(select(Consent).where(Consent.reader_id == reader.id))
-    ]  # fmt: skip
+    ]
     if reader.confirmed_at:
         events.append(Event(reader.confirmed_at, "Confirmed their address", rank=2))
     deliveries = session.scalars(select(Delivery).where(Delivery.reader_id == reader.id))
@@ -89,9 +95,14 @@ def timeline(session: Session, public_id: str) -> tuple[Reader, list[Event]] | N
         handled = ", handled" if m.handled_at else ""
         text = (m.reply_text or "")[:200]
         events.append(
-            Event(m.received_at, f"{flag}Replied",
-                  f"“{text}” (forward: {m.status.value}{handled})", m.id, rank=100)
-        )  # fmt: skip
+            Event(
+                m.received_at,
+                f"{flag}Replied",
+                f"“{text}” (forward: {m.status.value}{handled})",
+                m.id,
+                rank=100,
+            )
+        )
     kinds = set()
     for e in session.scalars(select(ReaderEvent).where(ReaderEvent.reader_id == reader.id)):
         kinds.add(e.kind)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.outbox.claims import BACKOFF, STALE_CLAIM_AFTER
 from service.store.models import (
-    CrisisReply,
+    CrisisReplyState,
     Delivery,
     InboundCategory,
     InboundMessage,
@@ -184,12 +184,12 @@ def record_attempt(
     if forwarded and row.forwarded_at is None:
         row.forwarded_at = now
     if crisis == "sent":
-        row.crisis_reply = CrisisReply.SENT
+        row.crisis_reply = CrisisReplyState.SENT
     elif crisis == "failed":
-        row.crisis_reply = CrisisReply.FAILED
+        row.crisis_reply = CrisisReplyState.FAILED
     row.claimed_at = None
     row.last_error = error
-    if row.forwarded_at is not None and row.crisis_reply != CrisisReply.DUE:
+    if row.forwarded_at is not None and row.crisis_reply != CrisisReplyState.DUE:
         row.status = InboundStatus.FORWARDED
         row.next_attempt_at = None
         return

@@ -21,7 +21,7 @@ from emails.safety import CrisisPhrases, normalise
 from service.addresses import Addresses, AddressKind, AddressToken
 from service.readers import lifecycle
 from service.store.models import (
-    CrisisReply,
+    CrisisReplyState,
     InboundCategory,
     InboundMessage,
     InboundStatus,
@@ -167,7 +167,7 @@ def _notice_danger(
     words = ", ".join(f"“{p}”" for p in found)
     earlier_crisis = _recent_crisis_reply(session, row, now=now)
     if earlier_crisis is None:
-        row.crisis_reply = CrisisReply.DUE
+        row.crisis_reply = CrisisReplyState.DUE
         notes.append(f"their words may mean they are in danger ({words})")
     else:
         # once a day at most: a mail loop quoting our own reply must not feed itself
@@ -181,7 +181,7 @@ def _notice_danger(
 def _unsubscribe(
     session: Session, reader: Reader | None, notes: list[str], *, now: datetime, how: str
 ) -> None:
-    if reader is not None and lifecycle.unsubscribe(session, reader, now=now, how=how):
+    if reader is not None and lifecycle.mark_unsubscribed(session, reader, now=now, how=how):
         notes.append("they asked to stop, so they have been unsubscribed from the course")
 
 
@@ -199,7 +199,7 @@ def _recent_crisis_reply(
         select(func.max(InboundMessage.received_at)).where(
             InboundMessage.reader_id == row.reader_id,
             InboundMessage.id != row.id,
-            InboundMessage.crisis_reply.in_((CrisisReply.DUE, CrisisReply.SENT)),
+            InboundMessage.crisis_reply.in_((CrisisReplyState.DUE, CrisisReplyState.SENT)),
             InboundMessage.received_at > now - CRISIS_REPLY_EVERY,
         )
     )

@@ -25,9 +25,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Update, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from service.outbox.outcomes import advance_values
 from service.store.models import (
-    UNDER_WAY,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
@@ -92,33 +90,6 @@ def _take_statement(kind: DeliveryKind) -> Update:
 
 
 _TAKE = {kind: _take_statement(kind) for kind in DeliveryKind}
-_SENT = (
-    update(Delivery)
-    .where(Delivery.id == bindparam("b_delivery"), Delivery.status == DeliveryStatus.SENDING)
-    .values(status=DeliveryStatus.SENT, sent_at=bindparam("b_at"), last_error=None)
-)
-
-
-_ON_THIS_STEP = (
-    Enrollment.id == bindparam("b_enrollment"),
-    Enrollment.status.in_(UNDER_WAY),  # paused while this one was in flight: it still counts
-    Enrollment.next_step == bindparam("b_step"),
-)
-_NEXT = (
-    update(Enrollment)
-    .where(*_ON_THIS_STEP)
-    .values(next_step=bindparam("b_next_step"), next_send_at=bindparam("b_next_send_at"))
-)
-_COMPLETE = (
-    update(Enrollment)
-    .where(*_ON_THIS_STEP)
-    .values(
-        next_step=bindparam("b_next_step"),
-        status=bindparam("b_status"),
-        completed_at=bindparam("b_completed_at"),
-        next_send_at=None,
-    )
-)
 
 
 def take(conn: Connection, delivery: Delivery, *, now: datetime) -> bool:
@@ -132,17 +103,3 @@ def take(conn: Connection, delivery: Delivery, *, now: datetime) -> bool:
     if delivery.kind == DeliveryKind.STEP:
         params.update(b_enrollment=delivery.enrollment_id, b_step=delivery.step)
     return bool(conn.execute(_TAKE[delivery.kind], params).rowcount == 1)
-
-
-def record_sent(conn: Connection, delivery: Delivery, *, now: datetime, time_scale: float) -> None:
-    """``sending → sent``, and the enrollment moved to its next step (if it is still on this
-    one and active: a reader who left while the email was in flight is planned no further)."""
-    conn.execute(_SENT, {"b_delivery": delivery.id, "b_at": now})
-    values = advance_values(delivery, now=now, time_scale=time_scale)
-    if values is None:
-        return
-    params = {f"b_{name}": value for name, value in values.items()}
-    statement = _COMPLETE if "completed_at" in values else _NEXT
-    conn.execute(
-        statement, {**params, "b_enrollment": delivery.enrollment_id, "b_step": delivery.step}
-    )

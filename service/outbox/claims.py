@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emails.course import CourseError, shipped_course
-from service.schedule import held_until, may_send, reader_hour, zone_for
+from service.schedule import Timing, may_send
 from service.store.models import (
     Delivery,
     DeliveryKind,
@@ -253,13 +253,16 @@ def _hold_the_night(session: Session, claimed: Sequence[Any], *, now: datetime) 
         row.id: row
         for row in session.execute(
             select(
-                Enrollment.id, Enrollment.course, Enrollment.created_at,
-                Reader.timezone, Reader.send_hour,
+                Enrollment.id,
+                Enrollment.course,
+                Enrollment.created_at,
+                Reader.timezone,
+                Reader.send_hour,
             )
             .join(Reader, Reader.id == Enrollment.reader_id)
             .where(Enrollment.id.in_([c.id for c in claimed]))
         )
-    }  # fmt: skip
+    }
     go, held = [], []
     for row in claimed:
         reader = readers[row.id]
@@ -268,14 +271,12 @@ def _hold_the_night(session: Session, claimed: Sequence[Any], *, now: datetime) 
         except CourseError:  # the sender records this one's failure; the night is no matter
             go.append(row)
             continue
-        zone = zone_for(reader.timezone, course.timezone)
+        timing = Timing.of(course, reader)
         just_confirmed = row.next_step == 0 and reader.created_at >= now - WELCOME_GRACE
-        if just_confirmed or may_send(now, zone, weekends=course.weekends):
+        if just_confirmed or may_send(now, timing.zone, weekends=course.weekends):
             go.append(row)
             continue
-        hour = reader_hour(course, reader.send_hour)
-        morning = held_until(now, send_hour=hour, zone=zone, weekends=course.weekends)
-        held.append({"id": row.id, "next_send_at": morning})
+        held.append({"id": row.id, "next_send_at": timing.morning(now)})
     if held:
         session.execute(update(Enrollment), held)  # one executemany, by primary key
         log.info("%d emails due in their readers' quiet hours wait for the morning", len(held))

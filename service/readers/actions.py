@@ -13,17 +13,15 @@ had in hand goes out and moves the paused course on (``models.UNDER_WAY``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL, shipped_course
-from service.outbox.outcomes import meant_for
 from service.readers.history import record
-from service.readers.lifecycle import UNSENT
-from service.readers.lifecycle import unsubscribe as leave
-from service.schedule import reader_hour, zone_for
+from service.readers.lifecycle import UNSENT, mark_unsubscribed
+from service.schedule import Timing
 from service.store.models import (
     Consent,
     Delivery,
@@ -42,7 +40,7 @@ PAUSED_NOTE = "held: the course was paused"
 ERASED_DOMAIN = "erased.invalid"
 
 
-class Refused(Exception):
+class ActionRefused(Exception):
     """The action cannot be taken now; the message says why, in plain words."""
 
 
@@ -58,13 +56,15 @@ def current_enrollment(session: Session, reader: Reader) -> Enrollment | None:
 
 def _under_way(session: Session, reader: Reader, wanted: EnrollmentStatus) -> Enrollment:
     if reader.erased_at is not None:
-        raise Refused("These details were erased.")
+        raise ActionRefused("These details were erased.")
     if reader.status != ReaderStatus.ACTIVE:
-        raise Refused(f"The course is not being taken at this address ({reader.status.value}).")
+        raise ActionRefused(
+            f"The course is not being taken at this address ({reader.status.value})."
+        )
     enrollment = current_enrollment(session, reader)
     if enrollment is None or enrollment.status != wanted:
         state = "not started" if enrollment is None else enrollment.status.value
-        raise Refused(f"The course is {state}, not {wanted.value}.")
+        raise ActionRefused(f"The course is {state}, not {wanted.value}.")
     return enrollment
 
 
@@ -86,8 +86,9 @@ def pause(
         .where(Delivery.enrollment_id == enrollment.id, Delivery.status.in_(UNSENT))
         .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None, last_error=PAUSED_NOTE)
     )
-    record(session, reader, "paused", actor=actor, now=now,
-           detail=f"for {days} days" if days else None)  # fmt: skip
+    record(
+        session, reader, "paused", actor=actor, now=now, detail=f"for {days} days" if days else None
+    )
     if days:
         return f"Paused for {days} days: it starts again by itself on {enrollment.resume_at:%d %B}."
     return "Paused: nothing more is sent until the course is resumed."
@@ -101,7 +102,8 @@ def resume(session: Session, reader: Reader, *, now: datetime, actor: str) -> st
     enrollment.status = EnrollmentStatus.ACTIVE
     enrollment.paused_at = enrollment.resume_at = None
     if enrollment.next_send_at is not None:
-        enrollment.next_send_at = max(now, enrollment.next_send_at + paused_for)
+        timing = timing_of(enrollment, reader)
+        enrollment.next_send_at = timing.resumed(enrollment.next_send_at, paused_for, now)
         record(session, reader, "resumed", actor=actor, now=now)
         return f"Resumed: the next email is due {enrollment.next_send_at:%Y-%m-%d %H:%M} UTC."
     # the email that was waiting to go when it was paused: the same row goes now
@@ -123,7 +125,7 @@ def next_now(session: Session, reader: Reader, *, now: datetime, actor: str) -> 
     """Bring the next email forward to now; the one after it keeps its usual wait."""
     enrollment = _under_way(session, reader, EnrollmentStatus.ACTIVE)
     if enrollment.next_send_at is None:
-        raise Refused("The next email is already on its way.")
+        raise ActionRefused("The next email is already on its way.")
     enrollment.next_send_at = now
     step = enrollment.next_step
     record(session, reader, "next_now", actor=actor, now=now, detail=f"email {step}")
@@ -132,9 +134,9 @@ def next_now(session: Session, reader: Reader, *, now: datetime, actor: str) -> 
 
 def unsubscribe(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
     if reader.erased_at is not None:
-        raise Refused("These details were erased.")
-    if not leave(session, reader, now=now, how=actor):
-        raise Refused(f"This address is already {reader.status.value}.")
+        raise ActionRefused("These details were erased.")
+    if not mark_unsubscribed(session, reader, now=now, how=actor):
+        raise ActionRefused(f"This address is already {reader.status.value}.")
     return "Unsubscribed: nothing more will be sent."
 
 
@@ -146,9 +148,9 @@ def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str
     The suppression list keeps a bounced address: it is there so the address is never mailed
     again, which erasing must not undo."""
     if reader.erased_at is not None:
-        raise Refused("These details were already erased.")
+        raise ActionRefused("These details were already erased.")
     address = reader.email.lower()
-    leave(session, reader, now=now, how=actor)
+    mark_unsubscribed(session, reader, now=now, how=actor)
     session.execute(delete(Consent).where(Consent.reader_id == reader.id))
     session.execute(
         delete(InboundMessage).where(
@@ -169,57 +171,26 @@ def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str
     return "Erased: the address, name, consent records and replies are gone."
 
 
-def may_resend(delivery: Delivery, reader: Reader) -> bool:
-    return _why_not_resend(delivery, reader) is None
-
-
-def _why_not_resend(delivery: Delivery, reader: Reader) -> str | None:
-    if reader.erased_at is not None:
-        return "These details were erased."
-    if reader.status != meant_for(delivery.kind):
-        return f"This reader is {reader.status.value}; that email is not for them now."
-    if delivery.status not in RESENDABLE_BY_HAND:
-        return f"That email is {delivery.status.value}: it has not gone out yet."
-    return None
-
-
-def resendable(session: Session, reader: Reader, delivery_id: int) -> Delivery:
-    """One of this reader's emails that may be sent again on purpose: it went (or may
-    have), or failed; and the reader may still get it."""
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None or delivery.reader_id != reader.id:
-        raise Refused("That email is not one of this reader's.")
-    refusal = _why_not_resend(delivery, reader)
-    if refusal:
-        raise Refused(refusal)
-    return delivery
-
-
-#: What the desk may send again: anything that went out (or may have), or failed.
-RESENDABLE_BY_HAND = (
-    DeliveryStatus.SENT,
-    DeliveryStatus.AMBIGUOUS,
-    DeliveryStatus.FAILED_PERMANENT,
-)
-
-
 def choose_hour(
-    session: Session, reader: Reader, hour: int | None, *, now: datetime, actor: str
+    session: Session,
+    reader: Reader,
+    hour: int | None,
+    *,
+    now: datetime,
+    actor: str,
+    scale: float = 1.0,
 ) -> str:
     """The hour (local) their emails arrive; None: the course's. The next email, if one is
     planned, moves to that hour on its planned day (or goes now, if that has passed)."""
     if hour is not None and not QUIET_UNTIL <= hour < QUIET_FROM:
-        raise Refused(f"Please choose an hour from {QUIET_UNTIL}:00 to {QUIET_FROM - 1}:00.")
+        raise ActionRefused(f"Please choose an hour from {QUIET_UNTIL}:00 to {QUIET_FROM - 1}:00.")
     reader.send_hour = hour
     enrollment = current_enrollment(session, reader)
     if enrollment is not None and enrollment.next_send_at is not None and enrollment.next_step:
-        course = shipped_course(enrollment.course)
-        zone = zone_for(reader.timezone, course.timezone)
-        day = enrollment.next_send_at.astimezone(zone).date()
-        moved = datetime.combine(day, time(reader_hour(course, hour)), tzinfo=zone)
-        enrollment.next_send_at = max(now, moved.astimezone(UTC))
-    record(session, reader, "hour_chosen", actor=actor, now=now,
-           detail=f"{hour}:00" if hour is not None else "the course's usual hour")  # fmt: skip
+        timing = timing_of(enrollment, reader, scale=scale)
+        enrollment.next_send_at = timing.at_hour(enrollment.next_send_at, now)
+    detail = f"{hour}:00" if hour is not None else "the course's usual hour"
+    record(session, reader, "hour_chosen", actor=actor, now=now, detail=detail)
     return "Done: emails will arrive at that time from now on."
 
 
@@ -231,22 +202,36 @@ def set_discreet(session: Session, reader: Reader, on: bool, *, now: datetime, a
     return "Done: the next emails will be discreet." if on else "Done: discreet mode is off."
 
 
-def slow_down(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
-    """Every remaining wait doubled: the next email's, and each after it."""
+def slow_down(
+    session: Session, reader: Reader, *, now: datetime, actor: str, scale: float = 1.0
+) -> str:
+    """Every remaining wait doubled: the next email's (by a day at least, never earlier than
+    planned), and each after it."""
     enrollment = _under_way(session, reader, EnrollmentStatus.ACTIVE)
     if enrollment.pace >= 2:
-        raise Refused("The course is already at the slower pace.")
+        raise ActionRefused("The course is already at the slower pace.")
     enrollment.pace = 2
-    if enrollment.next_send_at is not None and enrollment.next_send_at > now:
-        course = shipped_course(enrollment.course)
-        zone = zone_for(reader.timezone, course.timezone)
-        today = now.astimezone(zone).date()
-        days_left = (enrollment.next_send_at.astimezone(zone).date() - today).days
-        later = today + timedelta(days=2 * days_left)  # (in calendar days, as planned)
-        hour = reader_hour(course, reader.send_hour)
-        enrollment.next_send_at = datetime.combine(later, time(hour), tzinfo=zone).astimezone(UTC)
+    if enrollment.next_send_at is not None:
+        timing = timing_of(enrollment, reader, scale=scale)
+        enrollment.next_send_at = timing.slowed(enrollment.next_send_at, now)
     record(session, reader, "slowed", actor=actor, now=now)
     return "Slowed down: every wait between emails is now twice as long."
+
+
+def usual_pace(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
+    """Back to the course's own waits, from the email after the next (which keeps its day:
+    nothing moves earlier than the reader was told)."""
+    enrollment = _under_way(session, reader, EnrollmentStatus.ACTIVE)
+    if enrollment.pace <= 1:
+        raise ActionRefused("The course is already at its usual pace.")
+    enrollment.pace = 1
+    record(session, reader, "usual_pace", actor=actor, now=now)
+    return "Done: after the next email, the course keeps its usual pace."
+
+
+def timing_of(enrollment: Enrollment, reader: Reader, *, scale: float = 1.0) -> Timing:
+    """The reader's timing on the course they are taking."""
+    return Timing.of(shipped_course(enrollment.course), reader, scale=scale)
 
 
 def resume_rested(session: Session, *, now: datetime, limit: int = 500) -> int:
@@ -260,6 +245,6 @@ def resume_rested(session: Session, *, now: datetime, limit: int = 500) -> int:
     for enrollment in due:
         try:
             resume(session, enrollment.reader, now=now, actor="schedule")
-        except Refused:  # they left meanwhile: nothing to resume
+        except ActionRefused:  # they left meanwhile: nothing to resume
             enrollment.resume_at = None
     return len(due)

@@ -56,14 +56,17 @@ class Entry:
 def record_of(session: Session, reader: Reader) -> list[Entry]:
     """The reader's whole record, oldest first."""
     entries = [
-        Entry(c.created_at, "signed up" if c.form_version != "import" else "imported",
-              f"on form {c.form_version}" + (f" from {c.ip}" if c.ip else ""),
-              f"agreeing to: “{c.consent_text}”"
-              + (f" (browser: {c.user_agent})" if c.user_agent else ""))
+        Entry(
+            c.created_at,
+            "signed up" if c.form_version != "import" else "imported",
+            f"on form {c.form_version}" + (f" from {c.ip}" if c.ip else ""),
+            f"agreeing to: “{c.consent_text}”"
+            + (f" (browser: {c.user_agent})" if c.user_agent else ""),
+        )
         for c in session.scalars(
             select(Consent).where(Consent.reader_id == reader.id).order_by(Consent.id)
         )
-    ]  # fmt: skip
+    ]
     for e in session.scalars(
         select(ReaderEvent).where(ReaderEvent.reader_id == reader.id).order_by(ReaderEvent.id)
     ):

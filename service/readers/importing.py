@@ -174,22 +174,43 @@ def _add(
     ids = session.scalars(
         insert(Reader).returning(Reader.id, sort_by_parameter_order=True),
         [
-            {"email": g.email, "first_name": g.first_name, "timezone": g.timezone,
-             "status": ReaderStatus.ACTIVE, "created_at": now, "confirmed_at": now}
+            {
+                "email": g.email,
+                "first_name": g.first_name,
+                "timezone": g.timezone,
+                "status": ReaderStatus.ACTIVE,
+                "created_at": now,
+                "confirmed_at": now,
+            }
             for g in new
         ],
-    ).all()  # fmt: skip
+    ).all()
     pairs = list(zip(new, ids, strict=True))
     session.execute(
         insert(Enrollment), [enrollment_values(i, g.timezone, course, now) for g, i in pairs]
     )
     session.execute(
         insert(Consent),
-        [{"reader_id": i, "created_at": now, "form_version": FORM_VERSION,
-          "consent_text": consent} for _, i in pairs],
-    )  # fmt: skip
+        [
+            {
+                "reader_id": i,
+                "created_at": now,
+                "form_version": FORM_VERSION,
+                "consent_text": consent,
+            }
+            for _, i in pairs
+        ],
+    )
     session.execute(
         insert(ReaderEvent),
-        [{"reader_id": i, "at": now, "kind": "imported", "actor": "cli",
-          "detail": f"from {source}, line {g.line}: “{consent}”"} for g, i in pairs],
-    )  # fmt: skip
+        [
+            {
+                "reader_id": i,
+                "at": now,
+                "kind": "imported",
+                "actor": "cli",
+                "detail": f"from {source}, line {g.line}: “{consent}”",
+            }
+            for g, i in pairs
+        ],
+    )

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course
 from service.readers.history import record
-from service.schedule import next_due, reader_hour, zone_for
+from service.schedule import Timing
 from service.store.models import (
     UNDER_WAY,
     Consent,
@@ -80,8 +80,9 @@ def sign_up(
     An active reader is left alone; a pending one gets the confirmation again unless one
     is already on its way; one who left (or bounced and was un-suppressed) starts over.
     With ``claim``, the confirmation is written already claimed, in this same transaction, for
-    the caller to enqueue at once (``queues.enqueue_or_release`` hands it back to the outbox if
-    Redis refuses; if the caller dies first, the claim goes stale and the tick sends it).
+    the caller to enqueue at once (``outbox.handoff.enqueue_or_release`` hands it back to the
+    outbox if Redis refuses; if the caller dies first, the claim goes stale and the tick
+    sends it).
     """
     email = email.strip().lower()
     reader = find_by_email(session, email)
@@ -100,16 +101,30 @@ def sign_up(
         reader.timezone = timezone
     if is_suppressed(session, email):
         return SignUpResult(reader, confirmation_queued=False)
-    in_flight = not new and session.scalar(
+    # (a reader new this moment has nothing in flight)
+    if not new and _confirmation_in_flight(session, reader):
+        return SignUpResult(reader, confirmation_queued=False)
+    delivery = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
+    session.add(delivery)
+    return SignUpResult(
+        reader, confirmation_queued=True, claimed_confirmation=delivery if claim else None
+    )
+
+
+def _confirmation_in_flight(session: Session, reader: Reader) -> bool:
+    found = session.scalar(
         select(Delivery.id).where(
             Delivery.reader_id == reader.id,
             Delivery.kind == DeliveryKind.CONFIRMATION,
             Delivery.status.in_(UNSENT + (DeliveryStatus.SENDING,)),
         )
-    )  # (a reader new this moment has nothing in flight)
-    if in_flight:
-        return SignUpResult(reader, confirmation_queued=False)
-    delivery = Delivery(
+    )
+    return found is not None
+
+
+def _confirmation(reader: Reader, *, now: datetime, mail_domain: str, claim: bool) -> Delivery:
+    """A confirmation email for the outbox; already claimed when the caller sends it now."""
+    return Delivery(
         kind=DeliveryKind.CONFIRMATION,
         reader_id=reader.id,
         status=DeliveryStatus.CLAIMED if claim else DeliveryStatus.PENDING,
@@ -117,10 +132,6 @@ def sign_up(
         attempts=1 if claim else 0,
         message_id=make_msgid(domain=mail_domain),
         created_at=now,
-    )
-    session.add(delivery)
-    return SignUpResult(
-        reader, confirmation_queued=True, claimed_confirmation=delivery if claim else None
     )
 
 
@@ -168,24 +179,25 @@ def enrollment_values(
     chosen_hour: int | None = None,
 ) -> dict[str, object]:
     """The columns of a new enrollment (for ``enroll``, and for bulk inserts)."""
+    timing = Timing.of(course, _Whom(timezone, chosen_hour))
     return {
         "reader_id": reader_id,
         "course": course.slug,
         "course_version": course.version,
         "next_step": 0,
-        "next_send_at": next_due(
-            now=now,
-            delay_days=course.steps[0].delay_days,
-            send_hour=reader_hour(course, chosen_hour),
-            zone=zone_for(timezone, course.timezone),
-            weekends=course.weekends,
-        ),
+        "next_send_at": timing.due(now, course.steps[0].delay_days),
         "status": EnrollmentStatus.ACTIVE,
         "created_at": now,
     }
 
 
-def unsubscribe(session: Session, reader: Reader, *, now: datetime, how: str) -> bool:
+@dataclass(frozen=True)
+class _Whom:
+    timezone: str
+    send_hour: int | None
+
+
+def mark_unsubscribed(session: Session, reader: Reader, *, now: datetime, how: str) -> bool:
     """Stop everything for this reader at once, and record how they left (one of
     ``consent_record.HOW``); False if they had already left."""
     if reader.status in (ReaderStatus.UNSUBSCRIBED, ReaderStatus.BOUNCED):
@@ -242,3 +254,9 @@ def record_consent(
             consent_text=consent_text,
         )
     )
+
+
+def meant_for(kind: DeliveryKind) -> ReaderStatus:
+    """The reader an email of this kind is for: a confirmation goes to someone still to
+    confirm, a course email to someone taking the course."""
+    return ReaderStatus.PENDING if kind == DeliveryKind.CONFIRMATION else ReaderStatus.ACTIVE

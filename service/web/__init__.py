@@ -45,14 +45,21 @@ def create_app(
     for warning in course_warnings(settings, default_course()):
         log.warning(warning)
     if settings.TRUSTED_PROXIES:
-        # behind a proxy every request seems to come from it: believe its X-Forwarded-*
-        # headers, or one rate limit would be shared by every reader and consent records
-        # would all hold the proxy's address
-        from werkzeug.middleware.proxy_fix import ProxyFix
+        _behind_proxies(app, settings.TRUSTED_PROXIES)
+    _register_blueprints(app)
+    return app
 
-        n = settings.TRUSTED_PROXIES
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+def _behind_proxies(app: Flask, n: int) -> None:
+    """Behind a proxy every request seems to come from it: believe its X-Forwarded-*
+    headers, or one rate limit would be shared by every reader and consent records would all
+    hold the proxy's address."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+
+def _register_blueprints(app: Flask) -> None:
     from service.web import (
         confirm,
         desk,
@@ -67,15 +74,17 @@ def create_app(
         webhooks,
     )
 
-    security.init_app(app)
-    errors.init_app(app)
-    signup.init_app(app)
-    embed.init_app(app)
-    confirm.init_app(app)
-    unsubscribe.init_app(app)
-    preferences.init_app(app)
-    health.init_app(app)
-    devmail.init_app(app)
-    webhooks.init_app(app)
-    desk.init_app(app)
-    return app
+    for part in (
+        security,
+        errors,
+        signup,
+        embed,
+        confirm,
+        unsubscribe,
+        preferences,
+        health,
+        devmail,
+        webhooks,
+        desk,
+    ):
+        part.init_app(app)

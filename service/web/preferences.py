@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from emails.course import QUIET_FROM, QUIET_UNTIL
 from emails.render import Renderer
 from service.readers import actions, lifecycle
-from service.readers.actions import Refused
+from service.readers.actions import ActionRefused
 from service.readers.history import record_of
 from service.schedule import zone_for
 from service.store.models import (
@@ -87,10 +87,18 @@ def page(token: str) -> ResponseReturnValue:
         )
 
 
+def _scale() -> float:
+    return context().settings.COURSEMAIL_TIME_SCALE
+
+
 def _hour(session: Session, reader: Reader, **kw: object) -> str:
     raw = request.form.get("hour", "")
     hour = int(raw) if raw.isdigit() else None
-    return actions.choose_hour(session, reader, hour, **kw)  # type: ignore[arg-type]
+    return actions.choose_hour(session, reader, hour, scale=_scale(), **kw)  # type: ignore[arg-type]
+
+
+def _slow(session: Session, reader: Reader, **kw: object) -> str:
+    return actions.slow_down(session, reader, scale=_scale(), **kw)  # type: ignore[arg-type]
 
 
 def _discreet(session: Session, reader: Reader, **kw: object) -> str:
@@ -100,7 +108,7 @@ def _discreet(session: Session, reader: Reader, **kw: object) -> str:
 
 def _erase(session: Session, reader: Reader, **kw: object) -> str:
     if request.form.get("sure") != "yes":
-        raise Refused("Please tick the box to say you are sure: erasing cannot be undone.")
+        raise ActionRefused("Please tick the box to say you are sure: erasing cannot be undone.")
     return actions.erase(session, reader, **kw)  # type: ignore[arg-type]
 
 
@@ -110,7 +118,8 @@ def _pause_a_week(session: Session, reader: Reader, **kw: object) -> str:
 
 ACTIONS: dict[str, Callable[..., str]] = {
     "pause": _pause_a_week,
-    "slow": actions.slow_down,
+    "slow": _slow,
+    "usual": actions.usual_pace,
     "resume": actions.resume,
     "next": actions.next_now,
     "hour": _hour,
@@ -130,7 +139,7 @@ def act(token: str, name: str) -> ResponseReturnValue:
             message = ACTIONS[name](
                 session, _reader(session, token), now=ctx.clock.now(), actor="reader"
             )
-    except Refused as refusal:
+    except ActionRefused as refusal:
         flash(f"Nothing was changed: {refusal}", "error")
     else:
         flash(message, "done")
@@ -162,10 +171,9 @@ def archive(token: str) -> ResponseReturnValue:
         received = _received(session, reader)
         renderer = Renderer(course(), ctx.contact())
         emails = [
-            (d, renderer.render_step(d.step or 0, first_name=reader.first_name,
-                                     unsubscribe_url=""))
+            (d, renderer.render_step(d.step or 0, first_name=reader.first_name, unsubscribe_url=""))
             for d in received
-        ]  # fmt: skip
+        ]
         return render_template("archive.html", token=token, emails=emails)
 
 
@@ -182,17 +190,30 @@ def my_data(token: str) -> ResponseReturnValue:
             .order_by(InboundMessage.id)
         )
         data = {
-            "you_gave": {"email": reader.email, "first_name": reader.first_name,
-                         "timezone": reader.timezone},
-            "your_settings": {"discreet": reader.discreet, "send_hour": reader.send_hour,
-                              "status": reader.status.value},
-            "emails_sent": [{"email": d.step, "sent_at": _iso(d.sent_at),
-                             "message_id": d.message_id} for d in _received(session, reader)],
-            "your_replies": [{"received_at": _iso(m.received_at), "text": m.reply_text or ""}
-                             for m in replies if m.category == InboundCategory.REPLY],
-            "your_record": [{"at": _iso(e.at), "what": e.what, "how": e.how,
-                             "detail": e.detail} for e in record_of(session, reader)],
-        }  # fmt: skip
+            "you_gave": {
+                "email": reader.email,
+                "first_name": reader.first_name,
+                "timezone": reader.timezone,
+            },
+            "your_settings": {
+                "discreet": reader.discreet,
+                "send_hour": reader.send_hour,
+                "status": reader.status.value,
+            },
+            "emails_sent": [
+                {"email": d.step, "sent_at": _iso(d.sent_at), "message_id": d.message_id}
+                for d in _received(session, reader)
+            ],
+            "your_replies": [
+                {"received_at": _iso(m.received_at), "text": m.reply_text or ""}
+                for m in replies
+                if m.category == InboundCategory.REPLY
+            ],
+            "your_record": [
+                {"at": _iso(e.at), "what": e.what, "how": e.how, "detail": e.detail}
+                for e in record_of(session, reader)
+            ],
+        }
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,

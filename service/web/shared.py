@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from emails.course import Course, default_course
 from emails.render import discreet_sender
 from service.context import Context
-from service.queues import send_confirmation_now
+from service.outbox.handoff import send_confirmation_now
 
 
 def context() -> Context:

@@ -10,7 +10,8 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from emails.course import is_time_zone
-from service.queues import QUEUE_TRANSACTIONAL, enqueue_or_release
+from service.outbox.handoff import enqueue_or_release
+from service.queues import QUEUE_TRANSACTIONAL
 from service.readers import lifecycle
 from service.readers.validation import name_problem
 from service.web.security import limiter

@@ -26,7 +26,7 @@ MAX_TOKEN = 64
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
 @csrf.exempt
-def unsubscribe(token: str) -> ResponseReturnValue:
+def leave(token: str) -> ResponseReturnValue:
     token = token.lower()
     if len(token) > MAX_TOKEN or not token.isalnum():
         abort(404)
@@ -40,7 +40,7 @@ def unsubscribe(token: str) -> ResponseReturnValue:
             return render_template("unsubscribe.html", token=token, left=left)
         one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
         how = "one-click" if one_click else "page"
-        lifecycle.unsubscribe(session, reader, now=ctx.clock.now(), how=how)
+        lifecycle.mark_unsubscribed(session, reader, now=ctx.clock.now(), how=how)
     log.info("unsubscribed reader %s (%s)", reader.id, "one-click" if one_click else "page")
     return render_template("unsubscribed.html")
 

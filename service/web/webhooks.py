@@ -28,7 +28,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from service.inbox import inbound
-from service.queues import enqueue_replies
+from service.inbox.handoff import enqueue_replies
 from service.web.security import csrf
 from service.web.shared import context
 
@@ -42,7 +42,7 @@ SIGNATURE_WINDOW = inbound.NONCE_KEPT / 2
 ENCODING_ALLOWANCE = 1.4
 
 
-class Refused(Exception):
+class RequestRefused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -55,8 +55,8 @@ def _allow_whole_messages() -> None:
     request.max_form_memory_size = request.max_content_length
 
 
-@bp.errorhandler(Refused)
-def _refused(error: Refused) -> ResponseReturnValue:
+@bp.errorhandler(RequestRefused)
+def _refused(error: RequestRefused) -> ResponseReturnValue:
     response = jsonify(error=str(error), status=error.status)
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="coursemail inbound"'
@@ -69,7 +69,7 @@ def own_format() -> ResponseReturnValue:
     timestamp = request.headers.get("X-Coursemail-Timestamp", "")
     signature = request.headers.get("X-Coursemail-Signature", "").strip().lower()
     if not timestamp or not signature:
-        raise Refused(401, "X-Coursemail-Timestamp and X-Coursemail-Signature are required")
+        raise RequestRefused(401, "X-Coursemail-Timestamp and X-Coursemail-Signature are required")
     body = request.get_data(cache=False)
     signed = timestamp.encode() + b"." + body
     _check_signature(secret, signed, signature)
@@ -88,12 +88,14 @@ def mailgun() -> ResponseReturnValue:
     token = request.form.get("token", "")
     signature = request.form.get("signature", "").strip().lower()
     if not (timestamp and token and signature):
-        raise Refused(401, "Mailgun's timestamp, token and signature fields are required")
+        raise RequestRefused(401, "Mailgun's timestamp, token and signature fields are required")
     _check_signature(key, (timestamp + token).encode(), signature)
     _check_fresh(timestamp)
     raw = request.form.get("body-mime")
     if raw is None:
-        raise Refused(400, "no body-mime field: use a route that forwards the full MIME message")
+        raise RequestRefused(
+            400, "no body-mime field: use a route that forwards the full MIME message"
+        )
     recipients = [r.strip() for r in request.form.get("recipient", "").split(",") if r.strip()]
     return _store(_bytes(raw), source="mailgun", nonce=f"mailgun:{token}", recipients=recipients)
 
@@ -103,10 +105,10 @@ def postmark() -> ResponseReturnValue:
     _check_basic_auth()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise Refused(400, "the body must be Postmark's inbound JSON")
+        raise RequestRefused(400, "the body must be Postmark's inbound JSON")
     raw = data.get("RawEmail")
     if not isinstance(raw, str) or not raw:
-        raise Refused(
+        raise RequestRefused(
             400, "no RawEmail: turn on 'Include raw email content' for the inbound stream"
         )
     recipient = data.get("OriginalRecipient")
@@ -119,7 +121,9 @@ def sendgrid() -> ResponseReturnValue:
     _check_basic_auth()
     raw = request.form.get("email")
     if raw is None:
-        raise Refused(400, "no email field: tick 'POST the raw, full MIME message' in SendGrid")
+        raise RequestRefused(
+            400, "no email field: tick 'POST the raw, full MIME message' in SendGrid"
+        )
     recipients: list[str] = []
     try:
         envelope = json.loads(request.form.get("envelope", "{}"))
@@ -132,7 +136,7 @@ def sendgrid() -> ResponseReturnValue:
 
 def _configured(name: str, value: str) -> str:
     if not value:
-        raise Refused(403, f"this inbound route is not set up: set {name}")
+        raise RequestRefused(403, f"this inbound route is not set up: set {name}")
     return value
 
 
@@ -140,31 +144,31 @@ def _check_signature(secret: str, signed: bytes, signature: str) -> None:
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
     # as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500)
     if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
-        raise Refused(403, "the signature does not match")
+        raise RequestRefused(403, "the signature does not match")
 
 
 def _check_fresh(timestamp: str) -> None:
     try:
         moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
     except (ValueError, OverflowError, OSError):
-        raise Refused(403, "the timestamp is not Unix seconds") from None
+        raise RequestRefused(403, "the timestamp is not Unix seconds") from None
     if abs(context().clock.now() - moment) > SIGNATURE_WINDOW:
-        raise Refused(403, "the timestamp is more than 5 minutes old (or in the future)")
+        raise RequestRefused(403, "the timestamp is more than 5 minutes old (or in the future)")
 
 
 def _check_basic_auth() -> None:
     expected = _configured("INBOUND_BASIC_AUTH", context().settings.INBOUND_BASIC_AUTH)
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("basic "):
-        raise Refused(401, "HTTP basic authentication is required")
+        raise RequestRefused(401, "HTTP basic authentication is required")
     try:
         given = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
-        raise Refused(401, "the Authorization header is malformed") from None
+        raise RequestRefused(401, "the Authorization header is malformed") from None
     if not hmac.compare_digest(given.encode(), expected.encode()):
         # 401, not 403: Postmark stops retrying on 403, and a password fixed later should
         # still let the waiting messages through
-        raise Refused(401, "wrong username or password")
+        raise RequestRefused(401, "wrong username or password")
 
 
 def _bytes(raw: str) -> bytes:
@@ -175,9 +179,11 @@ def _bytes(raw: str) -> bytes:
 def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str]) -> Response:
     ctx = context()
     if not raw.strip():
-        raise Refused(400, "the message is empty")
+        raise RequestRefused(400, "the message is empty")
     if len(raw) > ctx.settings.INBOUND_MAX_BYTES:
-        raise Refused(413, f"the message is larger than {ctx.settings.INBOUND_MAX_BYTES} bytes")
+        raise RequestRefused(
+            413, f"the message is larger than {ctx.settings.INBOUND_MAX_BYTES} bytes"
+        )
     now = ctx.clock.now()
     try:
         with ctx.database.session() as session:
@@ -185,7 +191,9 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
                 session, raw, source=source, now=now, recipients=recipients, nonce=nonce
             )
     except IntegrityError:
-        raise Refused(403, "this request was already received (a replayed signature)") from None
+        raise RequestRefused(
+            403, "this request was already received (a replayed signature)"
+        ) from None
     except SQLAlchemyError as error:
         log.error("could not store a %s message (%s); asking the sender to retry", source, error)
         response = jsonify(error="temporary problem storing the message; please retry", status=503)

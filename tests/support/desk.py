@@ -51,17 +51,26 @@ def confirm_from(client: FlaskClient, confirmation: EmailMessage) -> None:
 
 
 def join_by_web(
-    client: FlaskClient, rt: Runtime, sink: SMTPSink, address: str, *, first_name: str = "Ren",
+    client: FlaskClient,
+    rt: Runtime,
+    sink: SMTPSink,
+    address: str,
+    *,
+    first_name: str = "Ren",
     **request: Any,
-) -> None:  # fmt: skip
+) -> None:
     """A reader signs up on the course page and confirms from their inbox, as in life
     (``request``: the POST's environ_base, headers...). The welcome is due afterwards."""
     answer = client.post(
         "/",
-        data={"email": address, "first_name": first_name, "timezone": "UTC",
-              "csrf_token": token(client, "/")},
+        data={
+            "email": address,
+            "first_name": first_name,
+            "timezone": "UTC",
+            "csrf_token": token(client, "/"),
+        },
         **request,
-    )  # fmt: skip
+    )
     assert answer.status_code == 303, answer.get_data(as_text=True)
     work(rt)  # the confirmation email
     confirm_from(client, sink.messages_to(address)[0])

@@ -61,16 +61,16 @@ def sign_up(email: str, name: str | None, zone: str | None, confirm: bool) -> No
 
 def _on_reader(address: str, act: Callable[..., str]) -> None:
     from service.readers import lifecycle
-    from service.readers.actions import Refused
+    from service.readers.actions import ActionRefused
 
     with command_runtime() as rt:
         try:
             with rt.database.session() as session:
                 reader = lifecycle.find_by_email(session, address.strip())
                 if reader is None:
-                    raise Refused(f"no reader has the address {address!r}")
+                    raise ActionRefused(f"no reader has the address {address!r}")
                 message = act(session, reader, now=rt.clock.now(), actor="cli")
-        except Refused as refusal:
+        except ActionRefused as refusal:
             raise click.ClickException(str(refusal)) from None
     click.echo(message)
 

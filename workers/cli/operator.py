@@ -120,13 +120,13 @@ def stats() -> None:
 @click.argument("delivery_id", type=int)
 def resend(delivery_id: int) -> None:
     """Send an ambiguous or failed email again, now, on purpose (see coursemail status)."""
-    from workers.desk_jobs import Refused
+    from workers.desk_jobs import ActionRefused
     from workers.desk_jobs import resend as send_again
 
     with command_runtime() as rt:
         try:
             recipient = send_again(rt, delivery_id, actor="cli")
-        except Refused as refusal:
+        except ActionRefused as refusal:
             message = str(refusal)
             if not message.startswith("there is no"):
                 message = f"email #{delivery_id} was not resent: {message}"
@@ -142,7 +142,7 @@ def send_test(step: str, to: str) -> None:
     starting with [TEST]. It is nobody's course email and is not counted."""
     from email_validator import EmailNotValidError, validate_email
 
-    from workers.desk_jobs import Refused
+    from workers.desk_jobs import ActionRefused
     from workers.desk_jobs import send_test as send
 
     which = None if step == "confirmation" else _step_number(step)
@@ -155,7 +155,7 @@ def send_test(step: str, to: str) -> None:
             raise click.BadParameter(str(error), param_hint="--to") from None
         try:
             subject = send(rt, which, address)
-        except Refused as refusal:
+        except ActionRefused as refusal:
             raise click.ClickException(f"the test was not sent: {refusal}") from None
     click.echo(f"Sent {subject!r} to {address}.")
 

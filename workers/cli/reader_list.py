@@ -23,9 +23,16 @@ CHUNK = 1000
 
 #: The columns of an export, in order.
 FIELDS = (
-    "email", "first_name", "timezone", "status", "signed_up_at", "confirmed_at",
-    "unsubscribed_at", "next_email", "course",
-)  # fmt: skip
+    "email",
+    "first_name",
+    "timezone",
+    "status",
+    "signed_up_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "next_email",
+    "course",
+)
 
 #: The shortest consent statement an import accepts: it has to say something.
 MIN_CONSENT = 10

@@ -13,8 +13,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from service import queues
+from service.outbox import handoff, resend
 from service.readers import actions, lifecycle
-from service.readers.actions import Refused
+from service.readers.actions import ActionRefused
 from service.store.models import InboundCategory, InboundMessage, Reader
 from service.web.desk import bp
 from service.web.shared import context
@@ -114,7 +115,7 @@ def take_action(public_id: str, name: str) -> ResponseReturnValue:
             message = action.run(
                 session, _reader(session, public_id), now=ctx.clock.now(), actor="desk"
             )
-    except Refused as refusal:
+    except ActionRefused as refusal:
         flash(f"Nothing was changed: {refusal}", "error")
         return back
     flash(message, "done")
@@ -128,11 +129,11 @@ def _resend(public_id: str) -> None:
         abort(400, description="Say which email to send again.")
     try:
         with ctx.database.session(read_only=True) as session:
-            actions.resendable(session, _reader(session, public_id), delivery_id)
-    except Refused as refusal:
+            resend.resendable(session, _reader(session, public_id), delivery_id)
+    except ActionRefused as refusal:
         flash(f"Nothing was sent: {refusal}", "error")
         return
-    if queues.enqueue_desk_job(ctx, queues.RESEND, delivery_id, "desk"):
+    if handoff.enqueue_desk_job(ctx, queues.RESEND, delivery_id, "desk"):
         flash("On its way again: it appears below once the mail server has it.", "done")
     else:
         flash("Nothing was sent: the queue is not answering. Try again in a minute.", "error")

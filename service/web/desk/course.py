@@ -14,6 +14,7 @@ from emails.course import is_time_zone
 from emails.render import Renderer
 from service import queues
 from service.desk import preview
+from service.outbox import handoff
 from service.schedule import zone_for
 from service.web.desk import bp
 from service.web.shared import context, course
@@ -114,7 +115,7 @@ def send_test(which: str) -> ResponseReturnValue:
     except EmailNotValidError:
         flash("Nothing was sent: please type a whole email address, like you@example.com.", "error")
         return back
-    if queues.enqueue_desk_job(context(), queues.SEND_TEST, step, to):
+    if handoff.enqueue_desk_job(context(), queues.SEND_TEST, step, to):
         flash(f"A test is on its way to {to}. Its subject starts with [TEST].", "done")
     else:
         flash("Nothing was sent: the queue is not answering. Try again in a minute.", "error")

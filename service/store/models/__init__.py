@@ -1,0 +1,67 @@
+"""The database tables, one module per room that owns them; import them from here.
+
+- ``base``: aware UTC times, enums as text, random public ids, the declarative base;
+- ``readers``: ``Reader`` (table ``subscribers``), ``Consent``, ``ReaderEvent``, ``Suppression``;
+- ``outbox``: ``Enrollment`` and ``Delivery``, with their states;
+- ``inbox``: ``InboundMessage`` (stored raw first) and ``WebhookNonce``;
+- ``desk``: ``DeskSnapshot``.
+
+The tables and columns keep the names of the first migrations (``subscribers``,
+``subscriber_id``): the code says reader, the attribute maps to the column.
+"""
+
+from service.store.models.base import (
+    Base,
+    UTCDateTime,
+    enum_column,
+    new_address_token,
+    new_public_id,
+)
+from service.store.models.desk import DeskSnapshot
+from service.store.models.inbox import (
+    CrisisReplyState,
+    InboundCategory,
+    InboundMessage,
+    InboundStatus,
+    WebhookNonce,
+)
+from service.store.models.outbox import (
+    UNDER_WAY,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+)
+from service.store.models.readers import (
+    Consent,
+    Reader,
+    ReaderEvent,
+    ReaderStatus,
+    Suppression,
+)
+
+__all__ = [
+    "UNDER_WAY",
+    "Base",
+    "Consent",
+    "CrisisReplyState",
+    "Delivery",
+    "DeliveryKind",
+    "DeliveryStatus",
+    "DeskSnapshot",
+    "Enrollment",
+    "EnrollmentStatus",
+    "InboundCategory",
+    "InboundMessage",
+    "InboundStatus",
+    "Reader",
+    "ReaderEvent",
+    "ReaderStatus",
+    "Suppression",
+    "UTCDateTime",
+    "WebhookNonce",
+    "enum_column",
+    "new_address_token",
+    "new_public_id",
+]

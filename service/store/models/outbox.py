@@ -1,0 +1,115 @@
+"""A reader's enrollment in a course, and each email's delivery (the outbox).
+
+The database is the source of truth for the schedule (DESIGN decision 1): Redis only carries
+ids of work already claimed here, so losing Redis loses nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.store.models.base import Base, enum_column
+from service.store.models.readers import Reader
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # unsubscribed or bounced
+    STALLED = "stalled"  # a step kept failing; nothing more is sent until someone looks
+    PAUSED = "paused"  # held on purpose (the desk, the CLI); resumed where it stopped
+
+
+#: An enrollment still under way: a step sent while it is paused still moves it on.
+UNDER_WAY = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+
+
+class DeliveryKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    STEP = "step"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # ready; the tick will claim and enqueue it
+    CLAIMED = "claimed"  # enqueued in a batch job
+    SENDING = "sending"  # a job has it in hand
+    SENT = "sent"
+    RETRY_WAIT = "retry_wait"  # a transient failure; next_attempt_at says when
+    FAILED_PERMANENT = "failed_permanent"
+    AMBIGUOUS = "ambiguous"  # the connection dropped after the final '.': may have arrived
+    CANCELLED = "cancelled"  # the reader left before it went out
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        Index("ix_enrollments_due", "status", "next_send_at"),
+        # a reader's enrollments, newest last: "their latest enrollment" is one index lookup
+        # (PostgreSQL otherwise answers max(id) by reading the primary key backwards)
+        Index("ix_enrollments_subscriber_latest", "subscriber_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reader_id: Mapped[int] = mapped_column("subscriber_id", ForeignKey("subscribers.id"))
+    course: Mapped[str] = mapped_column(String(64))
+    course_version: Mapped[int]
+    next_step: Mapped[int] = mapped_column(default=0)
+    #: When the next step is due; NULL while a step is in flight or once the course is over.
+    next_send_at: Mapped[datetime | None]
+    status: Mapped[EnrollmentStatus] = mapped_column(
+        enum_column(EnrollmentStatus), default=EnrollmentStatus.ACTIVE
+    )
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    #: when it was paused (status ``paused``): a resume keeps the wait that was left
+    paused_at: Mapped[datetime | None]
+    #: a pause the reader asked to last a while: the tick resumes it then
+    resume_at: Mapped[datetime | None]
+    #: every wait between emails is multiplied by this (2: the reader asked to slow down)
+    pace: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    reader: Mapped[Reader] = relationship(back_populates="enrollments")
+
+
+class Delivery(Base):
+    """One email to one person: a course step, or the confirmation email (the outbox)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # a step is claimed once; confirmation rows have NULLs here and are not constrained
+        UniqueConstraint("enrollment_id", "step", name="uq_deliveries_enrollment_step"),
+        Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_deliveries_status_claimed", "status", "claimed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind))
+    reader_id: Mapped[int] = mapped_column(
+        "subscriber_id", ForeignKey("subscribers.id"), index=True
+    )
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"))
+    step: Mapped[int | None]
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    reader: Mapped[Reader] = relationship()
+    enrollment: Mapped[Enrollment | None] = relationship()

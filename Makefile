@@ -1,5 +1,6 @@
 # make run   - set everything up and start the service (see README)
 # make test  - set everything up, lint, and run the whole test suite
+# make test-fast - the inner loop: the tests without a browser or slow subprocesses
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 # axe-core (npm) checks the reader's pages for accessibility in the browser tests
 AXE    := .cache/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: install run test lint format bench reliability migrate clean browser wrk axe
+.PHONY: install run test test-fast lint format bench reliability migrate clean browser wrk axe
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +54,10 @@ $(AXE):
 
 test: lint browser axe
 	$(BIN)/pytest --cov --cov-report=term
+
+# the inner loop: no browser, no subprocess-heavy tests, no lint, no coverage (a minute or two)
+test-fast: install
+	$(BIN)/pytest -q -m "not browser and not slow"
 
 # wrk (Debian's package) drives the sign-up benchmark; installed when missing and we may
 wrk:

@@ -54,7 +54,7 @@ def compose_cost() -> Goal:
         to_bytes(build_message(rendered(), envelope))
 
     def after() -> None:
-        wire_bytes.to_bytes(rendered(), envelope)
+        wire_bytes.write(rendered(), envelope)
 
     old = Figure.of([per_second(before) for _ in range(REPS)])
     new = Figure.of([per_second(after) for _ in range(REPS)])

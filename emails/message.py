@@ -129,7 +129,7 @@ def header_fields(subject: str, envelope: Envelope) -> list[tuple[str, str]]:
 
 
 def build_message(rendered: Rendered, envelope: Envelope) -> EmailMessage:
-    """The email as an ``EmailMessage`` (for previews and tests; ``wire.to_bytes`` writes the
+    """The email as an ``EmailMessage`` (for previews and tests; ``wire.write`` writes the
     same message's bytes directly, several times faster, for sending)."""
     message = EmailMessage()
     # every value is written by emails.headers and set raw: see that module for why

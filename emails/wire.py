@@ -31,7 +31,7 @@ class Unwritable(ValueError):
     """A header line too long for the wire: the caller falls back to ``build_message``."""
 
 
-def to_bytes(rendered: Rendered, envelope: Envelope) -> bytes:
+def write(rendered: Rendered, envelope: Envelope) -> bytes:
     # "=_" can never occur in quoted-printable text (an "=" there is always "=XX" or a soft
     # break), so this boundary cannot appear inside either part
     boundary = f"=_{secrets.token_hex(12)}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emails.safety import SAFETY_DIR
-from service.variables import VARIABLES, ConfigError
+from service.variables import RENAMED, VARIABLES, ConfigError
 
 #: A placeholder that makes a missing postal address obvious in development emails.
 POSTAL_ADDRESS_PLACEHOLDER = "(postal address not set: set POSTAL_ADDRESS)"
@@ -42,7 +42,7 @@ class Settings:
     FORGIVENESS_POST_URL: str
     REPLY_DOMAIN: str
     COURSEMAIL_TIME_SCALE: float
-    DISPATCH_INTERVAL: float
+    TICK_INTERVAL: float
     CLAIM_TIMEOUT: int
     WORKERS: int
     ADMIN_USERNAME: str
@@ -122,6 +122,9 @@ class Settings:
         env: dict[str, str] = dict(os.environ if environ is None else environ)
         for key, value in (overrides or {}).items():
             env[key] = str(value)
+        for old, new in RENAMED.items():
+            if env.get(old, "").strip() and not env.get(new, "").strip():
+                raise ConfigError(f"{old} is now called {new}: set {new} instead")
         # earlier values fill later defaults: {COURSEMAIL_INSTANCE}, {PORT}, {REPLY_DOMAIN}
         known: dict[str, object] = {"cwd": Path.cwd(), "safety": SAFETY_DIR}
         values: dict[str, Any] = {}

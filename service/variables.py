@@ -240,7 +240,7 @@ VARIABLES: tuple[Variable, ...] = (
     # empty means the course's own (its course.toml [post] url)
     Variable("FORGIVENESS_POST_URL", "", _optional_url),
     Variable("COURSEMAIL_TIME_SCALE", "1", _positive_float),
-    Variable("DISPATCH_INTERVAL", "5", _positive_float),
+    Variable("TICK_INTERVAL", "5", _positive_float),
     Variable("CLAIM_TIMEOUT", "45", _between(10, 3600)),
     # worker processes `coursemail worker` starts; 0 means one per CPU core
     Variable("WORKERS", "0", _between(0, 64)),
@@ -269,3 +269,8 @@ VARIABLES: tuple[Variable, ...] = (
     # empty means "I read every reply myself, ..." (service.context), said in the welcome
     Variable("REPLIES_READ_NOTE", "", _line),
 )
+
+
+#: Settings that were renamed, and their names now: a deployment still setting the old name
+#: is told at start-up rather than silently getting the default.
+RENAMED = {"DISPATCH_INTERVAL": "TICK_INTERVAL"}

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
+import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -151,3 +154,72 @@ def test_every_command_defined_in_the_cli_package_is_registered() -> None:
         if isinstance(value, click.Command) and id(value) not in reachable
     ]
     assert defined == [], "register these in workers/cli/__init__.py"
+
+
+def _packages() -> set[str]:
+    return {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for room in ("service", "emails", "workers")
+        for init in (ROOT / room).rglob("__init__.py")
+        if "migrations" not in init.parts
+    }
+
+
+def test_every_package_is_a_room_in_docs_architecture() -> None:
+    table = (ROOT / "docs" / "ARCHITECTURE.md").read_text().split("## The rooms", 1)[1]
+    listed = set(re.findall(r"^\| `([\w.]+)` \|", table, flags=re.M))
+    assert _packages() - listed == set(), "add these packages to docs/ARCHITECTURE.md"
+    assert listed - _packages() == set(), "these rooms in docs/ARCHITECTURE.md are gone"
+
+
+def test_every_package_says_what_lives_in_it() -> None:
+    for package in _packages():
+        init = ROOT / package.replace(".", "/") / "__init__.py"
+        docstring = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert len(docstring.split()) >= 12, f"{package}: its __init__ docstring is its map"
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the code and its contracts, to break on purpose."""
+    copy = tmp_path_factory.mktemp("scratch")
+    for room in ("service", "emails", "workers"):
+        shutil.copytree(ROOT / room, copy / room, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    return copy
+
+
+def _lint_imports(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("service/store/db.py", "import service.readers.lifecycle", "run one way: web"),
+        ("service/outbox/claims.py", "import service.web.shared", "imports the web app"),
+        ("service/readers/history.py", "import flask", "never imports the web framework"),
+        ("service/schedule.py", "import service.store.db", "enters no room"),
+        ("emails/render.py", "import service.settings", "workers -> service -> emails"),
+    ],
+)
+def test_an_import_against_the_rooms_fails_the_contracts(
+    scratch: Path, module: str, line: str, contract: str
+) -> None:
+    assert _lint_imports(scratch).returncode == 0  # the copy is as clean as the tree
+    target = scratch / module
+    original = target.read_text()
+    target.write_text(original + f"\n{line}  # noqa\n")
+    try:
+        broken = _lint_imports(scratch)
+    finally:
+        target.write_text(original)
+    assert broken.returncode != 0
+    assert contract in broken.stdout.replace("\n", " "), broken.stdout

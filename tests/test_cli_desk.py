@@ -9,10 +9,11 @@ import json
 
 from click.testing import CliRunner
 
+from service.desk import export
 from tests.support.env import settings_env
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.smtp import SMTPSink
-from workers.cli import main, reader_list
+from workers.cli import main
 from workers.runtime import Runtime
 
 
@@ -40,7 +41,7 @@ def test_export_streams_every_reader_as_csv_or_json(rt: Runtime, smtp_sink: SMTP
     assert [r["email"] for r in rows] == [f"reader{n:02d}@example.test" for n in range(25)]
     assert rows[0]["first_name"] == "Zoë" and rows[0]["status"] == "active"
     assert rows[0]["next_email"] == "0" and rows[0]["course"] == "active"
-    assert list(rows[0]) == list(reader_list.FIELDS)
+    assert list(rows[0]) == list(export.FIELDS)
     assert "exported 25 readers" in as_csv.stderr
     as_json = runner.invoke(main, ["readers", "export", "--format", "json"])
     readers = json.loads(as_json.stdout)

@@ -395,7 +395,7 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
 def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
     rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
-    from service.readers.actions import erase
+    from service.readers.erasure import erase
 
     welcome = _welcome(rt, smtp_sink)
     with rt.database.session() as session:

@@ -41,7 +41,7 @@ OUR_VARIABLES = (
     "REPLY",  # REPLY_DOMAIN, REPLY_MODE, REPLIES_READ_NOTE
     "MAILGUN_",
     "CRISIS_",
-    "DISPATCH_INTERVAL",
+    "TICK_INTERVAL",
     "INBOUND_",
     "ADMIN_",
     "BLOG_URL",
@@ -77,7 +77,7 @@ def test_make_run_starts_everything_and_ctrl_c_stops_everything(
         PORT=str(port),
         INBOUND_SMTP_PORT=str(free_port()),
         COURSEMAIL_TIME_SCALE="86400",
-        DISPATCH_INTERVAL="1",
+        TICK_INTERVAL="1",
     )
     log = (tmp_path / "run.log").open("wb")
     launcher = subprocess.Popen(
@@ -157,7 +157,7 @@ def test_each_procfile_line_runs_under_honcho(
             PUBLIC_URL=f"http://127.0.0.1:{port}",
             INBOUND_SMTP_PORT=str(inbound_port),
             COURSEMAIL_TIME_SCALE="86400",
-            DISPATCH_INTERVAL="1",
+            TICK_INTERVAL="1",
         )
     )
     honcho = [sys.executable, "-m", "honcho", "-f", str(ROOT / "Procfile"), "-d", str(tmp_path)]
@@ -173,7 +173,7 @@ def test_each_procfile_line_runs_under_honcho(
 
     log = (tmp_path / "honcho.log").open("wb")
     started = subprocess.Popen(
-        [*honcho, "start", "web", "worker", "cron", "inbound"],
+        [*honcho, "start", "web", "worker", "tick", "inbound"],
         cwd=tmp_path,
         env=env,
         stdout=log,
@@ -203,7 +203,7 @@ def test_each_procfile_line_runs_under_honcho(
     started.send_signal(signal.SIGINT)
     assert started.wait(60) is not None
     output = (tmp_path / "honcho.log").read_text()
-    for name in ("web", "worker", "cron", "inbound"):
+    for name in ("web", "worker", "tick", "inbound"):
         assert f"{name}.1 started" in output
 
 
@@ -244,9 +244,9 @@ def test_a_busy_port_or_bad_setting_stops_the_launcher_with_a_message(tmp_path: 
     assert f"port {port} is already in use" in busy.stderr.decode()
     bad = subprocess.run(
         [sys.executable, "-m", "workers.cli", "run"],
-        env=clean_env(COURSEMAIL_INSTANCE=str(tmp_path), DISPATCH_INTERVAL="often"),
+        env=clean_env(COURSEMAIL_INSTANCE=str(tmp_path), TICK_INTERVAL="often"),
         capture_output=True,
         timeout=60,
     )
-    assert bad.returncode == 2 and "DISPATCH_INTERVAL must be a number" in bad.stderr.decode()
+    assert bad.returncode == 2 and "TICK_INTERVAL must be a number" in bad.stderr.decode()
     assert "Traceback" not in bad.stderr.decode()

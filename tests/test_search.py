@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, select, text, update
 
-from service.desk import overview, search
+from service.desk import lists, search
 from service.store.models import Reader
 from workers.runtime import Runtime
 
@@ -39,7 +39,7 @@ def _found(rt: Runtime, q: str) -> list[str]:
     before = None
     with rt.database.session(read_only=True) as session:
         while True:
-            rows, before = overview.find_readers(session, q=q, before=before)
+            rows, before = lists.find_readers(session, q=q, before=before)
             emails += [r.email for r in rows]
             if before is None:
                 return emails

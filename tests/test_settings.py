@@ -36,7 +36,7 @@ def test_development_defaults_are_local_and_leave_the_contact_to_the_course(
     assert s.PUBLIC_URL == "http://127.0.0.1:5000"
     assert (s.THERAPIST_NAME, s.THERAPIST_EMAIL, s.THERAPIST_PHONE) == ("", "", "")
     assert s.POSTAL_ADDRESS == POSTAL_ADDRESS_PLACEHOLDER
-    assert (s.COURSEMAIL_TIME_SCALE, s.DISPATCH_INTERVAL) == (1.0, 5.0)
+    assert (s.COURSEMAIL_TIME_SCALE, s.TICK_INTERVAL) == (1.0, 5.0)
     assert _settings(tmp_path, PORT="8080").PUBLIC_URL == "http://127.0.0.1:8080"
 
 
@@ -56,7 +56,7 @@ def test_postgres_urls_are_accepted_in_every_spelling(tmp_path: Path) -> None:
     [
         ("PORT", "eighty", "PORT must be a whole number"),
         ("COURSEMAIL_TIME_SCALE", "0", "COURSEMAIL_TIME_SCALE must be a positive number"),
-        ("DISPATCH_INTERVAL", "soon", "DISPATCH_INTERVAL must be a number"),
+        ("TICK_INTERVAL", "soon", "TICK_INTERVAL must be a number"),
         ("SMTP_URL", "mail.example.org", "SMTP_URL must look like"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must start with"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must be"),
@@ -157,3 +157,9 @@ def test_the_seed_contact_comes_from_the_course_file_and_settings_override_it(
     )
     assert mine.forgiveness_post_url == "https://blog.example.test/forgiveness"
     assert mine.replies_note.startswith("I read every reply myself")  # the author speaks
+
+
+def test_a_renamed_setting_is_named_at_start_up() -> None:
+    with pytest.raises(ConfigError, match="DISPATCH_INTERVAL is now called TICK_INTERVAL"):
+        Settings.from_env({"DISPATCH_INTERVAL": "2"})
+    assert Settings.from_env({"DISPATCH_INTERVAL": "2", "TICK_INTERVAL": "3"}).TICK_INTERVAL == 3

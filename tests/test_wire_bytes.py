@@ -95,7 +95,7 @@ def test_every_course_email_is_the_same_email_written_faster(step: int) -> None:
         unsubscribe_address="unsubscribe+t@reply.example.test",
         list_domain="reply.example.test",
     )
-    fast = wire.to_bytes(*parts)
+    fast = wire.write(*parts)
     assert_same_email(fast, to_bytes(build_message(*parts)))
     assert_valid_on_the_wire(fast)
     assert not needs_smtputf8(fast)
@@ -106,7 +106,7 @@ def test_the_confirmation_email_too() -> None:
     when = datetime(2026, 11, 1, 9, tzinfo=UTC)
     routing = Routing("zoë@example.test", "Zoë", "course@example.test", "<2@x.test>", when)
     parts = confirmation_parts(renderer, routing, confirm_url="https://example.test/confirm/x")
-    fast = wire.to_bytes(*parts)
+    fast = wire.write(*parts)
     assert_same_email(fast, to_bytes(build_message(*parts)))
     assert "List-Unsubscribe" not in parse(fast)
     assert needs_smtputf8(fast)  # the address's local part is not ASCII: SMTPUTF8 only
@@ -147,7 +147,7 @@ def test_any_name_address_and_body_is_written_as_the_library_writes_it(
 ) -> None:
     rendered = Rendered(subject=f"Step 1 for {name}", html=html, text=text)
     reference = to_bytes(build_message(rendered, envelope(name, address)))
-    fast = wire.to_bytes(rendered, envelope(name, address))
+    fast = wire.write(rendered, envelope(name, address))
     ours, theirs = parse(fast), parse(reference)
     assert [v for _, v in ours.items()][:11] == [v for _, v in theirs.items()][:11]
     for part, expected in zip(ours.iter_parts(), theirs.iter_parts(), strict=True):
@@ -165,12 +165,12 @@ def test_a_header_line_too_long_for_the_wire_is_refused_not_written() -> None:
     rendered = Rendered(subject="s", html="<p>h</p>", text="t\n")
     long_address = "a" * 1000 + "@example.test"
     with pytest.raises(wire.Unwritable):
-        wire.to_bytes(rendered, envelope(None, long_address))
+        wire.write(rendered, envelope(None, long_address))
 
 
 def test_two_emails_never_share_a_boundary() -> None:
     rendered = Rendered(subject="s", html="<p>h</p>", text="t\n")
-    first, second = (parse(wire.to_bytes(rendered, envelope())) for _ in range(2))
+    first, second = (parse(wire.write(rendered, envelope())) for _ in range(2))
     assert first.get_boundary() != second.get_boundary()
 
 
@@ -178,7 +178,7 @@ def test_a_line_ending_in_encoded_spaces_stays_within_76_characters() -> None:
     # binascii writes this line at 77 characters (found by the property test above)
     html = ".==_&amp;00\x80\U00010000\U00010000" + "0\x08\x80\x80\U00010000  \n"
     rendered = Rendered(subject="s", html=html, text="t\n")
-    fast = wire.to_bytes(rendered, envelope())
+    fast = wire.write(rendered, envelope())
     body = fast.partition(b"\r\n\r\n")[2]
     assert max(len(line) for line in body.split(b"\r\n")) <= 76
     [_, html_part] = parse(fast).iter_parts()

@@ -79,7 +79,7 @@ def send_test(rt: Runtime, step: int | None, to: str) -> str:
     )
     sender = rt.settings.MAIL_FROM
     try:
-        outgoing = Outgoing.raw(sender, to, wire.to_bytes(*parts))
+        outgoing = Outgoing.raw(sender, to, wire.write(*parts))
     except wire.Unwritable:
         outgoing = Outgoing.of(sender, to, build_message(*parts))
     _send(rt, outgoing)

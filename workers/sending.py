@@ -288,7 +288,7 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
             preferences_url=links.preferences_url,
         )
     try:
-        data = wire.to_bytes(*parts)
+        data = wire.write(*parts)
     except wire.Unwritable:  # a header the fast writer will not fold: the library's way
         return Outgoing.of(links.envelope_from, reader.email, build_message(*parts))
     return Outgoing.raw(links.envelope_from, reader.email, data)

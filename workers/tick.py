@@ -1,4 +1,4 @@
-"""The dispatcher tick: find due work in the database, claim it, enqueue it in batches.
+"""The tick: find due work in the database, claim it, enqueue it in batches.
 
 One pass: (1) due enrollments become pending step deliveries; (2) pending rows, retries
 now due and stale claims are claimed; (3) claimed ids are enqueued, one RQ job per batch.
@@ -134,12 +134,12 @@ def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:
 
 
 def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:
-    """Tick every ``DISPATCH_INTERVAL`` seconds until ``stop`` is set.
+    """Tick every ``TICK_INTERVAL`` seconds until ``stop`` is set.
 
     A failing pass (database away) is logged and retried next interval: the loop itself
     must outlive any outage, since nothing is lost while it waits.
     """
-    interval = rt.settings.DISPATCH_INTERVAL if interval is None else interval
+    interval = rt.settings.TICK_INTERVAL if interval is None else interval
     log.info("tick every %.1fs", interval)
     while not stop.is_set():
         try:

@@ -5,7 +5,7 @@ Every scenario starts its own coursemail (the Procfile's commands as subprocesse
 redis-server, an aiosmtpd sink on loopback that can be scripted, SQLite or PostgreSQL), does
 harm to it, waits (bounded) for every email that should arrive, and counts from the sink's
 side: what arrived, what never did, what arrived twice. Settings are the defaults but for
-DISPATCH_INTERVAL=1, so that delays can be read to the second. About 10 minutes in all.
+TICK_INTERVAL=1, so that delays can be read to the second. About 10 minutes in all.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ class Stack:
             "MAIL_FROM": "course@example.test",
             "THERAPIST_EMAIL": THERAPIST,
             "POSTAL_ADDRESS": "1 Test Street, Testville",
-            "DISPATCH_INTERVAL": "1",
+            "TICK_INTERVAL": "1",
             "INBOUND_SMTP_PORT": str(self.inbound_port),
             "PYTHONUNBUFFERED": "1",
             **env,

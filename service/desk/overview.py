@@ -5,15 +5,13 @@ Each figure is one aggregate query over indexed columns; nothing loads rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import distinct, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from service.desk import search
 from service.inbox import inbound
 from service.store.models import (
     Delivery,
@@ -21,7 +19,6 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    InboundCategory,
     InboundMessage,
     Reader,
     ReaderStatus,
@@ -178,122 +175,3 @@ def overview(
             session, deliveries.where(Delivery.status == DeliveryStatus.FAILED_PERMANENT)
         ),
     )
-
-
-#: Rows a list page shows at once.
-PAGE = 50
-
-
-def next_page(found: Sequence[Any]) -> int | None:
-    """Where the next keyset page starts (queries fetch ``PAGE + 1`` rows to know), or None."""
-    return int(found[PAGE - 1][0].id) if len(found) > PAGE else None
-
-
-@dataclass(frozen=True)
-class ReaderRow:
-    public_id: str
-    email: str
-    first_name: str | None
-    status: str
-    next_step: int | None
-    course_status: str | None
-    created_at: datetime
-
-
-#: A reader's latest enrollment (one who left and came back has more than one).
-_other = aliased(Enrollment)
-latest_enrollment = (
-    select(func.max(_other.id))
-    .where(_other.reader_id == Reader.id)
-    .correlate(Reader)
-    .scalar_subquery()
-)
-
-
-def find_readers(
-    session: Session,
-    *,
-    q: str = "",
-    state: str = "",
-    step: int | None = None,
-    before: int | None = None,
-) -> tuple[list[ReaderRow], int | None]:
-    """Readers, newest first, ``PAGE`` at a time: the next page starts below the id returned
-    (keyset pagination: never counts or skips rows)."""
-    query = (
-        select(Reader, Enrollment.next_step, Enrollment.status)
-        .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
-        .order_by(Reader.id.desc())
-        .limit(PAGE + 1)
-    )
-    if q:
-        query = query.where(search.matching(session, q))
-    if state:
-        query = query.where(Reader.status == ReaderStatus(state))
-    if step is not None:
-        query = query.where(Enrollment.next_step == step)
-    if before is not None:
-        query = query.where(Reader.id < before)
-    found = session.execute(query).all()
-    rows = [
-        ReaderRow(
-            s.public_id,
-            s.email,
-            s.first_name,
-            s.status.value,
-            next_step,
-            course.value if course else None,
-            s.created_at,
-        )
-        for s, next_step, course in found[:PAGE]
-    ]
-    return rows, next_page(found)
-
-
-@dataclass(frozen=True)
-class ReplyRow:
-    id: int
-    received_at: datetime
-    from_address: str | None
-    first_name: str | None
-    step: int | None
-    text: str
-    urgent: bool
-    status: str
-    last_error: str | None
-    handled: bool
-
-
-def find_replies(
-    session: Session, *, urgent_only: bool = False, before: int | None = None
-) -> tuple[list[ReplyRow], int | None]:
-    """Replies from people (not auto-replies or bounces), newest first, a page at a time."""
-    query = (
-        select(InboundMessage, Reader.first_name, Delivery.step)
-        .outerjoin(Reader, Reader.id == InboundMessage.reader_id)
-        .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
-        .where(InboundMessage.category == InboundCategory.REPLY)
-        .order_by(InboundMessage.id.desc())
-        .limit(PAGE + 1)
-    )
-    if urgent_only:
-        query = query.where(InboundMessage.urgent.is_(True))
-    if before is not None:
-        query = query.where(InboundMessage.id < before)
-    found = session.execute(query).all()
-    rows = [
-        ReplyRow(
-            m.id,
-            m.received_at,
-            m.from_address,
-            first_name,
-            step,
-            m.reply_text or "",
-            m.urgent,
-            m.status.value,
-            m.last_error,
-            m.handled_at is not None,
-        )
-        for m, first_name, step in found[:PAGE]
-    ]
-    return rows, next_page(found)

@@ -1,8 +1,10 @@
-"""What the therapist (on the desk) or whoever runs the server (on the command line) may do to
-one reader's course: pause, resume, send the next email now, unsubscribe, erase. Each is one
-transaction made of conditional updates, and each is recorded as a ``ReaderEvent``.
+"""What the reader (on their preferences page), the therapist (on the desk) or whoever runs the
+server (on the command line) may do to one reader's course: pause, resume, send the next email
+now, choose the hour, slow down and back, discreet mode, unsubscribe (erasing is
+``erasure``). Each is one transaction made of conditional updates, recorded on the reader's
+record (``history``); every new due time comes from ``service.schedule``.
 
-A refused action raises ``Refused`` with a sentence saying why, for the page or the CLI.
+A refused action raises ``ActionRefused`` with a sentence saying why, for the page or the CLI.
 
 Pausing and the send path: a paused enrollment is never due, and a worker's take re-checks
 the enrollment is active, so nothing new goes out. An email of this reader still waiting to
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL, shipped_course
@@ -23,21 +25,16 @@ from service.readers.history import record
 from service.readers.lifecycle import UNSENT, mark_unsubscribed
 from service.schedule import Timing
 from service.store.models import (
-    Consent,
     Delivery,
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
-    InboundMessage,
     Reader,
     ReaderStatus,
-    new_address_token,
 )
 
 #: Why a paused reader's waiting email was stopped (and how the resume finds it again).
 PAUSED_NOTE = "held: the course was paused"
-#: The domain of an erased reader's stand-in address: ``.invalid`` can never receive mail.
-ERASED_DOMAIN = "erased.invalid"
 
 
 class ActionRefused(Exception):
@@ -138,37 +135,6 @@ def unsubscribe(session: Session, reader: Reader, *, now: datetime, actor: str) 
     if not mark_unsubscribed(session, reader, now=now, how=actor):
         raise ActionRefused(f"This address is already {reader.status.value}.")
     return "Unsubscribed: nothing more will be sent."
-
-
-def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
-    """Delete everything that names the person: address, name, time zone, consent records
-    (IP, browser), replies with their raw bytes, and errors that quote the address. The row
-    stays, anonymous, with its emails' states, so the course's counts stay true.
-
-    The suppression list keeps a bounced address: it is there so the address is never mailed
-    again, which erasing must not undo."""
-    if reader.erased_at is not None:
-        raise ActionRefused("These details were already erased.")
-    address = reader.email.lower()
-    mark_unsubscribed(session, reader, now=now, how=actor)
-    session.execute(delete(Consent).where(Consent.reader_id == reader.id))
-    session.execute(
-        delete(InboundMessage).where(
-            or_(
-                InboundMessage.reader_id == reader.id,
-                func.lower(InboundMessage.from_address) == address,
-                func.lower(InboundMessage.mail_from) == address,
-            )
-        )
-    )
-    session.execute(update(Delivery).where(Delivery.reader_id == reader.id).values(last_error=None))
-    reader.email = f"erased-{reader.public_id}@{ERASED_DOMAIN}"
-    reader.first_name = None
-    reader.timezone = "Etc/UTC"
-    reader.unsubscribe_token = new_address_token()
-    reader.erased_at = now
-    record(session, reader, "erased", actor=actor, now=now)
-    return "Erased: the address, name, consent records and replies are gone."
 
 
 def choose_hour(

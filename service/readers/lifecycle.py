@@ -1,4 +1,4 @@
-"""The reader lifecycle: subscribe, confirm (enroll), unsubscribe, suppress.
+"""The reader lifecycle: sign up, confirm (enroll), mark unsubscribed, suppress.
 
 Plain functions over a session: blueprints, jobs and the CLI are thin shells around them.
 """

@@ -1,4 +1,15 @@
-"""The coursemail web app: ``create_app`` builds it; nothing runs at import."""
+"""The coursemail web app: ``create_app`` builds it; nothing runs at import. Views only: each
+parses the request, calls the domain, and renders.
+
+- the reader's pages: ``signup`` (the course page and its form), ``embed`` (the form on the
+  therapist's blog), ``confirm``, ``preferences`` (their own page, the archive, their data),
+  ``unsubscribe``;
+- ``desk``: the therapist's desk, a package of its own;
+- ``webhooks``: inbound mail from an ESP; ``health``: ``/healthz``; ``devmail``: the
+  development mail catcher's inbox;
+- ``security`` (CSRF, rate limits, headers), ``errors`` (kind pages, never a traceback),
+  ``shared`` (the context, the course, the page context).
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -22,21 +21,14 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL
 from emails.render import Renderer
-from service.readers import actions, lifecycle
+from service.readers import actions, erasure, export, lifecycle
 from service.readers.actions import ActionRefused
-from service.readers.history import record_of
 from service.schedule import zone_for
 from service.store.models import (
-    Delivery,
-    DeliveryKind,
-    DeliveryStatus,
-    InboundCategory,
-    InboundMessage,
     Reader,
 )
 from service.tokens import PreferencesTokens, TokenInvalid
@@ -109,7 +101,7 @@ def _discreet(session: Session, reader: Reader, **kw: object) -> str:
 def _erase(session: Session, reader: Reader, **kw: object) -> str:
     if request.form.get("sure") != "yes":
         raise ActionRefused("Please tick the box to say you are sure: erasing cannot be undone.")
-    return actions.erase(session, reader, **kw)  # type: ignore[arg-type]
+    return erasure.erase(session, reader, **kw)  # type: ignore[arg-type]
 
 
 def _pause_a_week(session: Session, reader: Reader, **kw: object) -> str:
@@ -146,21 +138,6 @@ def act(token: str, name: str) -> ResponseReturnValue:
     return redirect(url_for("preferences.page", token=token), 303)
 
 
-def _received(session: Session, reader: Reader) -> list[Delivery]:
-    """The course emails this reader was sent (or may have been), in order."""
-    return list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.reader_id == reader.id,
-                Delivery.kind == DeliveryKind.STEP,
-                Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.AMBIGUOUS)),
-            )
-            .order_by(Delivery.sent_at, Delivery.id)
-        )
-    )
-
-
 @bp.get("/<token>/archive")
 def archive(token: str) -> ResponseReturnValue:
     """Every email received so far, readable here: a reader who deletes them from a shared
@@ -168,7 +145,7 @@ def archive(token: str) -> ResponseReturnValue:
     ctx = context()
     with ctx.database.session(read_only=True) as session:
         reader = _reader(session, token)
-        received = _received(session, reader)
+        received = export.received(session, reader)
         renderer = Renderer(course(), ctx.contact())
         emails = [
             (d, renderer.render_step(d.step or 0, first_name=reader.first_name, unsubscribe_url=""))
@@ -181,49 +158,14 @@ def archive(token: str) -> ResponseReturnValue:
 def my_data(token: str) -> ResponseReturnValue:
     """Everything kept about the reader, as JSON: what they gave, each email sent, their
     replies and their consent record."""
-    ctx = context()
-    with ctx.database.session(read_only=True) as session:
-        reader = _reader(session, token)
-        replies = session.scalars(
-            select(InboundMessage)
-            .where(InboundMessage.reader_id == reader.id)
-            .order_by(InboundMessage.id)
-        )
-        data = {
-            "you_gave": {
-                "email": reader.email,
-                "first_name": reader.first_name,
-                "timezone": reader.timezone,
-            },
-            "your_settings": {
-                "discreet": reader.discreet,
-                "send_hour": reader.send_hour,
-                "status": reader.status.value,
-            },
-            "emails_sent": [
-                {"email": d.step, "sent_at": _iso(d.sent_at), "message_id": d.message_id}
-                for d in _received(session, reader)
-            ],
-            "your_replies": [
-                {"received_at": _iso(m.received_at), "text": m.reply_text or ""}
-                for m in replies
-                if m.category == InboundCategory.REPLY
-            ],
-            "your_record": [
-                {"at": _iso(e.at), "what": e.what, "how": e.how, "detail": e.detail}
-                for e in record_of(session, reader)
-            ],
-        }
+    with context().database.session(read_only=True) as session:
+        data = export.their_data(session, _reader(session, token))
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,
         mimetype="application/json",
         headers={"Content-Disposition": 'attachment; filename="my-course-data.json"'},
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def init_app(app: Flask) -> None:

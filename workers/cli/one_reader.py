@@ -99,7 +99,7 @@ def resume(address: str) -> None:
 def erase(address: str, yes: bool) -> None:
     """Erase ADDRESS's data for good: address, name, consent records and replies (an anonymous
     row stays, so the course's numbers stay true)."""
-    from service.readers.actions import erase as act
+    from service.readers.erasure import erase as act
 
     if not yes:
         click.confirm(f"Erase everything about {address}? This cannot be undone", abort=True)

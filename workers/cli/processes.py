@@ -25,7 +25,7 @@ def run() -> None:
 @click.command()
 @click.option("--once", is_flag=True, help="Run one pass and exit.")
 def tick(once: bool) -> None:
-    """Find due emails and hand them to the workers, every DISPATCH_INTERVAL seconds."""
+    """Find due emails and hand them to the workers, every TICK_INTERVAL seconds."""
     from workers.runtime import current
     from workers.tick import run_forever, run_once
 

@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,22 +17,6 @@ from workers.cli.common import command_runtime
 
 if TYPE_CHECKING:
     from service.readers.importing import Row
-
-#: Rows read from the database at a time while exporting.
-CHUNK = 1000
-
-#: The columns of an export, in order.
-FIELDS = (
-    "email",
-    "first_name",
-    "timezone",
-    "status",
-    "signed_up_at",
-    "confirmed_at",
-    "unsubscribed_at",
-    "next_email",
-    "course",
-)
 
 #: The shortest consent statement an import accepts: it has to say something.
 MIN_CONSENT = 10
@@ -47,16 +31,14 @@ def readers() -> None:
 @click.option("--format", "form", type=click.Choice(["csv", "json"]), default="csv")
 def export(form: str) -> None:
     """Every reader, as CSV or JSON on standard output (progress on standard error)."""
-    from sqlalchemy import func, select
-
-    from service.store.models import Reader
+    from service.desk import export as listing
 
     with command_runtime() as rt, rt.database.session(read_only=True) as session:
-        total = int(session.scalar(select(func.count(Reader.id))) or 0)
+        total = listing.count(session)
         write = _csv_writer() if form == "csv" else _json_writer()
         next(write)
         done = 0
-        for row in _export_rows(session):
+        for row in listing.rows(session):
             write.send(row)
             done += 1
             if done % 10_000 == 0:
@@ -65,38 +47,9 @@ def export(form: str) -> None:
         click.echo(f"exported {done:,} readers", err=True)
 
 
-def _export_rows(session: Any) -> Iterator[dict[str, object]]:
-    from sqlalchemy import select
-
-    from service.desk.overview import latest_enrollment
-    from service.store.models import Enrollment, Reader
-
-    query = (
-        select(Reader, Enrollment.next_step, Enrollment.status)
-        .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
-        .order_by(Reader.id)
-        .execution_options(yield_per=CHUNK)
-    )
-    for reader, next_step, course in session.execute(query):
-        yield {
-            "email": reader.email,
-            "first_name": reader.first_name or "",
-            "timezone": reader.timezone,
-            "status": reader.status.value,
-            "signed_up_at": reader.created_at.isoformat(),
-            "confirmed_at": _when(reader.confirmed_at),
-            "unsubscribed_at": _when(reader.unsubscribed_at),
-            "next_email": "" if next_step is None else next_step,
-            "course": course.value if course else "",
-        }
-        session.expunge(reader)  # constant memory: nothing piles up in the session
-
-
-def _when(moment: Any) -> str:
-    return moment.isoformat() if moment else ""
-
-
 def _csv_writer() -> Generator[None, dict[str, object], None]:
+    from service.desk.export import FIELDS
+
     writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
     while True:

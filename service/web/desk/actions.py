@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from service import queues
 from service.outbox import handoff, resend
-from service.readers import actions, lifecycle
+from service.readers import actions, erasure, lifecycle
 from service.readers.actions import ActionRefused
 from service.store.models import InboundCategory, InboundMessage, Reader
 from service.web.desk import bp
@@ -55,7 +55,7 @@ ACTIONS = {
         "Their address, name, consent records and replies are deleted for good, and they are "
         "unsubscribed. An anonymous row stays so the course's numbers stay true. This cannot "
         "be undone.",
-        actions.erase,
+        erasure.erase,
     ),
     "resend": Action(
         "Send this email again",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Response, abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
-from service.desk import lists, overview
+from service.desk import lists
 from service.desk.timeline import timeline
 from service.readers.actions import current_enrollment
 from service.store.models import InboundCategory, InboundMessage, Reader, ReaderStatus
@@ -43,7 +43,7 @@ def readers() -> ResponseReturnValue:
         abort(400, description="state must be one of " + ", ".join(STATES))
     step, before = _int("step"), _int("before")
     with context().database.session(read_only=True) as session:
-        rows, more = overview.find_readers(session, q=q, state=state, step=step, before=before)
+        rows, more = lists.find_readers(session, q=q, state=state, step=step, before=before)
     return render_template(
         "desk/readers.html",
         rows=rows,
@@ -96,7 +96,7 @@ def _actions(reader: Reader, course_status: str | None) -> list[tuple[str, str]]
 def replies() -> ResponseReturnValue:
     urgent = request.args.get("urgent") == "1"
     with context().database.session(read_only=True) as session:
-        rows, more = overview.find_replies(session, urgent_only=urgent, before=_int("before"))
+        rows, more = lists.find_replies(session, urgent_only=urgent, before=_int("before"))
     return render_template("desk/replies.html", rows=rows, more=more, urgent=urgent)
 
 

@@ -116,6 +116,10 @@ def test_the_desk_after_a_fast_course(
     work(rt)
     tick_and_work(rt)
 
+    # weeks passed on the app's clock: the desk's session ended after 12 idle hours
+    page.goto(served.url + "/admin")
+    expect(page.get_by_label("Password")).to_be_visible()
+    _sign_in(page, served.url)
     _visit(page, served.url + "/admin", "desk-overview")
     table = page.get_by_role("table", name="Readers at each stage")
     expect(table.get_by_role("row", name="Signed up 3")).to_be_visible()

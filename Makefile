@@ -35,15 +35,25 @@ format: install
 	$(BIN)/ruff format .
 
 # The browser tests drive Debian's chromium (never a downloaded one: `playwright install`
-# cannot reach its servers here). Installed when missing and we may; otherwise say how.
+# cannot reach its servers here); the production rehearsal puts Debian's nginx and caddy in
+# front of the service, with a certificate made by openssl. Installed when missing and we
+# may; otherwise say how.
+DEBIAN_PACKAGES := chromium nginx caddy openssl
 browser:
-	@if [ -z "$$CHROMIUM_PATH" ] && [ ! -x /usr/bin/chromium ]; then \
+	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  case $$p in chromium) bin=$${CHROMIUM_PATH:-/usr/bin/chromium};; \
+	    nginx) bin=/usr/sbin/nginx;; *) bin=/usr/bin/$$p;; esac; \
+	  [ -x "$$bin" ] || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing Debian's chromium for the browser tests..."; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	    echo "Installing Debian's$$missing for the browser tests and the rehearsal..."; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	  else \
-	    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" \
-	         "(or set CHROMIUM_PATH to a Chromium binary)."; exit 1; \
+	    echo "The browser tests and the production rehearsal need Debian's$$missing:" \
+	         "sudo apt-get install$$missing (without them those tests say why and do not run," \
+	         "except in CI)."; \
 	  fi; \
 	fi
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emails.safety import SAFETY_DIR
+from service import production
 from service.variables import RENAMED, VARIABLES, ConfigError
 
 #: A placeholder that makes a missing postal address obvious in development emails.
@@ -131,7 +132,11 @@ class Settings:
         for var in VARIABLES:
             raw = env.get(var.name, "").strip() or var.default.format(**known)
             known[var.name] = values[var.field or var.name] = var.parse(var.name, raw)
-        return cls(**values)._checked()
+        settings = cls(**values)
+        refusal = production.looks_like_a_server(env, settings)
+        if refusal:
+            raise ConfigError(refusal)
+        return settings._checked()
 
     def _checked(self) -> Settings:
         """Apply production rules, and give development a stable secret and an address line."""
@@ -140,13 +145,7 @@ class Settings:
                 "INBOUND_TLS_CERT and INBOUND_TLS_KEY go together: set both (or neither)"
             )
         if self.is_production:
-            if not self.SECRET_KEY or self.SECRET_KEY.lower() in DEFAULT_SECRETS:
-                raise ConfigError(
-                    "SECRET_KEY must be set to a long random value in production "
-                    '(python -c "import secrets; print(secrets.token_hex(32))")'
-                )
-            if len(self.SECRET_KEY) < 16:
-                raise ConfigError("SECRET_KEY is too short for production: use 32+ characters")
+            production.check(self)
             if not self.POSTAL_ADDRESS:
                 raise ConfigError(
                     "POSTAL_ADDRESS must be set in production: every email's footer shows "
@@ -183,10 +182,6 @@ class Settings:
 def machine_name() -> str:
     """This machine's fully qualified name: a DNS lookup, so once per process."""
     return socket.getfqdn()
-
-
-#: Placeholder secrets (ours in .env.example, and the usual suspects); production refuses them.
-DEFAULT_SECRETS = frozenset({"dev", "change-me", "changeme", "secret", "development"})
 
 
 def _instance_secret(instance: Path) -> str:

@@ -47,16 +47,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On a developer's machine without Chromium the browser tests say why and do not run;
     in CI (CI=true) they run, and fail if there is no browser (never a silent pass)."""
     from tests.support.browser import CHROMIUM
+    from tests.support.proxy import missing_binary
 
-    if IN_CI or Path(CHROMIUM).exists():
+    if IN_CI:
         return
-    why = pytest.mark.skip(
-        reason=f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium when run "
-        "as root (apt-get install chromium), or set CHROMIUM_PATH; CI always runs these"
-    )
     for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(why)
+        missing = []
+        if item.get_closest_marker("browser") and not Path(CHROMIUM).exists():
+            missing.append(f"Chromium at {CHROMIUM} (or set CHROMIUM_PATH)")
+        kind = getattr(item, "callspec", None) and item.callspec.params.get("kind")
+        if item.get_closest_marker("rehearsal") and kind and missing_binary(kind):
+            missing.append(f"{kind} at {missing_binary(kind)}")
+        if missing:
+            why = (
+                f"no {' or '.join(missing)}: `make test` installs Debian's packages when run "
+                "as root (chromium, nginx, caddy); CI always runs these"
+            )
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 # --- databases -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from service.context import contact_for, course_warnings
 from service.settings import Settings
 from service.web import create_app
 from service.web.signup import consent_text
-from tests.support.env import settings_env
+from tests.support.env import PRODUCTION, settings_env
 from workers.runtime import Runtime
 
 COURSE = default_course()
@@ -147,13 +147,7 @@ def test_the_blog_is_linked_in_the_closing_and_footer_when_set(rt: Runtime) -> N
 def test_a_post_named_without_an_address_is_flagged_at_production_start(
     rt: Runtime, caplog: pytest.LogCaptureFixture, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    production = {
-        **settings_env(rt.settings),
-        "COURSEMAIL_ENV": "production",
-        "SECRET_KEY": "s" * 40,
-        "ADMIN_PASSWORD": "a-long-password",
-        "REPLY_MODE": "direct",
-    }
+    production = {**settings_env(rt.settings), **PRODUCTION, "REPLY_MODE": "direct"}
     with caplog.at_level(logging.WARNING, logger="coursemail.web"):
         create_app(production)
     assert any("FORGIVENESS_POST_URL" in r.getMessage() for r in caplog.records)

@@ -20,6 +20,7 @@ from service.store.models import (
     ReaderStatus,
 )
 from service.web.signup import FORM_VERSION, SignupForm
+from tests.support.env import PRODUCTION
 from tests.support.harness import run_course, tick_and_work, work
 from tests.support.http import csrf
 from tests.support.smtp import SMTPSink
@@ -444,16 +445,7 @@ def test_a_browsers_legacy_zone_name_is_accepted(client: FlaskClient, rt: Runtim
 def test_the_mail_catcher_page_does_not_exist_in_production(tmp_path) -> None:
     from service.web import create_app
 
-    app = create_app(
-        {
-            "COURSEMAIL_ENV": "production",
-            "COURSEMAIL_INSTANCE": str(tmp_path),
-            "SECRET_KEY": "p" * 40,
-            "POSTAL_ADDRESS": "1 Main St",
-            "ADMIN_PASSWORD": "a long password",
-            "REPLY_MODE": "direct",
-        }
-    )
+    app = create_app({**PRODUCTION, "COURSEMAIL_INSTANCE": str(tmp_path), "REPLY_MODE": "direct"})
     assert app.test_client().get("/dev/mail").status_code == 404
     assert "devmail" not in app.blueprints
 

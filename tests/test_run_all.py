@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import THERAPIST_TEST_EMAIL
-from tests.support.env import settings_env
+from tests.support.env import clean_env, settings_env
 from tests.support.http import Browserless, confirm, sign_up_and_confirm_link
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.procs import processes_with
@@ -27,34 +27,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_EMAILS = 8
-OUR_VARIABLES = (
-    "COURSEMAIL_",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SMTP_URL",
-    "PORT",
-    "PUBLIC_URL",
-    "SECRET_KEY",
-    "MAIL_FROM",
-    "THERAPIST_",
-    "POSTAL_ADDRESS",
-    "REPLY",  # REPLY_DOMAIN, REPLY_MODE, REPLIES_READ_NOTE
-    "MAILGUN_",
-    "CRISIS_",
-    "TICK_INTERVAL",
-    "INBOUND_",
-    "ADMIN_",
-    "BLOG_URL",
-    "FORGIVENESS_POST_URL",
-)
-
-
-def clean_env(**values: str) -> dict[str, str]:
-    """The machine's environment without any of ours, plus ``values``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OUR_VARIABLES)}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    env.update(values)
-    return env
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from service.store.migrate import upgrade
 from service.store.models import Delivery, DeliveryKind, Enrollment, Reader, ReaderStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web import create_app
-from tests.support.env import settings_env
+from tests.support.env import PRODUCTION, settings_env
 from tests.support.harness import enrolled
 from tests.support.smtp import SMTPSink
 from tests.support.tokens import confirm_token_issued_days_ago
@@ -124,14 +124,7 @@ def test_cli_sign_up_and_tick_once(rt: Runtime, smtp_sink: SMTPSink) -> None:
 
 
 def test_cli_sign_up_confirm_is_refused_in_production(tmp_path: Path) -> None:
-    env = {
-        "COURSEMAIL_ENV": "production",
-        "COURSEMAIL_INSTANCE": str(tmp_path),
-        "SECRET_KEY": "s" * 40,
-        "POSTAL_ADDRESS": "1 Main St",
-        "ADMIN_PASSWORD": "pw",
-        "REPLY_DOMAIN": "reply.example.org",
-    }
+    env = {**PRODUCTION, "COURSEMAIL_INSTANCE": str(tmp_path)}
     result = CliRunner(env=env).invoke(main, ["sign-up", "a@example.org", "--confirm"])
     assert result.exit_code == 1 and "refused in production" in result.output
 

@@ -12,15 +12,9 @@ from emails.course import default_course
 from service.context import contact_for
 from service.settings import POSTAL_ADDRESS_PLACEHOLDER, ConfigError, Settings
 from service.web import create_app
+from tests.support.env import PRODUCTION
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCTION = {
-    "COURSEMAIL_ENV": "production",
-    "SECRET_KEY": "x" * 40,
-    "POSTAL_ADDRESS": "1 Main St",
-    "ADMIN_PASSWORD": "a long admin password",
-    "REPLY_DOMAIN": "reply.example.org",
-}
 
 
 def _settings(tmp_path: Path, **values: str) -> Settings:
@@ -85,8 +79,19 @@ def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, w
     [
         ("SECRET_KEY", None),
         ("SECRET_KEY", "change-me"),
+        ("SECRET_KEY", "change-me-change-me"),
+        ("SECRET_KEY", "short-but-random-Xq7"),
+        ("SECRET_KEY", "ab" * 20),  # long, but two characters
+        ("SECRET_KEY", "our-secret-for-the-course-0123456789abcdef"),
         ("POSTAL_ADDRESS", None),
         ("ADMIN_PASSWORD", None),
+        ("ADMIN_PASSWORD", "a"),
+        ("ADMIN_PASSWORD", "eleven-char"),
+        ("INBOUND_WEBHOOK_SECRET", "x"),
+        ("MAILGUN_SIGNING_KEY", "key-12345"),
+        ("INBOUND_BASIC_AUTH", "a:b"),
+        ("PUBLIC_URL", "http://course.example.org"),
+        ("THERAPIST_EMAIL", None),
     ],
 )
 def test_production_refuses_to_start_without_what_it_needs(
@@ -113,7 +118,7 @@ def test_production_tracked_replies_need_a_real_reply_domain(tmp_path: Path) -> 
 
 def test_production_starts_when_configured(tmp_path: Path) -> None:
     s = _settings(tmp_path, **PRODUCTION)
-    assert s.is_production and s.SECRET_KEY == "x" * 40
+    assert s.is_production and s.SECRET_KEY == PRODUCTION["SECRET_KEY"]
     assert not (tmp_path / "secret_key").exists()
 
 
@@ -163,3 +168,33 @@ def test_a_renamed_setting_is_named_at_start_up() -> None:
     with pytest.raises(ConfigError, match="DISPATCH_INTERVAL is now called TICK_INTERVAL"):
         Settings.from_env({"DISPATCH_INTERVAL": "2"})
     assert Settings.from_env({"DISPATCH_INTERVAL": "2", "TICK_INTERVAL": "3"}).TICK_INTERVAL == 3
+
+
+def test_production_accepts_long_webhook_secrets_and_a_loopback_http_address(
+    tmp_path: Path,
+) -> None:
+    s = _settings(
+        tmp_path,
+        **{
+            **PRODUCTION,
+            "INBOUND_WEBHOOK_SECRET": "w" * 12 + "Q7z1x9k2m4p6",
+            "INBOUND_BASIC_AUTH": "postmark:" + "k3J9x2LmQ8vB7nR4tY6wZ1aC",
+            "PUBLIC_URL": "http://127.0.0.1:5000",
+        },
+    )
+    assert s.PUBLIC_URL == "http://127.0.0.1:5000"
+
+
+def test_a_server_started_without_coursemail_env_refuses_development_mode(
+    tmp_path: Path,
+) -> None:
+    server = {
+        "COURSEMAIL_INSTANCE": str(tmp_path / "nowhere"),
+        "DATABASE_URL": "postgresql://app@db.internal/coursemail",
+    }
+    with pytest.raises(ConfigError, match="COURSEMAIL_ENV is not set, and this looks like a"):
+        Settings.from_env(environ=server)
+    # a developer's machine (an instance folder, or SQLite) starts in development as before
+    (tmp_path / "nowhere").mkdir()
+    assert Settings.from_env(environ=server).COURSEMAIL_ENV == "development"
+    assert Settings.from_env(environ={**server, "COURSEMAIL_ENV": "production", **PRODUCTION})

@@ -17,6 +17,10 @@ MESSAGES: dict[int, tuple[str, str]] = {
         "Please go back and try again. If it keeps happening, the link may have been cut "
         "short: try copying the whole link from the email.",
     ),
+    403: (
+        "That can't be done from here",
+        "Please go back to the page you came from and try again there.",
+    ),
     404: (
         "We couldn't find that page",
         "The link may be incomplete or out of date. You're welcome to start again from "
@@ -67,7 +71,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> ResponseReturnValue:
-        return error_page(error.code or 500)
+        # a description of our own (abort(..., description=...)) says what went wrong here;
+        # Werkzeug's stock one is replaced by the kind words above
+        own = error.description if error.description != type(error).description else None
+        return error_page(error.code or 500, detail=own)
 
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError) -> ResponseReturnValue:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from service.inbox import inbound
 from service.inbox.handoff import enqueue_replies
-from service.web.security import csrf
+from service.web.security import csrf, limiter
 from service.web.shared import context
 
 log = logging.getLogger("coursemail.webhook")
@@ -100,7 +100,17 @@ def mailgun() -> ResponseReturnValue:
     return _store(_bytes(raw), source="mailgun", nonce=f"mailgun:{token}", recipients=recipients)
 
 
+def _wrong_password(response: Response) -> bool:
+    return response.status_code == 401
+
+
+#: Wrong basic-auth passwords from one address, per minute, before every try is refused (429):
+#: an ESP that knows the password never meets it; a guesser meets it at once.
+BASIC_AUTH_FAILURES = "10 per minute"
+
+
 @bp.post("/postmark")
+@limiter.limit(BASIC_AUTH_FAILURES, deduct_when=_wrong_password)
 def postmark() -> ResponseReturnValue:
     _check_basic_auth()
     data = request.get_json(silent=True)
@@ -117,6 +127,7 @@ def postmark() -> ResponseReturnValue:
 
 
 @bp.post("/sendgrid")
+@limiter.limit(BASIC_AUTH_FAILURES, deduct_when=_wrong_password)
 def sendgrid() -> ResponseReturnValue:
     _check_basic_auth()
     raw = request.form.get("email")

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from service.settings import Settings
+
+#: What production needs to start, each value strong enough to pass its checks.
+PRODUCTION = {
+    "COURSEMAIL_ENV": "production",
+    "SECRET_KEY": "9f2c61d0a4b87e35c1f09d6a2e4b7c80d3f5a1e69b2c4d7e",
+    "POSTAL_ADDRESS": "1 Main St, Springfield",
+    "ADMIN_PASSWORD": "a long admin password",
+    "REPLY_DOMAIN": "reply.example.org",
+    "PUBLIC_URL": "https://course.example.org",
+    "THERAPIST_EMAIL": "lee@example.org",
+}
 
 #: The settings a test's processes need to share the test's database, Redis and SMTP sink.
 SHARED = (
@@ -32,3 +45,38 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     values.update(COURSEMAIL_ENV="test", COURSEMAIL_INSTANCE=str(settings.instance_path))
     values.update(extra)
     return values
+
+
+#: Environment variables of ours: a process a test starts must not inherit the machine's.
+OUR_VARIABLES = (
+    "COURSEMAIL_",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SMTP_URL",
+    "PORT",
+    "PUBLIC_URL",
+    "SECRET_KEY",
+    "MAIL_FROM",
+    "THERAPIST_",
+    "POSTAL_ADDRESS",
+    "REPLY",  # REPLY_DOMAIN, REPLY_MODE, REPLIES_READ_NOTE
+    "MAILGUN_",
+    "CRISIS_",
+    "TICK_INTERVAL",
+    "TRUSTED_PROXIES",
+    "EMBED_ORIGINS",
+    "WORKERS",
+    "BIND",
+    "INBOUND_",
+    "ADMIN_",
+    "BLOG_URL",
+    "FORGIVENESS_POST_URL",
+)
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """The machine's environment without any of ours, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OUR_VARIABLES)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env.update(values)
+    return env

@@ -109,10 +109,16 @@ def sign_in() -> ResponseReturnValue:
     session["desk_user"] = username
     session["desk_seen"] = _now()
     log.info("signed in to the desk from %s", request.remote_addr)
-    target = request.args.get("next", "")
-    if not target.startswith("/admin") or target.startswith("//"):
-        target = url_for("desk.index")
-    return redirect(target, 303)
+    return redirect(_desk_page(request.args.get("next", "")), 303)
+
+
+def _desk_page(target: str) -> str:
+    """Where to go after signing in: a page of the desk, written plainly, else the overview
+    (never another site, never a header broken by a control character)."""
+    plain = target.isprintable() and target.isascii() and "\\" not in target
+    if plain and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("desk.index")
 
 
 @bp.post("/logout")

@@ -81,3 +81,46 @@ def test_a_delivery_whose_worker_dies_every_time_is_given_up_at_the_limit(
     assert row.attempts == claims.MAX_ATTEMPTS
     assert "without an outcome" in (row.last_error or "")
     assert smtp_sink.received == []
+
+
+@pytest.mark.parametrize(
+    "away", ["sqlite:////nonexistent/folder/coursemail.db", "postgresql://nobody@127.0.0.1:1/x"]
+)
+def test_a_database_that_is_away_stops_the_batch_without_blaming_its_items(
+    rt: Runtime, away: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database gone (restarting, unreachable, its disk full) is not the item's fault:
+    recording a failure against it would end an email that is only waiting. The batch stops
+    with one log line and the rest is left claimed, for the tick to take again."""
+    from sqlalchemy import create_engine, text
+
+    from workers.batches import over_one_connection
+
+    handled: list[int] = []
+    blamed: list[int] = []
+
+    def handle(_rt: Runtime, _transport: object, one_id: int) -> str:
+        if one_id == 2:
+            with create_engine(away).connect() as conn:  # a real driver's refusal
+                conn.execute(text("SELECT 1"))
+        handled.append(one_id)
+        return "sent"
+
+    def blame(_rt: Runtime, one_id: int, _error: Exception) -> str:
+        blamed.append(one_id)
+        return "failed"
+
+    with caplog.at_level("ERROR", logger="coursemail.batch"):
+        outcomes = over_one_connection(
+            rt,
+            [1, 2, 3, 4],
+            handle,  # type: ignore[arg-type]
+            what="batch",
+            on_error=blame,
+            beat=claims.refresh_claims,
+        )
+    assert outcomes == {"sent": 1, "database_away": 3}
+    assert handled == [1] and blamed == []
+    [line] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "the database is away (OperationalError" in line.getMessage()
+    assert line.exc_info is None  # one line, not a traceback

@@ -148,6 +148,19 @@ def test_healthz_reports_the_database(tmp_path: Path, database_url: str) -> None
     down.extensions["coursemail"].database.dispose()
 
 
+def test_healthz_reports_a_database_that_reads_but_refuses_writes(tmp_path: Path) -> None:
+    """As when its disk is full (make reliability fills a real one): reads alone would say
+    healthy, so every probe writes one row."""
+    path = tmp_path / "coursemail.db"
+    upgrade(f"sqlite:///{path}")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    app = create_app({"COURSEMAIL_INSTANCE": str(tmp_path), "DATABASE_URL": read_only})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "readonly database" in response.get_json()["error"]
+    app.extensions["coursemail"].database.dispose()
+
+
 def test_a_read_only_session_never_makes_a_writer_wait(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'read.db'}"
     upgrade(url)

@@ -6,6 +6,11 @@ else — a record that cannot be composed, a bug — is caught here for that one
 with its id, recorded by the job's ``on_error`` in a state that says why, and the batch goes
 on. The connection is closed after such a failure, since its state is unknown; the next item
 opens a fresh one.
+
+One kind of failure is not the item's: the database itself away (restarting, unreachable,
+its disk full). Recording it against the item would end an email that is only waiting, so
+the batch stops there with one log line; its claims go stale and the tick takes them again
+once the database is back.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from rq.timeouts import BaseTimeoutException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from workers.runtime import Runtime
@@ -29,6 +35,23 @@ log = logging.getLogger("coursemail.batch")
 Handler = Callable[[Runtime, Transport, int], str]
 #: Records an unexpected failure of one id; returns the outcome's name.
 ErrorRecorder = Callable[[Runtime, int, Exception], str]
+
+
+class DatabaseAway(Exception):
+    """The database cannot be reached or written now; nothing is wrong with the item."""
+
+
+def database_away(error: BaseException) -> bool:
+    """Whether ``error`` says the database is away rather than this item being bad."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one short line for a log (a driver's message may span several)."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 class Beat(Protocol):
@@ -54,6 +77,15 @@ def over_one_connection(
         with Heartbeat(rt, ids, beat):
             for one_id in ids:
                 outcomes[_one(rt, transport, one_id, handle, what=what, on_error=on_error)] += 1
+    except DatabaseAway as away:
+        left = len(ids) - sum(outcomes.values())
+        outcomes["database_away"] += left
+        log.error(
+            "%s stopped: the database is away (%s); %d left for the tick to take again",
+            what,
+            away,
+            left,
+        )
     finally:
         transport.close()
     log.info("%s of %d: %s", what, len(ids), dict(outcomes))
@@ -74,6 +106,8 @@ def _one(
     except BaseTimeoutException:
         raise  # the job's time limit: the whole job ends; its claims go stale for the tick
     except Exception as error:  # noqa: BLE001 - contained to this item, logged and recorded
+        if database_away(error):
+            raise DatabaseAway(one_line(error)) from error
         log.exception("%s: item %d failed unexpectedly; the others go on", what, one_id)
         transport.close()
         try:

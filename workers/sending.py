@@ -26,7 +26,7 @@ from service.outbox import batch, claims, outcomes, sent
 from service.outbox.links import for_delivery
 from service.readers.lifecycle import is_suppressed
 from service.store.models import Delivery, DeliveryKind, DeliveryStatus
-from workers.batches import over_one_connection
+from workers.batches import database_away, one_line, over_one_connection
 from workers.runtime import Runtime
 from workers.transport import (
     AmbiguousError,
@@ -87,7 +87,15 @@ class _Helper(threading.Thread):
 
 def _send_part(rt: Runtime, delivery_ids: Sequence[int]) -> dict[str, int]:
     """Send each delivery in turn over one connection."""
-    work = Batch(rt, delivery_ids)
+    try:
+        work = Batch(rt, delivery_ids)
+    except Exception as error:
+        if not database_away(error):
+            raise
+        log.error(
+            "batch not started: the database is away (%s); the tick takes it again", one_line(error)
+        )
+        return {"database_away": len(delivery_ids)}
     try:
         return over_one_connection(
             rt,
@@ -167,8 +175,16 @@ class Batch:
             with self.rt.database.engine.begin() as conn:
                 self._record_unrecorded(conn)
             self.unrecorded = None
-        except Exception:  # noqa: BLE001 - logged; the email is out, its record in doubt
-            log.exception("could not record delivery %d as sent", last.id)
+        except Exception as error:  # noqa: BLE001 - logged; the email is out, its record in doubt
+            if not database_away(error):
+                log.exception("could not record delivery %d as sent", last.id)
+                return
+            log.error(
+                "could not record delivery %d as sent: the database is away (%s); the tick "
+                "will record it ambiguous",
+                last.id,
+                one_line(error),
+            )
 
     def _record_unrecorded(self, conn: Connection) -> None:
         if self.unrecorded is not None:

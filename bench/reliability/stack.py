@@ -80,6 +80,7 @@ class Stack:
         *,
         smtputf8: bool = False,
         sink_handler: SinkHandler | None = None,
+        database_url: str | None = None,
         **env: str,
     ) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="cm-rel-"))
@@ -91,7 +92,7 @@ class Stack:
         self.smtputf8 = smtputf8
         self.sink: SMTPSink | None = None
         self.sink_up()
-        url = self._database_url(database)
+        url = database_url or self._database_url(database)
         upgrade(url)
         self.inbound_port = free_port()
         self.env = {

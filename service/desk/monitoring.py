@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from service.inbox import inbound
-from service.store.models import Delivery, DeliveryStatus, Reader
+from service.store.models import Delivery, DeliveryStatus, HealthProbe, Reader
 
 #: "Recent" trouble: what /healthz and ``coursemail status`` count.
 RECENT = timedelta(hours=24)
@@ -59,6 +59,14 @@ class Status:
 
 #: Deliveries a worker holds.
 _HELD = Delivery.status.in_((DeliveryStatus.CLAIMED, DeliveryStatus.SENDING))
+
+
+def prove_writable(session: Session, *, now: datetime) -> None:
+    """Write the probe's one row (raises if the database takes reads but refuses writes)."""
+    written = session.execute(update(HealthProbe).values(written_at=now)).rowcount  # type: ignore[attr-defined]
+    if not written:
+        session.add(HealthProbe(id=1, written_at=now))
+    session.flush()
 
 
 def health(session: Session, *, now: datetime, claim_timeout: timedelta) -> Health:

@@ -1,4 +1,6 @@
-"""``/healthz``: is the database reachable? For load balancers, the launcher and monitoring.
+"""``/healthz``: is the database reachable, and does it take writes? For load balancers, the
+launcher and monitoring. A database away or refusing writes (its disk full) answers 503 with
+the reason; every process goes on waiting for it, and sending resumes by itself.
 
 Alert on any of these staying above 0 (``coursemail status`` lists the rows and says why):
 
@@ -32,8 +34,10 @@ def healthz() -> ResponseReturnValue:
         with ctx.database.session() as session:
             now = ctx.clock.now()
             found = monitoring.health(session, now=now, claim_timeout=ctx.settings.claim_timeout)
+        with ctx.database.session() as session:
+            monitoring.prove_writable(session, now=now)
     except SQLAlchemyError as error:
-        return jsonify(ok=False, error=f"database unreachable: {type(error).__name__}"), 503
+        return jsonify(ok=False, error=f"database unreachable or read-only: {_said(error)}"), 503
     return jsonify(
         ok=True,
         replies_waiting=found.replies_waiting,
@@ -46,3 +50,9 @@ def healthz() -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+
+
+def _said(error: SQLAlchemyError) -> str:
+    """The driver's own first line (no SQL, no parameters): e.g. "database or disk is full"."""
+    text = str(getattr(error, "orig", None) or "").strip().splitlines()
+    return f"{type(error).__name__} ({text[0][:120]})" if text else type(error).__name__

@@ -4,7 +4,7 @@
 - ``readers``: ``Reader`` (table ``subscribers``), ``Consent``, ``ReaderEvent``, ``Suppression``;
 - ``outbox``: ``Enrollment`` and ``Delivery``, with their states;
 - ``inbox``: ``InboundMessage`` (stored raw first) and ``WebhookNonce``;
-- ``desk``: ``DeskSnapshot``.
+- ``desk``: ``DeskSnapshot``, ``HealthProbe``.
 
 The tables and columns keep the names of the first migrations (``subscribers``,
 ``subscriber_id``): the code says reader, the attribute maps to the column.
@@ -17,7 +17,7 @@ from service.store.models.base import (
     new_address_token,
     new_public_id,
 )
-from service.store.models.desk import DeskSnapshot
+from service.store.models.desk import DeskSnapshot, HealthProbe
 from service.store.models.inbox import (
     CrisisReplyState,
     InboundCategory,
@@ -52,6 +52,7 @@ __all__ = [
     "DeskSnapshot",
     "Enrollment",
     "EnrollmentStatus",
+    "HealthProbe",
     "InboundCategory",
     "InboundMessage",
     "InboundStatus",

@@ -1,4 +1,5 @@
-"""What the desk keeps for itself: the snapshot of its costly figures."""
+"""What the desk and its health check keep for themselves: the snapshot of the costly
+figures, and the row every /healthz probe writes."""
 
 from __future__ import annotations
 
@@ -26,3 +27,12 @@ class DeskSnapshot(Base):
     seconds: Mapped[float] = mapped_column(Float)
     #: JSON: {"funnel": [[label, count], ...], "per_day": [[date, count], ...]}
     data: Mapped[str] = mapped_column(Text)
+
+
+class HealthProbe(Base):
+    """One row, written by every ``/healthz``: reads alone would call a full disk healthy."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    written_at: Mapped[datetime]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from emails.discretion import Discretion, subject_problem
 from emails.step import CourseError, Step, load_step, read_text
 
 __all__ = ["Course", "CourseError", "Step", "default_course", "load_course", "load_step"]
@@ -33,7 +34,7 @@ COURSE_KEYS = {
     "timezone",
     "language",
     "weekends",
-    "discreet_sender",
+    "discreet",
     "steps",
     "post",
     "contact",
@@ -43,6 +44,8 @@ STEP_KEYS = {"file", "delay_days"}
 POST_KEYS = {"title", "url"}
 #: ``[contact]``: the author's details, the shipped defaults for THERAPIST_NAME/EMAIL/PHONE.
 CONTACT_KEYS = {"name", "email", "phone", "country_code"}
+#: ``[discreet]``: what a discreet reader's inbox shows instead (``emails.discretion``).
+DISCREET_KEYS = {"sender", "subject", "preview", "words"}
 #: A language tag (BCP 47) for ``<html lang>``: "en", "en-GB", "pt-BR"...
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 #: A country calling code for the phone's tap-to-call link: "+1", "+44"...
@@ -69,9 +72,9 @@ class Course:
     language: str = "en"
     #: whether emails may arrive on Saturdays and Sundays
     weekends: bool = True
-    #: the sender's name for a reader who asked for discretion ("L. Miller"); empty: the
-    #: author's initial and last name
-    discreet_sender: str = ""
+    #: what a reader who asked for discretion sees instead of the course (its words
+    #: include every word of the title)
+    discreet: Discretion = field(default_factory=Discretion)
     #: the post the course names (``{{ forgiveness_post }}``) and where it is read
     post_title: str = ""
     post_url: str = ""
@@ -90,6 +93,18 @@ class Course:
     def step(self, index: int) -> Step:
         return self.steps[index]
 
+    def email_name(self, index: int | None) -> str:
+        """How the desk and the command line call an email: "The confirmation", "The
+        welcome", "Step 1" ... "Step 6", "The closing" (one word for each, everywhere)."""
+        if index is None:
+            return "The confirmation"
+        lessons = [step.index for step in self.lesson_steps]
+        if index in lessons:
+            return f"Step {lessons.index(index) + 1}"
+        if index == 0:
+            return "The welcome"
+        return "The closing" if index == len(self.steps) - 1 else f"Email {index + 1}"
+
 
 def load_course(folder: Path) -> Course:
     """Read and check a course folder; raise ``CourseError`` naming the file and line."""
@@ -105,14 +120,8 @@ def load_course(folder: Path) -> Course:
     post = checker.table(data, "post", POST_KEYS)
     contact = checker.table(data, "contact", CONTACT_KEYS)
     steps = _load_steps(folder, checker, data["steps"])
-    title = str(facts["title"]).lower()
-    for step in steps:
-        for header, text in (
-            ("Discreet-Subject", step.discreet_subject),
-            ("Discreet-Preview", step.discreet_preview),
-        ):
-            if title in text.lower():
-                raise CourseError(step.path, 1, f"{header} names the course: it must not")
+    discreet = checker.discretion(data.get("discreet", {})).with_title(str(facts["title"]))
+    _check_discreet_lines(steps, discreet, checker)
     code = contact.get("country_code", "")
     if code and not _COUNTRY_CODE.match(code):
         raise checker.fail(
@@ -127,6 +136,7 @@ def load_course(folder: Path) -> Course:
     return Course(
         path=folder,
         steps=steps,
+        discreet=discreet,
         post_title=post.get("title", ""),
         post_url=post.get("url", ""),
         contact_name=contact.get("name", ""),
@@ -220,7 +230,6 @@ class _Checker:
             "timezone": timezone,
             "language": language,
             "weekends": weekends,
-            "discreet_sender": self.line("discreet_sender", data.get("discreet_sender", "")),
         }
 
     def line(self, key: str, value: object, *, section: str = "") -> str:
@@ -243,6 +252,72 @@ class _Checker:
         if email and (email.count("@") != 1 or " " in email or email.endswith("@")):
             raise self.fail("email", f"{email!r} is not an email address", section=section)
         return values
+
+    def discretion(self, table: object) -> Discretion:
+        """``[discreet]``: the sender, subject pattern and preview, and the words to avoid."""
+        section = "[discreet]"
+        if not isinstance(table, dict):
+            raise self.fail("discreet", "discreet must be a [discreet] table")
+        self.known_keys(table, DISCREET_KEYS, where=f"{section}: ", section=section)
+        texts = {k: self.line(k, v, section=section) for k, v in table.items() if k != "words"}
+        problem = subject_problem(texts.get("subject", Discretion.subject))
+        if problem:
+            raise self.fail("subject", problem, section=section)
+        words = table.get("words", [])
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise self.fail("words", "words is a list of words in quotes", section=section)
+        defaults = Discretion()
+        return Discretion(
+            sender=texts.get("sender") or defaults.sender,
+            subject=texts.get("subject") or defaults.subject,
+            preview=texts.get("preview") or defaults.preview,
+            words=tuple(w.strip().lower() for w in words),
+        )
+
+
+#: What the confirmation email (``system/confirm.md``) may name.
+CONFIRM_PLACEHOLDERS = frozenset({"first_name", "course_title", "author", "therapist_name"})
+
+
+@cache
+def confirmation_step() -> Step:
+    return load_step(SYSTEM_DIR / "confirm.md", placeholders=CONFIRM_PLACEHOLDERS)
+
+
+@cache
+def already_step() -> Step:
+    """The note to a reader already on the course who signed up again."""
+    return load_step(SYSTEM_DIR / "already.md", placeholders=CONFIRM_PLACEHOLDERS)
+
+
+def _check_discreet_lines(steps: tuple[Step, ...], discreet: Discretion, checker: _Checker) -> None:
+    """No discreet line may hold the course's title or one of its forbidden words (the
+    confirmation email's included: it is the first a discreet reader gets)."""
+    count = len(steps)
+    for key, text in (
+        ("sender", discreet.sender),
+        ("subject", discreet.subject_for(1, count)),
+        ("preview", discreet.preview),
+    ):
+        word = discreet.named_in(text)
+        if word:
+            # a line of the file's own, else the words that rule out the default wording
+            line = checker.line_of(key, section="[discreet]") or checker.line_of(
+                "words", section="[discreet]"
+            )
+            raise CourseError(checker.path, line, f"{key} {text!r} holds {word!r}: it must not")
+    for step in (*steps, confirmation_step(), already_step()):
+        for header, text in (
+            ("Discreet-Subject", step.discreet_subject),
+            ("Discreet-Preview", step.discreet_preview),
+        ):
+            word = discreet.named_in(text)
+            if word:
+                lines = read_text(step.path).splitlines()
+                line = next(
+                    (n for n, s in enumerate(lines, 1) if s.lower().startswith(header.lower())), 1
+                )
+                raise CourseError(step.path, line, f"{header} holds {word!r}: it must not")
 
 
 def _whole(value: object) -> TypeGuard[int]:

@@ -12,8 +12,8 @@ from email.utils import format_datetime
 from emails import headers
 from emails.render import Rendered, Renderer
 
-#: A discreet reader's List-Id: a list of letters, nothing more.
-DISCREET_LIST = "Letters"
+#: A discreet reader's List-Id: a list of notes, nothing more.
+DISCREET_LIST = "Notes"
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,27 @@ def confirmation_parts(
     return rendered, _envelope(renderer, routing)
 
 
+def already_parts(
+    renderer: Renderer, routing: Routing, *, preferences_url: str, unsubscribe_url: str
+) -> tuple[Rendered, Envelope]:
+    """The note to a reader already on the course who signed up again: transactional, like
+    the confirmation (no list headers), with their preferences link."""
+    rendered = renderer.render_already(
+        first_name=routing.first_name,
+        preferences_url=preferences_url,
+        unsubscribe_url=unsubscribe_url,
+        discreet=routing.discreet,
+    )
+    return rendered, _envelope(renderer, routing)
+
+
 def _envelope(renderer: Renderer, routing: Routing) -> Envelope:
     sender = renderer.discreet_sender if routing.discreet else renderer.sender_name
     if routing.reply_address is not None:
         reply_to = (sender, routing.reply_address)
-    else:
+    else:  # replies go straight to the therapist, under the name the reader's inbox shows
         contact = renderer.contact
-        reply_to = (contact.therapist_name, contact.therapist_email)
+        reply_to = (sender if routing.discreet else contact.therapist_name, contact.therapist_email)
     return Envelope(
         from_name=sender,
         from_address=routing.from_address,

@@ -17,14 +17,10 @@ import markdown
 import mjml
 from markupsafe import Markup, escape
 
-from emails.course import SYSTEM_DIR, Course, Step, load_step
+from emails.course import Course, Step, already_step, confirmation_step
 
 LAYOUT_MJML = Path(__file__).with_name("layout.mjml")
 LAYOUT_TEXT = Path(__file__).with_name("layout.txt")
-#: A discreet email's subject and preview line when its file gives none.
-DISCREET_SUBJECT = "A letter for you"
-DISCREET_PREVIEW = "A few quiet minutes, whenever suits you."
-CONFIRM_PLACEHOLDERS = frozenset({"first_name", "course_title", "author", "therapist_name"})
 
 
 @dataclass(frozen=True)
@@ -54,11 +50,6 @@ class Rendered:
 def compiled_layout() -> str:
     """The shared layout as HTML with Jinja placeholders: MJML runs once per process."""
     return str(mjml.mjml2html(LAYOUT_MJML.read_text(encoding="utf-8")))
-
-
-@cache
-def confirmation_step() -> Step:
-    return load_step(SYSTEM_DIR / "confirm.md", placeholders=CONFIRM_PLACEHOLDERS)
 
 
 #: A short line ending in a comma with text right below it: a sign-off ("Warmly,") whose
@@ -147,7 +138,7 @@ class Renderer:
 
     @property
     def discreet_sender(self) -> str:
-        return discreet_sender(self.course, self.author)
+        return self.course.discreet.sender
 
     def render_step(
         self,
@@ -160,7 +151,9 @@ class Renderer:
     ) -> Rendered:
         step = self.course.step(index)
         reason = (
-            f"You are receiving this because you signed up for {self.course.title}, "
+            "You are receiving these notes because you asked for them."
+            if discreet
+            else f"You are receiving this because you signed up for {self.course.title}, "
             f"an email course by {self.author}."
         )
         lessons = self.course.lesson_steps
@@ -188,11 +181,35 @@ class Renderer:
             first_name=first_name,
             unsubscribe_url="",
             footer_reason=(
-                f"You are receiving this because this address was entered on the sign-up form "
-                f"for {self.course.title}."
+                "You are receiving this because this address was entered on a sign-up form."
+                if discreet
+                else "You are receiving this because this address was entered on the sign-up "
+                f"form for {self.course.title}."
             ),
             button_url=confirm_url,
             button_label="Yes, start the course",
+        )
+
+    def render_already(
+        self,
+        *,
+        first_name: str | None,
+        preferences_url: str,
+        unsubscribe_url: str,
+        discreet: bool = False,
+    ) -> Rendered:
+        """The note to a reader already on the course who signed up again."""
+        return self._render(
+            "already",
+            already_step(),
+            discreet=discreet,
+            first_name=first_name,
+            unsubscribe_url=unsubscribe_url,
+            footer_reason=(
+                "You are receiving this because this address was entered on a sign-up form."
+            ),
+            button_url=preferences_url,
+            button_label="Open my preferences",
         )
 
     def subject(self, index: int | None, *, first_name: str | None) -> str:
@@ -221,16 +238,21 @@ class Renderer:
     def _render(
         self, key: str, step: Step, *, discreet: bool = False, **values: object
     ) -> Rendered:
+        masthead = self.course.title
         if discreet:  # nothing in the inbox says what this is: subject, preview, masthead
             key += ":discreet"
+            plan = self.course.discreet
+            number = step.index + 1 if key.startswith("step-") else 0
             step = replace(
                 step,
-                subject=step.discreet_subject or DISCREET_SUBJECT,
-                preview=step.discreet_preview or DISCREET_PREVIEW,
+                subject=step.discreet_subject or plan.subject_for(number, len(self.course.steps)),
+                preview=step.discreet_preview or plan.preview,
             )
-            values["course_title"] = ""
+            masthead = plan.sender
         subject_t, html_t, text_t = self._templates(key, step)
         base = {
+            "masthead": masthead,
+            "discreet": discreet,
             "course_title": self.course.title,
             "author": self.author,
             "therapist_name": self.contact.therapist_name,
@@ -299,15 +321,6 @@ class Renderer:
             "therapist_email": c.therapist_email,
             "therapist_phone": c.therapist_phone,
         }
-
-
-def discreet_sender(course: Course, author: str) -> str:
-    """The sender's name for a reader who asked for discretion: the course's, or the
-    author's initial and last name ("L. Miller")."""
-    if course.discreet_sender:
-        return course.discreet_sender
-    *first, last = author.split() or [""]
-    return f"{first[0][0]}. {last}" if first and last else last or "A friend"
 
 
 def tel_number(phone: str, country_code: str) -> str:

@@ -38,6 +38,7 @@ class Settings:
     THERAPIST_NAME: str
     THERAPIST_EMAIL: str
     THERAPIST_PHONE: str
+    THERAPIST_TIMEZONE: str
     POSTAL_ADDRESS: str
     BLOG_URL: str
     FORGIVENESS_POST_URL: str

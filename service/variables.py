@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from emails.course import is_time_zone
+
 
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the variable."""
@@ -46,6 +48,12 @@ def _positive_float(name: str, raw: str) -> float:
 def _line(name: str, value: str) -> str:
     if any(ch in value for ch in "\r\n\0"):
         raise ConfigError(f"{name} must be a single line of text")
+    return value
+
+
+def _optional_zone(name: str, value: str) -> str:
+    if value and not is_time_zone(value):
+        raise ConfigError(f"{name} must be a time zone such as America/New_York; got {value!r}")
     return value
 
 
@@ -235,6 +243,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("THERAPIST_NAME", "", _line),
     Variable("THERAPIST_EMAIL", "", _optional_address),
     Variable("THERAPIST_PHONE", "", _line),
+    # the time zone the desk shows times in; empty: the course's
+    Variable("THERAPIST_TIMEZONE", "", _optional_zone),
     Variable("POSTAL_ADDRESS", "", _text),
     Variable("BLOG_URL", "", _optional_url),
     # empty means the course's own (its course.toml [post] url)

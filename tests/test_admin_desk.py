@@ -139,7 +139,7 @@ def test_readers_are_found_by_address_or_name_and_paged_newest_first(
     assert desk.get("/admin/readers?state=sleeping").status_code == 400
     assert desk.get("/admin/readers?before=abc").status_code == 400
     at_step = desk.get("/admin/readers?step=0&state=active").get_data(as_text=True)
-    assert "Welcome next" in at_step
+    assert "The welcome next" in at_step
 
 
 def test_replies_are_listed_read_whole_and_downloaded_as_they_came(
@@ -209,14 +209,18 @@ def test_a_readers_timeline_tells_their_course_in_order(
     page = desk.get(found.group(1)).get_data(as_text=True)
     order = [
         "Signed up",
-        "The confirmation email",
+        "The confirmation",
         "Confirmed their address",
         "The welcome",
         "Replied",
     ]
     positions = [page.index(what) for what in order]
     assert positions == sorted(positions), page
-    assert "This helped." in page and "sent;" in page and "form " in page
+    assert "This helped." in page and "Sent · “Welcome" in page and "form " in page
+    # the technical detail is one click away, never in the sentence read first
+    assert "<summary>Details</summary><p>sent; Message-ID" in page
+    times = re.findall(r"<time[^>]*>([^<]+)</time>", page)
+    assert times and all(t.endswith(("PST", "PDT")) for t in times)  # the therapist's time
     assert desk.get("/admin/readers/no-such-reader").status_code == 404
 
 

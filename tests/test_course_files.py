@@ -269,9 +269,19 @@ STEPS = '[[steps]]\nfile = "a.md"\ndelay_days = 0\n'
         ('[post]\ntitle = "P"\nurl = "ftp://x"\n', GOOD_STEP, 11, "url must be a web address"),
         ("[post]\ntitle = 3\n", GOOD_STEP, 10, "title must be a line of text"),
         ("", "Subject: S\n\nRead {{ forgiveness_post }}.\n", 6, "give its title under [post]"),
+        (
+            '[discreet]\nsender = "Trust notes"\nwords = ["trust"]\n',
+            GOOD_STEP,
+            10,
+            "sender 'Trust notes' holds 'trust'",
+        ),
+        ('[discreet]\nwords = ["notes"]\n', GOOD_STEP, 10, "sender 'Weekly notes' holds"),
+        ('[discreet]\nsubject = "Notes {n}"\n', GOOD_STEP, 10, "not {n}"),
+        ('[discreet]\nsubject = "Notes {number"\n', GOOD_STEP, 10, "unclosed"),
+        ('[discreet]\nwords = "trust"\n', GOOD_STEP, 10, "words is a list"),
     ],
 )
-def test_post_and_contact_tables_are_checked(
+def test_post_contact_and_discreet_tables_are_checked(
     tmp_path: Path, extra: str, step: str, line: int, words: str
 ) -> None:
     folder = _course(tmp_path, GOOD_TOML + STEPS + extra, {"a.md": step})
@@ -302,3 +312,19 @@ def test_the_course_files_contact_reaches_the_emails_unless_settings_override_it
         .text
     )
     assert "Write to Sam Ortiz at robin@example.test." in text
+
+
+def test_a_discreet_line_that_names_the_course_or_its_subject_is_refused_by_line(
+    tmp_path: Path,
+) -> None:
+    words = '[discreet]\nwords = ["betray"]\n'
+    step = "Subject: S\nPreview: P\nDiscreet-Subject: Your betrayal notes\n\nBody.\n"
+    folder = _course(tmp_path, GOOD_TOML + STEPS + words, {"a.md": step})
+    with pytest.raises(CourseError, match=r"a\.md:3: Discreet-Subject holds 'betray'"):
+        load_course(folder)
+
+
+def test_the_shipped_course_keeps_every_discreet_line_clear_of_its_subject() -> None:
+    plan = COURSE.discreet
+    assert {"trust", "rebuilding", "broken", "betray", "forgiv"} <= set(plan.words)
+    assert plan.sender == "Weekly notes" and plan.subject_for(3, 8) == "Notes, 3 of 8"

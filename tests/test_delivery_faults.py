@@ -107,7 +107,7 @@ def test_smtp_5xx_fails_at_once_and_suppresses_the_address(
             now=rt.clock.now(),
             mail_domain="example.test",
         )
-        assert not result.confirmation_queued
+        assert result.queued is None
 
 
 def test_connection_lost_after_the_final_dot_is_ambiguous_and_not_resent(

@@ -58,13 +58,14 @@ def test_the_schedule_follows_the_readers_clock_across_daylight_saving(
     assert all(t == f"{default_course().send_hour:02d}:00" for t, _ in hours), hours
     # the change is on Sunday 14 March 2027: the step before it in PST, the rest in PDT
     assert [zone for _, zone in hours] == ["PST"] + ["PDT"] * (len(hours) - 1)
-    utc = [u for *_, u in rows[2:]]
-    assert utc[0].endswith("16:00") and all(u.endswith("15:00") for u in utc[1:]), utc
+    # the therapist's own column, in THERAPIST_TIMEZONE (the course's, Los Angeles, here)
+    theirs = [u for *_, u in rows[2:]]
+    assert all(u.endswith(("08:00 PST", "08:00 PDT")) for u in theirs), theirs
     # Kolkata has no daylight saving and a half-hour offset
     page = desk.get("/admin/course?zone=Asia/Kolkata&signed_up=2027-03-12T21:30").get_data(
         as_text=True
     )
-    assert "IST" in page and "02:30" in page
+    assert "IST" in page and "19:30 PDT" in page  # 08:00 in Kolkata is 02:30 UTC
     wrong = desk.get("/admin/course?zone=Mars/Olympus").get_data(as_text=True)
     assert "not a time zone we know" in wrong
     odd = desk.get("/admin/course?signed_up=yesterday").get_data(as_text=True)

@@ -90,7 +90,7 @@ def test_each_health_figure_opens_its_rows(
     assert "amy@example.test" in ambiguous and "the connection dropped" in ambiguous
     assert "due@example.test" not in ambiguous
     due = desk.get("/admin/emails?state=due").get_data(as_text=True)
-    assert "due@example.test" in due and "Email 1" in due
+    assert "due@example.test" in due and "Step 1" in due
     assert "Nothing here needs you" in desk.get("/admin/emails?state=failed_permanent").get_data(
         as_text=True
     )

@@ -199,7 +199,19 @@ def test_signing_up_twice_keeps_one_reader_and_gives_the_same_answer(
         first.headers["Location"],
     )
     work(rt)
-    assert len(smtp_sink.messages_to("sam@example.test")) == 2  # nothing new for an active one
+    # the page said "we've sent you an email": a reader already on the course gets a note
+    # with their preferences link, at most one a day, whoever typed the address
+    [*_, note] = smtp_sink.messages_to("sam@example.test")
+    assert str(note["Subject"]) == "You’re already on Rebuilding Broken Trust"
+    assert "/preferences/" in note.get_body(("plain",)).get_content()
+    assert "List-Unsubscribe" not in note  # transactional, like the confirmation
+    sign_up(client)
+    work(rt)
+    assert len(smtp_sink.messages_to("sam@example.test")) == 3
+    rt.clock.advance(timedelta(days=1, minutes=1))
+    sign_up(client)
+    work(rt)
+    assert len(smtp_sink.messages_to("sam@example.test")) == 4
     assert len(readers(rt)) == 1
 
 

@@ -88,7 +88,7 @@ def test_the_reader_chooses_their_hour_and_discretion(
     assert "Discreet mode is <strong>on</strong>" in page
     run_course(rt, days=20)
     later = smtp_sink.messages_to("hana@example.test")[1:]
-    assert later and all(parseaddr(str(m["From"]))[0] == "L. Miller" for m in later)
+    assert later and all(parseaddr(str(m["From"]))[0] == "Weekly notes" for m in later)
     with rt.database.session() as session:
         hours = {
             d.astimezone(ZoneInfo("Asia/Kolkata")).hour

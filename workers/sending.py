@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from emails import wire
 from emails.course import default_course
-from emails.message import Routing, build_message, confirmation_parts, course_parts
+from emails.message import Routing, already_parts, build_message, confirmation_parts, course_parts
 from service.outbox import batch, claims, outcomes, sent
 from service.outbox.links import for_delivery
 from service.readers.lifecycle import is_suppressed
@@ -291,6 +291,14 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
         assert links.confirm_url is not None
         renderer = rt.renderer(default_course())
         parts = confirmation_parts(renderer, routing, confirm_url=links.confirm_url)
+    elif delivery.kind == DeliveryKind.ALREADY:
+        assert links.unsubscribe_url is not None
+        parts = already_parts(
+            rt.renderer(default_course()),
+            routing,
+            preferences_url=links.preferences_url,
+            unsubscribe_url=links.unsubscribe_url,
+        )
     else:
         assert delivery.enrollment is not None and delivery.step is not None
         assert links.unsubscribe_url is not None

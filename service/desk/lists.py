@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from service.desk import search
+from service.desk import search, words
 from service.store.models import (
     Delivery,
     DeliveryStatus,
@@ -43,6 +43,9 @@ class ReaderRow:
     next_step: int | None
     course_status: str | None
     created_at: datetime
+    #: what the desk shows: plain words, never an erased reader's stand-in address
+    shown_address: str = ""
+    state_words: str = ""
 
 
 #: A reader's latest enrollment (one who left and came back has more than one).
@@ -89,6 +92,8 @@ def find_readers(
             next_step,
             course.value if course else None,
             s.created_at,
+            words.address(s),
+            words.reader_state(s, course),
         )
         for s, next_step, course in found[:PAGE]
     ]
@@ -148,7 +153,7 @@ def find_replies(
 LISTS = {
     "ambiguous": "Emails that may not have arrived",
     "failed_permanent": "Emails that could not be sent",
-    "stale": "Emails held too long by a stopped worker",
+    "stale": "Emails taking longer than they should to go out",
     "due": "Emails due in the next 24 hours",
 }
 
@@ -158,18 +163,14 @@ class EmailRow:
     id: int
     public_id: str
     email: str
-    what: str
+    #: which email: a course step (0 = the welcome), or None (the confirmation or a note)
+    step: int | None
     when: datetime | None
+    #: a delivery's state, or "due" for an email not yet made
     state: str
+    #: the technical detail (the server's answer), for the desk to keep one click away
     reason: str
-
-
-def _name(step: int | None) -> str:
-    return (
-        "The confirmation email"
-        if step is None
-        else ("The welcome" if step == 0 else f"Email {step}")
-    )
+    erased: bool = False
 
 
 def find_emails(
@@ -178,7 +179,7 @@ def find_emails(
     if state == "due":
         return _due(session, now=now, before=before)
     query = (
-        select(Delivery, Reader.public_id, Reader.email)
+        select(Delivery, Reader.public_id, Reader.email, Reader.erased_at)
         .join(Reader, Reader.id == Delivery.reader_id)
         .order_by(Delivery.id.desc())
         .limit(PAGE + 1)
@@ -198,12 +199,13 @@ def find_emails(
             d.id,
             public_id,
             email,
-            _name(d.step),
+            d.step,
             d.sent_at or d.claimed_at,
             d.status.value,
             d.last_error or "",
+            erased is not None,
         )
-        for d, public_id, email in found[:PAGE]
+        for d, public_id, email, erased in found[:PAGE]
     ]
     return rows, next_page(found)
 
@@ -225,7 +227,7 @@ def _due(
         query = query.where(Enrollment.id < before)
     found = session.execute(query).all()
     rows = [
-        EmailRow(e.id, public_id, email, _name(e.next_step), e.next_send_at, "due", "")
+        EmailRow(e.id, public_id, email, e.next_step, e.next_send_at, "due", "")
         for e, public_id, email in found[:PAGE]
     ]
     return rows, next_page(found)

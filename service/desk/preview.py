@@ -12,9 +12,9 @@ from datetime import datetime
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
-from emails.course import Course
+from emails.course import Course, confirmation_step
 from emails.message import Envelope, Routing, build_message, confirmation_parts, course_parts
-from emails.render import Rendered, Renderer, confirmation_step
+from emails.render import Rendered, Renderer
 from service.schedule import next_due
 from service.settings import Settings
 

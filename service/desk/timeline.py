@@ -10,6 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emails.course import Course
+from service.desk.words import email_state
 from service.outbox.resend import may_resend
 from service.readers.history import HOW
 from service.store.models import (
@@ -27,6 +29,7 @@ EVENT_WORDS = {
     "paused": "Course paused",
     "resumed": "Course resumed",
     "next_now": "Next email brought forward",
+    "already_reminded": "Signed up again: sent a note with their preferences link",
     "resent": "An email sent again",
     "unsubscribed": "Unsubscribed for them",
     "erased": "Their data was erased",
@@ -46,29 +49,36 @@ class Event:
     detail: str = ""
     #: a link inside the desk (a reply), if any
     reply_id: int | None = None
+    #: the technical detail (a Message-ID, the server's answer), shown one click away
+    more: str = ""
     #: the order of events stamped with the same moment (a test clock, a fast course)
     rank: int = 0
     #: an email that may be sent again on purpose: its delivery id
     resend_id: int | None = None
 
 
-def _email_event(d: Delivery, reader: Reader) -> Event:
-    name = (
-        "The confirmation email"
-        if d.kind == DeliveryKind.CONFIRMATION
-        else ("The welcome" if d.step == 0 else f"Email {d.step}")
-    )
-    reason = f" ({d.last_error})" if d.last_error else ""
+def _email_event(d: Delivery, reader: Reader, course: Course) -> Event:
+    name = course.email_name(d.step) if d.kind == DeliveryKind.STEP else _kind_name(d.kind)
+    subject = f" · “{course.step(d.step).subject}”" if d.step is not None else ""
+    more = f"{d.status.value}: {d.last_error}; " if d.last_error else f"{d.status.value}; "
     return Event(
         d.sent_at or d.created_at,
         name,
-        f"{d.status.value}{reason}; {d.message_id}",
+        email_state(d.status) + subject,
         rank=1 if d.kind == DeliveryKind.CONFIRMATION else 3 + (d.step or 0),
         resend_id=d.id if may_resend(d, reader) else None,
+        more=more + f"Message-ID {d.message_id}",
     )
 
 
-def timeline(session: Session, public_id: str) -> tuple[Reader, list[Event]] | None:
+def _kind_name(kind: DeliveryKind) -> str:
+    return {
+        DeliveryKind.CONFIRMATION: "The confirmation",
+        DeliveryKind.ALREADY: "A note with their preferences link",
+    }.get(kind, kind.value)
+
+
+def timeline(session: Session, public_id: str, course: Course) -> tuple[Reader, list[Event]] | None:
     """The reader and their events, oldest first; None if there is no such reader."""
     reader = session.scalar(select(Reader).where(Reader.public_id == public_id))
     if reader is None:
@@ -84,7 +94,7 @@ def timeline(session: Session, public_id: str) -> tuple[Reader, list[Event]] | N
     if reader.confirmed_at:
         events.append(Event(reader.confirmed_at, "Confirmed their address", rank=2))
     deliveries = session.scalars(select(Delivery).where(Delivery.reader_id == reader.id))
-    events.extend(_email_event(d, reader) for d in deliveries)
+    events.extend(_email_event(d, reader, course) for d in deliveries)
     for m in session.scalars(
         select(InboundMessage).where(
             InboundMessage.reader_id == reader.id,
@@ -92,15 +102,16 @@ def timeline(session: Session, public_id: str) -> tuple[Reader, list[Event]] | N
         )
     ):
         flag = "URGENT · " if m.urgent else ""
-        handled = ", handled" if m.handled_at else ""
+        handled = ", you marked it handled" if m.handled_at else ""
         text = (m.reply_text or "")[:200]
         events.append(
             Event(
                 m.received_at,
                 f"{flag}Replied",
-                f"“{text}” (forward: {m.status.value}{handled})",
+                f"“{text}”{handled}",
                 m.id,
                 rank=100,
+                more=f"forward: {m.status.value}" + (f" ({m.last_error})" if m.last_error else ""),
             )
         )
     kinds = set()

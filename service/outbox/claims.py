@@ -55,6 +55,7 @@ BACKOFF = (
 class Claimed:
     """Ids moved to ``claimed`` by one tick, ready to enqueue, by kind."""
 
+    #: the transactional ones: confirmations and notes a reader just asked for
     confirmations: list[int]
     steps: list[int]
 
@@ -180,7 +181,8 @@ def claim_ready(
     confirmations: list[int] = []
     steps: list[int] = []
     for delivery_id, kind in sorted(rows):
-        (confirmations if kind == DeliveryKind.CONFIRMATION else steps).append(delivery_id)
+        # a person waiting (a confirmation, a note they just asked for) goes first
+        (steps if kind == DeliveryKind.STEP else confirmations).append(delivery_id)
     return Claimed(confirmations=confirmations, steps=steps)
 
 

@@ -28,7 +28,7 @@ class Links:
     unsubscribe_url: str | None = None
     #: the ``unsubscribe+TOKEN`` address for List-Unsubscribe's mailto (tracked mode only)
     unsubscribe_address: str | None = None
-    #: the reader's own preferences page (course emails only)
+    #: the reader's own preferences page (course emails and the "already" note)
     preferences_url: str = ""
 
 

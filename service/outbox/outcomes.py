@@ -36,6 +36,8 @@ def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
         return None
     if reader.status != ReaderStatus.ACTIVE:
         return f"the reader is {reader.status.value}"
+    if delivery.kind == DeliveryKind.ALREADY:
+        return None
     enrollment = delivery.enrollment
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:
         return "enrollment is no longer active"

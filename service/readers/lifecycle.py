@@ -6,7 +6,7 @@ Plain functions over a session: blueprints, jobs and the CLI are thin shells aro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from sqlalchemy import func, select, update
@@ -39,10 +39,11 @@ UNSENT = (
 @dataclass(frozen=True)
 class SignUpResult:
     reader: Reader
-    #: a confirmation email was put in the outbox by this call
-    confirmation_queued: bool
+    #: what this call put in the outbox: a confirmation, a note for a reader already on the
+    #: course, or nothing
+    queued: DeliveryKind | None
     #: that email's delivery, already claimed to be handed to a worker now (``claim=True``)
-    claimed_confirmation: Delivery | None = None
+    claimed_email: Delivery | None = None
 
 
 def find_by_email(session: Session, email: str) -> Reader | None:
@@ -94,21 +95,46 @@ def sign_up(
     if discreet:
         _keep_discreet(session, reader, now=now)
     if not new and reader.status == ReaderStatus.ACTIVE:
-        return SignUpResult(reader, confirmation_queued=False)
+        return _already(session, reader, now=now, mail_domain=mail_domain, claim=claim)
     if not new:
         reader.status = ReaderStatus.PENDING
         reader.first_name = first_name or reader.first_name
         reader.timezone = timezone
     if is_suppressed(session, email):
-        return SignUpResult(reader, confirmation_queued=False)
+        return SignUpResult(reader, queued=None)
     # (a reader new this moment has nothing in flight)
     if not new and _confirmation_in_flight(session, reader):
-        return SignUpResult(reader, confirmation_queued=False)
+        return SignUpResult(reader, queued=None)
     delivery = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
     session.add(delivery)
     return SignUpResult(
-        reader, confirmation_queued=True, claimed_confirmation=delivery if claim else None
+        reader, queued=DeliveryKind.CONFIRMATION, claimed_email=delivery if claim else None
     )
+
+
+#: A reader taking the course who signs up again gets at most one note a day saying so.
+ALREADY_EVERY = timedelta(days=1)
+
+
+def _already(
+    session: Session, reader: Reader, *, now: datetime, mail_domain: str, claim: bool
+) -> SignUpResult:
+    """They are on the course already: the page says "we've sent you an email" whoever
+    typed the address, so a short note goes with their preferences link (never more than
+    one a day, so a stranger cannot fill their inbox)."""
+    recent = session.scalar(
+        select(Delivery.id).where(
+            Delivery.reader_id == reader.id,
+            Delivery.kind == DeliveryKind.ALREADY,
+            Delivery.created_at > now - ALREADY_EVERY,
+        )
+    )
+    if recent is not None or is_suppressed(session, reader.email):
+        return SignUpResult(reader, queued=None)
+    note = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
+    note.kind = DeliveryKind.ALREADY
+    session.add(note)
+    return SignUpResult(reader, queued=DeliveryKind.ALREADY, claimed_email=note if claim else None)
 
 
 def _confirmation_in_flight(session: Session, reader: Reader) -> bool:

@@ -91,7 +91,7 @@ def resend() -> ResponseReturnValue:
             now=ctx.clock.now(),
             mail_domain=ctx.settings.mail_domain,
         )
-    if result.confirmation_queued:
+    if result.queued:
         send_confirmation_soon(reader.id)
     return render_template("check_inbox.html", fresh_link=True)
 

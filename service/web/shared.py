@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from emails.course import Course, default_course
-from emails.render import discreet_sender
 from service.context import Context
 from service.outbox.handoff import send_confirmation_now
 
@@ -35,7 +34,8 @@ def init_context(app: Flask) -> None:
             "course": loaded,
             "author": author,
             "send_time": send_time_phrase(loaded.send_hour),
-            "discreet_sender": discreet_sender(loaded, author),
+            "discreet_sender": loaded.discreet.sender,
+            "discreet_example": loaded.discreet.subject_for(3, len(loaded.steps)),
         }
 
 

@@ -134,7 +134,7 @@ def accept(form: SignupForm, form_version: str) -> None:
             consent_text=consent_text(),
         )
         session.flush()
-        claimed = result.claimed_confirmation.id if result.claimed_confirmation else None
+        claimed = result.claimed_email.id if result.claimed_email else None
     if claimed is not None:
         # a worker sends it now; if Redis is away it goes back to the outbox for the tick
         enqueue_or_release(ctx, QUEUE_TRANSACTIONAL, [claimed])

@@ -23,6 +23,7 @@ def sign_up(email: str, name: str | None, zone: str | None, confirm: bool) -> No
 
     from emails.course import is_time_zone
     from service.readers import lifecycle
+    from service.store.models import DeliveryKind
     from workers.runtime import current
 
     settings = settings_or_exit()
@@ -53,8 +54,10 @@ def sign_up(email: str, name: str | None, zone: str | None, confirm: bool) -> No
             lifecycle.confirm(session, result.reader, course=loaded, now=now, how="cli")
     if confirm:
         click.echo(f"{email} is enrolled; the welcome email goes out on the next tick.")
-    elif result.confirmation_queued:
+    elif result.queued == DeliveryKind.CONFIRMATION:
         click.echo(f"{email} is signed up; a confirmation email goes out on the next tick.")
+    elif result.queued == DeliveryKind.ALREADY:
+        click.echo(f"{email} is already taking the course; a note with their link goes out.")
     else:
         click.echo(f"{email} was already signed up; nothing new to send.")
 

@@ -38,6 +38,9 @@ UNDER_WAY = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 class DeliveryKind(StrEnum):
     CONFIRMATION = "confirmation"
     STEP = "step"
+    #: a reader already taking the course signed up again: a short note with their
+    #: preferences link (what the page promised: "we've sent you an email")
+    ALREADY = "already"
 
 
 class DeliveryStatus(StrEnum):

@@ -12,7 +12,12 @@ renders. Registering the blueprint here puts every one of its pages behind the g
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, Flask
+
+from service import spoken
+from service.desk import words
 
 bp = Blueprint("desk", __name__, url_prefix="/admin")
 
@@ -22,3 +27,34 @@ def init_app(app: Flask) -> None:
     from service.web.desk import actions, course, lists, overview, signin  # noqa: F401
 
     app.register_blueprint(bp)
+
+
+@bp.app_template_filter("desk_time")
+def desk_time(moment: datetime | None) -> str:
+    """A time as the desk shows it: in the therapist's own zone (THERAPIST_TIMEZONE)."""
+    return spoken.on_the_desk(moment, therapist_zone())
+
+
+def therapist_zone() -> str:
+    from service.web.shared import context, course
+
+    return context().settings.THERAPIST_TIMEZONE or course().timezone
+
+
+@bp.context_processor
+def _words() -> dict[str, object]:
+    return {
+        "reader_state": words.reader_state,
+        "reader_address": words.address,
+        "email_state": words.email_state,
+        "reply_state": words.reply_state,
+        "place": spoken.place,
+        "therapist_zone": therapist_zone,
+        "email_name": _email_name,
+    }
+
+
+def _email_name(step: int | None) -> str:
+    from service.web.shared import course
+
+    return course().email_name(step)

@@ -59,7 +59,7 @@ def readers() -> ResponseReturnValue:
 @bp.get("/readers/<public_id>")
 def reader(public_id: str) -> ResponseReturnValue:
     with context().database.session(read_only=True) as session:
-        found = timeline(session, public_id[:64])
+        found = timeline(session, public_id[:64], course())
         if found is None:
             abort(404, description="There is no reader with that link.")
         reader, events = found

@@ -1,8 +1,13 @@
 """The two messages a reply causes: the forward to the therapist, and the crisis reply.
 
-The forward puts what the person wrote first, then a short block of context, and attaches
-the original untouched; ``Reply-To`` is the person, so answering is one click. Both are built
-here from plain values, Message-IDs and thread ids included, so a retry builds the same ids.
+The forward puts what the person wrote first and attaches the context (who, which email,
+since when) as a small note, with the original untouched: ``Reply-To`` is the person, so
+answering is one click, and since a mail program quotes the body but never the attachments,
+her answer never carries the desk's notes back to them. It threads with the person's own
+message, so her answer lands in their conversation. For a reader who asked for discretion
+the forward says so first, and its subject (which her answer will carry) is their own
+neutral one. Both messages are built here from plain values, Message-IDs and thread ids
+included, so a retry builds the same ids.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ class ForwardContext:
     urgent: bool = False
     #: answer with one click: Reply-To is the writer
     writer_reply_to: bool = True
+    #: the reader asked for discretion; ``answer_subject`` is what their inbox should show
+    discreet: bool = False
+    #: the subject the therapist's answer carries ("Re: Notes, 3 of 8"), for a discreet reader
+    answer_subject: str | None = None
+    #: the Message-ID of the reader's own message: the forward (and so her answer) threads
+    #: with it in their inbox
+    their_message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,8 @@ def forward_email(
 
 
 def forward_subject(ctx: ForwardContext) -> str:
+    if ctx.discreet and ctx.answer_subject:
+        return ctx.answer_subject  # her answer carries it to their inbox: nothing else
     who = ctx.writer_name or ctx.writer_address or "Someone"
     what = f'replied to "{ctx.step_subject}"' if ctx.step_subject else "wrote in"
     subject = f"[{ctx.course_title}] {who} {what}"
@@ -108,17 +122,42 @@ def forward_subject(ctx: ForwardContext) -> str:
 
 
 def forward_text(ctx: ForwardContext) -> str:
+    """The body: what they wrote, first (after a word on discretion when they asked for it);
+    the notes about them travel as an attachment, which an answer never quotes."""
     said = ctx.reply_text.strip() or (
         "(There are no new words of their own in this message: the whole of it is attached.)"
     )
-    lines = [said, "", "-- ", "About this reply"]
+    lines: list[str] = []
+    if ctx.discreet:
+        lines += [
+            f"This reader asked for discretion: your reply will reach them as “"
+            f"{forward_subject(ctx)}”. Please leave the course’s name and subject out of what "
+            "you write: someone else may see their inbox.",
+            "",
+        ]
+    if ctx.urgent:
+        lines += ["URGENT: please read this one first.", ""]
+    lines += [
+        said,
+        "",
+        "-- ",
+        "About this reply: see the attached note (it stays out of your answer).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def about_text(ctx: ForwardContext) -> str:
+    """The notes about the writer, for the therapist's eyes only (an attachment)."""
+    lines = ["About this reply", ""]
     if ctx.urgent:
         lines.append("URGENT: please read this one first.")
+    if ctx.discreet:
+        lines.append("They asked for discretion: keep the course out of your answer.")
     if "@" in ctx.writer_address:
         # body text, not a header: the name as they typed it, the address as it is
         who = f"{ctx.writer_name} <{ctx.writer_address}>" if ctx.writer_name else ctx.writer_address
         how = (
-            "Reply to this email to answer them directly."
+            "Reply to the email this came with to answer them directly."
             if ctx.writer_reply_to
             else "Write to that address to answer them."
         )
@@ -135,7 +174,7 @@ def forward_text(ctx: ForwardContext) -> str:
         "Earlier replies from them: " + ("none, this is the first" if count == 0 else str(count))
     )
     lines.extend(f"Note: {note}" for note in ctx.notes)
-    lines.append("Their whole message, as it arrived, is attached.")
+    lines.append("Their whole message, as it arrived, is attached too.")
     return "\n".join(lines) + "\n"
 
 
@@ -153,23 +192,36 @@ def build_forward(
     message.set_raw("Subject", headers.unstructured(forward_subject(ctx), "Subject"))
     message.set_raw("Date", format_datetime(addressing.date))
     message.set_raw("Message-ID", addressing.message_id)
-    if addressing.thread_id:
-        message.set_raw("In-Reply-To", addressing.thread_id)
-        message.set_raw("References", addressing.thread_id)
+    theirs = ctx.their_message_id if _is_message_id(ctx.their_message_id) else None
+    thread = [i for i in (addressing.thread_id, theirs) if i]
+    if thread:
+        # her answer lists these too: it threads with their own message in their inbox
+        message.set_raw("In-Reply-To", thread[-1])
+        message.set_raw("References", " ".join(thread))
     if ctx.urgent:
         message.set_raw("Importance", "high")
         message.set_raw("X-Priority", "1 (Highest)")
     message.set_raw("Auto-Submitted", "auto-generated")
     message.set_content(forward_text(ctx), cte="quoted-printable")
+    message.add_attachment(
+        about_text(ctx), subtype="plain", filename="about-this-reply.txt", cte="quoted-printable"
+    )
     attach_original(message, raw, as_message=attach_as_message)
     return message
+
+
+def _is_message_id(value: str | None) -> bool:
+    if not value or not value.isascii():
+        return False
+    return re.fullmatch(r"<[^<>\s]+>", value) is not None
 
 
 def attach_original(message: EmailMessage, raw: bytes, *, as_message: bool) -> None:
     """The original, untouched: inline-viewable ``message/rfc822`` when it is clean 7-bit
     mail, else a base64 ``application/octet-stream`` file that survives any relay."""
     if as_message and rfc822_safe(raw):
-        message.make_mixed()
+        if not message.is_multipart():
+            message.make_mixed()
         part = EmailMessage()
         part["Content-Type"] = "message/rfc822"
         part["Content-Disposition"] = 'attachment; filename="original.eml"'
@@ -233,7 +285,7 @@ def build_crisis_reply(
     message.set_raw("Subject", headers.unstructured(subject, "Subject"))
     message.set_raw("Date", format_datetime(addressing.date))
     message.set_raw("Message-ID", addressing.message_id)
-    if in_reply_to and re.fullmatch(r"<[^<>\s]+>", in_reply_to) and in_reply_to.isascii():
+    if _is_message_id(in_reply_to):
         message.set_raw("In-Reply-To", in_reply_to)
         message.set_raw("References", in_reply_to)
     # RFC 3834: an automatic answer; well-behaved responders will not answer it back

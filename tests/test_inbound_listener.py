@@ -22,7 +22,7 @@ from service.queues import QUEUE_TRANSACTIONAL
 from service.store.models import InboundMessage, InboundStatus
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.harness import work
-from tests.support.mail import send
+from tests.support.mail import forward_text, send
 from tests.support.smtp import SMTPSink, free_port
 from tests.support.waiting import some_thread_is_in, wait_for
 from workers import listener, tick
@@ -238,7 +238,7 @@ def test_a_reply_from_an_international_address_reaches_the_therapist(
     assert row.from_address == "josé@example.test"
     assert row.status == InboundStatus.FORWARDED, row.notes
     [forward] = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
-    text = forward.get_body(("plain",)).get_content()
+    text = forward_text(forward)
     assert "Gracias, de corazón." in text
     # this relay offers no SMTPUTF8, so the address cannot stand in Reply-To: the text has it
     assert "Reply-To" not in forward

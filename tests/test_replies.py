@@ -29,7 +29,7 @@ from service.store.models import (
 )
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.harness import enrolled, reader, tick_and_work, work
-from tests.support.mail import delivery_report, reply_address, reply_to, send
+from tests.support.mail import delivery_report, forward_text, reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
 
@@ -80,14 +80,14 @@ def test_a_reply_reaches_the_therapist_with_context_and_one_click_answer(
     assert parseaddr(forward["From"])[1] == "course@example.test"
     assert forward["List-Unsubscribe"] is None
     assert forward["Importance"] is None
-    body = forward.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    body = forward_text(forward).replace("\r\n", "\n")
     assert body.startswith("Thank you. I needed this today.")
     assert "> " not in body  # the quoted course email is stripped from the text...
     assert f"From: Anna <{READER}>" in body
     assert f'In answer to: "{welcome["Subject"]}", sent Tue 27 Oct 2026, 10:00 PDT' in body
     assert "Earlier replies from them: none, this is the first" in body
     # ...and the whole original is attached, untouched, as message/rfc822
-    [attachment] = list(forward.iter_attachments())
+    attachment = _original(forward)
     assert attachment.get_content_type() == "message/rfc822"
     assert attachment.get_content()["Message-ID"] == "<reply-1@reader.example.test>"
     [row] = _rows(rt)
@@ -104,9 +104,14 @@ def test_forwards_about_one_reader_thread_together(
         data = reply_to(welcome, f"Reply {n}", sender=READER, message_id=f"<r{n}@reader.test>")
         _answer(rt, listener, data, to=reply_address(welcome))
     first, second = _forwards(smtp_sink)
-    assert first["References"] == second["References"] == first["In-Reply-To"]
+    # one conversation per reader in the therapist's inbox, and each forward answers the
+    # reader's own message, so her answer threads with it in theirs
+    conversation = str(first["References"]).split()[0]
+    assert conversation.startswith("<conversation-")
+    assert str(second["References"]).split()[0] == conversation
+    assert (first["In-Reply-To"], second["In-Reply-To"]) == ("<r1@reader.test>", "<r2@reader.test>")
     assert first["Message-ID"] != second["Message-ID"]
-    assert "Earlier replies from them: 1" in second.get_body(("plain",)).get_content()
+    assert "Earlier replies from them: 1" in forward_text(second)
 
 
 def test_the_same_message_delivered_twice_is_recorded_once(
@@ -198,7 +203,7 @@ def test_replying_stop_unsubscribes_and_still_tells_the_therapist(
     welcome = _welcome(rt, smtp_sink)
     _answer(rt, listener, reply_to(welcome, "STOP.", sender=READER), to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
-    assert "they have been unsubscribed" in forward.get_body(("plain",)).get_content()
+    assert "they have been unsubscribed" in forward_text(forward)
     assert _status(rt) == ReaderStatus.UNSUBSCRIBED
 
 
@@ -242,7 +247,7 @@ def test_words_of_danger_mark_the_forward_urgent_and_answer_the_writer_at_once(
     [forward] = _forwards(smtp_sink)
     assert forward["Subject"].startswith("URGENT [Rebuilding Broken Trust] Anna replied")
     assert forward["Importance"] == "high"
-    assert "“don't want to live”" in forward.get_body(("plain",)).get_content()
+    assert "“dont want to live”" in forward_text(forward)
     crisis = smtp_sink.messages_to(READER)[-1]
     assert crisis["Subject"] == "We received your message"
     assert crisis["In-Reply-To"] == "<reply-1@reader.example.test>"
@@ -276,7 +281,7 @@ def test_the_forward_says_how_the_crisis_reply_went(
     text = "I keep thinking about suicide."
     _answer(rt, listener, reply_to(welcome, text, sender=READER), to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
-    assert note in forward.get_body(("plain",)).get_content()
+    assert note in forward_text(forward)
     assert _rows(rt)[0].status == status
     if status == InboundStatus.RETRY_WAIT:
         del smtp_sink.handler.rcpt_replies[READER]
@@ -314,7 +319,7 @@ def test_the_crisis_reply_goes_at_most_once_a_day_so_a_mail_loop_cannot_feed_its
     assert len(crisis_replies) == 1
     second = _forwards(smtp_sink)[1]
     assert second["Subject"].startswith("URGENT")  # the therapist still sees it first
-    assert "was not sent again" in second.get_body(("plain",)).get_content()
+    assert "was not sent again" in forward_text(second)
     rt.clock.advance(timedelta(hours=25))
     data = reply_to(welcome, "I want to die.", sender=READER, message_id="<c3@r.test>")
     _answer(rt, listener, data, to=to)
@@ -389,7 +394,7 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
     _answer(rt, listener, data, to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
     assert parseaddr(forward["Reply-To"])[1] == READER  # from the message's own From
-    assert "no record of this person" in forward.get_body(("plain",)).get_content()
+    assert "no record of this person" in forward_text(forward)
 
 
 def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
@@ -447,11 +452,11 @@ def test_a_message_nested_too_deep_is_forwarded_as_a_file(
         )
     _answer(rt, listener, data, to=to)
     [forward] = _forwards(smtp_sink)
-    [attachment] = list(forward.iter_attachments())
+    attachment = _original(forward)
     assert attachment.get_content_type() == "application/octet-stream"
     original = attachment.get_content()
     assert original.endswith(data) and original.startswith(b"Received: from ")  # + our trace
-    assert "nested more than" in forward.get_body(("plain",)).get_content()
+    assert "nested more than" in forward_text(forward)
     assert _rows(rt)[0].damaged
     assert client.get("/healthz").get_json()["replies_unreadable_24h"] == 1  # for monitoring
 
@@ -468,10 +473,10 @@ def test_hostile_mail_is_forwarded_with_its_damage_noted(
     ).encode() + "Ça me fait du bien.\x00\r\n".encode("latin-1")
     _answer(rt, listener, data, to=to)
     [forward] = _forwards(smtp_sink)
-    body = forward.get_body(("plain",)).get_content()
+    body = forward_text(forward)
     assert "unknown character set 'x-made-up'" in body
     assert "me fait du bien." in body
-    [attachment] = list(forward.iter_attachments())
+    attachment = _original(forward)
     # 8-bit and NUL bytes cannot travel as message/rfc822 everywhere: attached as a file
     original = attachment.get_content()
     assert original.endswith(data) and original.startswith(b"Received: from ")  # + our trace
@@ -540,7 +545,7 @@ def test_the_mail_catcher_can_answer_a_course_email_as_its_reader(
     )
     work(rt)
     [forward] = _forwards(smtp_sink)
-    assert forward.get_body(("plain",)).get_content().startswith("Written from the catcher.")
+    assert forward_text(forward).startswith("Written from the catcher.")
     # an empty reply, or the listener not running, gets a clear page instead of a traceback
     token = csrf(client, "/dev/mail/1")
     assert (
@@ -564,7 +569,7 @@ def test_words_written_to_the_unsubscribe_address_still_reach_the_therapist(
     _answer(rt, listener, data, to=mailto)
     assert _status(rt) == ReaderStatus.UNSUBSCRIBED
     [forward] = _forwards(smtp_sink)
-    body = forward.get_body(("plain",)).get_content()
+    body = forward_text(forward)
     assert body.startswith("Please stop for now.") and "unsubscribed" in body
     assert _rows(rt)[0].category == InboundCategory.UNSUBSCRIBE
 
@@ -581,7 +586,7 @@ def test_a_reply_is_never_filed_under_someone_who_now_holds_the_same_row_id(
     _answer(rt, listener, data, to=reply_address(welcome))
     [forward] = _forwards(smtp_sink)
     assert parseaddr(forward["Reply-To"])[1] == READER  # not new@x.test
-    assert "Earlier replies" in forward.get_body(("plain",)).get_content()
+    assert "Earlier replies" in forward_text(forward)
     assert "New" not in forward["Subject"]
     assert _status(rt) == ReaderStatus.ACTIVE  # their "stop" does not stop someone else
     assert _rows(rt)[0].reader_id is None
@@ -607,3 +612,9 @@ def test_a_forward_held_by_a_worker_that_died_is_sent_after_the_stale_claim_time
     tick_and_work(rt)
     assert len(_forwards(smtp_sink)) == 1
     assert _rows(rt)[0].status == InboundStatus.FORWARDED
+
+
+def _original(forward: EmailMessage) -> EmailMessage:
+    """The reader's whole message, attached to the forward as it arrived."""
+    [original] = [p for p in forward.iter_attachments() if p.get_filename() == "original.eml"]
+    return original

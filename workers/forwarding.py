@@ -182,6 +182,7 @@ def _context(
         step = delivery.step if delivery.kind == DeliveryKind.STEP else None
         step_subject = renderer.subject(step, first_name=first_name)
     zone = renderer.course.timezone
+    discreet = bool(reader and reader.discreet)
     return ForwardContext(
         course_title=renderer.course.title,
         writer_name=first_name,
@@ -194,7 +195,23 @@ def _context(
         earlier_replies=inbound.earlier_replies(session, row),
         notes=notes,
         urgent=row.urgent,
+        discreet=discreet,
+        answer_subject=_answer_subject(row, delivery, renderer) if discreet else None,
+        their_message_id=row.message_id,
     )
+
+
+def _answer_subject(row: InboundMessage, delivery: Delivery | None, renderer: Renderer) -> str:
+    """What the therapist's answer to a discreet reader carries: their own subject when it
+    names nothing of the course, else "Re:" and the neutral subject of the email they
+    answered."""
+    plan = renderer.course.discreet
+    theirs = " ".join((row.subject or "").split())
+    if theirs and plan.named_in(theirs) is None:
+        return theirs if theirs.lower().startswith("re:") else f"Re: {theirs}"
+    number = delivery.step + 1 if delivery and delivery.step is not None else None
+    neutral = plan.subject_for(number, len(renderer.course.steps)) if number else plan.sender
+    return f"Re: {neutral}"
 
 
 def _forwarder(
@@ -252,7 +269,10 @@ def _crisis(
         subject=reply.subject,
         text=reply.text(first_name=first_name, therapist_name=renderer.contact.therapist_name),
         inbound_id=row.id,
-        sender_name=renderer.sender_name,
+        # a discreet reader's answer comes from the name their inbox already shows
+        sender_name=renderer.discreet_sender
+        if reader and reader.discreet
+        else renderer.sender_name,
         sender=s.MAIL_FROM,
         to=to,
         reply_to=links.reply_address or renderer.contact.therapist_email,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from emails.safety.phrases import PhraseError, PhraseList, compile_phrase
+
 #: The shipped phrase list and reply, beside this module; settings may point elsewhere.
 SAFETY_DIR = Path(__file__).resolve().parent
 SHIPPED_PHRASES = SAFETY_DIR / "crisis-phrases.txt"
@@ -26,46 +28,33 @@ class SafetyFileError(Exception):
     """A safety file is wrong; the message names the file and line."""
 
 
-def normalise(text: str) -> str:
-    """Lower case, straight apostrophes, single spaces: how phrases and replies are compared."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
-    return " ".join(text.lower().split())
-
-
-@dataclass(frozen=True)
-class CrisisPhrases:
-    phrases: tuple[str, ...]
-    pattern: re.Pattern[str]
-
-    def find(self, text: str) -> list[str]:
-        """The phrases found in ``text`` (whole words only), in order of first appearance."""
-        found: list[str] = []
-        for match in self.pattern.finditer(normalise(text)):
-            phrase = match.group(1)
-            if phrase not in found:
-                found.append(phrase)
-        return found
+#: What ``crisis_phrases`` returns: the list, compiled (see ``emails.safety.phrases``).
+CrisisPhrases = PhraseList
 
 
 @cache
 def _load_phrases(path: Path, mtime_ns: int) -> CrisisPhrases:
     phrases: list[str] = []
+    patterns: list[re.Pattern[str]] = []
+    harmless: list[re.Pattern[str]] = []
     for number, line in enumerate(_read(path).splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        phrase = normalise(stripped)
-        if len(phrase) < 4:
-            raise SafetyFileError(
-                f"{path}:{number}: {stripped!r} is too short to match safely "
-                "(use a word or phrase of 4 or more letters)"
-            )
-        phrases.append(phrase)
+        spared = stripped.lower().startswith("not:")
+        phrase = stripped[4:].strip() if spared else stripped
+        try:
+            pattern = compile_phrase(phrase)
+        except PhraseError as error:
+            raise SafetyFileError(f"{path}:{number}: {stripped!r} {error}") from None
+        if spared:
+            harmless.append(pattern)
+        else:
+            phrases.append(phrase)
+            patterns.append(pattern)
     if not phrases:
         raise SafetyFileError(f"{path}:1: the file lists no phrases")
-    # longest first, so "kill myself" wins over a shorter phrase inside it
-    alternatives = "|".join(re.escape(p) for p in sorted(set(phrases), key=len, reverse=True))
-    return CrisisPhrases(tuple(phrases), re.compile(rf"(?<![\w'-])({alternatives})(?![\w'-])"))
+    return PhraseList(tuple(phrases), tuple(patterns), tuple(harmless))
 
 
 def crisis_phrases(path: Path) -> CrisisPhrases:

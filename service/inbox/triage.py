@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emails.received import ParsedMail
-from emails.safety import CrisisPhrases, normalise
+from emails.safety import CrisisPhrases
+from emails.safety.phrases import normalise
 from service.addresses import Addresses, AddressKind, AddressToken
 from service.readers import lifecycle
 from service.store.models import (

@@ -72,3 +72,16 @@ def delivery_report(*, to: str, failed: str, status: str = "5.1.1") -> bytes:
         f"\r\n"
         f"--BOUND--\r\n"
     ).encode()
+
+
+def forward_text(forward: EmailMessage) -> str:
+    """What the therapist reads of a forward: its body, then the attached note about the
+    reply (the context travels as an attachment so her answer never quotes it)."""
+    body = forward.get_body(("plain",))
+    assert body is not None
+    notes = [
+        part.get_content()
+        for part in forward.iter_attachments()
+        if part.get_filename() == "about-this-reply.txt"
+    ]
+    return "\n".join([body.get_content(), *notes])

@@ -79,9 +79,18 @@ def markdown_to_text(source: str) -> str:
     """Markdown is already readable as text; links and emphasis marks are undone, and each
     paragraph (or list item) becomes one line, since a plain-text email is not reflowed by
     most mail apps: the author's line breaks would show as ragged lines on a phone."""
-    text = _LINK.sub(r"\1 (\2)", _unwrap(_hard_breaks(source)))
+    text = _LINK.sub(_text_link, _unwrap(_hard_breaks(source)))
     text = _STRONG.sub(r"\2", text)
     return _EMPHASIS.sub(r"\1", text)
+
+
+def _text_link(match: re.Match[str]) -> str:
+    """A link in the plain-text part: its words, and the address unless the words already
+    say it (a phone number, a site's name); a mail app makes both tappable itself."""
+    label, url = match.groups()
+    if url.startswith(("tel:", "sms:", "mailto:")) or _shown(url).removeprefix("www.") == label:
+        return label
+    return f"{label} ({url})"
 
 
 def _unwrap(source: str) -> str:

@@ -70,7 +70,7 @@ def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
     expect(page.get_by_role("heading", level=1)).to_have_text("One last step")
     shoot(page, "04-confirm")
     page.get_by_role("button", name="Yes, start the course").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("You're in")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You’re in")
     shoot(page, "05-confirmed")
 
     tick_and_work(rt)  # the welcome email
@@ -79,7 +79,7 @@ def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Unsubscribe from")
     shoot(page, "06-unsubscribe")
     page.get_by_role("button", name="Unsubscribe").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("You're unsubscribed")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You’re unsubscribed")
     shoot(page, "07-unsubscribed")
 
     with rt.database.session() as session:
@@ -92,7 +92,7 @@ def test_the_page_fits_a_phone_and_errors_are_pages(page: Page, live: LiveServer
     assert width <= 375, f"the page scrolls sideways on a phone ({width}px)"
     response = page.goto(live.url + "/no/such/page")
     assert response is not None and response.status == 404
-    expect(page.get_by_role("heading", level=1)).to_have_text("We couldn't find that page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("We couldn’t find that page")
     shoot(page, "08-not-found")
 
 

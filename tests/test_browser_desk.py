@@ -98,7 +98,7 @@ def test_signing_in_good_wrong_and_too_often(page: Page, served: LiveServer) -> 
     for _ in range(4):
         _sign_in(page, served.url, "wrong")
     _sign_in(page, served.url, "wrong")  # the sixth in a minute
-    expect(page.get_by_role("heading", level=1)).to_have_text("Let's slow down a little")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Let’s slow down a little")
 
 
 def test_the_desk_after_a_fast_course(
@@ -111,7 +111,7 @@ def test_the_desk_after_a_fast_course(
         enrolled(rt, f"reader{n}@example.test", timezone=zone, first_name=f"Reader{n}")
     run_course(rt)
     welcome = smtp_sink.messages_to("reader1@example.test")[0]
-    data = reply_to(welcome, "I can't go on, I want to die.", sender="reader1@example.test")
+    data = reply_to(welcome, "I can’t go on, I want to die.", sender="reader1@example.test")
     assert send(listener, "reader1@example.test", [reply_address(welcome)], data) == {}
     work(rt)
     tick_and_work(rt)
@@ -215,7 +215,7 @@ def test_the_course_preview_and_a_test_send(
 ) -> None:
     _sign_in(page, served.url)
     _visit(page, served.url + "/admin/course", "desk-course")
-    page.get_by_label("The reader's time zone").fill("Pacific/Chatham")
+    page.get_by_label("The reader’s time zone").fill("Pacific/Chatham")
     page.get_by_role("button", name="Show the schedule").click()
     expect(
         page.get_by_role("table", name="The course for a reader in Pacific/Chatham")
@@ -272,7 +272,7 @@ def test_the_form_on_the_blog_and_on_a_stranger_site(
             other.get_by_role("button", name="Join from the blog").click()
         assert answer.value.status == 403
         refused = other.get_by_role("heading", level=1)
-        expect(refused).to_have_text("This form can't be sent from here")
+        expect(refused).to_have_text("This form can’t be sent from here")
         # and its frame of the form was refused by the browser itself
         assert any("frame-ancestors" in text for text in console), console
         other.wait_for_load_state("networkidle")  # nothing in flight when the page closes

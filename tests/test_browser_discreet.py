@@ -70,7 +70,7 @@ def test_a_discreet_reader_is_never_given_away(
     assert link
     page.goto(link.group(0))
     page.get_by_role("button", name="Yes, start the course").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("You're in")
+    expect(page.get_by_role("heading", level=1)).to_have_text("You’re in")
     run_course(rt)
 
     emails = smtp_sink.messages_to(READER)

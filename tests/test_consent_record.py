@@ -76,11 +76,11 @@ def test_the_record_tells_how_each_reader_joined_and_left(
     assert _record(rt, "one@example.test") == [
         signed_up,
         confirmed,
-        ("unsubscribed", "with their mail app's unsubscribe button"),
+        ("unsubscribed", "with their mail app’s unsubscribe button"),
     ]
     assert _record(rt, "page@example.test")[-1] == ("unsubscribed", "on the unsubscribe page")
     assert _record(rt, "stop@example.test")[-1] == ("unsubscribed", "by replying to ask to stop")
-    assert _record(rt, "desk@example.test")[-1] == ("paused", "on the therapist's desk")
+    assert _record(rt, "desk@example.test")[-1] == ("paused", "on the therapist’s desk")
     # a second unsubscribe changes nothing, so it is not recorded
     mail_app.post(f"/u/{tokens['one@example.test']}", data=b"List-Unsubscribe=One-Click")
     assert len(_record(rt, "one@example.test")) == 3
@@ -92,6 +92,6 @@ def test_the_record_tells_how_each_reader_joined_and_left(
     assert "agreeing to: “Yes, please send me Rebuilding Broken Trust" in lines[2]
     assert "TestBrowser/1.0" in lines[2]
     assert lines[3].endswith("confirmed, with the link in their confirmation email")
-    assert lines[-1].endswith("unsubscribed, with their mail app's unsubscribe button")
+    assert lines[-1].endswith("unsubscribed, with their mail app’s unsubscribe button")
     unknown = CliRunner(env=settings_env(rt.settings)).invoke(main, ["consent", "no@example.test"])
     assert unknown.exit_code == 1 and "no reader has the address" in unknown.output

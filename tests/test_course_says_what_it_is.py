@@ -98,6 +98,35 @@ def test_the_course_says_it_is_not_therapy_and_where_to_find_help(
         assert "988" in text and "911" in text and "findahelpline.com" in text, where
 
 
+def test_a_reader_afraid_of_their_partner_is_told_where_to_turn(
+    renderer: Renderer, client: FlaskClient
+) -> None:
+    """The course asks the one who broke trust to open up: not a step for someone who is
+    afraid of them. The course page, the welcome and step 2 say so, with the hotline."""
+    sentence = "If you are afraid of your partner, these steps are not for now."
+    page = client.get("/").get_data(as_text=True)
+    for where, rendered in (
+        ("welcome", renderer.render_step(0, first_name="Sam", unsubscribe_url="https://x.test/u")),
+        ("step 2", renderer.render_step(2, first_name="Sam", unsubscribe_url="https://x.test/u")),
+    ):
+        text = " ".join(rendered.text.split())
+        assert sentence in text and "1-800-799-7233" in text and "88788" in text, where
+        assert "(tel:" not in text and "(sms:" not in text, where  # plain words in text
+        for link in ('href="tel:+18007997233"', 'href="sms:88788?&amp;body=START"'):
+            assert link in rendered.html, (where, link)
+    assert (
+        'href="tel:988"'
+        in renderer.render_step(0, first_name="Sam", unsubscribe_url="https://x.test/u").html
+    )
+    assert sentence in " ".join(page.split()) and 'href="tel:+18007997233"' in page
+
+
+def test_the_course_page_speaks_to_both_sides() -> None:
+    assert "whether you were the one who was hurt or the one who caused the hurt" in (
+        COURSE.description
+    )
+
+
 def test_the_reply_invitation_is_made_once_in_one_voice(renderer: Renderer) -> None:
     for where, text, _ in _emails(renderer):
         footer = text.rsplit("\n--\n", 1)[-1]

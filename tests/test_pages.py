@@ -1,4 +1,4 @@
-"""The subscriber's side through Flask's test client: sign up, confirm, unsubscribe, errors."""
+"""The reader’s side through Flask’s test client: sign up, confirm, unsubscribe, errors."""
 
 from __future__ import annotations
 
@@ -74,8 +74,14 @@ def test_course_page_shows_the_course_and_a_kind_form(client: FlaskClient) -> No
     assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []
     assert not re.search(r'src="(https?:)?//', page)
     assert not re.search(r'<link[^>]+href="(https?:)?//', page)
-    # the one way out is a link a person may follow: where to find help in a crisis
-    assert re.findall(r'<a href="((?:https?:)?//[^"]+)"', page) == ["https://findahelpline.com"]
+    # the only ways out are links a person may follow: where to find help in a crisis
+    assert re.findall(r'<a href="((?:https?:)?//[^"]+)"', page) == [
+        "https://findahelpline.com",
+        "https://www.thehotline.org",
+    ]
+    # 988, 911 and the hotline are a tap away on a phone
+    for tappable in ("tel:988", "tel:911", "tel:+18007997233", "sms:88788?&amp;body=START"):
+        assert f'href="{tappable}"' in page, tappable
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "default-src 'none'" in csp
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -133,7 +139,7 @@ def test_the_confirmation_waits_in_the_outbox_when_redis_is_down(
     ("fields", "field", "words"),
     [
         ({"email": ""}, "email", "Please enter your email address."),
-        ({"email": "sam@"}, "email", "doesn&#39;t look like a complete email address"),
+        ({"email": "sam@"}, "email", "doesn’t look like a complete email address"),
         ({"email": "a" * 250 + "@example.test"}, "email", "too long"),
         ({"first_name": "Sam\r\nBcc: x@example.test"}, "first_name", "just letters"),
         ({"first_name": "Sam\x00"}, "first_name", "just letters"),
@@ -250,7 +256,7 @@ def test_confirming_takes_a_button_press_then_enrolls_with_the_welcome_due_now(
 
     confirmed = client.post(link, data={"csrf_token": csrf(client, link)})
     assert confirmed.status_code == 200
-    assert "You're in" in confirmed.get_data(as_text=True)
+    assert "You’re in" in confirmed.get_data(as_text=True)
     (sam,) = readers(rt)
     assert sam.status == ReaderStatus.ACTIVE and sam.confirmed_at == rt.clock.now()
     with rt.database.session() as session:
@@ -278,7 +284,7 @@ def test_a_tampered_confirmation_link_is_a_400_page(
     for bad in (tampered, "/confirm/nonsense", "/confirm/" + "x" * 500):
         response = client.get(bad)
         assert response.status_code == 400
-        assert "This confirmation link doesn&#39;t work" in response.get_data(as_text=True)
+        assert "This confirmation link doesn’t work" in response.get_data(as_text=True)
     assert readers(rt)[0].status == ReaderStatus.PENDING
 
 
@@ -343,7 +349,7 @@ def test_one_click_unsubscribe_needs_no_cookie_token_or_content_type(
     mail_provider = app.test_client(use_cookies=False)
     response = mail_provider.post(f"/u/{token}", data=b"List-Unsubscribe=One-Click")
     assert response.status_code == 200  # no redirect
-    assert "You're unsubscribed" in response.get_data(as_text=True)
+    assert "You’re unsubscribed" in response.get_data(as_text=True)
     assert readers(rt)[0].status == ReaderStatus.UNSUBSCRIBED
 
     work(rt)
@@ -378,7 +384,7 @@ def test_an_unknown_unsubscribe_link_is_a_404_page(client: FlaskClient) -> None:
     for path in ("/u/" + "a" * 32, "/u/<script>", "/u/" + "a" * 100):
         response = client.get(path)
         assert response.status_code == 404
-        assert "We couldn&#39;t find that page" in response.get_data(as_text=True)
+        assert "We couldn’t find that page" in response.get_data(as_text=True)
 
 
 def test_signing_up_again_after_unsubscribing_starts_a_fresh_enrollment(
@@ -445,7 +451,7 @@ def test_too_many_sign_ups_from_one_address_are_slowed_kindly(
     ]
     assert codes[:10] == [303] * 10 and codes[10] == 429
     page = client.post("/", data={"email": "z@example.test", "csrf_token": token})
-    assert "Let&#39;s slow down a little" in page.get_data(as_text=True)
+    assert "Let’s slow down a little" in page.get_data(as_text=True)
 
 
 def test_a_browsers_legacy_zone_name_is_accepted(client: FlaskClient, rt: Runtime) -> None:

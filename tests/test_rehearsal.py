@@ -140,7 +140,7 @@ def test_the_whole_service_over_https_behind_the_proxy(
     confirm = _link(smtp_sink, READER, re.escape(proxy.site) + r"/confirm/\S+")
     phone.goto(confirm)
     phone.get_by_role("button", name="Yes, start the course").click()
-    expect(phone.get_by_role("heading", level=1)).to_have_text("You're in")
+    expect(phone.get_by_role("heading", level=1)).to_have_text("You’re in")
 
     preferences = _link(smtp_sink, READER, re.escape(proxy.site) + r"/preferences/\S+", 2)
     phone.goto(preferences)

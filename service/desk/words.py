@@ -1,5 +1,5 @@
 """The desk in plain words: what state an email is in, where a reader stands, and the
-technical detail (a Message-ID, the server's own answer) kept one click away, never in the
+technical detail (a Message-ID, the server’s own answer) kept one click away, never in the
 sentence the therapist reads first."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def reader_state(reader: Reader, course_status: EnrollmentStatus | str | None = 
 
 
 def address(reader: Reader) -> str:
-    """The reader's address, or a plain word for an erased one (never the stand-in)."""
+    """The reader’s address, or a plain word for an erased one (never the stand-in)."""
     return "(erased)" if reader.erased_at is not None else reader.email
 
 

@@ -1,6 +1,6 @@
-"""Sending one of a reader's emails again, on purpose: who may, which emails, and what it
+"""Sending one of a reader’s emails again, on purpose: who may, which emails, and what it
 records. The engine never resends by itself (a doubt is recorded ``ambiguous`` and left); the
-operator's ``coursemail resend`` takes only ambiguous or failed emails, the desk also one that
+operator’s ``coursemail resend`` takes only ambiguous or failed emails, the desk also one that
 simply went (a reader who lost it).
 """
 
@@ -63,11 +63,11 @@ def _why_not_resend(delivery: Delivery, reader: Reader) -> str | None:
 
 
 def resendable(session: Session, reader: Reader, delivery_id: int) -> Delivery:
-    """One of this reader's emails that may be sent again on purpose: it went (or may
+    """One of this reader’s emails that may be sent again on purpose: it went (or may
     have), or failed; and the reader may still get it."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.reader_id != reader.id:
-        raise ActionRefused("That email is not one of this reader's.")
+        raise ActionRefused("That email is not one of this reader’s.")
     refusal = _why_not_resend(delivery, reader)
     if refusal:
         raise ActionRefused(refusal)

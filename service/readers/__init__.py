@@ -1,8 +1,8 @@
-"""A reader's life, from the form to erasure.
+"""A reader’s life, from the form to erasure.
 
 - ``lifecycle``: sign up, confirm (enroll), mark unsubscribed, suppress; which reader an
   email is meant for;
-- ``actions``: what may be done to one reader's course (pause, resume, the next email now, a
+- ``actions``: what may be done to one reader’s course (pause, resume, the next email now, a
   chosen hour, a slower pace and back, discreet mode, unsubscribe), by the desk, the command
   line or the reader, each refused with a plain reason (``ActionRefused``) when it cannot be;
 - ``erasure``: erase everything that names a person, keeping an anonymous row;

@@ -1,12 +1,12 @@
 """What the reader (on their preferences page), the therapist (on the desk) or whoever runs the
-server (on the command line) may do to one reader's course: pause, resume, send the next email
+server (on the command line) may do to one reader’s course: pause, resume, send the next email
 now, choose the hour, slow down and back, discreet mode, unsubscribe (erasing is
-``erasure``). Each is one transaction made of conditional updates, recorded on the reader's
+``erasure``). Each is one transaction made of conditional updates, recorded on the reader’s
 record (``history``); every new due time comes from ``service.schedule``.
 
 A refused action raises ``ActionRefused`` with a sentence saying why, for the page or the CLI.
 
-Pausing and the send path: a paused enrollment is never due, and a worker's take re-checks
+Pausing and the send path: a paused enrollment is never due, and a worker’s take re-checks
 the enrollment is active, so nothing new goes out. An email of this reader still waiting to
 go (pending, claimed, waiting to retry) is cancelled with the pause, and revived by the
 resume: the one row per (enrollment, step) is kept, never a second. An email a worker already
@@ -42,7 +42,7 @@ class ActionRefused(Exception):
 
 
 def current_enrollment(session: Session, reader: Reader) -> Enrollment | None:
-    """The reader's latest enrollment (one who left and came back has more than one)."""
+    """The reader’s latest enrollment (one who left and came back has more than one)."""
     return session.scalar(
         select(Enrollment)
         .where(Enrollment.reader_id == reader.id)
@@ -146,7 +146,7 @@ def choose_hour(
     actor: str,
     scale: float = 1.0,
 ) -> str:
-    """The hour (local) their emails arrive; None: the course's. The next email, if one is
+    """The hour (local) their emails arrive; None: the course’s. The next email, if one is
     planned, moves to that hour on its planned day (or goes now, if that has passed)."""
     if hour is not None and not QUIET_UNTIL <= hour < QUIET_FROM:
         raise ActionRefused(f"Please choose an hour from {QUIET_UNTIL}:00 to {QUIET_FROM - 1}:00.")
@@ -155,7 +155,7 @@ def choose_hour(
     if enrollment is not None and enrollment.next_send_at is not None and enrollment.next_step:
         timing = timing_of(enrollment, reader, scale=scale)
         enrollment.next_send_at = timing.at_hour(enrollment.next_send_at, now)
-    detail = f"{hour}:00" if hour is not None else "the course's usual hour"
+    detail = f"{hour}:00" if hour is not None else "the course’s usual hour"
     record(session, reader, "hour_chosen", actor=actor, now=now, detail=detail)
     return "Done: emails will arrive at that time from now on."
 
@@ -171,7 +171,7 @@ def set_discreet(session: Session, reader: Reader, on: bool, *, now: datetime, a
 def slow_down(
     session: Session, reader: Reader, *, now: datetime, actor: str, scale: float = 1.0
 ) -> str:
-    """Every remaining wait doubled: the next email's (by a day at least, never earlier than
+    """Every remaining wait doubled: the next email’s (by a day at least, never earlier than
     planned), and each after it."""
     enrollment = _under_way(session, reader, EnrollmentStatus.ACTIVE)
     if enrollment.pace >= 2:
@@ -185,7 +185,7 @@ def slow_down(
 
 
 def usual_pace(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
-    """Back to the course's own waits, from the email after the next (which keeps its day:
+    """Back to the course’s own waits, from the email after the next (which keeps its day:
     nothing moves earlier than the reader was told)."""
     enrollment = _under_way(session, reader, EnrollmentStatus.ACTIVE)
     if enrollment.pace <= 1:
@@ -196,13 +196,13 @@ def usual_pace(session: Session, reader: Reader, *, now: datetime, actor: str) -
 
 
 def timing_of(enrollment: Enrollment, reader: Reader, *, scale: float = 1.0) -> Timing:
-    """The reader's timing on the course they are taking."""
+    """The reader’s timing on the course they are taking."""
     return Timing.of(shipped_course(enrollment.course), reader, scale=scale)
 
 
 def resume_rested(session: Session, *, now: datetime, limit: int = 500) -> int:
     """Resume the courses whose reader paused them for a while, now that it has passed (the
-    tick's work); returns how many."""
+    tick’s work); returns how many."""
     due = session.scalars(
         select(Enrollment)
         .where(Enrollment.status == EnrollmentStatus.PAUSED, Enrollment.resume_at <= now)

@@ -1,5 +1,5 @@
 """Erasing a reader: everything that names the person goes; an anonymous row stays, so the
-course's figures stay true, with an "erased" event on its record."""
+course’s figures stay true, with an "erased" event on its record."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ERASED_DOMAIN = "erased.invalid"
 def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
     """Delete everything that names the person: address, name, time zone, consent records
     (IP, browser), replies with their raw bytes, and errors that quote the address. The row
-    stays, anonymous, with its emails' states, so the course's counts stay true.
+    stays, anonymous, with its emails' states, so the course’s counts stay true.
 
     The suppression list keeps a bounced address: it is there so the address is never mailed
     again, which erasing must not undo."""

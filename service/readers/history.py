@@ -1,4 +1,4 @@
-"""Each reader's record: what they agreed to and every change to it, appended, never changed.
+"""Each reader’s record: what they agreed to and every change to it, appended, never changed.
 
 It is two tables read as one: ``consents`` (each sign-up or import: when, from where, on
 which form, agreeing to which words) and ``reader_events`` (confirmed, paused, resumed,
@@ -21,10 +21,10 @@ HOW = {
     "form": "on the sign-up form",
     "reader": "on their preferences page",
     "schedule": "when the pause they chose ended",
-    "desk": "on the therapist's desk",
+    "desk": "on the therapist’s desk",
     "cli": "from the command line",
     "link": "with the link in their confirmation email",
-    "one-click": "with their mail app's unsubscribe button",
+    "one-click": "with their mail app’s unsubscribe button",
     "page": "on the unsubscribe page",
     "reply": "by replying to ask to stop",
     "email": "by email to the unsubscribe address",
@@ -41,7 +41,7 @@ def record(
     now: datetime,
     detail: str | None = None,
 ) -> None:
-    """Append one event to the reader's record (``actor``: one of ``HOW``'s keys)."""
+    """Append one event to the reader’s record (``actor``: one of ``HOW``'s keys)."""
     session.add(ReaderEvent(reader_id=reader.id, at=now, kind=kind, actor=actor, detail=detail))
 
 
@@ -54,7 +54,7 @@ class Entry:
 
 
 def record_of(session: Session, reader: Reader) -> list[Entry]:
-    """The reader's whole record, oldest first."""
+    """The reader’s whole record, oldest first."""
     entries = [
         Entry(
             c.created_at,

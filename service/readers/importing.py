@@ -65,7 +65,7 @@ class Good:
 
 
 def check_header(columns: Sequence[str] | None) -> str | None:
-    """What is wrong with the file's first line, or None."""
+    """What is wrong with the file’s first line, or None."""
     if not columns:
         return "the file is empty: its first line should name the columns, e.g. email,first_name"
     names = [c.strip().lower() for c in columns]
@@ -167,8 +167,8 @@ def _known(session: Session, emails: list[str]) -> tuple[set[str], set[str]]:
 def _add(
     session: Session, new: list[Good], *, course: Course, consent: str, source: str, now: datetime
 ) -> None:
-    """The chunk's new readers, each confirmed and enrolled with the consent stated: four
-    multi-row INSERTs per chunk (Core, not the ORM's unit of work: 3× faster here)."""
+    """The chunk’s new readers, each confirmed and enrolled with the consent stated: four
+    multi-row INSERTs per chunk (Core, not the ORM’s unit of work: 3× faster here)."""
     if not new:
         return
     ids = session.scalars(

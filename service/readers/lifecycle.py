@@ -119,7 +119,7 @@ ALREADY_EVERY = timedelta(days=1)
 def _already(
     session: Session, reader: Reader, *, now: datetime, mail_domain: str, claim: bool
 ) -> SignUpResult:
-    """They are on the course already: the page says "we've sent you an email" whoever
+    """They are on the course already: the page says "we’ve sent you an email" whoever
     typed the address, so a short note goes with their preferences link (never more than
     one a day, so a stranger cannot fill their inbox)."""
     recent = session.scalar(

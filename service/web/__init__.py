@@ -1,12 +1,12 @@
 """The coursemail web app: ``create_app`` builds it; nothing runs at import. Views only: each
 parses the request, calls the domain, and renders.
 
-- the reader's pages: ``signup`` (the course page and its form), ``embed`` (the form on the
-  therapist's blog), ``confirm``, ``preferences`` (their own page, the archive, their data),
+- the reader’s pages: ``signup`` (the course page and its form), ``embed`` (the form on the
+  therapist’s blog), ``confirm``, ``preferences`` (their own page, the archive, their data),
   ``unsubscribe``;
-- ``desk``: the therapist's desk, a package of its own;
+- ``desk``: the therapist’s desk, a package of its own;
 - ``webhooks``: inbound mail from an ESP; ``health``: ``/healthz``; ``devmail``: the
-  development mail catcher's inbox;
+  development mail catcher’s inbox;
 - ``security`` (CSRF, rate limits, headers), ``errors`` (kind pages, never a traceback),
   ``shared`` (the context, the course, the page context).
 """
@@ -64,7 +64,7 @@ def create_app(
 def _behind_proxies(app: Flask, n: int) -> None:
     """Behind a proxy every request seems to come from it: believe its X-Forwarded-*
     headers, or one rate limit would be shared by every reader and consent records would all
-    hold the proxy's address."""
+    hold the proxy’s address."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

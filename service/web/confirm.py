@@ -1,5 +1,5 @@
 """``/confirm/<token>``: double opt-in. The link opens a page with one button; only the
-button's POST confirms, so a mail scanner that follows links confirms nobody."""
+button’s POST confirms, so a mail scanner that follows links confirms nobody."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _tokens() -> ConfirmTokens:
 def _invalid() -> ResponseReturnValue:
     return error_page(
         400,
-        title="This confirmation link doesn't work",
+        title="This confirmation link doesn’t work",
         detail="It may have been cut short when it was copied. Please open the newest "
         "confirmation email and use its button, or sign up again on the course page.",
     )

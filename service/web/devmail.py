@@ -1,4 +1,4 @@
-"""``/dev/mail``: the development mail catcher's inbox. Never registered in production."""
+"""``/dev/mail``: the development mail catcher’s inbox. Never registered in production."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def inbox() -> ResponseReturnValue:
 
 
 def _tracked_reply_to(message: EmailMessage) -> str | None:
-    """The message's reply address, when it is one of ours the listener would accept."""
+    """The message’s reply address, when it is one of ours the listener would accept."""
     address = parseaddr(str(message.get("Reply-To", "")))[1]
     return address if context().addresses.read(address) is not None else None
 
@@ -97,7 +97,7 @@ def reply(name: str) -> ResponseReturnValue:
     except (OSError, smtplib.SMTPException) as error:
         return error_page(
             503,
-            title="The reply listener didn't answer",
+            title="The reply listener didn’t answer",
             detail=f"Nothing is listening on {settings.INBOUND_SMTP_HOST}:"
             f"{settings.INBOUND_SMTP_PORT} ({error}). Start everything with make run.",
         )

@@ -1,8 +1,8 @@
-"""``/embed``: the sign-up form for the therapist's blog, framed there or posted from a copy
-of it in the blog's own HTML.
+"""``/embed``: the sign-up form for the therapist’s blog, framed there or posted from a copy
+of it in the blog’s own HTML.
 
 A browser on the blog holds no CSRF cookie of ours (it is a third party there), so this one
-route is exempt from CSRF and protected instead by an exact origin check: the request's
+route is exempt from CSRF and protected instead by an exact origin check: the request’s
 ``Origin`` (its ``Referer`` when Origin is absent) must be this service or a site listed in
 ``EMBED_ORIGINS``; anything else gets 403. The rate limits and double opt-in still apply:
 a forged sign-up can only ask for a confirmation email. Only ``GET /embed`` may be framed,
@@ -35,7 +35,7 @@ def allowed_origins() -> tuple[str, ...]:
 
 
 def _sender_origin() -> str | None:
-    """Where the POST came from: Origin, else Referer's origin; None if neither says."""
+    """Where the POST came from: Origin, else Referer’s origin; None if neither says."""
     origin = request.headers.get("Origin", "")
     if origin and origin != "null":
         return origin_of(origin)
@@ -72,8 +72,8 @@ def submit() -> ResponseReturnValue:
         log.warning("an embedded sign-up from %s was refused", sender or "an unnamed origin")
         page = render_template(
             "error.html",
-            title="This form can't be sent from here",
-            detail="This sign-up form only works on the course's own pages and the sites "
+            title="This form can’t be sent from here",
+            detail="This sign-up form only works on the course’s own pages and the sites "
             "its author has listed. Please sign up on the course page instead.",
         )
         return page, 403

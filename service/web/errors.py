@@ -13,30 +13,30 @@ log = logging.getLogger("coursemail.web")
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: (
-        "Something in that request didn't look right",
+        "Something in that request didn’t look right",
         "Please go back and try again. If it keeps happening, the link may have been cut "
         "short: try copying the whole link from the email.",
     ),
     403: (
-        "That can't be done from here",
+        "That can’t be done from here",
         "Please go back to the page you came from and try again there.",
     ),
     404: (
-        "We couldn't find that page",
-        "The link may be incomplete or out of date. You're welcome to start again from "
+        "We couldn’t find that page",
+        "The link may be incomplete or out of date. You’re welcome to start again from "
         "the course page.",
     ),
-    405: ("That page can't be used that way", "Please start again from the course page."),
+    405: ("That page can’t be used that way", "Please start again from the course page."),
     410: ("This link has expired", "For your safety, links only work for a while."),
     413: ("That was more than we can accept", "Please go back and shorten what you entered."),
     429: (
-        "Let's slow down a little",
-        "We've had several requests from your connection in a short time. Please wait a "
+        "Let’s slow down a little",
+        "We’ve had several requests from your connection in a short time. Please wait a "
         "minute, then try again.",
     ),
     500: (
         "Something went wrong on our side",
-        "It isn't anything you did. Please try again in a few minutes.",
+        "It isn’t anything you did. Please try again in a few minutes.",
     ),
 }
 
@@ -64,7 +64,7 @@ def init_app(app: Flask) -> None:
         return error_page(
             400,
             title="That form needs to be sent again",
-            detail="Your browser didn't send the form's security check (this can happen "
+            detail="Your browser didn’t send the form’s security check (this can happen "
             "when cookies are blocked or the page was open in another window). Please go "
             "back, reload the page and try once more.",
         )

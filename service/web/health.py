@@ -53,6 +53,6 @@ def init_app(app: Flask) -> None:
 
 
 def _said(error: SQLAlchemyError) -> str:
-    """The driver's own first line (no SQL, no parameters): e.g. "database or disk is full"."""
+    """The driver’s own first line (no SQL, no parameters): e.g. "database or disk is full"."""
     text = str(getattr(error, "orig", None) or "").strip().splitlines()
     return f"{type(error).__name__} ({text[0][:120]})" if text else type(error).__name__

@@ -1,7 +1,7 @@
-"""``/preferences/<token>``: the reader's own page, from a signed link that never expires.
+"""``/preferences/<token>``: the reader’s own page, from a signed link that never expires.
 
-Looking changes nothing (mail scanners follow links); each action is a form's POST with its
-CSRF token, done through ``service.readers.actions`` and recorded as the reader's own.
+Looking changes nothing (mail scanners follow links); each action is a form’s POST with its
+CSRF token, done through ``service.readers.actions`` and recorded as the reader’s own.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ def _reader(session: Session, token: str) -> Reader:
     try:
         public_id = PreferencesTokens(context().settings.SECRET_KEY).read(token)
     except TokenInvalid:
-        abort(404, description="This link isn't complete. Please use the one in your email.")
+        abort(404, description="This link isn’t complete. Please use the one in your email.")
     reader = lifecycle.find_by_public_id(session, public_id)
     if reader is None:
-        abort(404, description="This link isn't complete. Please use the one in your email.")
+        abort(404, description="This link isn’t complete. Please use the one in your email.")
     return reader
 
 

@@ -1,6 +1,6 @@
 """CSRF protection, rate limits and the security headers every response carries.
 
-Forms carry Flask-WTF's token, tied to the session cookie (SameSite=Lax). Over HTTPS,
+Forms carry Flask-WTF’s token, tied to the session cookie (SameSite=Lax). Over HTTPS,
 Flask-WTF would also insist on a ``Referer`` from this host, but our pages send
 ``Referrer-Policy: no-referrer`` where links carry tokens, and a browser then sends no
 Referer (and ``Origin: null``): every form would answer 400 behind a TLS proxy. So that

@@ -10,7 +10,7 @@ from service.outbox.handoff import send_confirmation_now
 
 
 def context() -> Context:
-    """This app's context: settings, clock, database, Redis."""
+    """This app’s context: settings, clock, database, Redis."""
     ctx = current_app.extensions["coursemail"]
     assert isinstance(ctx, Context)
     return ctx

@@ -68,7 +68,7 @@ class SignupForm:
                 self.email = checked.normalized
             except EmailNotValidError:
                 self.errors["email"] = (
-                    "That doesn't look like a complete email address. "
+                    "That doesn’t look like a complete email address. "
                     "It should look like name@example.com."
                 )
         problem = name_problem(self.first_name)
@@ -78,7 +78,7 @@ class SignupForm:
             self.timezone = fallback_zone
         elif not is_time_zone(self.timezone):
             self.form_error = (
-                "We couldn't recognise your time zone, so we don't know when to send your "
+                "We couldn’t recognise your time zone, so we don’t know when to send your "
                 "emails. Please reload the page and try again."
             )
             self.timezone = ""

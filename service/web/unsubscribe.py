@@ -1,7 +1,7 @@
 """``/u/<token>``: leave with one click.
 
 A GET shows a page with a button and changes nothing (link scanners and previews follow
-GETs). Any POST unsubscribes at once: the page's button, or a mail provider's RFC 8058
+GETs). Any POST unsubscribes at once: the page’s button, or a mail provider’s RFC 8058
 one-click POST (body ``List-Unsubscribe=One-Click``, no cookie, no CSRF token, perhaps no
 Content-Type), which is why this route is exempt from CSRF and reads no form.
 """

@@ -1,10 +1,10 @@
-"""``/admin``: the therapist's desk, one blueprint in several modules.
+"""``/admin``: the therapist’s desk, one blueprint in several modules.
 
 - ``signin``: the guard every desk page passes, signing in and out;
-- ``overview``: the first page, the course's figures;
-- ``lists``: readers, replies and emails by state, and one reader's timeline;
+- ``overview``: the first page, the course’s figures;
+- ``lists``: readers, replies and emails by state, and one reader’s timeline;
 - ``actions``: what the therapist may do to one reader or one reply;
-- ``course``: the course's emails as readers get them, a test send, the share page.
+- ``course``: the course’s emails as readers get them, a test send, the share page.
 
 Views only: each parses the request, calls ``service.desk`` or ``service.readers``, and
 renders. Registering the blueprint here puts every one of its pages behind the guard.
@@ -31,7 +31,7 @@ def init_app(app: Flask) -> None:
 
 @bp.app_template_filter("desk_time")
 def desk_time(moment: datetime | None) -> str:
-    """A time as the desk shows it: in the therapist's own zone (THERAPIST_TIMEZONE)."""
+    """A time as the desk shows it: in the therapist’s own zone (THERAPIST_TIMEZONE)."""
     return spoken.on_the_desk(moment, therapist_zone())
 
 

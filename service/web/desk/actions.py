@@ -1,7 +1,7 @@
-"""The desk's actions on one reader (pause, resume, next email now, resend one, unsubscribe,
+"""The desk’s actions on one reader (pause, resume, next email now, resend one, unsubscribe,
 erase) and on one reply (mark handled). A link opens a page that says what will happen; only
-its form's POST (with CSRF) changes anything, so a stray click or a link checker never does.
-Registered on the desk's blueprint, so the sign-in guard covers every one of them."""
+its form’s POST (with CSRF) changes anything, so a stray click or a link checker never does.
+Registered on the desk’s blueprint, so the sign-in guard covers every one of them."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ ACTIONS = {
     "erase": Action(
         "Erase their data",
         "Their address, name, consent records and replies are deleted for good, and they are "
-        "unsubscribed. An anonymous row stays so the course's numbers stay true. This cannot "
+        "unsubscribed. An anonymous row stays so the course’s numbers stay true. This cannot "
         "be undone.",
         erasure.erase,
     ),

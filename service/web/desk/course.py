@@ -1,6 +1,6 @@
-"""The desk's course page (every email as a reader gets it, the schedule in any time zone,
+"""The desk’s course page (every email as a reader gets it, the schedule in any time zone,
 "Send me a test") and its Share page (the snippets that put the sign-up form on the blog).
-Registered on the desk's blueprint, so the sign-in guard covers every one of them."""
+Registered on the desk’s blueprint, so the sign-in guard covers every one of them."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ FRAME_POLICY = (
 
 
 def _which(raw: str) -> int | None:
-    """``confirmation`` or a step number, as in the page's addresses."""
+    """``confirmation`` or a step number, as in the page’s addresses."""
     if raw == "confirmation":
         return None
     if raw.isdigit() and int(raw) < len(course().steps):

@@ -1,6 +1,6 @@
-"""The desk's lists: readers (search, filters, keyset pages) and replies (newest first, the
+"""The desk’s lists: readers (search, filters, keyset pages) and replies (newest first, the
 urgent ones marked and filterable, each readable whole and downloadable as it arrived).
-Registered on the desk's blueprint, so the sign-in guard covers every one of them."""
+Registered on the desk’s blueprint, so the sign-in guard covers every one of them."""
 
 from __future__ import annotations
 

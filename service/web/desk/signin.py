@@ -2,7 +2,7 @@
 
 One account, from the environment: ``ADMIN_USERNAME`` with ``ADMIN_PASSWORD`` or
 ``ADMIN_PASSWORD_HASH`` (a Werkzeug hash). Both are compared in constant time. A signed-in
-session lives in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure over https) and ends
+session lives in Flask’s signed cookie (HttpOnly, SameSite=Lax, Secure over https) and ends
 after 12 idle hours or at ``POST /admin/logout``. Failed sign-ins are limited to five a
 minute per address and logged without the password. Without a password configured, the desk
 says how to set one instead of opening.
@@ -39,7 +39,7 @@ _DECOY = "scrypt:32768:8:1$decoy$" + "0" * 128
 
 
 def _now() -> int:
-    """Seconds since the epoch by the app's clock (a test's manual clock moves it)."""
+    """Seconds since the epoch by the app’s clock (a test’s manual clock moves it)."""
     return int(context().clock.now().timestamp())
 
 

@@ -175,6 +175,7 @@ class Renderer:
             unsubscribe_url=unsubscribe_url,
             preferences_url=preferences_url,
             footer_reason=reason,
+            archive_url=f"{preferences_url}/archive" if preferences_url else "",
             step_number=index,
             step_count=len(lessons),
             step_label=f"Step {number} of {len(lessons)}" if number else "",
@@ -271,6 +272,7 @@ class Renderer:
             "language": self.course.language,
             "step_label": "",
             "preferences_url": "",
+            "archive_url": "",
             "preview": step.preview,
             "button_url": "",
             "button_label": "",
@@ -305,8 +307,11 @@ class Renderer:
     def _links_html(self) -> dict[str, object]:
         c = self.contact
         post: object = self._post_title
-        if c.forgiveness_post_url:
-            post = Markup('<a href="{}">{}</a>').format(c.forgiveness_post_url, post)
+        where = c.forgiveness_post_url or c.blog_url  # the post itself, else the blog it is on
+        if where:
+            post = Markup('<a href="{}">{}</a>').format(where, post)
+        elif post:
+            post = Markup("{} (reply to this email and I’ll send it to you)").format(post)
         phone_digits = tel_number(c.therapist_phone, c.country_code)
         return {
             "blog_link": Markup('<a href="{0}">{1}</a>').format(c.blog_url, _shown(c.blog_url)),
@@ -322,8 +327,11 @@ class Renderer:
     def _links_text(self) -> dict[str, object]:
         c = self.contact
         post = self._post_title
-        if c.forgiveness_post_url:
-            post = f"{post} ({c.forgiveness_post_url})"
+        where = c.forgiveness_post_url or c.blog_url
+        if where:
+            post = f"{post} ({where})"
+        elif post:
+            post = f"{post} (reply to this email and I’ll send it to you)"
         return {
             "blog_link": c.blog_url,
             "forgiveness_post": post,

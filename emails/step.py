@@ -28,6 +28,7 @@ STEP_PLACEHOLDERS = frozenset(
         "forgiveness_post",
         "blog_url",
         "blog_link",
+        "archive_url",
         "replies_note",
         "course_title",
         "author",

@@ -42,7 +42,7 @@ def test_sign_up_confirm_and_unsubscribe_in_a_real_browser(
     expect(error).to_have_text("Please enter your email address.")
     expect(page.get_by_label("Your email address")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Your email address")).to_have_attribute(
-        "aria-describedby", "email-error"
+        "aria-describedby", "email-error email-suggestion"
     )
     shoot(page, "02-field-error")
 

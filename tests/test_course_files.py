@@ -78,7 +78,9 @@ def test_no_name_gets_a_kind_greeting_and_markup_in_a_name_is_escaped(
     assert "&lt;b&gt;Sam&lt;/b&gt;" in hostile.html and "<b>Sam</b>" not in hostile.html
 
 
-def test_the_forgiveness_post_is_named_and_linked_only_when_set(renderer: Renderer) -> None:
+def test_the_forgiveness_post_can_always_be_reached(renderer: Renderer) -> None:
+    """Linked when its address is known; else the blog it is on; else the reader is told a
+    reply brings it."""
     index = next(s.index for s in COURSE.steps if s.name == "Practice forgiveness")
     out = renderer.render_step(index, first_name="Sam", unsubscribe_url="https://x.test/u")
     assert "Forgiveness: The Real F Word" in out.text
@@ -88,6 +90,11 @@ def test_the_forgiveness_post_is_named_and_linked_only_when_set(renderer: Render
     out = unlinked.render_step(index, first_name="Sam", unsubscribe_url="https://x.test/u")
     assert "Forgiveness: The Real F Word" in out.html
     assert "blog.example.test" not in out.html + out.text
+    assert "reply to this email and I’ll send it to you" in out.text
+    on_the_blog = Contact("Lee Miller", "l@x.test", "1", "addr", blog_url="https://lee.test")
+    out = Renderer(COURSE, on_the_blog).render_step(index, first_name="S", unsubscribe_url="u")
+    assert "“Forgiveness: The Real F Word” (https://lee.test)" in out.text
+    assert "send it to you" not in out.text
 
 
 def test_the_closing_email_invites_contact_by_email_and_phone(renderer: Renderer) -> None:

@@ -144,6 +144,8 @@ def test_one_email_is_sent_again_on_purpose_and_recorded(
 ) -> None:
     reader = enrolled(rt, "rita@example.test", timezone="UTC")
     tick_and_work(rt)
+    first_sent = rt.clock.now()
+    rt.clock.advance(timedelta(hours=3))  # she asks for it again later that day
     sign_in(desk)
     public_id = _public_id(rt, reader)
     timeline = desk.get(f"/admin/readers/{public_id}").get_data(as_text=True)
@@ -154,7 +156,13 @@ def test_one_email_is_sent_again_on_purpose_and_recorded(
     work(rt)
     [first, again] = smtp_sink.messages_to("rita@example.test")
     assert first["Subject"] == again["Subject"] and first["Message-ID"] == again["Message-ID"]
-    assert "An email sent again" in desk.get(f"/admin/readers/{public_id}").get_data(as_text=True)
+    later = desk.get(f"/admin/readers/{public_id}").get_data(as_text=True)
+    assert "An email sent again" in later
+    # the first send keeps its own moment on the timeline, the resend has its own
+    with rt.database.session() as session:
+        assert session.scalar(select(Delivery.sent_at).where(Delivery.step == 0)) == first_sent
+    welcome_at = later.index("The welcome")
+    assert later.index("An email sent again") > welcome_at
     # an email that has not gone out yet is not "sent again"
     refused = act(desk, public_id, "resend", delivery="999999")
     assert "Nothing was sent" in refused

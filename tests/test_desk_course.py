@@ -111,7 +111,8 @@ def test_the_share_page_gives_both_snippets_and_says_when_no_site_is_listed(
     page = closed.get("/admin/share").get_data(as_text=True)
     assert "First ask whoever runs this server to set" in page
     text = html.unescape(page)
-    assert '<iframe src="http://' in text and 'name="website"' in text
+    assert '<iframe id="coursemail-form" src="http://' in text and 'name="website"' in text
+    assert "coursemailHeight" in text  # the lines that size the frame to its form
     assert "/embed" in page
 
 

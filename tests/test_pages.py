@@ -486,3 +486,16 @@ def test_behind_a_trusted_proxy_the_readers_address_is_recorded(
     )
     with rt.database.session() as session:
         assert session.scalars(select(Consent.ip)).one() == "198.51.100.7"
+
+
+def test_an_address_with_a_slip_is_suggested_a_fix_and_its_field_takes_the_focus(
+    client: FlaskClient,
+) -> None:
+    page = sign_up(client, email="lee@gmail").get_data(as_text=True)
+    assert 'role="alert" id="error-summary"' in page and 'href="#email"' in page
+    assert re.search(r'id="email"[^>]*autofocus', page, re.S)
+    assert "Did you mean <strong>lee@gmail.com</strong>?" in page
+    # a first name problem takes the focus only when the address is fine
+    named = sign_up(client, first_name="x" * 101).get_data(as_text=True)
+    assert re.search(r'id="first_name"[^>]*autofocus', named, re.S)
+    assert not re.search(r'id="email"[^>]*autofocus', named, re.S)

@@ -128,11 +128,13 @@ def test_every_course_email_carries_the_readers_own_link(
     for message in messages:
         for part in ("plain", "html"):
             found = re.search(
-                r"https?://[^\s\"<>]+/preferences/[^\s\"<>]+",
+                r"https?://[^\s\"<>]+/preferences/[^\s\"<>/)]+",
                 message.get_body((part,)).get_content(),
             )
             assert found, (message["Subject"], part)
             links.add(found.group(0))
+    closing = messages[-1].get_body(("html",)).get_content()
+    assert f'href="{links.copy().pop()}/archive"' in closing  # the closing links the archive
     assert len(links) == 1  # one link for the reader, that never expires
     path = "/" + links.pop().split("/", 3)[3]
     assert "Your course, your way" in client.get(path).get_data(as_text=True)

@@ -34,8 +34,11 @@ def why_not_resend(delivery: Delivery, *, suppressed: bool) -> str | None:
 def record_resent(
     session: Session, delivery: Delivery, *, now: datetime, time_scale: float
 ) -> None:
-    """A deliberate resend went out. A course stalled on this very step goes on from here."""
+    """A deliberate resend went out. A course stalled on this very step goes on from here.
+    The email keeps the moment it first went (the timeline shows both: the send, then the
+    "sent again" event); one that never went takes this moment."""
     before = f"{delivery.status.value}: {delivery.last_error or 'no reason recorded'}"
+    first_sent = delivery.sent_at
     enrollment = delivery.enrollment
     if (
         enrollment is not None
@@ -45,6 +48,7 @@ def record_resent(
         enrollment.status = EnrollmentStatus.ACTIVE
     delivery.attempts += 1
     sent.record_sent_in(session, delivery, now=now, time_scale=time_scale)
+    delivery.sent_at = first_sent or now
     delivery.last_error = f"resent by hand (it was {before})"[:2000]
 
 

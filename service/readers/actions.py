@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL, shipped_course
+from service import spoken
 from service.readers.history import record
 from service.readers.lifecycle import UNSENT, mark_unsubscribed
 from service.schedule import Timing
@@ -87,7 +88,8 @@ def pause(
         session, reader, "paused", actor=actor, now=now, detail=f"for {days} days" if days else None
     )
     if days:
-        return f"Paused for {days} days: it starts again by itself on {enrollment.resume_at:%d %B}."
+        again = spoken.day(enrollment.resume_at, _zone(enrollment, reader))  # type: ignore[arg-type]
+        return f"Paused for {days} days: it starts again by itself on {again}."
     return "Paused: nothing more is sent until the course is resumed."
 
 
@@ -102,7 +104,8 @@ def resume(session: Session, reader: Reader, *, now: datetime, actor: str) -> st
         timing = timing_of(enrollment, reader)
         enrollment.next_send_at = timing.resumed(enrollment.next_send_at, paused_for, now)
         record(session, reader, "resumed", actor=actor, now=now)
-        return f"Resumed: the next email is due {enrollment.next_send_at:%Y-%m-%d %H:%M} UTC."
+        due = spoken.when(enrollment.next_send_at, _zone(enrollment, reader))
+        return f"Resumed: your next email is planned for {due}."
     # the email that was waiting to go when it was paused: the same row goes now
     held = session.scalar(
         select(Delivery).where(
@@ -193,6 +196,11 @@ def usual_pace(session: Session, reader: Reader, *, now: datetime, actor: str) -
     enrollment.pace = 1
     record(session, reader, "usual_pace", actor=actor, now=now)
     return "Done: after the next email, the course keeps its usual pace."
+
+
+def _zone(enrollment: Enrollment, reader: Reader) -> str:
+    """The reader's own time zone, as their messages speak of time."""
+    return timing_of(enrollment, reader).zone.key
 
 
 def timing_of(enrollment: Enrollment, reader: Reader, *, scale: float = 1.0) -> Timing:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import QUIET_FROM, QUIET_UNTIL
 from emails.render import Renderer
+from service import spoken
 from service.readers import actions, erasure, export, lifecycle
 from service.readers.actions import ActionRefused
 from service.schedule import zone_for
@@ -58,24 +59,19 @@ def page(token: str) -> ResponseReturnValue:
         reader = _reader(session, token)
         enrollment = actions.current_enrollment(session, reader)
         loaded = course()
-        zone = zone_for(reader.timezone, loaded.timezone)
-        next_at = (
-            enrollment.next_send_at.astimezone(zone)
-            if enrollment is not None and enrollment.next_send_at
-            else None
-        )
+        zone = zone_for(reader.timezone, loaded.timezone).key
+        next_at = enrollment.next_send_at if enrollment is not None else None
+        resume_at = enrollment.resume_at if enrollment is not None else None
         return render_template(
             "preferences.html",
             token=token,
             reader=reader,
             course_state=enrollment.status.value if enrollment else None,
-            next_at=next_at,
+            next_at=spoken.when(next_at, zone) if next_at else None,
             hours=range(QUIET_UNTIL, QUIET_FROM),
             usual_hour=loaded.send_hour,
             pace=enrollment.pace if enrollment else 1,
-            resume_at=enrollment.resume_at.astimezone(zone)
-            if enrollment is not None and enrollment.resume_at
-            else None,
+            resume_day=spoken.day(resume_at, zone) if resume_at else None,
         )
 
 
@@ -151,7 +147,13 @@ def archive(token: str) -> ResponseReturnValue:
             (d, renderer.render_step(d.step or 0, first_name=reader.first_name, unsubscribe_url=""))
             for d in received
         ]
-        return render_template("archive.html", token=token, emails=emails)
+        zone = zone_for(reader.timezone, course().timezone).key
+        return render_template(
+            "archive.html",
+            token=token,
+            emails=emails,
+            sent_day=lambda moment: spoken.day(moment, zone),
+        )
 
 
 @bp.get("/<token>/my-data.json")

@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from emails.course import Course, default_course
 from service.context import Context
 from service.outbox.handoff import send_confirmation_now
+from service.readers.typos import KNOWN_DOMAINS
 
 
 def context() -> Context:
@@ -36,6 +37,7 @@ def init_context(app: Flask) -> None:
             "send_time": send_time_phrase(loaded.send_hour),
             "discreet_sender": loaded.discreet.sender,
             "discreet_example": loaded.discreet.subject_for(3, len(loaded.steps)),
+            "known_domains": KNOWN_DOMAINS,
         }
 
 

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from emails.course import is_time_zone
 from service.outbox.handoff import enqueue_or_release
 from service.queues import QUEUE_TRANSACTIONAL
-from service.readers import lifecycle
+from service.readers import lifecycle, typos
 from service.readers.validation import name_problem
 from service.web.security import limiter
 from service.web.shared import context, course, init_context
@@ -43,6 +43,8 @@ class SignupForm:
     discreet: bool = False
     errors: dict[str, str] = field(default_factory=dict)
     form_error: str = ""
+    #: the address they probably meant, when the one typed looks like a slip ("gmial.com")
+    suggestion: str = ""
 
     @classmethod
     def from_request(cls) -> SignupForm:
@@ -71,6 +73,7 @@ class SignupForm:
                     "That doesn’t look like a complete email address. "
                     "It should look like name@example.com."
                 )
+                self.suggestion = typos.suggestion(self.email) or ""
         problem = name_problem(self.first_name)
         if problem:
             self.errors["first_name"] = problem

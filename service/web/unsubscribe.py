@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from service.readers import lifecycle
 from service.store.models import ReaderStatus
+from service.tokens import PreferencesTokens
 from service.web.security import csrf
 from service.web.shared import context
 
@@ -37,7 +38,13 @@ def leave(token: str) -> ResponseReturnValue:
             abort(404)
         if request.method == "GET":
             left = reader.status in (ReaderStatus.UNSUBSCRIBED, ReaderStatus.BOUNCED)
-            return render_template("unsubscribe.html", token=token, left=left)
+            preferences = None
+            if reader.status == ReaderStatus.ACTIVE:  # a pause may be what they need
+                link = PreferencesTokens(ctx.settings.SECRET_KEY).make(reader.public_id)
+                preferences = url_for("preferences.page", token=link)
+            return render_template(
+                "unsubscribe.html", token=token, left=left, preferences_url=preferences
+            )
         one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
         how = "one-click" if one_click else "page"
         lifecycle.mark_unsubscribed(session, reader, now=ctx.clock.now(), how=how)

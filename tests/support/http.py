@@ -77,4 +77,4 @@ def sign_up_and_confirm_link(client: Browserless, email: str) -> None:
 def confirm(client: Browserless, link: str) -> None:
     link = html.unescape(link)
     status, page = client.post(link, {"csrf_token": client.csrf(link)})
-    assert status == 200 and "You're in" in page, page
+    assert status == 200 and "You’re in" in page, page

@@ -16,6 +16,7 @@ from service import queues
 from service.desk import preview
 from service.outbox import handoff
 from service.schedule import zone_for
+from service.variables import origin_of
 from service.web.desk import bp
 from service.web.shared import context, course
 from service.web.signup import consent_text
@@ -129,6 +130,7 @@ def share() -> ResponseReturnValue:
         "desk/share.html",
         course_url=settings.PUBLIC_URL + "/",
         embed_url=settings.PUBLIC_URL + url_for("embed.form"),
+        embed_origin=origin_of(settings.PUBLIC_URL) or settings.PUBLIC_URL,
         origins=settings.EMBED_ORIGINS,
         consent=consent_text(),
     )

@@ -230,13 +230,16 @@ def test_cli_preview_prints_the_text_part(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("THERAPIST_EMAIL", "lee@example.test")
     result = CliRunner().invoke(main, ["preview", "7", "--name", "Ada"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Subject: Where to go from here\n")
+    assert result.output.startswith("From: Lee Miller\nSubject: Where to go from here\n")
     assert "Hi Ada," in result.output and "lee@example.test" in result.output
     assert "<html" not in result.output
     html = CliRunner().invoke(main, ["preview", "2", "--html"])
     assert "<html" in html.output
     missing = CliRunner().invoke(main, ["preview", "9"])
     assert missing.exit_code == 2 and "emails 0 to 7" in missing.output
+    discreet = CliRunner().invoke(main, ["preview", "3", "--discreet"])
+    assert discreet.output.startswith("From: Weekly notes\nSubject: Notes, 4 of 8\n")
+    assert "Rebuilding Broken Trust" not in discreet.output.split("--")[-1]  # the footer
 
 
 def test_cli_reports_a_configuration_error_without_a_traceback(

@@ -202,3 +202,18 @@ def test_embed_origins_are_read_as_exact_origins(tmp_path) -> None:  # type: ign
         "http://127.0.0.1:8080",
         "https://x.org",
     )
+
+
+def test_the_course_page_shows_each_email_as_a_discreet_reader_gets_it(
+    desk: FlaskClient,
+) -> None:
+    sign_in(desk)
+    usual = desk.get("/admin/course/3").get_data(as_text=True)
+    assert "Step 3: Don’t stuff your feelings" in usual
+    assert "See it as a discreet reader gets it" in usual
+    discreet = desk.get("/admin/course/3?discreet=1").get_data(as_text=True)
+    assert "<dt>Subject</dt><dd>Notes, 4 of 8</dd>" in discreet
+    assert "A few quiet minutes, whenever suits you." in discreet
+    assert "course/3/html?discreet=1" in discreet
+    framed = desk.get("/admin/course/3/html?discreet=1").get_data(as_text=True)
+    assert "Weekly notes" in framed and "Rebuilding Broken Trust" not in framed.split("</head>")[1]

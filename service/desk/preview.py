@@ -26,9 +26,10 @@ TEST_PREFIX = "[TEST] "
 
 
 def title_of(course: Course, which: int | None) -> str:
-    if which is None:
-        return "The confirmation email"
-    return "The welcome" if which == 0 else f"Email {which}: {course.step(which).name}"
+    """ "Step 3: Don’t stuff your feelings", "The welcome", "The confirmation"."""
+    name = course.email_name(which)
+    step = course.step(which) if which is not None else None
+    return f"{name}: {step.name}" if step is not None and step.name else name
 
 
 def sample_parts(
@@ -39,9 +40,11 @@ def sample_parts(
     to: str = SAMPLE_ADDRESS,
     now: datetime,
     test: bool = False,
+    discreet: bool = False,
 ) -> tuple[Rendered, Envelope]:
     """Email ``which`` (None: the confirmation) for the sample reader, addressed to ``to``;
-    with ``test``, its subject starts with ``[TEST]``."""
+    with ``test``, its subject starts with ``[TEST]``; with ``discreet``, as a reader who
+    asked for discretion gets it."""
     tracked = f"reply+sample@{settings.REPLY_DOMAIN}" if settings.tracked_replies else None
     routing = Routing(
         to_address=to,
@@ -50,6 +53,7 @@ def sample_parts(
         message_id=make_msgid(domain=settings.mail_domain),
         date=now,
         reply_address=tracked,
+        discreet=discreet,
     )
     link = f"{settings.PUBLIC_URL}/sample-link"
     if which is None:
@@ -78,14 +82,23 @@ class Sample:
     headers: list[tuple[str, str]]
 
 
-def sample(renderer: Renderer, settings: Settings, which: int | None, *, now: datetime) -> Sample:
-    rendered, envelope = sample_parts(renderer, settings, which, now=now)
+def sample(
+    renderer: Renderer,
+    settings: Settings,
+    which: int | None,
+    *,
+    now: datetime,
+    discreet: bool = False,
+) -> Sample:
+    rendered, envelope = sample_parts(renderer, settings, which, now=now, discreet=discreet)
     message = build_message(rendered, envelope)
     step = confirmation_step() if which is None else renderer.course.step(which)
+    plan = renderer.course.discreet
+    preview_line = (step.discreet_preview or plan.preview) if discreet else step.preview
     return Sample(
         title=title_of(renderer.course, which),
         subject=rendered.subject,
-        preview_line=step.preview,
+        preview_line=preview_line,
         html=rendered.html,
         text=rendered.text,
         headers=[(k, str(v)) for k, v in message.items() if k.lower() != "content-type"],

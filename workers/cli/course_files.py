@@ -54,7 +54,8 @@ def _check_safety_files(settings: Settings) -> None:
 @click.argument("step", type=int)
 @click.option("--html", is_flag=True, help="Print the HTML part instead of the text part.")
 @click.option("--name", default="Sam", show_default=True, help="First name to greet.")
-def preview(step: int, html: bool, name: str) -> None:
+@click.option("--discreet", is_flag=True, help="As a reader who asked for discretion gets it.")
+def preview(step: int, html: bool, name: str, discreet: bool) -> None:
     """Print course email STEP (0 = welcome) as a reader would receive it."""
     from workers.runtime import Runtime
 
@@ -64,12 +65,13 @@ def preview(step: int, html: bool, name: str) -> None:
         raise click.BadParameter(
             f"the course has emails 0 to {len(loaded.steps) - 1}", param_hint="STEP"
         )
-    rendered = (
-        Runtime(settings)
-        .renderer(loaded)
-        .render_step(
-            step, first_name=name or None, unsubscribe_url=f"{settings.PUBLIC_URL}/u/preview"
-        )
+    renderer = Runtime(settings).renderer(loaded)
+    rendered = renderer.render_step(
+        step,
+        first_name=name or None,
+        unsubscribe_url=f"{settings.PUBLIC_URL}/u/preview",
+        discreet=discreet,
     )
+    click.echo(f"From: {renderer.discreet_sender if discreet else renderer.sender_name}")
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.html if html else rendered.text)

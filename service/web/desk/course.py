@@ -84,15 +84,19 @@ def course_page() -> ResponseReturnValue:
 
 @bp.get("/course/<which>")
 def course_email(which: str) -> ResponseReturnValue:
-    step = _which(which)
-    sample = preview.sample(_renderer(), context().settings, step, now=context().clock.now())
-    return render_template("desk/course_email.html", sample=sample, which=which)
+    step, discreet = _which(which), request.args.get("discreet") == "1"
+    sample = preview.sample(
+        _renderer(), context().settings, step, now=context().clock.now(), discreet=discreet
+    )
+    return render_template("desk/course_email.html", sample=sample, which=which, discreet=discreet)
 
 
 @bp.get("/course/<which>/html")
 def course_email_html(which: str) -> ResponseReturnValue:
-    step = _which(which)
-    sample = preview.sample(_renderer(), context().settings, step, now=context().clock.now())
+    step, discreet = _which(which), request.args.get("discreet") == "1"
+    sample = preview.sample(
+        _renderer(), context().settings, step, now=context().clock.now(), discreet=discreet
+    )
     return (
         sample.html,
         200,

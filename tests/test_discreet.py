@@ -79,3 +79,39 @@ def test_the_form_can_turn_discretion_on_but_never_off(
         assert session.scalar(select(Reader.discreet)) is True
     page = client.get("/").get_data(as_text=True)
     assert 'name="discreet"' in page and "Weekly notes" in page
+
+
+def test_with_replies_going_straight_to_the_therapist_the_reply_to_names_nothing() -> None:
+    """REPLY_MODE=direct: a discreet reader's Reply-To carries the neutral name their inbox
+    already shows, not the therapist's."""
+    from datetime import UTC, datetime
+
+    from emails.message import Routing, confirmation_parts, course_parts
+    from emails.render import Contact, Renderer
+
+    renderer = Renderer(COURSE, Contact("Lee Miller", "lee@example.test", "1", "1 Main St"))
+    routing = Routing(
+        to_address="dee@example.test",
+        first_name="Dee",
+        from_address="course@example.test",
+        message_id="<m@example.test>",
+        date=datetime(2026, 12, 1, tzinfo=UTC),
+        reply_address=None,
+        discreet=True,
+    )
+    for _, envelope in (
+        confirmation_parts(renderer, routing, confirm_url="https://x.test/c"),
+        course_parts(
+            renderer,
+            3,
+            routing,
+            unsubscribe_url="https://x.test/u",
+            unsubscribe_address=None,
+            list_domain="example.test",
+        ),
+    ):
+        assert envelope.reply_to == ("Weekly notes", "lee@example.test")
+    confirmation, _ = confirmation_parts(renderer, routing, confirm_url="https://x.test/c")
+    assert "asked to receive Rebuilding Broken Trust, a short email course" in " ".join(
+        confirmation.text.split()
+    )  # the opened email says what it is; nothing the inbox shows does

@@ -220,7 +220,7 @@ def test_the_course_preview_and_a_test_send(
     expect(
         page.get_by_role("table", name="The course for a reader in Pacific/Chatham")
     ).to_be_visible()
-    page.get_by_role("link", name=re.compile("Email 3")).click()
+    page.get_by_role("link", name=re.compile("Step 3")).click()
     for frame in ("iframe.phone", "iframe.desktop"):
         expect(page.frame_locator(frame).get_by_text("Hi Sam")).to_be_visible()
     _fits_a_phone(page)

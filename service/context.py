@@ -19,6 +19,7 @@ from emails.render import Contact
 from service.addresses import Addresses
 from service.clock import Clock, SystemClock
 from service.settings import Settings
+from service.store import sealing
 from service.store.db import Database
 
 
@@ -26,6 +27,10 @@ from service.store.db import Database
 class Context:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        # readers' words are sealed and opened with this process's key (store.sealing)
+        sealing.install(sealing.Sealer(self.settings.reply_keys))
 
     @cached_property
     def database(self) -> Database:

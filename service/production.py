@@ -48,6 +48,11 @@ def check(settings: Settings) -> None:
                 f"{name} is too short for production: use {MIN_WEBHOOK_SECRET} characters or "
                 f"more ({SECRET_HINT})"
             )
+    if not settings.REPLY_KEY:
+        raise ConfigError(
+            "REPLY_KEY must be set in production: it seals readers' replies at rest "
+            "(`coursemail keys new` prints one; keep a copy somewhere safe)"
+        )
     if not settings.THERAPIST_EMAIL:
         raise ConfigError(
             "THERAPIST_EMAIL must be set in production: it is where readers' replies go (the "

@@ -6,10 +6,11 @@ defaults are safe and local; production refuses to start without the values that
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from functools import cache
@@ -33,6 +34,7 @@ class Settings:
     PUBLIC_URL: str
     PORT: int
     SECRET_KEY: str
+    REPLY_KEY: str
     COURSEMAIL_ENV: str
     MAIL_FROM: str
     THERAPIST_NAME: str
@@ -70,6 +72,11 @@ class Settings:
     @property
     def tracked_replies(self) -> bool:
         return self.REPLY_MODE == "tracked"
+
+    @property
+    def reply_keys(self) -> list[str]:
+        """REPLY_KEY's keys, the one that seals first."""
+        return [k for k in self.REPLY_KEY.split(",") if k]
 
     @property
     def is_production(self) -> bool:
@@ -170,6 +177,8 @@ class Settings:
         changes: dict[str, object] = {}
         if not self.SECRET_KEY:
             changes["SECRET_KEY"] = _instance_secret(self.instance_path)
+        if not self.REPLY_KEY:
+            changes["REPLY_KEY"] = _instance_value(self.instance_path / "reply_key", _fernet_key)
         if not self.POSTAL_ADDRESS:
             changes["POSTAL_ADDRESS"] = POSTAL_ADDRESS_PLACEHOLDER
         if not changes:
@@ -191,18 +200,26 @@ def _instance_secret(instance: Path) -> str:
     Tokens signed by the web process are checked by workers and by the next restart; a
     secret made fresh per process would break every link in every email already sent.
     """
-    path = instance / "secret_key"
+    return _instance_value(instance / "secret_key", lambda: secrets.token_hex(32))
+
+
+def _fernet_key() -> str:
+    """A Fernet key: 32 random bytes, url-safe base64 (what ``Fernet.generate_key`` makes)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _instance_value(path: Path, make: Callable[[], str]) -> str:
+    """A value made once into a file of ``instance/`` (mode 0600), read by every process."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    instance.mkdir(parents=True, exist_ok=True)
-    candidate = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # O_EXCL: if two processes start at once, exactly one writes and both read its value.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
-        handle.write(candidate)
-    return candidate
+        handle.write(make())
+    return path.read_text().strip()

@@ -57,6 +57,24 @@ def _optional_zone(name: str, value: str) -> str:
     return value
 
 
+def _fernet_keys(name: str, value: str) -> str:
+    """One Fernet key, or several separated by commas (the first seals; all open)."""
+    import base64
+    import binascii
+
+    for key in (k.strip() for k in value.split(",") if k.strip()):
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"{name} must be Fernet keys (32 url-safe base64 bytes each), separated by "
+                "commas: `coursemail keys new` prints one"
+            )
+    return ",".join(k.strip() for k in value.split(",") if k.strip())
+
+
 def _address(name: str, value: str) -> str:
     _line(name, value)
     local, at, domain = value.rpartition("@")
@@ -238,6 +256,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SMTP_URL", "smtp://127.0.0.1:1025", _smtp_url),
     Variable("PUBLIC_URL", "http://127.0.0.1:{PORT}", _public_url),
     Variable("SECRET_KEY", "", _text),
+    # seals readers' replies at rest; several, comma-separated, while a key is rotated
+    Variable("REPLY_KEY", "", _fernet_keys),
     Variable("MAIL_FROM", "course@{REPLY_DOMAIN}", _address),
     # the author's details: empty means the course's own (its course.toml [contact])
     Variable("THERAPIST_NAME", "", _line),

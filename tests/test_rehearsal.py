@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
+from service.store.sealing import new_key
 from tests.support.env import clean_env, settings_env
 from tests.support.proxy import PROXIES, Proxy, start
 from tests.support.smtp import SMTPSink, free_port
@@ -59,6 +60,7 @@ def _processes(
         rt.settings,
         COURSEMAIL_ENV="production",
         SECRET_KEY=secrets.token_hex(32),
+        REPLY_KEY=new_key(),
         PUBLIC_URL=proxy.site,
         TRUSTED_PROXIES="1",
         PORT=str(app_port),

@@ -30,7 +30,9 @@ class CatcherHandler:
         data: bytes = envelope.original_content or envelope.content
         name = f"{time.time_ns()}"
         temporary = self.folder / f".{name}.tmp"
-        temporary.write_bytes(data)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # mail: private
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(temporary, self.folder / f"{name}.eml")  # whole files only, never halves
         subject = BytesHeaderParser(policy=default).parsebytes(data).get("Subject", "")
         log.info("caught mail to %s: %s", ", ".join(envelope.rcpt_tos), subject)

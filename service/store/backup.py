@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from service.store.db import private_file
 from service.store.models import Base
 
 #: Pages copied per step of the online backup, between progress reports.
@@ -57,6 +58,7 @@ def backup_sqlite(
         raise BackupError(f"{target} exists already; choose a new file name")
     partial = target.with_name(target.name + ".partial")
     try:
+        private_file(partial)  # a copy of readers' records: this user's alone
         with sqlite3.connect(source) as live, sqlite3.connect(partial) as copy:
             live.execute("PRAGMA busy_timeout=10000")
             live.backup(

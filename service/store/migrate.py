@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from service.store.db import private_file, sqlite_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -19,4 +21,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    path = sqlite_file(database_url)
+    if path is not None:
+        private_file(path)  # readers' records: created readable by this user alone
     command.upgrade(alembic_config(database_url), revision)

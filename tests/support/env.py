@@ -17,6 +17,7 @@ PRODUCTION = {
     "REPLY_DOMAIN": "reply.example.org",
     "PUBLIC_URL": "https://course.example.org",
     "THERAPIST_EMAIL": "lee@example.org",
+    "REPLY_KEY": "a0xrRVpWd2hUTm9jUGFwUXJVdkZ3M2I5RG1qWTVlS0g=",
 }
 
 #: The settings a test's processes need to share the test's database, Redis and SMTP sink.
@@ -25,6 +26,7 @@ SHARED = (
     "REDIS_URL",
     "SMTP_URL",
     "SECRET_KEY",
+    "REPLY_KEY",
     "THERAPIST_EMAIL",
     "POSTAL_ADDRESS",
     "PUBLIC_URL",

@@ -7,6 +7,7 @@
   ``catcher``;
 - ``one_reader``: ``sign-up``, ``pause``, ``resume``, ``erase``, ``consent``;
 - ``reader_list``: ``readers export``, ``readers import``;
+- ``keys``: ``keys new``, ``keys rotate`` (the key that seals replies at rest);
 - ``operator``: ``status``, ``replies``, ``stats``, ``resend``, ``send-test``;
 - ``common``: settings read with a clear error, logging, a runtime per command.
 
@@ -17,7 +18,15 @@ from __future__ import annotations
 
 import click
 
-from workers.cli import course_files, database, one_reader, operator, processes, reader_list
+from workers.cli import (
+    course_files,
+    database,
+    keys,
+    one_reader,
+    operator,
+    processes,
+    reader_list,
+)
 
 
 @click.group()
@@ -40,6 +49,7 @@ for command in (
     one_reader.erase,
     one_reader.consent,
     reader_list.readers,
+    keys.keys,
     operator.status,
     operator.replies,
     operator.stats,

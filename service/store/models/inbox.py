@@ -10,13 +10,13 @@ from sqlalchemy import (
     Boolean,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.store.models.base import Base, enum_column
+from service.store.sealing import SealedBytes, SealedText
 
 
 class InboundStatus(StrEnum):
@@ -60,7 +60,8 @@ class InboundMessage(Base):
     source: Mapped[str] = mapped_column(String(20), default="smtp")
     mail_from: Mapped[str] = mapped_column(String(320))
     rcpt_tos: Mapped[str] = mapped_column(Text)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    #: sealed at rest (``service.store.sealing``), like every word a reader wrote
+    raw: Mapped[bytes] = mapped_column(SealedBytes)
     status: Mapped[InboundStatus] = mapped_column(
         enum_column(InboundStatus), default=InboundStatus.RECEIVED
     )
@@ -73,11 +74,11 @@ class InboundMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     message_id: Mapped[str | None] = mapped_column(Text)
     from_address: Mapped[str | None] = mapped_column(String(320))
-    subject: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(SealedText)
     #: the reply with quoted history and signature removed
-    reply_text: Mapped[str | None] = mapped_column(Text)
+    reply_text: Mapped[str | None] = mapped_column(SealedText)
     #: what was odd about the message (damage, unknown charset), one note per line
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(SealedText)
     #: too deeply nested (or otherwise unreadable) to take apart: forwarded as a file
     damaged: Mapped[bool] = mapped_column(Boolean, default=False)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)

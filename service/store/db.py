@@ -111,8 +111,8 @@ def _make_engine(url: str) -> Engine:
     if path is not None:
         private_file(path)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    if parsed.database and parsed.database != ":memory:":
-        _queue_writers(engine, Path(f"{parsed.database}.writers"))
+    if path is not None:
+        _queue_writers(engine, Path(f"{path}.writers"))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -61,6 +61,8 @@ class Settings:
     INBOUND_TLS_KEY: Path | None
     TRUSTED_PROXIES: int
     REPLY_MODE: str
+    REPLY_FORWARD: str
+    REPLY_RETENTION_DAYS: int
     INBOUND_MAX_BYTES: int
     INBOUND_WEBHOOK_SECRET: str
     MAILGUN_SIGNING_KEY: str

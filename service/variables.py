@@ -23,6 +23,8 @@ class ConfigError(Exception):
 
 ENVIRONMENTS = ("development", "production", "test")
 REPLY_MODES = ("tracked", "direct")
+#: What reaches the therapist's inbox of a reply: all of it, a notice, or nothing.
+REPLY_FORWARDS = ("full", "notify", "off")
 
 
 def _int(name: str, raw: str, *, minimum: int = 0, maximum: int = 2**31) -> int:
@@ -290,6 +292,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("INBOUND_TLS_KEY", "", _optional_file),
     Variable("TRUSTED_PROXIES", "0", _between(0, 5)),
     Variable("REPLY_MODE", "tracked", _one_of(REPLY_MODES, "tracked or direct")),
+    # notify: her inbox hears who replied, never their words (read on the desk)
+    Variable("REPLY_FORWARD", "notify", _one_of(REPLY_FORWARDS, "full, notify or off")),
+    # a reply's words are deleted this many days after it came (the fact of it stays)
+    Variable("REPLY_RETENTION_DAYS", "365", _between(1, 3650)),
     Variable("INBOUND_MAX_BYTES", str(25 * 1024 * 1024), _between(64 * 1024, 200 * 1024 * 1024)),
     Variable("INBOUND_WEBHOOK_SECRET", "", _text),
     Variable("MAILGUN_SIGNING_KEY", "", _text),

@@ -165,6 +165,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "PUBLIC_URL": "http://127.0.0.1:5999",
         "REPLY_DOMAIN": "reply.example.test",
         "MAIL_FROM": "course@example.test",
+        # most reply tests read what the forward carries; the notice is tested on its own
+        "REPLY_FORWARD": "full",
     }
     values.update(overrides)
     return Settings.from_env(environ={}, overrides=values)

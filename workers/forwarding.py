@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import Course, default_course
 from emails.forward import ForwardContext, crisis_email, forward_email, local_time
+from emails.notice import notice_email
 from emails.received import ParsedMail, parse
 from emails.render import Renderer
 from emails.safety import (
@@ -220,17 +221,36 @@ def _forwarder(
     reader: Reader | None,
     ctx: ForwardContext,
     renderer: Renderer,
-) -> Callable[[str | None, bool], Outgoing]:
-    """Builds the forward once the crisis reply's outcome (a line for the therapist) is known;
-    ``plain`` leaves out what only an SMTPUTF8 relay can carry (the writer in Reply-To)."""
+) -> Callable[[str | None, bool], Outgoing] | None:
+    """Builds what reaches the therapist's inbox once the crisis reply's outcome (a line for
+    her) is known: the whole forward (``REPLY_FORWARD=full``), a notice with none of their
+    words (``notify``; every urgent reply, whatever the setting), or nothing (``off``: the
+    desk only). ``plain`` leaves out what only an SMTPUTF8 relay can carry."""
     s = rt.settings
+    mode = "notify" if s.REPLY_FORWARD == "off" and ctx.urgent else s.REPLY_FORWARD
+    if mode == "off":
+        return None
     therapist = renderer.contact.therapist_email
     inbound_id, raw, damaged = row.id, row.raw, row.damaged
     identity = row.dedupe_key or str(row.id)
     conversation = reader.public_id if reader else None
     now = rt.clock.now()
+    desk_url = f"{s.PUBLIC_URL}/admin/replies/{inbound_id}"
 
     def forward(crisis_note: str | None, plain: bool) -> Outgoing:
+        if mode == "notify":
+            message = notice_email(
+                ctx,
+                inbound_id=inbound_id,
+                identity=identity,
+                sender=s.MAIL_FROM,
+                therapist=therapist,
+                domain=s.mail_domain,
+                date=now,
+                desk_url=desk_url,
+                crisis_note=crisis_note,
+            )
+            return Outgoing.of(s.MAIL_FROM, therapist, message)
         final = replace(ctx, notes=ctx.notes + ([crisis_note] if crisis_note else []))
         message = forward_email(
             final,

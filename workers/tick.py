@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from emails.course import default_course
 from service.desk import snapshot
-from service.inbox import inbound
+from service.inbox import inbound, retention
 from service.inbox.handoff import enqueue_replies
 from service.outbox import claims, outcomes
 from service.outbox.handoff import enqueue_or_release
@@ -77,6 +77,8 @@ def run_once(rt: Runtime) -> TickReport:
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
         )
     reply_jobs = enqueue_replies(rt, inbound_ids)
+    with db.session() as session:  # readers' words are kept REPLY_RETENTION_DAYS, no longer
+        retention.forget_old_words(session, now=now, days=rt.settings.REPLY_RETENTION_DAYS)
     _refresh_desk(rt, now)
     report = TickReport(
         created=created,

@@ -112,14 +112,28 @@ class ReplyRow:
     status: str
     last_error: str | None
     handled: bool
+    words_deleted: bool = False
+    public_id: str | None = None
+
+
+def new_replies(session: Session, *, limit: int = 5) -> list[ReplyRow]:
+    """Replies not yet marked handled, the urgent ones first, then the newest: what the
+    overview leads with."""
+    rows, _ = find_replies(session, unhandled_only=True, urgent_first=True)
+    return rows[:limit]
 
 
 def find_replies(
-    session: Session, *, urgent_only: bool = False, before: int | None = None
+    session: Session,
+    *,
+    urgent_only: bool = False,
+    before: int | None = None,
+    unhandled_only: bool = False,
+    urgent_first: bool = False,
 ) -> tuple[list[ReplyRow], int | None]:
     """Replies from people (not auto-replies or bounces), newest first, a page at a time."""
     query = (
-        select(InboundMessage, Reader.first_name, Delivery.step)
+        select(InboundMessage, Reader.first_name, Delivery.step, Reader.public_id)
         .outerjoin(Reader, Reader.id == InboundMessage.reader_id)
         .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
         .where(InboundMessage.category == InboundCategory.REPLY)
@@ -128,6 +142,12 @@ def find_replies(
     )
     if urgent_only:
         query = query.where(InboundMessage.urgent.is_(True))
+    if unhandled_only:
+        query = query.where(InboundMessage.handled_at.is_(None))
+    if urgent_first:
+        query = query.order_by(None).order_by(
+            InboundMessage.urgent.desc(), InboundMessage.id.desc()
+        )
     if before is not None:
         query = query.where(InboundMessage.id < before)
     found = session.execute(query).all()
@@ -143,8 +163,10 @@ def find_replies(
             m.status.value,
             m.last_error,
             m.handled_at is not None,
+            m.words_deleted_at is not None,
+            public_id,
         )
-        for m, first_name, step in found[:PAGE]
+        for m, first_name, step, public_id in found[:PAGE]
     ]
     return rows, next_page(found)
 

@@ -19,6 +19,7 @@ from service.store.models import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
+    InboundCategory,
     InboundMessage,
     Reader,
     ReaderStatus,
@@ -68,8 +69,10 @@ def funnel(session: Session, step_titles: list[str]) -> list[Stage]:
         ).all()
     )
     readers = select(func.count(Reader.id))
+    # people who wrote back, once each: not bounces, auto-replies or unsubscribe mails
     repliers = select(func.count(distinct(InboundMessage.reader_id))).where(
-        InboundMessage.reader_id.is_not(None)
+        InboundMessage.reader_id.is_not(None),
+        InboundMessage.category == InboundCategory.REPLY,
     )
     return [
         Stage("Signed up", _count(session, readers)),

@@ -59,7 +59,13 @@ REPLY_STATES = {
     "forwarded": "In your inbox",
     "recorded": "Kept here",
 }
+#: What "forwarded" means under each REPLY_FORWARD.
+DELIVERED = {"full": "In your inbox", "notify": "You were sent a notice", "off": "Kept here"}
 
 
-def reply_state(status: str) -> str:
+def reply_state(status: str, forward: str = "full") -> str:
+    if status == "forwarded":
+        return DELIVERED.get(forward, DELIVERED["full"])
+    if forward != "full" and status in ("to_forward", "forwarding", "retry_wait"):
+        return REPLY_STATES[status].replace("On its way to your inbox", "A notice is on its way")
     return REPLY_STATES.get(status, status)

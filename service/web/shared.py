@@ -38,6 +38,7 @@ def init_context(app: Flask) -> None:
             "discreet_sender": loaded.discreet.sender,
             "discreet_example": loaded.discreet.subject_for(3, len(loaded.steps)),
             "known_domains": KNOWN_DOMAINS,
+            "retention_words": _days_in_words(context().settings.REPLY_RETENTION_DAYS),
         }
 
 
@@ -49,3 +50,11 @@ def send_time_phrase(hour: int) -> str:
     if hour < 18:
         return f"{twelve} in the afternoon"
     return f"{twelve} in the evening"
+
+
+def _days_in_words(days: int) -> str:
+    """365 -> "a year", 730 -> "2 years", 90 -> "90 days"."""
+    if days % 365 == 0:
+        years = days // 365
+        return "a year" if years == 1 else f"{years} years"
+    return f"{days} days"

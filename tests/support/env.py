@@ -32,6 +32,7 @@ SHARED = (
     "PUBLIC_URL",
     "REPLY_DOMAIN",
     "MAIL_FROM",
+    "REPLY_FORWARD",
 )
 
 

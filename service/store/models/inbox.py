@@ -93,6 +93,8 @@ class InboundMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: the therapist marked it handled on the desk
     handled_at: Mapped[datetime | None]
+    #: its words and raw message were deleted (REPLY_RETENTION_DAYS): the fact of it stays
+    words_deleted_at: Mapped[datetime | None]
 
 
 class WebhookNonce(Base):

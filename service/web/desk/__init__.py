@@ -13,11 +13,15 @@ renders. Registering the blueprint here puts every one of its pages behind the g
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask
 
 from service import spoken
 from service.desk import words
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 bp = Blueprint("desk", __name__, url_prefix="/admin")
 
@@ -47,11 +51,18 @@ def _words() -> dict[str, object]:
         "reader_state": words.reader_state,
         "reader_address": words.address,
         "email_state": words.email_state,
-        "reply_state": words.reply_state,
+        "reply_state": lambda status: words.reply_state(status, _settings().REPLY_FORWARD),
         "place": spoken.place,
         "therapist_zone": therapist_zone,
         "email_name": _email_name,
+        "retention_days": _settings().REPLY_RETENTION_DAYS,
     }
+
+
+def _settings() -> Settings:
+    from service.web.shared import context
+
+    return context().settings
 
 
 def _email_name(step: int | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from service.desk import overview, snapshot
+from service.desk import lists, overview, snapshot
 from service.web.desk import bp
 from service.web.shared import context, course
 
@@ -22,6 +22,7 @@ def index() -> ResponseReturnValue:
             claim_timeout=ctx.settings.claim_timeout,
             snapshot=snapshot.read(db),
         )
+        recent = lists.new_replies(db)
     widest = max((stage.count for stage in figures.funnel), default=0) or 1
     busiest = max((n for _, n in figures.per_day), default=0) or 1
     return render_template(
@@ -30,4 +31,5 @@ def index() -> ResponseReturnValue:
         widest=widest,
         busiest=busiest,
         course_url=ctx.settings.PUBLIC_URL + "/",
+        new_replies=recent,
     )

@@ -105,11 +105,11 @@ def _database_url(name: str, raw: str) -> str:
 
 
 def _password_hash(name: str, raw: str) -> str:
-    if raw and not raw.startswith(("scrypt:", "pbkdf2:")):
+    if raw and not raw.startswith(("$argon2id$", "scrypt:", "pbkdf2:")):
         raise ConfigError(
-            f"{name} must be a Werkzeug password hash (scrypt:… or pbkdf2:…); make one with "
-            'python -c "from werkzeug.security import generate_password_hash as g; '
-            "print(g(input('password: ')))\""
+            f"{name} must be an argon2id hash ($argon2id$…) or a Werkzeug one (scrypt:… or "
+            'pbkdf2:…); make one with python -c "from argon2 import PasswordHasher; '
+            "print(PasswordHasher().hash(input('password: ')))\""
         )
     return raw
 

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from emails.course import default_course
-from service.desk import snapshot
+from service.desk import accounts, audit, snapshot
 from service.inbox import inbound, retention
 from service.inbox.handoff import enqueue_replies
 from service.outbox import claims, outcomes
@@ -77,8 +77,7 @@ def run_once(rt: Runtime) -> TickReport:
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
         )
     reply_jobs = enqueue_replies(rt, inbound_ids)
-    with db.session() as session:  # readers' words are kept REPLY_RETENTION_DAYS, no longer
-        retention.forget_old_words(session, now=now, days=rt.settings.REPLY_RETENTION_DAYS)
+    _forget_old(rt, now)
     _refresh_desk(rt, now)
     report = TickReport(
         created=created,
@@ -97,6 +96,15 @@ def run_once(rt: Runtime) -> TickReport:
             report.released,
         )
     return report
+
+
+def _forget_old(rt: Runtime, now: datetime) -> None:
+    """What is kept only so long: readers' words (REPLY_RETENTION_DAYS), the desk's audit
+    log (a year) and its ended sessions."""
+    with rt.database.session() as session:
+        retention.forget_old_words(session, now=now, days=rt.settings.REPLY_RETENTION_DAYS)
+        audit.prune(session, now)
+        accounts.prune_sessions(session, now)
 
 
 def _refresh_desk(rt: Runtime, now: datetime) -> None:

@@ -8,6 +8,8 @@
 - ``one_reader``: ``sign-up``, ``pause``, ``resume``, ``erase``, ``consent``;
 - ``reader_list``: ``readers export``, ``readers import``;
 - ``keys``: ``keys new``, ``keys rotate`` (the key that seals replies at rest);
+- ``desk_accounts``: ``desk add-user``, ``desk password``, ``desk code-off``,
+  ``desk remove-user``, ``desk users`` (who may open the desk);
 - ``operator``: ``status``, ``replies``, ``stats``, ``resend``, ``send-test``;
 - ``common``: settings read with a clear error, logging, a runtime per command.
 
@@ -21,6 +23,7 @@ import click
 from workers.cli import (
     course_files,
     database,
+    desk_accounts,
     keys,
     one_reader,
     operator,
@@ -50,6 +53,7 @@ for command in (
     one_reader.consent,
     reader_list.readers,
     keys.keys,
+    desk_accounts.desk,
     operator.status,
     operator.replies,
     operator.stats,

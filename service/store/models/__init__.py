@@ -4,7 +4,8 @@
 - ``readers``: ``Reader`` (table ``subscribers``), ``Consent``, ``ReaderEvent``, ``Suppression``;
 - ``outbox``: ``Enrollment`` and ``Delivery``, with their states;
 - ``inbox``: ``InboundMessage`` (stored raw first) and ``WebhookNonce``;
-- ``desk``: ``DeskSnapshot``, ``HealthProbe``.
+- ``desk``: ``DeskSnapshot``, ``HealthProbe``, and the desk's own ``DeskUser``,
+  ``DeskSession`` and ``DeskAudit``.
 
 The tables and columns keep the names of the first migrations (``subscribers``,
 ``subscriber_id``): the code says reader, the attribute maps to the column.
@@ -17,7 +18,13 @@ from service.store.models.base import (
     new_address_token,
     new_public_id,
 )
-from service.store.models.desk import DeskSnapshot, HealthProbe
+from service.store.models.desk import (
+    DeskAudit,
+    DeskSession,
+    DeskSnapshot,
+    DeskUser,
+    HealthProbe,
+)
 from service.store.models.inbox import (
     CrisisReplyState,
     InboundCategory,
@@ -49,7 +56,10 @@ __all__ = [
     "Delivery",
     "DeliveryKind",
     "DeliveryStatus",
+    "DeskAudit",
+    "DeskSession",
     "DeskSnapshot",
+    "DeskUser",
     "Enrollment",
     "EnrollmentStatus",
     "HealthProbe",

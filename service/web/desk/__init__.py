@@ -1,6 +1,9 @@
 """``/admin``: the therapist’s desk, one blueprint in several modules.
 
-- ``signin``: the guard every desk page passes, signing in and out;
+- ``signin``: the guard every desk page passes, signing in (with the code) and out, and the
+  audit log's lines for what is opened and done;
+- ``account``: your own account (password, sign-in code, signing out everywhere) and the
+  audit log's page;
 - ``overview``: the first page, the course’s figures;
 - ``lists``: readers, replies and emails by state, and one reader’s timeline;
 - ``actions``: what the therapist may do to one reader or one reply;
@@ -28,7 +31,7 @@ bp = Blueprint("desk", __name__, url_prefix="/admin")
 
 def init_app(app: Flask) -> None:
     # their pages join this blueprint
-    from service.web.desk import actions, course, lists, overview, signin  # noqa: F401
+    from service.web.desk import account, actions, course, lists, overview, signin  # noqa: F401
 
     app.register_blueprint(bp)
 

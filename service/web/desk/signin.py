@@ -1,20 +1,23 @@
 """Signing in to the desk, and the guard in front of every desk page.
 
-One account, from the environment: ``ADMIN_USERNAME`` with ``ADMIN_PASSWORD`` or
-``ADMIN_PASSWORD_HASH`` (a Werkzeug hash). Both are compared in constant time. A signed-in
-session lives in Flask’s signed cookie (HttpOnly, SameSite=Lax, Secure over https) and ends
-after 12 idle hours or at ``POST /admin/logout``. Failed sign-ins are limited to five a
-minute per address and logged without the password. Without a password configured, the desk
-says how to set one instead of opening.
+Named accounts (``service.desk.accounts``): the first is made from ``ADMIN_USERNAME`` and
+``ADMIN_PASSWORD`` (or ``ADMIN_PASSWORD_HASH``) at the first sign-in, more with
+``coursemail desk add-user``. Once an account has turned on its sign-in code, the password
+is followed by a second page asking for it (or a recovery code).
+
+The browser's cookie (Flask's, signed, HttpOnly, SameSite=Lax, Secure over https) holds a
+random key; the session itself is a row, so signing out ends it for good. Failed sign-ins
+are limited per address and per account name, logged without the password, and written to
+the desk's audit log like every sign-in and every reader opened.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 
 from flask import (
     Response,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -25,90 +28,180 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.security import check_password_hash
 
+from service.desk import accounts, audit
 from service.web.desk import bp
 from service.web.security import limiter
 from service.web.shared import context
 
 log = logging.getLogger("coursemail.desk")
 
+#: Pages open to someone not signed in.
+OPEN = frozenset({"desk.login", "desk.sign_in", "desk.code", "desk.check_code"})
+#: How long the code page waits after the right password.
+CODE_WAIT_SECONDS = 300
+#: Wrong codes before the password is asked again.
+CODE_TRIES = 5
 
-#: A signed-in session ends after this many seconds without a request.
-IDLE_SECONDS = 12 * 3600
-#: A fixed hash to check against when the name is wrong, so a wrong name costs the same.
-_DECOY = "scrypt:32768:8:1$decoy$" + "0" * 128
 
-
-def _now() -> int:
-    """Seconds since the epoch by the app’s clock (a test’s manual clock moves it)."""
+def _now_seconds() -> int:
     return int(context().clock.now().timestamp())
 
 
-def _signed_in() -> bool:
-    seen = session.get("desk_seen")
-    if not session.get("desk_user") or not isinstance(seen, (int, float)):
-        return False
-    if _now() - seen > IDLE_SECONDS:
-        session.clear()
-        return False
-    session["desk_seen"] = _now()
-    return True
+def _desk_open() -> bool:
+    """Whether anyone can sign in: an account exists, or the environment makes the first."""
+    ctx = context()
+    if ctx.settings.desk_can_sign_in:
+        return True
+    with ctx.database.session(read_only=True) as db:
+        return accounts.anyone(db)
+
+
+def write_audit(action: str, detail: str | None = None, *, user: str | None = None) -> None:
+    """One line in the desk's audit log, by the signed-in account unless ``user`` says."""
+    ctx = context()
+    with ctx.database.session() as db:
+        audit.record(
+            db,
+            ctx.clock.now(),
+            action,
+            user=user if user is not None else getattr(g, "desk_user", None),
+            ip=request.remote_addr,
+            detail=detail,
+        )
 
 
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
-    if request.endpoint in ("desk.login", "desk.sign_in"):
-        return None
-    if not context().settings.desk_can_sign_in:
+    if not _desk_open():
         return render_template("desk/closed.html"), 503
-    if _signed_in():
+    if request.endpoint in OPEN:
         return None
+    ctx = context()
+    with ctx.database.session() as db:
+        found = accounts.visit(db, str(session.get("desk_key", "")), ctx.clock.now())
+    if found is not None:
+        g.desk_user, g.desk_user_id = found.name, found.user_id
+        return None
+    session.pop("desk_key", None)
     if request.accept_mimetypes.best == "application/json":
         return jsonify(error="sign in at /admin/login first"), 401
     return redirect(url_for("desk.login", next=request.path))
 
 
-def _password_matches(username: str, password: str) -> bool:
-    settings = context().settings
-    name_ok = hmac.compare_digest(username.encode(), settings.ADMIN_USERNAME.encode())
-    if settings.ADMIN_PASSWORD_HASH:
-        hashed = settings.ADMIN_PASSWORD_HASH if name_ok else _DECOY
-        try:
-            password_ok = check_password_hash(hashed, password)
-        except ValueError:
-            password_ok = False
-    else:
-        password_ok = hmac.compare_digest(password.encode(), settings.ADMIN_PASSWORD.encode())
-    return name_ok and password_ok
-
-
 @bp.get("/login")
 def login() -> ResponseReturnValue:
-    if not context().settings.desk_can_sign_in:
-        return render_template("desk/closed.html"), 503
     return render_template("desk/login.html", error=None, username="")
 
 
-def _failed_sign_in(response: Response) -> bool:
+def _failed(response: Response) -> bool:
     return response.status_code == 401
 
 
+def _account_key() -> str:
+    """Guesses at one account count together, from however many addresses they come."""
+    return "desk-account:" + request.form.get("username", "")[:200].strip().lower()
+
+
 @bp.post("/login")
-@limiter.limit("5 per minute", methods=["POST"], deduct_when=_failed_sign_in)
+@limiter.limit("5 per minute", methods=["POST"], deduct_when=_failed)
+@limiter.limit("10 per 15 minutes", methods=["POST"], deduct_when=_failed, key_func=_account_key)
 def sign_in() -> ResponseReturnValue:
-    if not context().settings.desk_can_sign_in:
-        return render_template("desk/closed.html"), 503
+    ctx = context()
+    settings = ctx.settings
     username = request.form.get("username", "")[:200]
     password = request.form.get("password", "")[:1000]
-    if not _password_matches(username, password):
+    now = ctx.clock.now()
+    with ctx.database.session() as db:
+        accounts.first_from_settings(
+            db, settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD, settings.ADMIN_PASSWORD_HASH, now
+        )
+        user = accounts.check_password(db, username, password, check_password_hash)
+        if user is None:
+            audit.record(
+                db,
+                now,
+                "sign_in_failed",
+                user=username,
+                ip=request.remote_addr,
+                detail="a wrong name or password",
+            )
+        elif user.totp_secret:
+            audit.record(db, now, "code_asked", user=user.name, ip=request.remote_addr)
+            user_id, name, key = user.id, user.name, None
+        else:
+            key = accounts.open_session(db, user, now)
+            audit.record(db, now, "signed_in", user=user.name, ip=request.remote_addr)
+            user_id, name = user.id, user.name
+    if user is None:
         log.warning("failed sign-in to the desk as %r from %s", username, request.remote_addr)
         page = render_template(
             "desk/login.html", error="That name and password do not match.", username=username
         )
         return page, 401
     session.clear()  # a fresh session: nothing from before signing in carries over
-    session["desk_user"] = username
-    session["desk_seen"] = _now()
-    log.info("signed in to the desk from %s", request.remote_addr)
+    target = _desk_page(request.args.get("next", ""))
+    if key is None:
+        session["desk_pending"] = [user_id, _now_seconds(), 0]
+        return redirect(url_for("desk.code", next=target), 303)
+    session["desk_key"] = key
+    log.info("%s signed in to the desk from %s", name, request.remote_addr)
+    return redirect(target, 303)
+
+
+def _pending() -> list[int] | None:
+    found = session.get("desk_pending")
+    if not (isinstance(found, list) and len(found) == 3):
+        return None
+    if _now_seconds() - int(found[1]) > CODE_WAIT_SECONDS or int(found[2]) >= CODE_TRIES:
+        session.pop("desk_pending", None)
+        return None
+    return [int(x) for x in found]
+
+
+@bp.get("/login/code")
+def code() -> ResponseReturnValue:
+    if _pending() is None:
+        return redirect(url_for("desk.login", next=request.args.get("next", "")))
+    return render_template("desk/code.html", error=None)
+
+
+def _pending_key() -> str:
+    found = session.get("desk_pending")
+    return f"desk-code:{found[0] if isinstance(found, list) and found else '-'}"
+
+
+@bp.post("/login/code")
+@limiter.limit("5 per minute", methods=["POST"], deduct_when=_failed, key_func=_pending_key)
+def check_code() -> ResponseReturnValue:
+    pending = _pending()
+    if pending is None:
+        return redirect(url_for("desk.login", next=request.args.get("next", "")), 303)
+    ctx = context()
+    now = ctx.clock.now()
+    typed = request.form.get("code", "")[:40]
+    with ctx.database.session() as db:
+        user = accounts.by_id(db, pending[0])
+        how = accounts.check_code(user, typed, now) if user else None
+        if user is None or how is None:
+            audit.record(
+                db, now, "code_failed", user=user.name if user else None, ip=request.remote_addr
+            )
+            name, key = None, None
+        else:
+            key = accounts.open_session(db, user, now)
+            audit.record(
+                db, now, "signed_in", user=user.name, ip=request.remote_addr, detail=f"with a {how}"
+            )
+            name = user.name
+    if key is None:
+        session["desk_pending"] = [pending[0], pending[1], pending[2] + 1]
+        page = render_template(
+            "desk/code.html", error="That code does not match. Try the one your app shows now."
+        )
+        return page, 401
+    session.clear()
+    session["desk_key"] = key
+    log.info("%s signed in to the desk from %s", name, request.remote_addr)
     return redirect(_desk_page(request.args.get("next", "")), 303)
 
 
@@ -123,5 +216,42 @@ def _desk_page(target: str) -> str:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    ctx = context()
+    with ctx.database.session() as db:
+        accounts.end_session(db, str(session.get("desk_key", "")), ctx.clock.now())
+    write_audit("signed_out")
     session.clear()
     return redirect(url_for("desk.login"), 303)
+
+
+#: Pages whose visit the audit log keeps: the reader or the words someone opened.
+_OPENED = {
+    "desk.reader": ("opened_reader", "public_id"),
+    "desk.reply": ("read_reply", "reply_id"),
+    "desk.reply_original": ("read_reply", "reply_id"),
+}
+#: Pages that write their own line (or need none).
+_SELF_AUDITED = OPEN | {
+    "desk.logout",
+    "desk.account_password",
+    "desk.sign_out_everywhere",
+    "desk.code_start",
+    "desk.code_confirm",
+    "desk.code_off",
+}
+
+
+@bp.after_request
+def _audit(response: Response) -> Response:
+    """Every reader opened and every change made on the desk, in the audit log."""
+    endpoint = request.endpoint or ""
+    if getattr(g, "desk_user", None) is None or response.status_code >= 400:
+        return response
+    if request.method == "GET" and endpoint in _OPENED:
+        action, arg = _OPENED[endpoint]
+        write_audit(action, str((request.view_args or {}).get(arg, "")))
+    elif request.method == "POST" and endpoint not in _SELF_AUDITED:
+        args = dict(request.view_args or {})
+        action = str(args.pop("name", "")) or endpoint.removeprefix("desk.")
+        write_audit(action, " ".join(f"{k}={v}" for k, v in args.items()) or None)
+    return response

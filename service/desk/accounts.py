@@ -1,0 +1,316 @@
+"""Who may open the desk: named accounts, their passwords, a second factor, and sessions.
+
+- Passwords are hashed with argon2id (``argon2-cffi``). A hash from ``ADMIN_PASSWORD_HASH``
+  in Werkzeug's format is checked by the function the caller passes (this room never imports
+  the web framework) and replaced by an argon2 hash at that sign-in.
+- Names are matched without regard to case ("Lee" is "lee"). An unknown name costs the same
+  time as a wrong password: a decoy hash is checked instead.
+- The first account is made from ``ADMIN_USERNAME`` and ``ADMIN_PASSWORD`` (or its hash) when
+  nobody has an account yet; more come from ``coursemail desk add-user``.
+- The second factor is a time-based one-time code (RFC 6238, ``pyotp``), its secret sealed at
+  rest, with ten single-use recovery codes kept as argon2 hashes.
+- A session is a row; the browser's cookie holds only a random key whose sha256 the row
+  keeps. Signing out, a new password, or "sign out everywhere" ends rows for good, so a copied
+  cookie opens nothing afterwards. A session ends after ``IDLE`` without a visit, and at
+  ``LIFETIME`` whatever happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from collections.abc import Callable
+from functools import cache
+
+import argon2
+import pyotp
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.store.models import DeskSession, DeskUser
+
+#: A session ends after this long without a visit...
+IDLE = timedelta(hours=2)
+#: ...and this long after signing in, however busy.
+LIFETIME = timedelta(hours=12)
+#: The shortest password an account may have.
+MIN_PASSWORD = 12
+#: How many recovery codes a second factor comes with.
+RECOVERY_CODES = 10
+#: What the authenticator app shows as the account's issuer.
+ISSUER = "coursemail desk"
+
+_hasher = argon2.PasswordHasher()
+
+
+class AccountError(ValueError):
+    """Something the person asking can put right; the message says what."""
+
+
+@cache
+def _decoy() -> str:
+    """A hash of a password nobody knows, checked when the name is unknown."""
+    return _hasher.hash(secrets.token_urlsafe(24))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+#: Checks a password against a hash in another format: (hash, password) -> matches.
+OtherFormat = Callable[[str, str], bool]
+
+
+def _verify(stored: str, password: str, other: OtherFormat | None = None) -> bool:
+    if stored.startswith("$argon2"):
+        try:
+            return _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    if other is None:
+        return False
+    try:  # a Werkzeug hash from ADMIN_PASSWORD_HASH
+        return other(stored, password)
+    except ValueError:
+        return False
+
+
+def check_new_password(password: str, again: str | None = None) -> None:
+    if again is not None and password != again:
+        raise AccountError("The two new passwords are not the same.")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"A password needs at least {MIN_PASSWORD} characters.")
+
+
+def find(db: Session, name: str) -> DeskUser | None:
+    return db.scalar(select(DeskUser).where(func.lower(DeskUser.name) == name.strip().lower()))
+
+
+def by_id(db: Session, user_id: int) -> DeskUser | None:
+    return db.get(DeskUser, user_id)
+
+
+def everyone(db: Session) -> list[DeskUser]:
+    return list(db.scalars(select(DeskUser).order_by(func.lower(DeskUser.name))).all())
+
+
+def remove(db: Session, user: DeskUser) -> None:
+    """Take an account away, its sessions with it (the audit log keeps its lines)."""
+    db.execute(delete(DeskSession).where(DeskSession.user_id == user.id))
+    db.delete(user)
+
+
+def anyone(db: Session) -> bool:
+    return db.scalar(select(DeskUser.id).limit(1)) is not None
+
+
+def add(
+    db: Session,
+    name: str,
+    password: str,
+    now: datetime,
+    *,
+    hashed: bool = False,
+    checked: bool = True,
+) -> DeskUser:
+    """A new account. ``hashed``: ``password`` is already a hash (ADMIN_PASSWORD_HASH);
+    ``checked=False``: the password was judged elsewhere (the environment's, by its rules)."""
+    name = name.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise AccountError("A name is one line of up to 100 characters.")
+    if find(db, name) is not None:
+        raise AccountError(f"There is already an account named {name!r}.")
+    if checked and not hashed:
+        check_new_password(password)
+    user = DeskUser(
+        name=name,
+        password_hash=password if hashed else hash_password(password),
+        created_at=now,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def first_from_settings(
+    db: Session, name: str, password: str, password_hash: str, now: datetime
+) -> None:
+    """Make the first account from the environment, when nobody has one yet. Two first
+    sign-ins at once make one account: the other finds it made."""
+    if anyone(db) or not (password or password_hash):
+        return
+    try:
+        with db.begin_nested():
+            if password_hash:
+                add(db, name, password_hash, now, hashed=True)
+            else:  # production's rules for it were applied when the settings were read
+                add(db, name, password, now, checked=False)
+    except (IntegrityError, AccountError):
+        pass
+
+
+def check_password(
+    db: Session, name: str, password: str, other: OtherFormat | None = None
+) -> DeskUser | None:
+    """The account when the name and password match, else None, in the same time either way.
+    A hash in another format (``other`` checks it) is replaced by an argon2 one."""
+    user = find(db, name)
+    if user is None:
+        _verify(_decoy(), password)
+        return None
+    if not _verify(user.password_hash, password, other):
+        return None
+    if not user.password_hash.startswith("$argon2") or _hasher.check_needs_rehash(
+        user.password_hash
+    ):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def set_password(db: Session, user: DeskUser, password: str, now: datetime) -> None:
+    """A new password, and every session of the account ended."""
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    end_all(db, user, now)
+
+
+# --- the second factor -----------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return pyotp.random_base32()
+
+
+def setup_uri(name: str, secret: str) -> str:
+    """What the QR code holds: an ``otpauth://`` address an authenticator app reads."""
+    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER)
+
+
+def _code_ok(secret: str, code: str, now: datetime) -> bool:
+    # a code from the step before or after is accepted too: phones' clocks drift
+    digits = "".join(code.split())
+    return digits.isdigit() and pyotp.TOTP(secret).verify(digits, for_time=now, valid_window=1)
+
+
+def turn_on_code(db: Session, user: DeskUser, secret: str, code: str, now: datetime) -> list[str]:
+    """Turn the second factor on once the app shows a right code; the recovery codes, shown
+    once and kept only as hashes."""
+    if not _code_ok(secret, code, now):
+        raise AccountError("That code is not the one your app shows now. Try the next one.")
+    user.totp_secret = secret
+    return new_recovery_codes(user)
+
+
+def new_recovery_codes(user: DeskUser) -> list[str]:
+    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    user.recovery_codes = "\n".join(_hasher.hash(code) for code in codes)
+    return codes
+
+
+def turn_off_code(user: DeskUser) -> None:
+    user.totp_secret = None
+    user.recovery_codes = None
+
+
+def check_code(user: DeskUser, code: str, now: datetime) -> str | None:
+    """How the second step was passed ("code" or "recovery code"), or None. A recovery code
+    works once."""
+    if not user.totp_secret:
+        return None
+    if _code_ok(user.totp_secret, code, now):
+        return "code"
+    typed = code.strip().lower()
+    kept = (user.recovery_codes or "").splitlines()
+    for stored in kept:
+        if _verify(stored, typed):
+            kept.remove(stored)
+            user.recovery_codes = "\n".join(kept)
+            return "recovery code"
+    return None
+
+
+def recovery_codes_left(user: DeskUser) -> int:
+    return len((user.recovery_codes or "").splitlines())
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def open_session(db: Session, user: DeskUser, now: datetime) -> str:
+    """A new session; the key for the cookie (only its digest is stored)."""
+    key = secrets.token_urlsafe(32)
+    db.add(DeskSession(key_hash=_digest(key), user_id=user.id, created_at=now, seen_at=now))
+    return key
+
+
+@dataclass(frozen=True)
+class Visit:
+    user_id: int
+    name: str
+    session_id: int
+
+
+def visit(db: Session, key: str, now: datetime) -> Visit | None:
+    """The signed-in account behind a cookie's key, the session kept alive; None when it has
+    ended, idled out or lived its lifetime."""
+    if not key:
+        return None
+    row = db.scalar(select(DeskSession).where(DeskSession.key_hash == _digest(key)))
+    if row is None or row.ended_at is not None:
+        return None
+    if now - row.seen_at > IDLE or now - row.created_at > LIFETIME:
+        row.ended_at = now
+        return None
+    user = db.get(DeskUser, row.user_id)
+    if user is None:
+        return None
+    row.seen_at = now
+    return Visit(user_id=user.id, name=user.name, session_id=row.id)
+
+
+def end_session(db: Session, key: str, now: datetime) -> None:
+    db.execute(
+        update(DeskSession)
+        .where(DeskSession.key_hash == _digest(key), DeskSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def end_all(db: Session, user: DeskUser, now: datetime) -> int:
+    """End every session of an account; how many were open."""
+    done = db.execute(
+        update(DeskSession)
+        .where(DeskSession.user_id == user.id, DeskSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def open_sessions(db: Session, user_id: int, now: datetime) -> list[DeskSession]:
+    rows = db.scalars(
+        select(DeskSession)
+        .where(DeskSession.user_id == user_id, DeskSession.ended_at.is_(None))
+        .order_by(DeskSession.seen_at.desc())
+    ).all()
+    return [r for r in rows if now - r.seen_at <= IDLE and now - r.created_at <= LIFETIME]
+
+
+def prune_sessions(db: Session, now: datetime) -> int:
+    """Forget sessions that ended or expired more than a day ago (the audit log keeps the
+    story)."""
+    cutoff = now - LIFETIME - timedelta(days=1)
+    done = db.execute(
+        delete(DeskSession).where(
+            or_(DeskSession.created_at < cutoff, DeskSession.ended_at < now - timedelta(days=1))
+        )
+    )
+    return int(getattr(done, "rowcount", 0) or 0)

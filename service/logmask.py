@@ -1,4 +1,6 @@
-"""Addresses never reach a log in full: ``sam@example.com`` is written ``s***@example.com``.
+"""Addresses and link tokens never reach a log in full: ``sam@example.com`` is written
+``s***@example.com``, and ``/preferences/<token>`` is written ``/preferences/…`` (likewise
+``/u/``, ``/confirm/`` and ``/private/``): a token in a log is a key to someone's page.
 
 Installed once per process (the web app, every ``coursemail`` command) as the log record
 factory, so it covers every logger: ours, gunicorn's access log (a search for an address is
@@ -13,13 +15,27 @@ import logging
 import re
 from typing import Any
 
-#: An address, plain or URL-encoded (``%40``) as in a query string.
-_ADDRESS = re.compile(r"(?<![\w.%+-])([\w%+-])[\w.%+-]*(@|%40)([\w-]+(?:\.[\w-]+)+)", re.UNICODE)
+#: What a local part may hold unquoted (RFC 5322's atext, and ``%`` of URL-encoding).
+_ATEXT = r"[\w.!#$%&'*+/=?^`{|}~-]"
+#: An address: a dot-atom or "quoted" local part, ``@`` plain or URL-encoded (``%40``) as in
+#: a query string, and a domain with a dot or an address literal (``[192.0.2.1]``). Masking
+#: errs wide: in ``?q=ren@x.test`` the ``q=`` goes too, as ``=`` may begin a local part.
+_ADDRESS = re.compile(
+    rf"(?<!{_ATEXT})"
+    r'("(?:[^"\\\r\n]|\\.)*"|' + _ATEXT + r"+)"
+    r"(@|%40)"
+    r"([\w-]+(?:\.[\w-]+)+|\[[^\]\s]+\])",
+    re.UNICODE,
+)
+#: The pages whose address holds a reader's key.
+_TOKEN_PATH = re.compile(r"(/(?:preferences|u|confirm|private)/)[\w.=-]+")
 
 
 def mask(text: str) -> str:
-    """``text`` with every address reduced to its first character and its domain."""
-    return _ADDRESS.sub(lambda m: f"{m.group(1)}***{m.group(2)}{m.group(3)}", text)
+    """``text`` with every address reduced to its first character and its domain, and every
+    link token left out."""
+    text = _TOKEN_PATH.sub(r"\1…", text)
+    return _ADDRESS.sub(lambda m: f"{m.group(1)[0]}***{m.group(2)}{m.group(3)}", text)
 
 
 _made = logging.getLogRecordFactory()

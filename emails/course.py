@@ -290,6 +290,12 @@ def already_step() -> Step:
     return load_step(SYSTEM_DIR / "already.md", placeholders=CONFIRM_PLACEHOLDERS)
 
 
+@cache
+def private_step() -> Step:
+    """The email with a fresh private link, which a reader asked for."""
+    return load_step(SYSTEM_DIR / "private.md", placeholders=CONFIRM_PLACEHOLDERS)
+
+
 def _check_discreet_lines(steps: tuple[Step, ...], discreet: Discretion, checker: _Checker) -> None:
     """No discreet line may hold the course's title or one of its forbidden words (the
     confirmation email's included: it is the first a discreet reader gets)."""
@@ -306,7 +312,7 @@ def _check_discreet_lines(steps: tuple[Step, ...], discreet: Discretion, checker
                 "words", section="[discreet]"
             )
             raise CourseError(checker.path, line, f"{key} {text!r} holds {word!r}: it must not")
-    for step in (*steps, confirmation_step(), already_step()):
+    for step in (*steps, confirmation_step(), already_step(), private_step()):
         for header, text in (
             ("Discreet-Subject", step.discreet_subject),
             ("Discreet-Preview", step.discreet_preview),

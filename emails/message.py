@@ -103,6 +103,16 @@ def already_parts(
     return rendered, _envelope(renderer, routing)
 
 
+def private_parts(
+    renderer: Renderer, routing: Routing, *, private_url: str
+) -> tuple[Rendered, Envelope]:
+    """The fresh private link a reader asked for: transactional, sent only to them."""
+    rendered = renderer.render_private(
+        first_name=routing.first_name, private_url=private_url, discreet=routing.discreet
+    )
+    return rendered, _envelope(renderer, routing)
+
+
 def _envelope(renderer: Renderer, routing: Routing) -> Envelope:
     sender = renderer.discreet_sender if routing.discreet else renderer.sender_name
     if routing.reply_address is not None:

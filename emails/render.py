@@ -17,7 +17,7 @@ import markdown
 import mjml
 from markupsafe import Markup, escape
 
-from emails.course import Course, Step, already_step, confirmation_step
+from emails.course import Course, Step, already_step, confirmation_step, private_step
 
 LAYOUT_MJML = Path(__file__).with_name("layout.mjml")
 LAYOUT_TEXT = Path(__file__).with_name("layout.txt")
@@ -220,6 +220,23 @@ class Renderer:
             ),
             button_url=preferences_url,
             button_label="Open my preferences",
+        )
+
+    def render_private(
+        self, *, first_name: str | None, private_url: str, discreet: bool = False
+    ) -> Rendered:
+        """The fresh private link a reader asked for (to what they wrote, their data,
+        erasing)."""
+        return self._render(
+            "private",
+            private_step(),
+            discreet=discreet,
+            first_name=first_name,
+            unsubscribe_url="",
+            footer_reason="You are receiving this because someone asked for it on your "
+            "preferences page.",
+            button_url=private_url,
+            button_label="Open my private page",
         )
 
     def subject(self, index: int | None, *, first_name: str | None) -> str:

@@ -1,4 +1,5 @@
-"""Signed, expiring tokens for links in emails (the confirmation link)."""
+"""Signed tokens for links in emails: the confirmation link (expiring), the preferences
+link (never expiring), and the private link a reader asks for (its age kept in the database)."""
 
 from __future__ import annotations
 
@@ -75,3 +76,31 @@ class PreferencesTokens:
             return str(self._serializer().loads(token))
         except BadSignature as error:
             raise TokenInvalid(str(error)) from error
+
+
+#: Separates private links from anything else signed with the same key.
+PRIVATE_SALT = "coursemail.private"
+
+
+@dataclass(frozen=True)
+class PrivateLinkTokens:
+    """A reader's fresh private link: names the reader and the email that carried it. Its
+    age and single use are kept in the database (``private_links``), not in the token."""
+
+    secret_key: str
+
+    def _serializer(self) -> URLSafeSerializer:
+        return URLSafeSerializer(self.secret_key, salt=PRIVATE_SALT)
+
+    def make(self, public_id: str, delivery_id: int) -> str:
+        return str(self._serializer().dumps([public_id, delivery_id]))
+
+    def read(self, token: str) -> tuple[str, int]:
+        """(public id, delivery id), or ``TokenInvalid``."""
+        try:
+            found = self._serializer().loads(token)
+        except BadSignature as error:
+            raise TokenInvalid(str(error)) from error
+        if not (isinstance(found, list) and len(found) == 2 and isinstance(found[1], int)):
+            raise TokenInvalid("not a private link")
+        return str(found[0]), found[1]

@@ -3,6 +3,7 @@ listener, the reply job, and the forward in an SMTP sink standing in for the the
 
 from __future__ import annotations
 
+import smtplib
 from dataclasses import replace
 from datetime import timedelta
 from email.message import EmailMessage
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from service.addresses import AddressKind
 from service.store.models import (
@@ -397,7 +398,7 @@ def test_a_reply_from_an_erased_reader_still_reaches_the_therapist(
     assert "no record of this person" in forward_text(forward)
 
 
-def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
+def test_a_reply_to_an_erased_reader_is_refused_and_never_kept(
     rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
     from service.readers.erasure import erase
@@ -408,10 +409,14 @@ def test_a_reply_from_a_reader_erased_on_the_desk_reaches_the_therapist_alone(
         assert reader is not None
         erase(session, reader, now=rt.clock.now(), actor="desk")
     data = reply_to(welcome, "Are you still there?", sender=READER)
-    _answer(rt, listener, data, to=reply_address(welcome))
-    [forward] = _forwards(smtp_sink)
-    assert parseaddr(forward["Reply-To"])[1] == READER  # never the erased stand-in
-    assert "erased.invalid" not in forward.as_string()
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send(listener, READER, [reply_address(welcome)], data)
+    [(code, words)] = refused.value.recipients.values()
+    assert code == 550 and b"no longer receives mail" in words
+    work(rt)
+    assert _forwards(smtp_sink) == []
+    with rt.database.session() as session:
+        assert session.scalar(select(func.count(InboundMessage.id))) == 0
 
 
 def test_a_reply_to_the_confirmation_email_names_it(

@@ -54,6 +54,15 @@ class InboundHandler:
             return "550 5.7.1 Relaying denied: this server only receives replies"
         if self.rt.addresses.read(address) is None:
             return "550 5.1.1 No such address here"
+        loop = asyncio.get_running_loop()
+        try:
+            erased = await loop.run_in_executor(None, self._erased, address)
+        except SQLAlchemyError:
+            # the database is away: DATA will ask for a retry if it still is; a message for
+            # an erased reader that gets through is dropped, unkept, when it is read
+            erased = False
+        if erased:
+            return "550 5.1.1 This address no longer receives mail"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -92,6 +101,10 @@ class InboundHandler:
             f"{protocol}{target}; {when}\r\n"
         )
         return line.encode("ascii", "replace")
+
+    def _erased(self, address: str) -> bool:
+        with self.rt.database.session(read_only=True) as session:
+            return inbound.for_erased_reader(session, self.rt.addresses, [address])
 
     def _store(self, envelope: Any, raw: bytes) -> int:
         with self.rt.database.session() as session:

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from emails import wire
 from emails.course import default_course
-from emails.message import Routing, already_parts, build_message, confirmation_parts, course_parts
+from emails.message import (
+    Routing,
+    already_parts,
+    build_message,
+    confirmation_parts,
+    course_parts,
+    private_parts,
+)
 from service.outbox import batch, claims, outcomes, sent
 from service.outbox.links import for_delivery
 from service.readers.lifecycle import is_suppressed
@@ -299,6 +306,8 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
             preferences_url=links.preferences_url,
             unsubscribe_url=links.unsubscribe_url,
         )
+    elif delivery.kind == DeliveryKind.PRIVATE_LINK:
+        parts = private_parts(rt.renderer(default_course()), routing, private_url=links.private_url)
     else:
         assert delivery.enrollment is not None and delivery.step is not None
         assert links.unsubscribe_url is not None

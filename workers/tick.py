@@ -24,7 +24,7 @@ from service.inbox.handoff import enqueue_replies
 from service.outbox import claims, outcomes
 from service.outbox.handoff import enqueue_or_release
 from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL
-from service.readers import actions
+from service.readers import actions, erasure
 from workers.runtime import Runtime
 
 log = logging.getLogger("coursemail.tick")
@@ -100,11 +100,13 @@ def run_once(rt: Runtime) -> TickReport:
 
 def _forget_old(rt: Runtime, now: datetime) -> None:
     """What is kept only so long: readers' words (REPLY_RETENTION_DAYS), the desk's audit
-    log (a year) and its ended sessions."""
+    log (a year) and its ended sessions; and, on PostgreSQL, what an erase left in the
+    table files (VACUUM)."""
     with rt.database.session() as session:
         retention.forget_old_words(session, now=now, days=rt.settings.REPLY_RETENTION_DAYS)
         audit.prune(session, now)
         accounts.prune_sessions(session, now)
+    erasure.vacuum_after_erase(rt.database)
 
 
 def _refresh_desk(rt: Runtime, now: datetime) -> None:

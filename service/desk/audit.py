@@ -30,6 +30,9 @@ SAID = {
     "opened_reader": "Opened a reader",
     "read_reply": "Read a reply",
     "exported": "Downloaded a list",
+    "dropped_for_erased": "A message to an erased reader was dropped, unread",
+    "account_added": "Added an account",
+    "account_removed": "Removed an account",
 }
 
 

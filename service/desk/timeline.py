@@ -39,6 +39,8 @@ EVENT_WORDS = {
     "usual_pace": "Back to the usual pace",
     "discreet_on": "Discreet mode on",
     "discreet_off": "Discreet mode off",
+    "private_link_asked": "Asked for a private link (to their replies, data or erasing)",
+    "private_link_used": "Opened their private link",
 }
 
 
@@ -75,6 +77,7 @@ def _kind_name(kind: DeliveryKind) -> str:
     return {
         DeliveryKind.CONFIRMATION: "The confirmation",
         DeliveryKind.ALREADY: "A note with their preferences link",
+        DeliveryKind.PRIVATE_LINK: "Their private link",
     }.get(kind, kind.value)
 
 

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.addresses import Addresses
 from service.outbox.claims import BACKOFF, STALE_CLAIM_AFTER
 from service.store.models import (
     CrisisReplyState,
@@ -26,6 +29,7 @@ from service.store.models import (
     InboundCategory,
     InboundMessage,
     InboundStatus,
+    Reader,
     WebhookNonce,
 )
 
@@ -34,6 +38,8 @@ MAX_RETRY_WAIT = timedelta(hours=6)
 #: How long a webhook's signature is remembered to refuse a replay: twice the window in
 #: which a signed timestamp is accepted at all.
 NONCE_KEPT = timedelta(minutes=10)
+#: How much of a message its headers may take, when we read only them.
+MAX_HEADER_BYTES = 256 * 1024
 #: The longest address SMTP allows (RFC 5321: 64 + 1 + 255), with room to spare.
 MAX_ADDRESS = 320
 
@@ -70,6 +76,27 @@ def store(
     session.add(message)
     session.flush()
     return message.id
+
+
+def header_recipients(raw: bytes) -> list[str]:
+    """The addresses a message's own headers name (To, Cc, Delivered-To): a webhook may not
+    say the envelope's."""
+    headers = BytesHeaderParser().parsebytes(raw[:MAX_HEADER_BYTES])
+    named = [str(v) for field in ("To", "Cc", "Delivered-To") for v in headers.get_all(field, [])]
+    return [address for _, address in getaddresses(named) if address]
+
+
+def for_erased_reader(session: Session, addresses: Addresses, recipients: Sequence[str]) -> bool:
+    """Whether a message is addressed to a reader who was erased: it is refused (SMTP 550) or
+    dropped (a webhook), never stored, so an erase stays an erase."""
+    for recipient in recipients:
+        token = addresses.read(recipient)
+        if token is None:
+            continue
+        reader = session.get(Reader, token.reader_id)
+        if reader is not None and reader.erased_at is not None:
+            return token.belongs_to(reader.public_id)
+    return False
 
 
 def claim_work(

@@ -94,6 +94,10 @@ def understand(
         )
     row.dedupe_key = key
     reader = _writer(session, row, token, notes)
+    if reader is not None and reader.erased_at is not None:
+        # (the listener refuses these at RCPT; this catches one already on its way)
+        forget_words(row, now=now)
+        return _finish(row, InboundCategory.REJECTED, False, ["sent to an erased reader: not kept"])
     if parsed.report is not None:
         if parsed.report.hard and reader is not None:
             lifecycle.suppress(
@@ -120,6 +124,13 @@ def understand(
         _unsubscribe(session, reader, notes, now=now, how="reply")
     _notice_danger(session, row, crisis.find(parsed.reply_text), notes, now=now)
     return _finish(row, category, True, notes)
+
+
+def forget_words(row: InboundMessage, *, now: datetime) -> None:
+    """Keep that a message came, not what it said nor who sent it."""
+    row.raw, row.reply_text, row.subject, row.notes = b"", None, None, None
+    row.from_address = row.message_id = None
+    row.words_deleted_at = now
 
 
 def storable(text: str) -> str:

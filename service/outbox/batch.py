@@ -67,11 +67,16 @@ def suppressed_among(session: Session, emails: Sequence[str]) -> set[str]:
 def _take_statement(kind: DeliveryKind) -> Update:
     """``claimed → sending`` on the condition the email may still go, built once per kind
     (only its parameters change per email, so SQLAlchemy compiles it once per process)."""
-    wanted = ReaderStatus.PENDING if kind == DeliveryKind.CONFIRMATION else ReaderStatus.ACTIVE
+    if kind == DeliveryKind.CONFIRMATION:
+        reader_may = Reader.status == ReaderStatus.PENDING
+    elif kind == DeliveryKind.PRIVATE_LINK:  # asked for: whoever has not been erased
+        reader_may = Reader.erased_at.is_(None)
+    else:
+        reader_may = Reader.status == ReaderStatus.ACTIVE
     conditions = [
         Delivery.id == bindparam("b_delivery"),
         Delivery.status == DeliveryStatus.CLAIMED,
-        exists().where(Reader.id == bindparam("b_reader"), Reader.status == wanted),
+        exists().where(Reader.id == bindparam("b_reader"), reader_may),
         ~exists().where(func.lower(Suppression.email) == bindparam("b_address")),
     ]
     if kind == DeliveryKind.STEP:

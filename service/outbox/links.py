@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from service.addresses import Addresses, AddressKind
 from service.settings import Settings
 from service.store.models import Delivery, DeliveryKind, Reader
-from service.tokens import ConfirmTokens, PreferencesTokens
+from service.tokens import ConfirmTokens, PreferencesTokens, PrivateLinkTokens
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,8 @@ class Links:
     unsubscribe_address: str | None = None
     #: the reader's own preferences page (course emails and the "already" note)
     preferences_url: str = ""
+    #: the fresh private link a reader asked for (its own email only)
+    private_url: str = ""
 
 
 def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -> Links:
@@ -47,6 +49,11 @@ def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -
         return Links(
             envelope_from, reply_address, confirm_url=f"{settings.PUBLIC_URL}/confirm/{token}"
         )
+    private = ""
+    if delivery.kind == DeliveryKind.PRIVATE_LINK:
+        private = f"{settings.PUBLIC_URL}/private/" + PrivateLinkTokens(settings.SECRET_KEY).make(
+            reader.public_id, delivery.id
+        )
     return Links(
         envelope_from,
         reply_address,
@@ -54,6 +61,7 @@ def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -
         unsubscribe_address=tracked(AddressKind.UNSUBSCRIBE),
         preferences_url=f"{settings.PUBLIC_URL}/preferences/"
         + PreferencesTokens(settings.SECRET_KEY).make(reader.public_id),
+        private_url=private,
     )
 
 

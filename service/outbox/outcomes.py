@@ -34,6 +34,8 @@ def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
         if reader.status != ReaderStatus.PENDING:
             return f"the reader is {reader.status.value}, not waiting to confirm"
         return None
+    if delivery.kind == DeliveryKind.PRIVATE_LINK:  # asked for: a reader who left may ask too
+        return "the reader's details were erased" if reader.erased_at else None
     if reader.status != ReaderStatus.ACTIVE:
         return f"the reader is {reader.status.value}"
     if delivery.kind == DeliveryKind.ALREADY:

@@ -5,16 +5,59 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.readers.actions import ActionRefused
 from service.readers.history import record
 from service.readers.lifecycle import mark_unsubscribed
-from service.store.models import Consent, Delivery, InboundMessage, Reader, new_address_token
+from service.store.db import Database
+from service.store.models import (
+    Consent,
+    Delivery,
+    InboundMessage,
+    PrivateLink,
+    Reader,
+    ReaderEvent,
+    new_address_token,
+)
 
 #: The domain of an erased reader's stand-in address: ``.invalid`` can never receive mail.
 ERASED_DOMAIN = "erased.invalid"
+
+
+def after_erase(database: Database) -> None:
+    """Push erased bytes out of the files: on SQLite (which runs with ``secure_delete``, so
+    freed pages are zeroed) the WAL is checkpointed and truncated, as it still holds the old
+    pages; on PostgreSQL the tick VACUUMs the touched tables (``vacuum_after_erase``)."""
+    if database.is_sqlite:
+        raw = database.engine.raw_connection()  # outside any transaction, as the pragma needs
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+        finally:
+            raw.close()
+
+
+#: The tables an erase changes, which VACUUM cleans on PostgreSQL.
+ERASED_TABLES = ("subscribers", "consents", "inbound_messages", "deliveries", "private_links")
+
+
+def vacuum_after_erase(database: Database) -> bool:
+    """On PostgreSQL, VACUUM the tables an erase touched when someone was erased since this
+    process last did: until then the old row versions, address included, stay in the
+    tables' files. Whether it ran."""
+    if database.is_sqlite:
+        return False
+    with database.session(read_only=True) as session:
+        last = session.scalar(select(func.max(ReaderEvent.at)).where(ReaderEvent.kind == "erased"))
+    done = database.vacuumed_until
+    if last is None or (done is not None and last <= done):
+        return False
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ERASED_TABLES:  # VACUUM runs outside any transaction
+            conn.exec_driver_sql(f"VACUUM {table}")
+    database.vacuumed_until = last
+    return True
 
 
 def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
@@ -39,6 +82,7 @@ def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str
         )
     )
     session.execute(update(Delivery).where(Delivery.reader_id == reader.id).values(last_error=None))
+    session.execute(delete(PrivateLink).where(PrivateLink.reader_id == reader.id))
     reader.email = f"erased-{reader.public_id}@{ERASED_DOMAIN}"
     reader.first_name = None
     reader.timezone = "Etc/UTC"

@@ -36,8 +36,17 @@ def received(session: Session, reader: Reader) -> list[Delivery]:
     )
 
 
-def their_data(session: Session, reader: Reader) -> dict[str, Any]:
-    """Everything kept about the reader, ready to be written as JSON."""
+#: Said in place of the replies' words when the data comes through the footer's link alone.
+WORDS_BEHIND_THE_PRIVATE_LINK = (
+    "What you wrote is not in this copy: the link at the foot of your emails may have been "
+    "forwarded or seen by someone else. Ask for a private link on your preferences page; the "
+    "copy it opens holds your replies too."
+)
+
+
+def their_data(session: Session, reader: Reader, *, with_words: bool = True) -> dict[str, Any]:
+    """Everything kept about the reader, ready to be written as JSON; ``with_words=False``
+    leaves out what they wrote (the footer's link alone opens that much)."""
     replies = session.scalars(
         select(InboundMessage)
         .where(
@@ -46,7 +55,7 @@ def their_data(session: Session, reader: Reader) -> dict[str, Any]:
         )
         .order_by(InboundMessage.id)
     )
-    return {
+    data: dict[str, Any] = {
         "you_gave": {
             "email": reader.email,
             "first_name": reader.first_name,
@@ -62,13 +71,20 @@ def their_data(session: Session, reader: Reader) -> dict[str, Any]:
             for d in received(session, reader)
         ],
         "your_replies": [
-            {"received_at": _iso(m.received_at), "text": m.reply_text or ""} for m in replies
+            {
+                "received_at": _iso(m.received_at),
+                "text": (m.reply_text or "") if with_words else None,
+            }
+            for m in replies
         ],
         "your_record": [
             {"at": _iso(e.at), "what": e.what, "how": e.how, "detail": e.detail}
             for e in record_of(session, reader)
         ],
     }
+    if not with_words:
+        data["about_your_replies"] = WORDS_BEHIND_THE_PRIVATE_LINK
+    return data
 
 
 def _iso(moment: datetime | None) -> str | None:

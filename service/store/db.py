@@ -7,6 +7,7 @@ import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ class Database:
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker[Session] | None = None
         self._pid = os.getpid()
+        #: the last erase whose old row versions this process has VACUUMed (PostgreSQL)
+        self.vacuumed_until: datetime | None = None
         _live.add(self)
 
     @property
@@ -123,6 +126,8 @@ def _make_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # erased and forgotten words are zeroed in the file, not left in free pages
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

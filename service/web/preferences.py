@@ -2,12 +2,18 @@
 
 Looking changes nothing (mail scanners follow links); each action is a form’s POST with its
 CSRF token, done through ``service.readers.actions`` and recorded as the reader’s own.
+
+This link sits at the foot of every email, so it opens only what is safe in anyone's hands:
+the pace, the hour, discreet mode, unsubscribing, the archive (unless the reader is
+discreet) and their data without their replies' words. What they wrote, a discreet reader's
+archive and erasing are behind a fresh private link sent to their address (``/private``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -26,7 +32,7 @@ from sqlalchemy.orm import Session
 from emails.course import QUIET_FROM, QUIET_UNTIL
 from emails.render import Renderer
 from service import spoken
-from service.readers import actions, erasure, export, lifecycle
+from service.readers import actions, export, lifecycle, private
 from service.readers.actions import ActionRefused
 from service.schedule import zone_for
 from service.store.models import (
@@ -94,10 +100,8 @@ def _discreet(session: Session, reader: Reader, **kw: object) -> str:
     return actions.set_discreet(session, reader, on, **kw)  # type: ignore[arg-type]
 
 
-def _erase(session: Session, reader: Reader, **kw: object) -> str:
-    if request.form.get("sure") != "yes":
-        raise ActionRefused("Please tick the box to say you are sure: erasing cannot be undone.")
-    return erasure.erase(session, reader, **kw)  # type: ignore[arg-type]
+def _private_link(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
+    return private.ask(session, reader, now=now, mail_domain=context().settings.mail_domain)
 
 
 def _pause_a_week(session: Session, reader: Reader, **kw: object) -> str:
@@ -113,7 +117,7 @@ ACTIONS: dict[str, Callable[..., str]] = {
     "hour": _hour,
     "discreet": _discreet,
     "unsubscribe": actions.unsubscribe,
-    "erase": _erase,
+    "private-link": _private_link,
 }
 
 
@@ -137,31 +141,37 @@ def act(token: str, name: str) -> ResponseReturnValue:
 @bp.get("/<token>/archive")
 def archive(token: str) -> ResponseReturnValue:
     """Every email received so far, readable here: a reader who deletes them from a shared
-    inbox keeps the course."""
-    ctx = context()
-    with ctx.database.session(read_only=True) as session:
+    inbox keeps the course. A discreet reader's opens through their private link."""
+    with context().database.session(read_only=True) as session:
         reader = _reader(session, token)
-        received = export.received(session, reader)
-        renderer = Renderer(course(), ctx.contact())
-        emails = [
-            (d, renderer.render_step(d.step or 0, first_name=reader.first_name, unsubscribe_url=""))
-            for d in received
-        ]
-        zone = zone_for(reader.timezone, course().timezone).key
-        return render_template(
-            "archive.html",
-            token=token,
-            emails=emails,
-            sent_day=lambda moment: spoken.day(moment, zone),
-        )
+        back = url_for("preferences.page", token=token)
+        if reader.discreet:
+            return render_template("private_locked.html", token=token, back=back), 403
+        return archive_page(session, reader, back=back)
+
+
+def archive_page(session: Session, reader: Reader, *, back: str) -> str:
+    """The archive of ``reader``'s emails, with a link ``back`` where they came from."""
+    renderer = Renderer(course(), context().contact())
+    emails = [
+        (d, renderer.render_step(d.step or 0, first_name=reader.first_name, unsubscribe_url=""))
+        for d in export.received(session, reader)
+    ]
+    zone = zone_for(reader.timezone, course().timezone).key
+    return render_template(
+        "archive.html",
+        back=back,
+        emails=emails,
+        sent_day=lambda moment: spoken.day(moment, zone),
+    )
 
 
 @bp.get("/<token>/my-data.json")
 def my_data(token: str) -> ResponseReturnValue:
-    """Everything kept about the reader, as JSON: what they gave, each email sent, their
-    replies and their consent record."""
+    """Everything kept about the reader, as JSON: what they gave, each email sent, when they
+    replied (not what: that is behind the private link) and their consent record."""
     with context().database.session(read_only=True) as session:
-        data = export.their_data(session, _reader(session, token))
+        data = export.their_data(session, _reader(session, token), with_words=False)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         body,

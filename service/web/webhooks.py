@@ -26,7 +26,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from service.desk import audit
 from service.inbox import inbound
 from service.inbox.handoff import enqueue_replies
 from service.web.security import csrf, limiter
@@ -198,6 +200,9 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
     now = ctx.clock.now()
     try:
         with ctx.database.session() as session:
+            named = recipients + inbound.header_recipients(raw)
+            if inbound.for_erased_reader(session, ctx.addresses, named):
+                return _dropped(session, source, now)
             stored = inbound.store(
                 session, raw, source=source, now=now, recipients=recipients, nonce=nonce
             )
@@ -215,6 +220,23 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
     log.info("stored %s message %d (%d bytes)", source, stored, len(raw))
     response = jsonify(stored=stored, status=202)
     response.status_code = 202
+    return response
+
+
+def _dropped(session: Session, source: str, now: datetime) -> Response:
+    """A message for an erased reader: not stored, a line on the desk's audit log says so."""
+    audit.record(
+        session,
+        now,
+        "dropped_for_erased",
+        user=None,
+        ip=request.remote_addr,
+        detail=f"a {source} message to a reader whose details were erased: not kept",
+    )
+    log.info("dropped a %s message for an erased reader", source)
+    response = jsonify(
+        dropped="the reader's details were erased; the message was not kept", status=200
+    )
     return response
 
 

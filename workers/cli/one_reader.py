@@ -62,7 +62,10 @@ def sign_up(email: str, name: str | None, zone: str | None, confirm: bool) -> No
         click.echo(f"{email} was already signed up; nothing new to send.")
 
 
-def _on_reader(address: str, act: Callable[..., str]) -> None:
+def _on_reader(
+    address: str, act: Callable[..., str], *, then: Callable[..., None] | None = None
+) -> None:
+    """Do ``act`` to the reader with ``address``; ``then(database)`` after it committed."""
     from service.readers import lifecycle
     from service.readers.actions import ActionRefused
 
@@ -75,6 +78,8 @@ def _on_reader(address: str, act: Callable[..., str]) -> None:
                 message = act(session, reader, now=rt.clock.now(), actor="cli")
         except ActionRefused as refusal:
             raise click.ClickException(str(refusal)) from None
+        if then is not None:
+            then(rt.database)
     click.echo(message)
 
 
@@ -102,11 +107,12 @@ def resume(address: str) -> None:
 def erase(address: str, yes: bool) -> None:
     """Erase ADDRESS's data for good: address, name, consent records and replies (an anonymous
     row stays, so the course's numbers stay true)."""
+    from service.readers.erasure import after_erase
     from service.readers.erasure import erase as act
 
     if not yes:
         click.confirm(f"Erase everything about {address}? This cannot be undone", abort=True)
-    _on_reader(address, act)
+    _on_reader(address, act, then=after_erase)
 
 
 @click.command()

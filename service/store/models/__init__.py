@@ -1,7 +1,8 @@
 """The database tables, one module per room that owns them; import them from here.
 
 - ``base``: aware UTC times, enums as text, random public ids, the declarative base;
-- ``readers``: ``Reader`` (table ``subscribers``), ``Consent``, ``ReaderEvent``, ``Suppression``;
+- ``readers``: ``Reader`` (table ``subscribers``), ``Consent``, ``ReaderEvent``, ``Suppression``,
+  ``PrivateLink``;
 - ``outbox``: ``Enrollment`` and ``Delivery``, with their states;
 - ``inbox``: ``InboundMessage`` (stored raw first) and ``WebhookNonce``;
 - ``desk``: ``DeskSnapshot``, ``HealthProbe``, and the desk's own ``DeskUser``,
@@ -42,6 +43,7 @@ from service.store.models.outbox import (
 )
 from service.store.models.readers import (
     Consent,
+    PrivateLink,
     Reader,
     ReaderEvent,
     ReaderStatus,
@@ -67,6 +69,7 @@ __all__ = [
     "InboundMessage",
     "InboundStatus",
     "Reader",
+    "PrivateLink",
     "ReaderEvent",
     "ReaderStatus",
     "Suppression",

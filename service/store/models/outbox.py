@@ -41,6 +41,8 @@ class DeliveryKind(StrEnum):
     #: a reader already taking the course signed up again: a short note with their
     #: preferences link (what the page promised: "we've sent you an email")
     ALREADY = "already"
+    #: the fresh link a reader asked for, to what they wrote, their data and erasing
+    PRIVATE_LINK = "private_link"
 
 
 class DeliveryStatus(StrEnum):

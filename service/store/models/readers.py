@@ -109,3 +109,20 @@ class ReaderEvent(Base):
     #: desk or cli
     actor: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class PrivateLink(Base):
+    """A link a reader asked for, to what they wrote and to erasing, sent to their address:
+    good once, for ``service.readers.private.LIFETIME`` after its email went. The footer's
+    link alone never opens those (it sits in every email, forwarded or in a shared inbox)."""
+
+    __tablename__ = "private_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reader_id: Mapped[int] = mapped_column(
+        "subscriber_id", ForeignKey("subscribers.id"), index=True
+    )
+    #: the email that carries it (its token names this delivery)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), unique=True)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -53,8 +53,10 @@ ACTIONS = {
     "erase": Action(
         "Erase their data",
         "Their address, name, consent records and replies are deleted for good, and they are "
-        "unsubscribed. An anonymous row stays so the course’s numbers stay true. This cannot "
-        "be undone.",
+        "unsubscribed; a reply they send later is refused, never kept. An anonymous row stays "
+        "so the course’s numbers stay true. This cannot be undone. What it cannot reach: the "
+        "service’s backups until they are replaced, the emails they received, and any reply "
+        "forwarded whole to your own inbox (REPLY_FORWARD=full): delete those there.",
         erasure.erase,
     ),
     "resend": Action(
@@ -118,6 +120,8 @@ def take_action(public_id: str, name: str) -> ResponseReturnValue:
     except ActionRefused as refusal:
         flash(f"Nothing was changed: {refusal}", "error")
         return back
+    if name == "erase":
+        erasure.after_erase(ctx.database)
     flash(message, "done")
     return back
 

@@ -50,6 +50,16 @@ class Discretion:
         return Discretion(self.sender, self.subject, self.preview, self.words + own)
 
 
+def reply_subject(theirs: str, fallback: str, plan: Discretion | None = None) -> str:
+    """The subject of an answer to a reader: "Re:" and their own subject; for a discreet
+    reader (``plan``) only when it names nothing of the course, else "Re:" and ``fallback``
+    (the neutral subject of the email they answered)."""
+    theirs = " ".join(theirs.split())
+    if theirs and (plan is None or plan.named_in(theirs) is None):
+        return theirs if theirs.lower().startswith("re:") else f"Re: {theirs}"
+    return f"Re: {fallback}"
+
+
 def subject_problem(template: str) -> str | None:
     """Why a ``subject`` pattern cannot be used, or None."""
     try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy.orm import Session
 
 from emails.course import Course, default_course
+from emails.discretion import reply_subject
 from emails.forward import ForwardContext, crisis_email, forward_email, local_time
 from emails.notice import notice_email
 from emails.received import ParsedMail, parse
@@ -207,12 +208,9 @@ def _answer_subject(row: InboundMessage, delivery: Delivery | None, renderer: Re
     names nothing of the course, else "Re:" and the neutral subject of the email they
     answered."""
     plan = renderer.course.discreet
-    theirs = " ".join((row.subject or "").split())
-    if theirs and plan.named_in(theirs) is None:
-        return theirs if theirs.lower().startswith("re:") else f"Re: {theirs}"
     number = delivery.step + 1 if delivery and delivery.step is not None else None
     neutral = plan.subject_for(number, len(renderer.course.steps)) if number else plan.sender
-    return f"Re: {neutral}"
+    return reply_subject(row.subject or "", neutral, plan)
 
 
 def _forwarder(

@@ -33,6 +33,7 @@ from service.outbox import batch, claims, outcomes, sent
 from service.outbox.links import for_delivery
 from service.readers.lifecycle import is_suppressed
 from service.store.models import Delivery, DeliveryKind, DeliveryStatus
+from workers.answering import answer_outgoing
 from workers.batches import database_away, one_line, over_one_connection
 from workers.runtime import Runtime
 from workers.transport import (
@@ -294,6 +295,8 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
         reply_address=links.reply_address,
         discreet=reader.discreet,
     )
+    if delivery.kind == DeliveryKind.ANSWER:
+        return answer_outgoing(rt, delivery)
     if delivery.kind == DeliveryKind.CONFIRMATION:
         assert links.confirm_url is not None
         renderer = rt.renderer(default_course())

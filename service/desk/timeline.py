@@ -41,6 +41,7 @@ EVENT_WORDS = {
     "discreet_off": "Discreet mode off",
     "private_link_asked": "Asked for a private link (to their replies, data or erasing)",
     "private_link_used": "Opened their private link",
+    "answered": "You answered them from the desk",
 }
 
 
@@ -78,6 +79,7 @@ def _kind_name(kind: DeliveryKind) -> str:
         DeliveryKind.CONFIRMATION: "The confirmation",
         DeliveryKind.ALREADY: "A note with their preferences link",
         DeliveryKind.PRIVATE_LINK: "Their private link",
+        DeliveryKind.ANSWER: "Your answer",
     }.get(kind, kind.value)
 
 

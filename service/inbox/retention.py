@@ -1,7 +1,7 @@
 """Readers' words are kept for a set time (``REPLY_RETENTION_DAYS``, a year by default), then
 deleted by the tick: the reply's text, subject, notes and whole message go; the fact that a
 reply came (when, from whom, to which email) stays for the course's figures and the reader's
-timeline."""
+timeline. The therapist's answers from the desk go with them, after the same time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from service.store.models import InboundMessage, InboundStatus
+from service.store.models import DeskAnswer, InboundMessage, InboundStatus
 
 #: Messages whose words the tick deletes per pass (the rest wait for the next one).
 PER_PASS = 500
@@ -37,4 +37,9 @@ def forget_old_words(session: Session, *, now: datetime, days: int, limit: int =
             .where(InboundMessage.id.in_(ids))
             .values(raw=b"", reply_text=None, subject=None, notes=None, words_deleted_at=now)
         )
+    session.execute(
+        update(DeskAnswer)
+        .where(DeskAnswer.created_at < now - timedelta(days=days), DeskAnswer.body.is_not(None))
+        .values(body=None)
+    )
     return len(ids)

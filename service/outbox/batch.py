@@ -69,7 +69,7 @@ def _take_statement(kind: DeliveryKind) -> Update:
     (only its parameters change per email, so SQLAlchemy compiles it once per process)."""
     if kind == DeliveryKind.CONFIRMATION:
         reader_may = Reader.status == ReaderStatus.PENDING
-    elif kind == DeliveryKind.PRIVATE_LINK:  # asked for: whoever has not been erased
+    elif kind in (DeliveryKind.PRIVATE_LINK, DeliveryKind.ANSWER):  # whoever is not erased
         reader_may = Reader.erased_at.is_(None)
     else:
         reader_may = Reader.status == ReaderStatus.ACTIVE

@@ -34,7 +34,8 @@ def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
         if reader.status != ReaderStatus.PENDING:
             return f"the reader is {reader.status.value}, not waiting to confirm"
         return None
-    if delivery.kind == DeliveryKind.PRIVATE_LINK:  # asked for: a reader who left may ask too
+    if delivery.kind in (DeliveryKind.PRIVATE_LINK, DeliveryKind.ANSWER):
+        # asked for, or a person's answer: a reader who left may still get it
         return "the reader's details were erased" if reader.erased_at else None
     if reader.status != ReaderStatus.ACTIVE:
         return f"the reader is {reader.status.value}"

@@ -15,6 +15,7 @@ from service.store.db import Database
 from service.store.models import (
     Consent,
     Delivery,
+    DeskAnswer,
     InboundMessage,
     PrivateLink,
     Reader,
@@ -39,7 +40,14 @@ def after_erase(database: Database) -> None:
 
 
 #: The tables an erase changes, which VACUUM cleans on PostgreSQL.
-ERASED_TABLES = ("subscribers", "consents", "inbound_messages", "deliveries", "private_links")
+ERASED_TABLES = (
+    "subscribers",
+    "consents",
+    "inbound_messages",
+    "deliveries",
+    "private_links",
+    "desk_answers",
+)
 
 
 def vacuum_after_erase(database: Database) -> bool:
@@ -72,15 +80,21 @@ def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str
     address = reader.email.lower()
     mark_unsubscribed(session, reader, now=now, how=actor)
     session.execute(delete(Consent).where(Consent.reader_id == reader.id))
+    their_mail = or_(
+        InboundMessage.reader_id == reader.id,
+        func.lower(InboundMessage.from_address) == address,
+        func.lower(InboundMessage.mail_from) == address,
+    )
+    their_emails = select(Delivery.id).where(Delivery.reader_id == reader.id)
     session.execute(
-        delete(InboundMessage).where(
+        delete(DeskAnswer).where(
             or_(
-                InboundMessage.reader_id == reader.id,
-                func.lower(InboundMessage.from_address) == address,
-                func.lower(InboundMessage.mail_from) == address,
+                DeskAnswer.delivery_id.in_(their_emails),
+                DeskAnswer.inbound_id.in_(select(InboundMessage.id).where(their_mail)),
             )
         )
     )
+    session.execute(delete(InboundMessage).where(their_mail))
     session.execute(update(Delivery).where(Delivery.reader_id == reader.id).values(last_error=None))
     session.execute(delete(PrivateLink).where(PrivateLink.reader_id == reader.id))
     reader.email = f"erased-{reader.public_id}@{ERASED_DOMAIN}"

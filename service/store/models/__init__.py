@@ -4,7 +4,8 @@
 - ``readers``: ``Reader`` (table ``subscribers``), ``Consent``, ``ReaderEvent``, ``Suppression``,
   ``PrivateLink``;
 - ``outbox``: ``Enrollment`` and ``Delivery``, with their states;
-- ``inbox``: ``InboundMessage`` (stored raw first) and ``WebhookNonce``;
+- ``inbox``: ``InboundMessage`` (stored raw first), ``WebhookNonce``, and ``DeskAnswer``
+  (the therapist's answer from the desk);
 - ``desk``: ``DeskSnapshot``, ``HealthProbe``, and the desk's own ``DeskUser``,
   ``DeskSession`` and ``DeskAudit``.
 
@@ -28,6 +29,7 @@ from service.store.models.desk import (
 )
 from service.store.models.inbox import (
     CrisisReplyState,
+    DeskAnswer,
     InboundCategory,
     InboundMessage,
     InboundStatus,
@@ -58,6 +60,7 @@ __all__ = [
     "Delivery",
     "DeliveryKind",
     "DeliveryStatus",
+    "DeskAnswer",
     "DeskAudit",
     "DeskSession",
     "DeskSnapshot",

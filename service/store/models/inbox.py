@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -104,3 +105,23 @@ class WebhookNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeskAnswer(Base):
+    """The therapist's answer to a reply, written on the desk and sent from the course's
+    address by the outbox (its ``Delivery`` of kind ``answer``): threaded to the reader's
+    message, its words sealed at rest like theirs."""
+
+    __tablename__ = "desk_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), unique=True)
+    subject: Mapped[str] = mapped_column(Text)
+    #: the reader's Message-ID, and the thread before it, for In-Reply-To and References
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    #: what she wrote; None once REPLY_RETENTION_DAYS have passed
+    body: Mapped[str | None] = mapped_column(SealedText)
+    by_user: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]

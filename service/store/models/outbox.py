@@ -43,6 +43,8 @@ class DeliveryKind(StrEnum):
     ALREADY = "already"
     #: the fresh link a reader asked for, to what they wrote, their data and erasing
     PRIVATE_LINK = "private_link"
+    #: the therapist's answer to a reply, written on the desk (``DeskAnswer`` holds it)
+    ANSWER = "answer"
 
 
 class DeliveryStatus(StrEnum):

@@ -7,6 +7,7 @@
 - ``overview``: the first page, the course’s figures;
 - ``lists``: readers, replies and emails by state, and one reader’s timeline;
 - ``actions``: what the therapist may do to one reader or one reply;
+- ``answering``: her answer to a reply, sent from the course's address;
 - ``course``: the course’s emails as readers get them, a test send, the share page.
 
 Views only: each parses the request, calls ``service.desk`` or ``service.readers``, and
@@ -31,7 +32,15 @@ bp = Blueprint("desk", __name__, url_prefix="/admin")
 
 def init_app(app: Flask) -> None:
     # their pages join this blueprint
-    from service.web.desk import account, actions, course, lists, overview, signin  # noqa: F401
+    from service.web.desk import (  # noqa: F401
+        account,
+        actions,
+        answering,
+        course,
+        lists,
+        overview,
+        signin,
+    )
 
     app.register_blueprint(bp)
 

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from service.desk import lists
 from service.desk.timeline import timeline
+from service.inbox import answers
 from service.readers.actions import current_enrollment
 from service.store.models import InboundCategory, InboundMessage, Reader, ReaderStatus
 from service.web.desk import bp
@@ -110,7 +111,28 @@ def _reply(reply_id: int) -> InboundMessage:
 
 @bp.get("/replies/<int:reply_id>")
 def reply(reply_id: int) -> ResponseReturnValue:
-    return render_template("desk/reply.html", message=_reply(reply_id))
+    return reply_page(reply_id)
+
+
+def reply_page(reply_id: int, *, draft: str = "", error: str = "") -> str:
+    """One reply, the answers given to it, and the form to answer (``draft``: what she had
+    written when it could not go, and ``error`` why)."""
+    from service.web.desk.answering import answer_subject
+
+    message = _reply(reply_id)
+    with context().database.session(read_only=True) as session:
+        given = answers.for_reply(session, reply_id)
+        writer = answers.writer_of(session, message)
+        subject = answer_subject(session, message, writer) if writer else ""
+        return render_template(
+            "desk/reply.html",
+            message=message,
+            answers=given,
+            writer=writer,
+            answer_subject=subject,
+            draft=draft,
+            answer_error=error,
+        )
 
 
 @bp.get("/replies/<int:reply_id>.eml")

@@ -49,3 +49,12 @@ def test_export_streams_every_reader_as_csv_or_json(rt: Runtime, smtp_sink: SMTP
     assert readers[0]["timezone"] == "Europe/Paris"
     bad = runner.invoke(main, ["readers", "export", "--format", "xml"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(rt: Runtime) -> None:
+    names = ['=HYPERLINK("http://x.test","click")', "+1 555", "-2", "@SUM(A1)", "\tTab", "Ordinary"]
+    for n, name in enumerate(names):
+        enrolled(rt, f"f{n}@example.test", timezone="UTC", first_name=name)
+    out = CliRunner(env=settings_env(rt.settings)).invoke(main, ["readers", "export"]).stdout
+    shown = [row["first_name"] for row in csv.DictReader(io.StringIO(out))]
+    assert shown == ["'" + name for name in names[:-1]] + ["Ordinary"]

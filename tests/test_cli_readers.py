@@ -46,12 +46,17 @@ def _invoke(rt: Runtime, *args: str, input: str | None = None):  # type: ignore[
     return CliRunner(env=settings_env(rt.settings)).invoke(main, list(args), input=input)
 
 
-def test_an_import_reports_bad_lines_by_number_and_takes_the_good_ones(
+def test_an_import_reports_every_bad_line_and_imports_nothing_unless_told(
     rt: Runtime, tmp_path: Path
 ) -> None:
     file = tmp_path / "list.csv"
     file.write_text(BROKEN, encoding="utf-8")
-    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
+    refused = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
+    assert refused.exit_code == 1 and "nothing was imported" in refused.stderr
+    assert f"{file}:3: 'not-an-address' is not an email address" in refused.stderr
+    with rt.database.session() as session:
+        assert session.scalar(select(func.count(Reader.id))) == 0
+    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT, "--skip-bad")
     assert result.exit_code == 1, result.output
     assert "Imported 3 readers." in result.stdout
     errors = result.stderr
@@ -73,7 +78,7 @@ def test_an_import_reports_bad_lines_by_number_and_takes_the_good_ones(
         assert {c.consent_text for c in consents} == {CONSENT} and len(consents) == 3
         assert session.scalar(select(func.count(Enrollment.id))) == 3
         assert set(session.scalars(select(ReaderEvent.kind))) == {"imported"}
-    again = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
+    again = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT, "--skip-bad")
     assert "Imported 0 readers." in again.stdout
     assert "3 were already on the list" in again.stdout
     with rt.database.session() as session:
@@ -111,6 +116,27 @@ def test_a_file_that_cannot_be_read_is_named_with_its_line(rt: Runtime, tmp_path
     assert short.exit_code == 2 and "say how these readers agreed" in short.output
     missing = _invoke(rt, "readers", "import", str(tmp_path / "nope.csv"), "--consent", CONSENT)
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_file_broken_late_imports_nothing_and_names_its_line(rt: Runtime, tmp_path: Path) -> None:
+    file = tmp_path / "late.csv"
+    good = "".join(f"r{n}@example.test,R{n},UTC\n" for n in range(1500))
+    file.write_bytes(
+        b"email,first_name,timezone\n" + good.encode() + b"zo@example.test,Zo\xe9,UTC\n"
+    )
+    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{file}:1502: this line is not UTF-8 text" in result.stderr
+    file.write_text(
+        "email,first_name,timezone\n" + good + "zo@example.test," + "x" * 200_000 + ",UTC\n",
+        encoding="utf-8",
+    )
+    result = _invoke(rt, "readers", "import", str(file), "--consent", CONSENT, "--skip-bad")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{file}:1502: this line cannot be read as CSV" in result.output
+    assert "nothing was imported" in result.output
+    with rt.database.session() as session:
+        assert session.scalar(select(func.count(Reader.id))) == 0
 
 
 def _write(file: Path, start: int, count: int) -> None:

@@ -1,5 +1,5 @@
 """The whole list of readers as rows, for ``coursemail readers export``: streamed (one row in
-memory at a time, whatever the size of the list)."""
+memory at a time, whatever the size of the list), and made safe for a spreadsheet."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ FIELDS = (
     "next_email",
     "course",
 )
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet shows as typed: text that would start a formula (a sign-up named
+    ``=HYPERLINK(...)``) gets a leading ``'``, which spreadsheets show as plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def count(session: Session) -> int:

@@ -2,6 +2,11 @@
 obtained: each row is checked, the good ones become confirmed readers on the course with a
 consent record saying so, and each bad one is reported by its line number.
 
+A file is checked whole before anything is written (``check``): one with a bad line imports
+nothing unless the caller says to take the good lines anyway, and one that cannot be read to
+the end (not UTF-8, a field too long for CSV) imports nothing at all. Half a file is never
+imported.
+
 Re-running the same file changes nothing: an address already on the list is left exactly as
 it is (someone who left the course is never signed up again by an import). Rows are written
 ``CHUNK`` at a time, each chunk in one transaction, so memory stays flat however long the
@@ -37,6 +42,14 @@ CHUNK = 500
 COLUMNS = ("email", "first_name", "timezone")
 #: The form version stored with an imported reader's consent.
 FORM_VERSION = "import"
+
+
+class Unreadable(Exception):
+    """The file cannot be read on from ``line``: nothing of it is imported."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
+        self.line, self.problem = line, problem
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,11 @@ def check_header(columns: Sequence[str] | None) -> str | None:
     return None
 
 
+def _not_utf8(text: str) -> bool:
+    """Bytes that were not UTF-8, kept as lone surrogates by the reader."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
 def check_row(row: Row, *, fallback_zone: str, production: bool) -> Good | str:
     """The row as a reader to import, or what is wrong with it."""
     values = row.values
@@ -90,6 +108,9 @@ def check_row(row: Row, *, fallback_zone: str, production: bool) -> Good | str:
     if any(v is None for v in values.values()):
         return "fewer fields than the first line names"
     raw = {str(k).strip().lower(): str(v).strip() for k, v in values.items()}
+    if any(_not_utf8(v) for v in raw.values()):
+        return 'this line is not UTF-8 text (in a spreadsheet, save the file as "CSV UTF-8")'
+
     try:
         email = validate_email(
             raw["email"], check_deliverability=False, test_environment=not production
@@ -106,6 +127,33 @@ def check_row(row: Row, *, fallback_zone: str, production: bool) -> Good | str:
     return Good(row.line, email, name or None, zone)
 
 
+def check(
+    rows: Iterable[Row], *, course: Course, production: bool, progress: Callable[[int], None]
+) -> list[tuple[int, str]]:
+    """Every bad line of a file, read to its end without writing anything (``Unreadable``
+    when it cannot be)."""
+    problems: list[tuple[int, str]] = []
+    for chunk in _chunks(rows):
+        _check_chunk(chunk, course=course, production=production, problems=problems)
+        progress(chunk[-1].line)
+    return problems
+
+
+def _check_chunk(
+    chunk: list[Row], *, course: Course, production: bool, problems: list[tuple[int, str]]
+) -> dict[str, Good]:
+    good: dict[str, Good] = {}
+    for row in chunk:
+        checked = check_row(row, fallback_zone=course.timezone, production=production)
+        if isinstance(checked, str):
+            problems.append((row.line, checked))
+        elif checked.email in good:
+            problems.append((row.line, f"the same address as line {good[checked.email].line}"))
+        else:
+            good[checked.email] = checked
+    return good
+
+
 def run(
     rows: Iterable[Row],
     *,
@@ -119,16 +167,7 @@ def run(
 ) -> Report:
     report = Report()
     for chunk in _chunks(rows):
-        good: dict[str, Good] = {}
-        for row in chunk:
-            checked = check_row(row, fallback_zone=course.timezone, production=production)
-            if isinstance(checked, str):
-                report.problems.append((row.line, checked))
-            elif checked.email in good:
-                earlier = good[checked.email].line
-                report.problems.append((row.line, f"the same address as line {earlier}"))
-            else:
-                good[checked.email] = checked
+        good = _check_chunk(chunk, course=course, production=production, problems=report.problems)
         with session_factory() as session:
             readers, suppressed = _known(session, list(good))
             report.already += len(readers)

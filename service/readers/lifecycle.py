@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from emails.course import Course
@@ -89,17 +90,16 @@ def sign_up(
     reader = find_by_email(session, email)
     new = reader is None
     if reader is None:
-        reader = Reader(email=email, first_name=first_name, timezone=timezone, created_at=now)
-        session.add(reader)
-        session.flush()
+        reader, new = _new_reader(session, email, first_name, timezone, now)
     if discreet:
         _keep_discreet(session, reader, now=now)
     if not new and reader.status == ReaderStatus.ACTIVE:
         return _already(session, reader, now=now, mail_domain=mail_domain, claim=claim)
     if not new:
         reader.status = ReaderStatus.PENDING
-        reader.first_name = first_name or reader.first_name
-        reader.timezone = timezone
+        # whoever typed the address: what they typed waits for the reader's confirmation
+        reader.pending_first_name = first_name
+        reader.pending_timezone = timezone
     if is_suppressed(session, email):
         return SignUpResult(reader, queued=None)
     # (a reader new this moment has nothing in flight)
@@ -135,6 +135,25 @@ def _already(
     note.kind = DeliveryKind.ALREADY
     session.add(note)
     return SignUpResult(reader, queued=DeliveryKind.ALREADY, claimed_email=note if claim else None)
+
+
+def _new_reader(
+    session: Session, email: str, first_name: str | None, timezone: str, now: datetime
+) -> tuple[Reader, bool]:
+    """A new row (and True), or, when another sign-up of the same address committed one a
+    moment ago (two at once on PostgreSQL), that row (and False): the second sign-up then
+    answers like the first, never with an error."""
+    reader = Reader(email=email, first_name=first_name, timezone=timezone, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(reader)
+            session.flush()
+    except IntegrityError:
+        found = find_by_email(session, email)
+        if found is None:
+            raise
+        return found, False
+    return reader, True
 
 
 def _confirmation_in_flight(session: Session, reader: Reader) -> bool:
@@ -178,6 +197,10 @@ def confirm(
     """
     if reader.status != ReaderStatus.PENDING:
         return False
+    if reader.pending_timezone:  # what was typed when they signed up again, now theirs
+        reader.first_name = reader.pending_first_name or reader.first_name
+        reader.timezone = reader.pending_timezone
+    reader.pending_first_name = reader.pending_timezone = None
     reader.status = ReaderStatus.ACTIVE
     reader.confirmed_at = now
     reader.unsubscribed_at = None

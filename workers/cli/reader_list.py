@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -48,12 +49,12 @@ def export(form: str) -> None:
 
 
 def _csv_writer() -> Generator[None, dict[str, object], None]:
-    from service.desk.export import FIELDS
+    from service.desk.export import FIELDS, spreadsheet_safe
 
     writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    while True:
-        writer.writerow((yield))
+    while True:  # the file is for a spreadsheet: no cell may start a formula
+        writer.writerow({k: spreadsheet_safe(v) for k, v in (yield).items()})
 
 
 def _json_writer() -> Generator[None, dict[str, object], None]:
@@ -71,10 +72,14 @@ def _json_writer() -> Generator[None, dict[str, object], None]:
 @readers.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--consent", required=True, help="How these readers agreed to get the course.")
-def import_readers(file: Path, consent: str) -> None:
+@click.option(
+    "--skip-bad", is_flag=True, help="Import the good lines even when some are bad (listed)."
+)
+def import_readers(file: Path, consent: str, skip_bad: bool) -> None:
     """Import readers from FILE.csv (columns: email, and optionally first_name, timezone) as
-    confirmed, with --consent recorded for each. Bad lines are reported and skipped; running
-    it again imports nothing twice."""
+    confirmed, with --consent recorded for each. The whole file is checked first: a bad line
+    is reported by its number and nothing is imported (unless --skip-bad); running it again
+    imports nothing twice."""
     from emails.course import default_course
     from service.readers import importing
 
@@ -85,23 +90,67 @@ def import_readers(file: Path, consent: str) -> None:
             param_hint="--consent",
         )
     lines = _count_lines(file)
-    with command_runtime() as rt, file.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        problem = importing.check_header(reader.fieldnames)
-        if problem:
-            raise click.ClickException(f"{file}:1: {problem}")
-        with click.progressbar(length=lines, label="Importing", file=sys.stderr) as bar:
+    course = default_course()
+    with command_runtime() as rt:
+        production = rt.settings.is_production
+        with _rows(file) as rows, _bar(lines, "Checking") as bar:
+            problems = importing.check(
+                rows, course=course, production=production, progress=_moved(bar)
+            )
+        if problems and not skip_bad:
+            for line, problem in problems:
+                click.echo(f"{file}:{line}: {problem}", err=True)
+            raise click.ClickException(
+                f"{len(problems):,} lines are not right (listed above), so nothing was imported. "
+                "Fix them and run the same command again, or add --skip-bad to import the "
+                "other lines now."
+            )
+        with _rows(file) as rows, _bar(lines, "Importing") as bar:
             report = importing.run(
-                _csv_rows(reader),
+                rows,
                 session_factory=rt.database.session,
-                course=default_course(),
+                course=course,
                 consent=consent,
                 source=file.name,
                 now=rt.clock.now,
-                production=rt.settings.is_production,
-                progress=lambda line: bar.update(line - bar.pos),
+                production=production,
+                progress=_moved(bar),
             )
     _report(file, report)
+
+
+def _bar(lines: int, label: str):
+    return click.progressbar(length=lines, label=label, file=sys.stderr)
+
+
+def _moved(bar: Any) -> Callable[[int], None]:
+    return lambda line: bar.update(line - bar.pos)
+
+
+@contextmanager
+def _rows(file: Path) -> Iterator[Iterator[Row]]:
+    """The file's rows; a file that cannot be read to the end is named with its line."""
+    from service.readers import importing
+
+    # bytes that are not UTF-8 are kept as surrogates, for check_row to name their exact line
+    with file.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            problem = importing.check_header(reader.fieldnames)
+        except csv.Error as error:
+            raise click.ClickException(f"{file}:1: {_unreadable(error)}") from None
+        if problem:
+            raise click.ClickException(f"{file}:1: {problem}")
+        try:
+            yield _csv_rows(reader)
+        except importing.Unreadable as error:
+            raise click.ClickException(
+                f"{file}:{error.line}: {error.problem}; nothing was imported"
+            ) from None
+
+
+def _unreadable(error: csv.Error) -> str:
+    return f"this line cannot be read as CSV ({error})"
 
 
 def _count_lines(file: Path) -> int:
@@ -114,10 +163,13 @@ def _count_lines(file: Path) -> int:
 
 
 def _csv_rows(reader: csv.DictReader[str]) -> Iterator[Row]:
-    from service.readers.importing import Row
+    from service.readers.importing import Row, Unreadable
 
-    for values in reader:
-        yield Row(reader.line_num, dict(values))
+    try:
+        for values in reader:
+            yield Row(reader.line_num, dict(values))
+    except csv.Error as error:  # a field longer than CSV allows, say
+        raise Unreadable(reader.line_num + 1, _unreadable(error)) from None
 
 
 def _report(file: Path, report: object) -> None:

@@ -60,6 +60,10 @@ class Reader(Base):
     send_hour: Mapped[int | None]
     #: they asked that nothing in their inbox names the course (sender, subject, preview)
     discreet: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: a name and time zone typed on the form for a reader we already hold: anyone can type
+    #: an address, so they take effect only when the reader confirms
+    pending_first_name: Mapped[str | None] = mapped_column(String(100))
+    pending_timezone: Mapped[str | None] = mapped_column(String(64))
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="reader")
 

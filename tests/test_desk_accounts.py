@@ -89,7 +89,7 @@ def test_a_new_password_or_signing_out_everywhere_ends_the_other_browsers(
 def _turn_on_code(desk: FlaskClient, rt: Runtime) -> tuple[str, list[str]]:
     setup = desk.post("/admin/account/code", data={"csrf_token": token(desk, "/admin/account")})
     page = setup.get_data(as_text=True)
-    assert 'src="data:image/svg+xml;base64,' in page
+    assert 'src="data:image/svg+xml;charset=utf-8,%3Csvg%20xmlns' in page
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)
     assert secret, page
     wrong = desk.post(

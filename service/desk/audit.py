@@ -20,7 +20,7 @@ PAGE = 100
 SAID = {
     "signed_in": "Signed in",
     "sign_in_failed": "A sign-in was refused",
-    "code_asked": "Password right; the code was asked",
+    "code_asked": "Password right, code asked",
     "code_failed": "A wrong sign-in code",
     "signed_out": "Signed out",
     "signed_out_everywhere": "Signed out everywhere",

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from service.store.models import InboundMessage
 from service.store.sealing import Sealer, install, new_key
+from tests.support.desk import sign_in
 from tests.support.env import settings_env
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
@@ -130,3 +132,22 @@ def test_caught_mail_is_kept_private(tmp_path: Path) -> None:
     [caught] = (tmp_path / "mail").glob("*.eml")
     assert stat.S_IMODE(caught.stat().st_mode) == 0o600
     assert os.access(caught, os.R_OK)
+
+
+def test_the_desk_searches_the_sealed_words(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, desk: FlaskClient
+) -> None:
+    from service.desk import lists
+
+    enrolled(rt, "ana@example.test", timezone="UTC", first_name="Ana")
+    tick_and_work(rt)
+    _reply(rt, smtp_sink, listener, f"Something happened at the lake. {MARKER}")
+    _reply(rt, smtp_sink, listener, "Nothing much to say today, thanks for asking.")
+    sign_in(desk)
+    page = desk.get("/admin/replies?q=AT+THE+LAKE").get_data(as_text=True)
+    assert "the lake" in page and "Nothing much" not in page
+    none = desk.get("/admin/replies?q=volcano").get_data(as_text=True)
+    assert "No reply holds “volcano”" in none
+    with rt.database.session(read_only=True) as session:  # a search reads on past a page
+        found, more = lists.search_replies(session, "nothing much", before=None)
+        assert len(found) == 1 and more is None

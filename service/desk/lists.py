@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from service.desk import search, words
@@ -132,43 +132,86 @@ def find_replies(
     urgent_first: bool = False,
 ) -> tuple[list[ReplyRow], int | None]:
     """Replies from people (not auto-replies or bounces), newest first, a page at a time."""
-    query = (
-        select(InboundMessage, Reader.first_name, Delivery.step, Reader.public_id)
-        .outerjoin(Reader, Reader.id == InboundMessage.reader_id)
-        .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
-        .where(InboundMessage.category == InboundCategory.REPLY)
-        .order_by(InboundMessage.id.desc())
-        .limit(PAGE + 1)
-    )
-    if urgent_only:
-        query = query.where(InboundMessage.urgent.is_(True))
+    query = _replies_query(urgent_only=urgent_only, before=before).limit(PAGE + 1)
     if unhandled_only:
         query = query.where(InboundMessage.handled_at.is_(None))
     if urgent_first:
         query = query.order_by(None).order_by(
             InboundMessage.urgent.desc(), InboundMessage.id.desc()
         )
+    found = session.execute(query).all()
+    return [_reply_row(*row) for row in found[:PAGE]], next_page(found)
+
+
+#: Replies read per step of a search, and at most per page of results.
+SEARCH_STEP = 500
+SEARCH_LIMIT = 20_000
+
+
+def search_replies(
+    session: Session, words: str, *, urgent_only: bool = False, before: int | None = None
+) -> tuple[list[ReplyRow], int | None]:
+    """Replies whose words, subject or sender hold ``words`` (any case), newest first. The
+    words are sealed in the database, so there is no index to ask: each reply is opened and
+    read here, ``SEARCH_STEP`` at a time, up to ``SEARCH_LIMIT`` per page (then the page
+    offers to read on from where it stopped)."""
+    wanted = words.casefold()
+    found: list[ReplyRow] = []
+    read, after = 0, before
+    while read < SEARCH_LIMIT:
+        batch = session.execute(
+            _replies_query(urgent_only=urgent_only, before=after).limit(SEARCH_STEP)
+        ).all()
+        for row in batch:
+            message = row[0]
+            seen = " ".join(
+                [message.reply_text or "", message.subject or "", message.from_address or ""]
+            )
+            if wanted in seen.casefold():
+                found.append(_reply_row(*row))
+                if len(found) == PAGE:
+                    return found, message.id
+        read += len(batch)
+        if len(batch) < SEARCH_STEP:
+            return found, None
+        after = batch[-1][0].id
+    return found, after
+
+
+def _replies_query(
+    *, urgent_only: bool, before: int | None
+) -> Select[InboundMessage, str | None, int | None, str]:
+    query = (
+        select(InboundMessage, Reader.first_name, Delivery.step, Reader.public_id)
+        .outerjoin(Reader, Reader.id == InboundMessage.reader_id)
+        .outerjoin(Delivery, Delivery.id == InboundMessage.delivery_id)
+        .where(InboundMessage.category == InboundCategory.REPLY)
+        .order_by(InboundMessage.id.desc())
+    )
+    if urgent_only:
+        query = query.where(InboundMessage.urgent.is_(True))
     if before is not None:
         query = query.where(InboundMessage.id < before)
-    found = session.execute(query).all()
-    rows = [
-        ReplyRow(
-            m.id,
-            m.received_at,
-            m.from_address,
-            first_name,
-            step,
-            m.reply_text or "",
-            m.urgent,
-            m.status.value,
-            m.last_error,
-            m.handled_at is not None,
-            m.words_deleted_at is not None,
-            public_id,
-        )
-        for m, first_name, step, public_id in found[:PAGE]
-    ]
-    return rows, next_page(found)
+    return query
+
+
+def _reply_row(
+    m: InboundMessage, first_name: str | None, step: int | None, public_id: str | None
+) -> ReplyRow:
+    return ReplyRow(
+        m.id,
+        m.received_at,
+        m.from_address,
+        first_name,
+        step,
+        m.reply_text or "",
+        m.urgent,
+        m.status.value,
+        m.last_error,
+        m.handled_at is not None,
+        m.words_deleted_at is not None,
+        public_id,
+    )
 
 
 #: What each list shows, by the name in its address.

@@ -96,9 +96,15 @@ def _actions(reader: Reader, course_status: str | None) -> list[tuple[str, str]]
 @bp.get("/replies")
 def replies() -> ResponseReturnValue:
     urgent = request.args.get("urgent") == "1"
+    words = request.args.get("q", "").strip()[:200]
     with context().database.session(read_only=True) as session:
-        rows, more = lists.find_replies(session, urgent_only=urgent, before=_int("before"))
-    return render_template("desk/replies.html", rows=rows, more=more, urgent=urgent)
+        if words:
+            rows, more = lists.search_replies(
+                session, words, urgent_only=urgent, before=_int("before")
+            )
+        else:
+            rows, more = lists.find_replies(session, urgent_only=urgent, before=_int("before"))
+    return render_template("desk/replies.html", rows=rows, more=more, urgent=urgent, q=words)
 
 
 def _reply(reply_id: int) -> InboundMessage:

@@ -1,7 +1,8 @@
 """The reader's preferences page in a real browser, from the link in their email: every
 action end to end (a paused reader gets nothing until resumed; "next now" sends exactly one;
-the archive shows exactly the emails received; erase leaves nothing that names them), at
-375 px, and with no serious or critical axe-core violations."""
+the archive shows exactly the emails received), then the private page behind the link they
+ask for (a discreet reader's archive; erase leaves nothing that names them), at 375 px, and
+with no serious or critical axe-core violations."""
 
 from __future__ import annotations
 
@@ -34,11 +35,16 @@ def _axe(page: Page) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in found if v["impact"] in ("serious", "critical")]
 
 
-def _preferences_link(smtp_sink: SMTPSink, address: str) -> str:
+def _link_in(smtp_sink: SMTPSink, address: str, path: str) -> str:
+    """The link to ``path`` in the latest email to ``address``."""
     body = smtp_sink.messages_to(address)[-1].get_body(("plain",)).get_content()
-    found = re.search(r"https?://\S+/preferences/\S+", body)
+    found = re.search(rf"https?://\S+{path}\S+", body)
     assert found, body
     return found.group(0)
+
+
+def _preferences_link(smtp_sink: SMTPSink, address: str) -> str:
+    return _link_in(smtp_sink, address, "/preferences/")
 
 
 def _press(page: Page, name: str) -> None:
@@ -70,8 +76,6 @@ def test_every_preference_in_a_real_browser(
     expect(page.get_by_text("at the slower pace")).to_be_visible()
     page.get_by_label("The time my emails arrive").select_option("18")
     _press(page, "Save the time")
-    _press(page, "Turn discreet mode on")
-    expect(page.get_by_text("Discreet mode is on")).to_be_visible()
 
     page.get_by_role("link", name="Read every email you have received").click()
     headings = page.get_by_role("heading", level=2).all_inner_texts()
@@ -80,16 +84,42 @@ def test_every_preference_in_a_real_browser(
     shoot(page, "preferences-archive")
     page.go_back()
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download your data").click()
+        page.get_by_role("link", name="Download your details").click()
     data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert data["you_gave"]["email"] == "ana@example.test"
-    assert [e["what"] for e in data["your_record"]][-3:] == ["slowed", "hour chosen", "discreet on"]
+    assert [e["what"] for e in data["your_record"]][-2:] == ["slowed", "hour chosen"]
+    assert "private link" in data["about_your_replies"]  # the footer's link gives no words
 
+    _press(page, "Turn discreet mode on")
+    expect(page.get_by_text("Discreet mode is on")).to_be_visible()
+    expect(page.get_by_role("link", name="Read every email you have received")).to_have_count(0)
     _press(page, "Unsubscribe")
     expect(page.get_by_text("You are not receiving")).to_be_visible()
+    expect(page.get_by_role("button", name="Erase my details")).to_have_count(0)
+
+    # what they wrote, the discreet archive and erasing: behind a fresh link to their address
+    _press(page, "Email me a private link")
+    expect(page.get_by_role("status")).to_contain_text("It works once, for 30 minutes")
+    tick_and_work(rt)
+    private = _link_in(smtp_sink, "ana@example.test", "/private/")
+    page.goto(private)
+    shoot(page, "private-link")
+    page.get_by_role("button", name="Open my private page").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your private page")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert _axe(page) == []
+    shoot(page, "private-page")
+    page.get_by_role("link", name="Read every email you have received").click()
+    assert len(page.get_by_role("heading", level=2).all_inner_texts()) == 2
+    page.go_back()
+    page.get_by_role("button", name="Erase my details").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please tick the box")
     page.get_by_label("I understand this deletes my address, name and replies for good").check()
-    _press(page, "Erase my details")
-    expect(page.get_by_text("Your details were erased")).to_be_visible()
+    page.get_by_role("button", name="Erase my details").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your details are erased")
+    shoot(page, "private-erased")
+    page.goto(private)  # the link was spent
+    expect(page.get_by_role("heading", level=1)).to_have_text("We couldn’t find that page")
     with rt.database.session() as session:
         row = session.get(Reader, reader)
         assert row is not None and row.erased_at is not None and "ana" not in row.email

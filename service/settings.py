@@ -37,6 +37,10 @@ class Settings:
     REPLY_KEY: str
     COURSEMAIL_ENV: str
     MAIL_FROM: str
+    DKIM_PRIVATE_KEY: Path | None
+    DKIM_SELECTOR: str
+    DKIM_ED25519_KEY: Path | None
+    DKIM_ED25519_SELECTOR: str
     THERAPIST_NAME: str
     THERAPIST_EMAIL: str
     THERAPIST_PHONE: str
@@ -70,6 +74,11 @@ class Settings:
     CRISIS_PHRASES_FILE: Path
     CRISIS_REPLY_FILE: Path
     REPLIES_READ_NOTE: str
+
+    @property
+    def mail_from_domain(self) -> str:
+        """The domain of MAIL_FROM: what DKIM signs as, and what SPF and DMARC are read for."""
+        return self.MAIL_FROM.rpartition("@")[2].lower()
 
     @property
     def tracked_replies(self) -> bool:
@@ -150,6 +159,12 @@ class Settings:
 
     def _checked(self) -> Settings:
         """Apply production rules, and give development a stable secret and an address line."""
+        from service.dkim_keys import read_ed25519_key, read_rsa_key
+
+        if self.DKIM_PRIVATE_KEY is not None:  # a bad key is said at start-up, not per email
+            read_rsa_key("DKIM_PRIVATE_KEY", self.DKIM_PRIVATE_KEY)
+        if self.DKIM_ED25519_KEY is not None:
+            read_ed25519_key("DKIM_ED25519_KEY", self.DKIM_ED25519_KEY)
         if (self.INBOUND_TLS_CERT is None) != (self.INBOUND_TLS_KEY is None):
             raise ConfigError(
                 "INBOUND_TLS_CERT and INBOUND_TLS_KEY go together: set both (or neither)"

@@ -8,6 +8,7 @@ message that names the variable and says what a good value looks like.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,16 @@ def _optional_file(name: str, raw: str) -> Path | None:
     return _readable_file(name, raw) if raw else None
 
 
+def _selector(name: str, raw: str) -> str:
+    """A DKIM selector: DNS labels (RFC 6376 3.1)."""
+    labels = raw.split(".")
+    if not raw or not all(
+        re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", x) for x in labels
+    ):
+        raise ConfigError(f"{name} must be a DNS label such as coursemail or s2026; got {raw!r}")
+    return raw.lower()
+
+
 def _optional_url(name: str, raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("http", "https"):
         raise ConfigError(f"{name} must be an http(s) URL; got {raw!r}")
@@ -261,6 +272,12 @@ VARIABLES: tuple[Variable, ...] = (
     # seals readers' replies at rest; several, comma-separated, while a key is rotated
     Variable("REPLY_KEY", "", _fernet_keys),
     Variable("MAIL_FROM", "course@{REPLY_DOMAIN}", _address),
+    # DKIM: a PEM file (RSA, 2048 bits or more; `coursemail dkim new` makes one) signing as
+    # MAIL_FROM's domain under the selector; an ed25519 key adds a second signature
+    Variable("DKIM_PRIVATE_KEY", "", _optional_file),
+    Variable("DKIM_SELECTOR", "coursemail", _selector),
+    Variable("DKIM_ED25519_KEY", "", _optional_file),
+    Variable("DKIM_ED25519_SELECTOR", "coursemail-ed25519", _selector),
     # the author's details: empty means the course's own (its course.toml [contact])
     Variable("THERAPIST_NAME", "", _line),
     Variable("THERAPIST_EMAIL", "", _optional_address),

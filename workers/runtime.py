@@ -15,6 +15,7 @@ from emails.course import Course
 from emails.render import Renderer
 from service.context import Context
 from service.settings import Settings
+from workers.signing import Signer, SigningTransport
 from workers.transport import SMTPTransport, Transport
 
 
@@ -22,11 +23,18 @@ from workers.transport import SMTPTransport, Transport
 class Runtime(Context):
     transport_factory: Callable[[], Transport] | None = None
     _renderers: dict[str, Renderer] = field(default_factory=dict, repr=False)
+    _signer: tuple[Settings | None, Signer | None] = field(default=(None, None), repr=False)
 
     def make_transport(self) -> Transport:
+        """The way to the relay; every message it carries is DKIM-signed when a key is set."""
         if self.transport_factory is not None:
-            return self.transport_factory()
-        return SMTPTransport(self.settings.SMTP_URL, helo_name=self.settings.helo_name)
+            inner = self.transport_factory()
+        else:
+            inner = SMTPTransport(self.settings.SMTP_URL, helo_name=self.settings.helo_name)
+        if self._signer[0] is not self.settings:  # read the keys once per settings
+            self._signer = (self.settings, Signer.from_settings(self.settings))
+        signer = self._signer[1]
+        return inner if signer is None else SigningTransport(inner, signer)
 
     def renderer(self, course: Course) -> Renderer:
         if course.slug not in self._renderers:

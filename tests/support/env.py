@@ -74,6 +74,7 @@ OUR_VARIABLES = (
     "ADMIN_",
     "BLOG_URL",
     "FORGIVENESS_POST_URL",
+    "DKIM_",
 )
 
 

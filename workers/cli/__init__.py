@@ -8,6 +8,7 @@
 - ``one_reader``: ``sign-up``, ``pause``, ``resume``, ``erase``, ``consent``;
 - ``reader_list``: ``readers export``, ``readers import``;
 - ``keys``: ``keys new``, ``keys rotate`` (the key that seals replies at rest);
+- ``dkim``: ``dkim new``, ``dkim record`` (the key that signs every message we send);
 - ``desk_accounts``: ``desk add-user``, ``desk password``, ``desk code-off``,
   ``desk remove-user``, ``desk users`` (who may open the desk);
 - ``operator``: ``status``, ``replies``, ``stats``, ``resend``, ``send-test``;
@@ -24,6 +25,7 @@ from workers.cli import (
     course_files,
     database,
     desk_accounts,
+    dkim,
     keys,
     one_reader,
     operator,
@@ -54,6 +56,7 @@ for command in (
     reader_list.readers,
     keys.keys,
     desk_accounts.desk,
+    dkim.dkim,
     operator.status,
     operator.replies,
     operator.stats,

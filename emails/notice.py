@@ -13,6 +13,10 @@ from emails import headers
 from emails.forward import ForwardContext
 
 
+#: The note that quotes words a reader wrote (the crisis phrases found): never in a notice.
+QUOTING_NOTE = "their words"
+
+
 def notice_email(
     ctx: ForwardContext,
     *,
@@ -58,6 +62,10 @@ def notice_email(
         "Their words are kept on the desk, sealed, and not in this email, so that no inbox",
         "holds what a reader wrote.",
     ]
+    # what happened because of it (unsubscribed, say), never the words that were found
+    said = [note for note in ctx.notes if not note.startswith(QUOTING_NOTE)]
+    if said:
+        lines += ["", *(f"Note: {note}." for note in said)]
     if ctx.discreet:
         lines += ["", "They asked for discretion: answer from the desk, which keeps it."]
     message.set_content("\n".join(lines) + "\n", cte="quoted-printable")

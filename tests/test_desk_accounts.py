@@ -225,6 +225,8 @@ def test_the_audit_log_tells_who_did_what_from_where_and_is_kept_a_year(
     desk.post("/admin/logout", data={"csrf_token": token(desk, "/admin")})
     with rt.database.session(read_only=True) as db:
         lines = [(x.action, x.user_name, x.ip, x.detail) for x in reversed(audit.page(db))]
+    made, *lines = lines  # the first account, made from ADMIN_PASSWORD at the first sign-in
+    assert made[0] == "account_added" and "from ADMIN_PASSWORD" in str(made[3])
     actions = [line[0] for line in lines]
     assert actions == ["sign_in_failed", "signed_in", "opened_reader", "pause", "signed_out"]
     assert lines[0][1] == "lee" and lines[0][2] == "192.0.2.9"

@@ -237,3 +237,18 @@ def test_the_usual_pace_comes_back_from_the_email_after_the_next(
         ]
     gaps = [(later - earlier).days for earlier, later in zip(days, days[1:], strict=False)]
     assert gaps[0] == 2 and gaps[1:] == [2, 2, 2, 2, 2, 2], gaps
+
+
+def test_the_next_email_now_in_the_readers_night_says_when_it_really_goes(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    from datetime import datetime
+
+    reader = enrolled(rt, "noor@example.test", timezone="Europe/Paris")
+    tick_and_work(rt)
+    link = _link(rt, reader)
+    rt.clock.set(datetime(2026, 11, 3, 1, 0, tzinfo=ZoneInfo("Europe/Paris")))  # type: ignore[attr-defined]
+    page = _do(client, link, "next")
+    assert "It is night where you are, so the next email waits for" in page
+    rt.clock.set(datetime(2026, 11, 3, 11, 0, tzinfo=ZoneInfo("Europe/Paris")))  # type: ignore[attr-defined]
+    assert "The next email goes out within a minute." in _do(client, link, "next")

@@ -56,6 +56,12 @@ def test_by_default_the_therapists_inbox_holds_no_word_a_reader_wrote(
     assert urgent["Importance"] == "high"
     # the reader still got the crisis reply, at once
     assert smtp_sink.messages_to("ana@example.test")[-1]["Auto-Submitted"] == "auto-replied"
+    # what a reply did is said (never the words that were found)
+    urgent_body = urgent.get_body(("plain",)).get_content()
+    assert "want to die" not in urgent_body and "their words" not in urgent_body
+    _answer(rt, smtp_sink, listener, "stop")
+    stopped = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)[-1].get_body(("plain",)).get_content()
+    assert "Note: they asked to stop, so they have been unsubscribed from the course." in stopped
 
 
 @pytest.mark.parametrize(("urgent", "notices"), [(False, 0), (True, 1)])

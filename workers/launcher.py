@@ -134,7 +134,9 @@ def main() -> int:
 def _welcome(settings: Settings, plan: Plan, redis_url: str, *, private_redis: object) -> str:
     """What the terminal says first: where everything is."""
     mail = (
-        f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail"
+        f"  Mail (caught):  {settings.PUBLIC_URL}/dev/mail (SMTP on 127.0.0.1:{plan.catcher_port}"
+        + ("" if plan.catcher_port == CATCHER_PORT else f", as {CATCHER_PORT} was taken")
+        + f"; for coursemail in another terminal: SMTP_URL=smtp://127.0.0.1:{plan.catcher_port})"
         if plan.catcher_port
         else "  Mail:           sent for real through SMTP_URL"
     )

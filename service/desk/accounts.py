@@ -138,11 +138,11 @@ def add(
 
 def first_from_settings(
     db: Session, name: str, password: str, password_hash: str, now: datetime
-) -> None:
-    """Make the first account from the environment, when nobody has one yet. Two first
-    sign-ins at once make one account: the other finds it made."""
+) -> bool:
+    """Make the first account from the environment, when nobody has one yet; whether this
+    call made it. Two first sign-ins at once make one account: the other finds it made."""
     if anyone(db) or not (password or password_hash):
-        return
+        return False
     try:
         with db.begin_nested():
             if password_hash:
@@ -150,7 +150,8 @@ def first_from_settings(
             else:  # production's rules for it were applied when the settings were read
                 add(db, name, password, now, checked=False)
     except (IntegrityError, AccountError):
-        pass
+        return False
+    return True
 
 
 def check_password(

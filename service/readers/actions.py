@@ -24,7 +24,7 @@ from emails.course import QUIET_FROM, QUIET_UNTIL, shipped_course
 from service import spoken
 from service.readers.history import record
 from service.readers.lifecycle import UNSENT, mark_unsubscribed
-from service.schedule import Timing
+from service.schedule import Timing, may_send
 from service.store.models import (
     Delivery,
     DeliveryStatus,
@@ -118,7 +118,7 @@ def resume(session: Session, reader: Reader, *, now: datetime, actor: str) -> st
         held.status = DeliveryStatus.PENDING
         held.attempts, held.claimed_at, held.last_error = 0, None, None
     record(session, reader, "resumed", actor=actor, now=now)
-    return "Resumed: the next email goes out within a minute."
+    return "Resumed: " + _goes_now(enrollment, reader, now)
 
 
 def next_now(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:
@@ -129,7 +129,18 @@ def next_now(session: Session, reader: Reader, *, now: datetime, actor: str) -> 
     enrollment.next_send_at = now
     step = enrollment.next_step
     record(session, reader, "next_now", actor=actor, now=now, detail=f"email {step}")
-    return "The next email goes out within a minute."
+    said = _goes_now(enrollment, reader, now)
+    return said[0].upper() + said[1:]
+
+
+def _goes_now(enrollment: Enrollment, reader: Reader, now: datetime) -> str:
+    """When an email due now really goes: within a minute, or, in the reader's night, at
+    their hour in the morning (nothing is sent in the quiet hours)."""
+    timing = timing_of(enrollment, reader)
+    if may_send(now, timing.zone, weekends=timing.weekends):
+        return "the next email goes out within a minute."
+    morning = spoken.when(timing.morning(now), _zone(enrollment, reader))
+    return f"it is night where you are, so the next email waits for {morning}."
 
 
 def unsubscribe(session: Session, reader: Reader, *, now: datetime, actor: str) -> str:

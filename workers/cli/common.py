@@ -31,11 +31,28 @@ def start_logging() -> None:
 
 @contextmanager
 def command_runtime() -> Iterator[Runtime]:
-    """A runtime for one command; its database connections are closed when it is done."""
+    """A runtime for one command, on a database that is set up for this version (else a
+    clear error, not a traceback); its connections are closed when it is done."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.store.migrate import behind
     from workers.runtime import Runtime  # only the commands that need it pay for the import
 
     rt = Runtime(settings_or_exit())
     try:
+        try:
+            problem = behind(rt.database)
+        except SQLAlchemyError as error:
+            raise click.ClickException(
+                f"cannot reach the database at {safe_url(rt.settings.DATABASE_URL)}: "
+                f"{str(error).splitlines()[0]}"
+            ) from None
+        if problem:
+            raise click.ClickException(
+                f"the database at {safe_url(rt.settings.DATABASE_URL)} is not ready: {problem}. "
+                "Run `coursemail db upgrade` first (`make run` does), from the project's folder "
+                "(the development database lives in ./instance there)."
+            )
         yield rt
     finally:
         rt.database.dispose()

@@ -176,7 +176,7 @@ def _report(file: Path, report: object) -> None:
     from service.readers.importing import Report
 
     assert isinstance(report, Report)
-    click.echo(f"Imported {report.imported:,} readers.")
+    click.echo(f"Imported {report.imported:,} reader{'' if report.imported == 1 else 's'}.")
     if report.already:
         click.echo(f"{report.already:,} were already on the list and were left as they are.")
     if report.suppressed:
@@ -185,6 +185,7 @@ def _report(file: Path, report: object) -> None:
         click.echo(f"{file}:{line}: {problem}", err=True)
     if report.problems:
         raise click.ClickException(
-            f"{len(report.problems):,} lines were not imported (listed above); fix them and run "
-            "the same command again: nothing is imported twice"
+            f"{len(report.problems):,} lines were not imported (listed above; the exit status is 1 "
+            "so a script notices); fix them and run the same command again: nothing is imported "
+            "twice"
         )

@@ -112,9 +112,18 @@ def sign_in() -> ResponseReturnValue:
     password = request.form.get("password", "")[:1000]
     now = ctx.clock.now()
     with ctx.database.session() as db:
-        accounts.first_from_settings(
+        made = accounts.first_from_settings(
             db, settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD, settings.ADMIN_PASSWORD_HASH, now
         )
+        if made:
+            audit.record(
+                db,
+                now,
+                "account_added",
+                user=None,
+                ip=request.remote_addr,
+                detail=f"{settings.ADMIN_USERNAME}, from ADMIN_PASSWORD at the first sign-in",
+            )
         user = accounts.check_password(db, username, password, check_password_hash)
         if user is None:
             audit.record(

@@ -12,7 +12,6 @@ from email.utils import format_datetime
 from emails import headers
 from emails.forward import ForwardContext
 
-
 #: The note that quotes words a reader wrote (the crisis phrases found): never in a notice.
 QUOTING_NOTE = "their words"
 

@@ -21,7 +21,7 @@ from service.store.models import (
     Reader,
     ReaderEvent,
 )
-from tests.support.desk import join_by_web, sign_in, token
+from tests.support.desk import join_by_web, reply_form, sign_in, token
 from tests.support.harness import enrolled, run_course, tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
@@ -248,12 +248,16 @@ def test_a_reply_is_marked_handled_and_back(
     with rt.database.session() as session:
         reply_id = session.scalar(select(InboundMessage.id))
     path = f"/admin/replies/{reply_id}"
-    answer = desk.post(path + "/handled", data={"csrf_token": token(desk, path), "handled": "1"})
+    answer = desk.post(path + "/handled", data={**reply_form(desk, reply_id), "handled": "1"})
     assert answer.status_code == 303
     page = desk.get(path).get_data(as_text=True)
     assert "You marked this handled" in page
     assert "handled" in desk.get("/admin/replies").get_data(as_text=True)
-    desk.post(path + "/handled", data={"csrf_token": token(desk, path), "handled": "0"})
+    desk.post(path + "/handled", data={**reply_form(desk, reply_id), "handled": "0"})
+    assert "Mark handled" in desk.get(path).get_data(as_text=True)
+    # a form without the reply's fingerprint (an old page, a number since reused) changes nothing
+    stale = desk.post(path + "/handled", data={"csrf_token": token(desk, path), "reply": "old"})
+    assert stale.status_code == 409
     assert "Mark handled" in desk.get(path).get_data(as_text=True)
     assert (
         desk.post(

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.store.models import DeskAudit, InboundMessage, Reader
-from tests.support.desk import sign_in, token
+from tests.support.desk import reply_form, sign_in, token
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.mail import reply_address, reply_to, send
 from tests.support.smtp import SMTPSink
@@ -48,8 +48,7 @@ def _reply(
 
 def _answer(desk: FlaskClient, reply_id: int, text: str):  # type: ignore[no-untyped-def]
     page = f"/admin/replies/{reply_id}"
-    form = token(desk, "/admin/account")
-    return desk.post(f"{page}/answer", data={"text": text, "csrf_token": form})
+    return desk.post(f"{page}/answer", data={"text": text, **reply_form(desk, reply_id)})
 
 
 def test_an_answer_goes_threaded_from_the_course_and_its_reply_comes_back(
@@ -122,13 +121,47 @@ def test_an_empty_answer_or_an_erased_writer_is_refused_plainly(
     assert empty.status_code == 400 and "Write your answer first" in empty.get_data(as_text=True)
     long = _answer(desk, reply_id, "x" * 20_001)
     assert long.status_code == 400 and "x" * 100 in long.get_data(as_text=True)  # kept in the form
-    assert _answer(desk, 999, ANSWER).status_code == 404
+    form = {"csrf_token": token(desk, "/admin/account"), "text": ANSWER}
+    assert desk.post("/admin/replies/999/answer", data=form).status_code == 409
     with rt.database.session() as session:
         reader = session.scalar(select(Reader))
         assert reader is not None
         erase(session, reader, now=rt.clock.now(), actor="desk")
     sent_before = len(smtp_sink.received)
     assert desk.get(f"/admin/replies/{reply_id}").status_code == 404  # erased with them
-    assert _answer(desk, reply_id, ANSWER).status_code == 404
+    gone = desk.post(f"/admin/replies/{reply_id}/answer", data=form)
+    assert gone.status_code == 409 and ANSWER in gone.get_data(as_text=True)  # her words kept
     tick_and_work(rt)
     assert len(smtp_sink.received) == sent_before
+
+
+def test_an_answer_written_to_an_erased_reply_never_reaches_whoever_took_its_number(
+    desk: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    """SQLite hands a freed row number to the next row: the reply page she opened before an
+    erase must not send her answer to the next reader whose reply took that number."""
+    from service.readers.erasure import erase
+
+    _, reply_id = _reply(rt, smtp_sink, listener)
+    sign_in(desk)
+    opened = reply_form(desk, reply_id)  # her page, open in a tab
+    with rt.database.session() as session:
+        reader = session.scalar(select(Reader).where(Reader.email == ADDRESS))
+        assert reader is not None
+        erase(session, reader, now=rt.clock.now(), actor="desk")
+    enrolled(rt, "other@example.test", timezone="UTC", first_name="Ota")
+    tick_and_work(rt)
+    welcome = smtp_sink.messages_to("other@example.test")[-1]
+    data = reply_to(welcome, "Something else entirely.", sender="other@example.test")
+    assert send(listener, "other@example.test", [reply_address(welcome)], data) == {}
+    work(rt)
+    with rt.database.session() as session:
+        newest = session.scalar(select(InboundMessage).order_by(InboundMessage.id.desc()))
+        assert newest is not None and newest.from_address == "other@example.test"
+        taken = newest.id
+    answer = desk.post(f"/admin/replies/{taken}/answer", data={**opened, "text": ANSWER})
+    assert answer.status_code == 409
+    assert "nothing went to anyone" in answer.get_data(as_text=True)
+    assert ANSWER in answer.get_data(as_text=True)
+    tick_and_work(rt)
+    assert not [m for m in smtp_sink.messages_to("other@example.test") if ANSWER in str(m)]

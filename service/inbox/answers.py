@@ -5,6 +5,7 @@ their timeline. The desk's notes on a message are never part of it."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from email.utils import make_msgid
 
@@ -27,6 +28,13 @@ from service.store.models import (
 MAX_ANSWER = 20_000
 #: What may be answered: a reader's own words.
 ANSWERABLE = (InboundCategory.REPLY, InboundCategory.UNSUBSCRIBE)
+
+
+def fingerprint(row: InboundMessage) -> str:
+    """What a desk form carries to name *this* reply: its number alone could be reused by a
+    later reply once an erased reader's rows are gone (SQLite hands out freed numbers)."""
+    said = f"{row.id}|{row.received_at.isoformat()}|{row.reader_id}|{row.dedupe_key}"
+    return hashlib.sha256(said.encode()).hexdigest()[:24]
 
 
 def writer_of(session: Session, row: InboundMessage) -> Reader | None:

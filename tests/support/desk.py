@@ -34,6 +34,15 @@ def token(client: FlaskClient, path: str = "/admin/login") -> str:
     return found.group(1)
 
 
+def reply_form(client: FlaskClient, reply_id: int) -> dict[str, str]:
+    """The hidden fields of a reply's page: the form token and the fingerprint that names
+    the reply (a number alone may be reused after an erase)."""
+    page = client.get(f"/admin/replies/{reply_id}").get_data(as_text=True)
+    found = re.search(r'name="reply" value="([^"]+)"', page)
+    assert found, page
+    return {"csrf_token": token(client, f"/admin/replies/{reply_id}"), "reply": found.group(1)}
+
+
 def sign_in(client: FlaskClient, password: str = PASSWORD, name: str = "lee", **extra: str):  # type: ignore[no-untyped-def]
     return client.post(
         "/admin/login" + (f"?next={extra['next']}" if "next" in extra else ""),

@@ -13,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from service import queues
+from service.inbox import answers
 from service.outbox import handoff, resend
 from service.readers import actions, erasure, lifecycle
 from service.readers.actions import ActionRefused
@@ -151,6 +152,8 @@ def mark_handled(reply_id: int) -> ResponseReturnValue:
         message = session.get(InboundMessage, reply_id)
         if message is None or message.category != InboundCategory.REPLY:
             abort(404, description="There is no reply with that number.")
+        if request.form.get("reply", "") != answers.fingerprint(message):
+            abort(409, description="That reply is no longer the one you opened: nothing changed.")
         message.handled_at = ctx.clock.now() if handled else None
     flash("Marked handled." if handled else "Marked as not handled yet.", "done")
     return redirect(url_for("desk.reply", reply_id=reply_id), 303)

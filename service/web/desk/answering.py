@@ -4,7 +4,7 @@ within a tick, threaded to the reader's message, under the name their inbox alre
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
@@ -38,8 +38,9 @@ def answer(reply_id: int) -> ResponseReturnValue:
     try:
         with ctx.database.session() as session:
             row = session.get(InboundMessage, reply_id)
-            if row is None:
-                abort(404, description="There is no reply with that number.")
+            if row is None or request.form.get("reply", "") != answers.fingerprint(row):
+                # the reply she opened is gone (erased), and its number may now be another's
+                return render_template("desk/answer_lost.html", draft=text), 409
             writer = answers.writer_of(session, row)
             answers.queue(
                 session,

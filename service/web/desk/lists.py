@@ -136,6 +136,7 @@ def reply_page(reply_id: int, *, draft: str = "", error: str = "") -> str:
             answers=given,
             writer=writer,
             answer_subject=subject,
+            fingerprint=answers.fingerprint(message),
             draft=draft,
             answer_error=error,
         )

@@ -156,6 +156,78 @@ def test_the_code_page_gives_up_after_five_wrong_codes(desk: FlaskClient, rt: Ru
     assert desk.get("/admin").status_code == 302
 
 
+def test_a_code_opens_the_desk_once_and_its_secret_never_rides_in_the_cookie(
+    desk: FlaskClient, rt: Runtime
+) -> None:
+    sign_in(desk)
+    setup = desk.post("/admin/account/code", data={"csrf_token": token(desk, "/admin/account")})
+    shown = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup.get_data(as_text=True))
+    assert shown
+    app = desk.application
+    held = app.session_interface.get_signing_serializer(app).loads(_cookie(desk))  # type: ignore[attr-defined]
+    assert shown.group(1) not in str(held)  # (the cookie is signed, not secret)
+    desk.post("/admin/logout", data={"csrf_token": token(desk, "/admin")})
+    sign_in(desk)
+    secret, _ = _turn_on_code(desk, rt)
+    desk.post("/admin/logout", data={"csrf_token": token(desk, "/admin")})
+    rt.clock.advance(timedelta(seconds=60))
+    code = pyotp.TOTP(secret).at(rt.clock.now())
+    sign_in(desk)
+    assert _code_step(desk, code).status_code == 303
+    desk.post("/admin/logout", data={"csrf_token": token(desk, "/admin")})
+    sign_in(desk)  # someone who saw it typed, a moment later
+    assert _code_step(desk, code).status_code == 401
+    assert desk.get("/admin").status_code == 302
+
+
+def test_the_code_step_is_held_on_the_server(desk: FlaskClient, rt: Runtime) -> None:
+    """Wrong codes count in the database (a replayed cookie cannot reset them) and signing
+    out everywhere ends a code step half-done."""
+    sign_in(desk)
+    secret, _ = _turn_on_code(desk, rt)
+    desk.post("/admin/logout", data={"csrf_token": token(desk, "/admin")})
+    sign_in(desk)
+    copied = _cookie(desk)
+    for _ in range(accounts.CODE_TRIES):
+        assert _code_step(desk, "000000").status_code == 401
+    replayed = _with_cookie(rt, copied)
+    assert replayed.get("/admin/login/code").status_code == 302
+    rt.clock.advance(timedelta(seconds=60))
+    assert (
+        _code_step(replayed, pyotp.TOTP(secret).at(rt.clock.now()), "/admin/login").status_code
+        == 303
+    )
+    assert replayed.get("/admin").status_code == 302
+
+    half = _with_cookie(rt, "")
+    sign_in(half)  # the password, and the code page waiting
+    assert half.get("/admin/login/code").status_code == 200
+    other = _with_cookie(rt, "")
+    sign_in(other)
+    assert _code_step(other, pyotp.TOTP(secret).at(rt.clock.now())).status_code == 303
+    other.post("/admin/account/sign-out-everywhere", data={"csrf_token": token(other, "/admin")})
+    assert half.get("/admin/login/code").status_code == 302
+
+
+def test_a_recovery_code_raced_by_two_sign_ins_opens_one(desk: FlaskClient, rt: Runtime) -> None:
+    sign_in(desk)
+    _, codes = _turn_on_code(desk, rt)
+    with rt.database.session(read_only=True) as early:
+        slow = accounts.find(early, "lee")  # read before the other sign-in spends the code
+        assert slow is not None and slow.recovery_codes
+    with rt.database.session() as second:
+        fast = accounts.find(second, "lee")
+        assert fast is not None
+        assert accounts.check_code(second, fast, codes[0], rt.clock.now()) == "recovery code"
+    with rt.database.session() as first:  # the slower sign-in writes from what it read
+        assert accounts.check_code(first, slow, codes[0], rt.clock.now()) is None
+    with rt.database.session(read_only=True) as db:
+        user = accounts.find(db, "lee")
+        assert (
+            user is not None and accounts.recovery_codes_left(user) == accounts.RECOVERY_CODES - 1
+        )
+
+
 def test_guesses_at_one_account_are_limited_from_however_many_addresses(
     desk: FlaskClient,
 ) -> None:

@@ -37,6 +37,10 @@ from service.store.models import DeskSession, DeskUser
 IDLE = timedelta(hours=2)
 #: ...and this long after signing in, however busy.
 LIFETIME = timedelta(hours=12)
+#: How long the code page waits after the right password...
+CODE_WAIT = timedelta(minutes=5)
+#: ...and how many wrong codes it takes before the password is asked again.
+CODE_TRIES = 5
 #: The shortest password an account may have.
 MIN_PASSWORD = 12
 #: How many recovery codes a second factor comes with.
@@ -192,18 +196,62 @@ def setup_uri(name: str, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER)
 
 
-def _code_ok(secret: str, code: str, now: datetime) -> bool:
-    # a code from the step before or after is accepted too: phones' clocks drift
+#: How long one code is shown (RFC 6238's time step, in seconds).
+STEP = 30
+
+
+def _code_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code ``code`` is, or None. A code from the step before or after is
+    accepted too: phones' clocks drift."""
     digits = "".join(code.split())
-    return digits.isdigit() and pyotp.TOTP(secret).verify(digits, for_time=now, valid_window=1)
+    if not (digits.isascii() and digits.isdecimal() and len(digits) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    found = None
+    for drift in (-1, 0, 1):
+        at = now + timedelta(seconds=drift * STEP)
+        if secrets.compare_digest(totp.at(at), digits):
+            found = totp.timecode(at)
+    return found
 
 
-def turn_on_code(db: Session, user: DeskUser, secret: str, code: str, now: datetime) -> list[str]:
-    """Turn the second factor on once the app shows a right code; the recovery codes, shown
-    once and kept only as hashes."""
-    if not _code_ok(secret, code, now):
+def _spend_step(db: Session, user: DeskUser, step: int) -> bool:
+    """Record ``step`` as used, once: False when it (or a later one) opened the desk already.
+    A conditional update, so two sign-ins at once with one code cannot both pass."""
+    done = db.execute(
+        update(DeskUser)
+        .where(
+            DeskUser.id == user.id,
+            or_(DeskUser.totp_last_step.is_(None), DeskUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def start_code(user: DeskUser) -> str:
+    """A new secret for turning the code on, held sealed on the account (never in a cookie)
+    until a right code confirms it."""
+    user.totp_pending = new_secret()
+    return user.totp_pending
+
+
+def turn_on_code(db: Session, user: DeskUser, code: str, now: datetime) -> list[str]:
+    """Turn the second factor on once the app shows a right code for the secret being set up;
+    the recovery codes, shown once and kept only as hashes."""
+    secret = user.totp_pending
+    if not secret:
+        raise AccountError("Start again: press “Turn on a sign-in code” for a new QR code.")
+    step = _code_step(secret, code, now)
+    if step is None:
         raise AccountError("That code is not the one your app shows now. Try the next one.")
     user.totp_secret = secret
+    user.totp_pending = None
+    user.totp_last_step = step
     return new_recovery_codes(user)
 
 
@@ -215,21 +263,33 @@ def new_recovery_codes(user: DeskUser) -> list[str]:
 
 def turn_off_code(user: DeskUser) -> None:
     user.totp_secret = None
+    user.totp_pending = None
     user.recovery_codes = None
 
 
-def check_code(user: DeskUser, code: str, now: datetime) -> str | None:
-    """How the second step was passed ("code" or "recovery code"), or None. A recovery code
-    works once."""
+def check_code(db: Session, user: DeskUser, code: str, now: datetime) -> str | None:
+    """How the second step was passed ("code" or "recovery code"), or None. A code works
+    once (its time step is kept); a recovery code works once, even when two sign-ins race
+    with it (the stored list is swapped only if it is still the one read)."""
     if not user.totp_secret:
         return None
-    if _code_ok(user.totp_secret, code, now):
-        return "code"
+    step = _code_step(user.totp_secret, code, now)
+    if step is not None:
+        return "code" if _spend_step(db, user, step) else None
     typed = code.strip().lower()
-    kept = (user.recovery_codes or "").splitlines()
+    before = user.recovery_codes or ""
+    kept = before.splitlines()
     for stored in kept:
         if _verify(stored, typed):
             kept.remove(stored)
+            done = db.execute(
+                update(DeskUser)
+                .where(DeskUser.id == user.id, DeskUser.recovery_codes == before)
+                .values(recovery_codes="\n".join(kept))
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(done, "rowcount", 0) != 1:
+                return None
             user.recovery_codes = "\n".join(kept)
             return "recovery code"
     return None
@@ -242,15 +302,51 @@ def recovery_codes_left(user: DeskUser) -> int:
 # --- sessions ----------------------------------------------------------------------------
 
 
-def _digest(key: str) -> str:
+def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def open_session(db: Session, user: DeskUser, now: datetime) -> str:
-    """A new session; the key for the cookie (only its digest is stored)."""
+def open_session(db: Session, user: DeskUser, now: datetime, *, pending: bool = False) -> str:
+    """A new session; the key for the cookie (only its digest is stored). A ``pending`` one
+    (the password was right, the code is still to come) opens nothing but the code page."""
     key = secrets.token_urlsafe(32)
-    db.add(DeskSession(key_hash=_digest(key), user_id=user.id, created_at=now, seen_at=now))
+    db.add(
+        DeskSession(
+            key_hash=digest(key),
+            user_id=user.id,
+            created_at=now,
+            seen_at=now,
+            pending=pending,
+            code_tries=0,
+        )
+    )
     return key
+
+
+def pending(db: Session, key: str, now: datetime) -> tuple[DeskSession, DeskUser] | None:
+    """The code step a cookie's key stands at, while it may still be passed: not ended (by
+    signing out everywhere or a new password), within ``CODE_WAIT``, under ``CODE_TRIES``."""
+    if not key:
+        return None
+    row = db.scalar(select(DeskSession).where(DeskSession.key_hash == digest(key)))
+    if row is None or not row.pending or row.ended_at is not None:
+        return None
+    if now - row.created_at > CODE_WAIT or row.code_tries >= CODE_TRIES:
+        row.ended_at = now
+        return None
+    user = db.get(DeskUser, row.user_id)
+    return (row, user) if user is not None else None
+
+
+def wrong_code(db: Session, row: DeskSession) -> None:
+    """Count a wrong code against the pending step (in the row: a replayed cookie cannot
+    reset it)."""
+    db.execute(
+        update(DeskSession)
+        .where(DeskSession.id == row.id)
+        .values(code_tries=DeskSession.code_tries + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -265,8 +361,8 @@ def visit(db: Session, key: str, now: datetime) -> Visit | None:
     ended, idled out or lived its lifetime."""
     if not key:
         return None
-    row = db.scalar(select(DeskSession).where(DeskSession.key_hash == _digest(key)))
-    if row is None or row.ended_at is not None:
+    row = db.scalar(select(DeskSession).where(DeskSession.key_hash == digest(key)))
+    if row is None or row.ended_at is not None or row.pending:
         return None
     if now - row.seen_at > IDLE or now - row.created_at > LIFETIME:
         row.ended_at = now
@@ -281,7 +377,7 @@ def visit(db: Session, key: str, now: datetime) -> Visit | None:
 def end_session(db: Session, key: str, now: datetime) -> None:
     db.execute(
         update(DeskSession)
-        .where(DeskSession.key_hash == _digest(key), DeskSession.ended_at.is_(None))
+        .where(DeskSession.key_hash == digest(key), DeskSession.ended_at.is_(None))
         .values(ended_at=now)
     )
 

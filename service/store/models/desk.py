@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.store.models.base import Base
@@ -52,6 +52,10 @@ class DeskUser(Base):
     recovery_codes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     password_changed_at: Mapped[datetime | None]
+    #: a code's secret being set up (shown as a QR code, not yet confirmed), sealed
+    totp_pending: Mapped[str | None] = mapped_column(SealedText)
+    #: the time step of the last code that opened the desk: a code works once
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DeskSession(Base):
@@ -67,6 +71,10 @@ class DeskSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("desk_users.id"), index=True)
     created_at: Mapped[datetime]
     seen_at: Mapped[datetime]
+    #: the password was right and the code is still to come: opens nothing yet
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: wrong codes typed in this pending step
+    code_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ended_at: Mapped[datetime | None]
 
 

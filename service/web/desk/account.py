@@ -80,30 +80,32 @@ def sign_out_everywhere() -> ResponseReturnValue:
 
 @bp.post("/account/code")
 def code_start() -> ResponseReturnValue:
-    """The first step of turning the sign-in code on: the QR code for the app."""
-    secret = accounts.new_secret()
-    session["desk_new_code"] = secret
-    uri = accounts.setup_uri(g.desk_user, secret)
+    """The first step of turning the sign-in code on: the QR code for the app. The secret
+    waits sealed on the account until a right code confirms it (never in the cookie)."""
+    with context().database.session() as db:
+        user = accounts.by_id(db, g.desk_user_id)
+        assert user is not None
+        secret = accounts.start_code(user)
+        uri = accounts.setup_uri(user.name, secret)
     return _page(setup={"qr": _qr(uri), "secret": secret})
 
 
 @bp.post("/account/code/confirm")
 def code_confirm() -> ResponseReturnValue:
-    secret = str(session.get("desk_new_code", ""))
-    if not secret:
-        return redirect(url_for("desk.account"), 303)
     ctx = context()
     with ctx.database.session() as db:
         user = accounts.by_id(db, g.desk_user_id)
         assert user is not None
+        secret = user.totp_pending
+        if not secret:
+            return redirect(url_for("desk.account"), 303)
         try:
             codes = accounts.turn_on_code(
-                db, user, secret, request.form.get("code", "")[:40], ctx.clock.now()
+                db, user, request.form.get("code", "")[:40], ctx.clock.now()
             )
         except accounts.AccountError as problem:
             setup = {"qr": _qr(accounts.setup_uri(user.name, secret)), "secret": secret}
             return _page(setup=setup, code_error=str(problem), status=400)
-    session.pop("desk_new_code", None)
     write_audit("code_turned_on")
     return _page(recovery_codes=codes)
 
@@ -126,7 +128,7 @@ def code_off() -> ResponseReturnValue:
 @bp.get("/audit")
 def audit_log() -> ResponseReturnValue:
     raw = request.args.get("before", "")
-    if raw and not raw.isdigit():
+    if raw and not (raw.isdecimal() and raw.isascii()):
         abort(400, description="before must be a whole number")
     ctx = context()
     with ctx.database.session(read_only=True) as db:

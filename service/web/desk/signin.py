@@ -37,14 +37,6 @@ log = logging.getLogger("coursemail.desk")
 
 #: Pages open to someone not signed in.
 OPEN = frozenset({"desk.login", "desk.sign_in", "desk.code", "desk.check_code"})
-#: How long the code page waits after the right password.
-CODE_WAIT_SECONDS = 300
-#: Wrong codes before the password is asked again.
-CODE_TRIES = 5
-
-
-def _now_seconds() -> int:
-    return int(context().clock.now().timestamp())
 
 
 def _desk_open() -> bool:
@@ -136,11 +128,11 @@ def sign_in() -> ResponseReturnValue:
             )
         elif user.totp_secret:
             audit.record(db, now, "code_asked", user=user.name, ip=request.remote_addr)
-            user_id, name, key = user.id, user.name, None
+            key, name, asked = accounts.open_session(db, user, now, pending=True), user.name, True
         else:
             key = accounts.open_session(db, user, now)
             audit.record(db, now, "signed_in", user=user.name, ip=request.remote_addr)
-            user_id, name = user.id, user.name
+            name, asked = user.name, False
     if user is None:
         log.warning("failed sign-in to the desk as %r from %s", username, request.remote_addr)
         page = render_template(
@@ -149,61 +141,63 @@ def sign_in() -> ResponseReturnValue:
         return page, 401
     session.clear()  # a fresh session: nothing from before signing in carries over
     target = _desk_page(request.args.get("next", ""))
-    if key is None:
-        session["desk_pending"] = [user_id, _now_seconds(), 0]
+    if asked:
+        session["desk_pending"] = key
         return redirect(url_for("desk.code", next=target), 303)
     session["desk_key"] = key
     log.info("%s signed in to the desk from %s", name, request.remote_addr)
     return redirect(target, 303)
 
 
-def _pending() -> list[int] | None:
-    found = session.get("desk_pending")
-    if not (isinstance(found, list) and len(found) == 3):
-        return None
-    if _now_seconds() - int(found[1]) > CODE_WAIT_SECONDS or int(found[2]) >= CODE_TRIES:
-        session.pop("desk_pending", None)
-        return None
-    return [int(x) for x in found]
+def _pending_key() -> str:
+    return str(session.get("desk_pending", ""))
+
+
+def _waiting() -> bool:
+    ctx = context()
+    with ctx.database.session() as db:
+        return accounts.pending(db, _pending_key(), ctx.clock.now()) is not None
 
 
 @bp.get("/login/code")
 def code() -> ResponseReturnValue:
-    if _pending() is None:
+    if not _waiting():
+        session.pop("desk_pending", None)
         return redirect(url_for("desk.login", next=request.args.get("next", "")))
     return render_template("desk/code.html", error=None)
 
 
-def _pending_key() -> str:
-    found = session.get("desk_pending")
-    return f"desk-code:{found[0] if isinstance(found, list) and found else '-'}"
+def _code_limit_key() -> str:
+    return "desk-code:" + accounts.digest(_pending_key())
 
 
 @bp.post("/login/code")
-@limiter.limit("5 per minute", methods=["POST"], deduct_when=_failed, key_func=_pending_key)
+@limiter.limit("5 per minute", methods=["POST"], deduct_when=_failed, key_func=_code_limit_key)
 def check_code() -> ResponseReturnValue:
-    pending = _pending()
-    if pending is None:
-        return redirect(url_for("desk.login", next=request.args.get("next", "")), 303)
     ctx = context()
     now = ctx.clock.now()
     typed = request.form.get("code", "")[:40]
     with ctx.database.session() as db:
-        user = accounts.by_id(db, pending[0])
-        how = accounts.check_code(user, typed, now) if user else None
-        if user is None or how is None:
-            audit.record(
-                db, now, "code_failed", user=user.name if user else None, ip=request.remote_addr
-            )
-            name, key = None, None
+        found = accounts.pending(db, _pending_key(), now)
+        if found is None:
+            key, name, how = None, None, None
         else:
-            key = accounts.open_session(db, user, now)
-            audit.record(
-                db, now, "signed_in", user=user.name, ip=request.remote_addr, detail=f"with a {how}"
-            )
+            step, user = found
+            how = accounts.check_code(db, user, typed, now)
             name = user.name
+            if how is None:
+                accounts.wrong_code(db, step)
+                audit.record(db, now, "code_failed", user=user.name, ip=request.remote_addr)
+                key = None
+            else:
+                step.ended_at = now  # the pending key is spent; the session gets a new one
+                key = accounts.open_session(db, user, now)
+                detail = f"with a {how}"
+                audit.record(db, now, "signed_in", user=name, ip=request.remote_addr, detail=detail)
+    if found is None:
+        session.pop("desk_pending", None)
+        return redirect(url_for("desk.login", next=request.args.get("next", "")), 303)
     if key is None:
-        session["desk_pending"] = [pending[0], pending[1], pending[2] + 1]
         page = render_template(
             "desk/code.html", error="That code does not match. Try the one your app shows now."
         )

@@ -102,6 +102,21 @@ def test_the_footer_link_alone_gives_no_words_and_the_fresh_link_does_once(
     assert client.get("/private").status_code == 403
 
 
+def test_a_closed_private_page_stays_closed_for_a_copied_cookie(
+    client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    link = _replied(rt, smtp_sink, listener)
+    _open(client, _private_path(_ask(client, rt, smtp_sink, link)))
+    cookie = client.get_cookie("session")
+    assert cookie is not None and client.get("/private").status_code == 200
+    closed = client.post("/private/close", data={"csrf_token": token(client, "/private")})
+    assert closed.status_code == 200
+    copy = client.application.test_client()
+    copy.set_cookie("session", cookie.value)  # taken before closing
+    assert copy.get("/private").status_code == 403
+    assert copy.get("/private/my-data.json").status_code == 403
+
+
 def test_a_link_older_than_thirty_minutes_offers_a_new_one_and_asking_is_limited(
     client: FlaskClient, rt: Runtime, smtp_sink: SMTPSink, listener: int
 ) -> None:
@@ -133,11 +148,21 @@ def test_a_discreet_readers_archive_is_behind_the_private_link_and_its_email_is_
     link = _replied(rt, smtp_sink, listener, discreet=True)
     locked = client.get(f"{link}/archive")
     assert locked.status_code == 403 and "Email me a private link" in locked.get_data(as_text=True)
+    # the footer's link cannot turn discretion off to read the archive that way
+    off = client.post(f"{link}/discreet", data={"csrf_token": token(client, link), "on": "0"})
+    assert off.status_code == 303
+    assert "turned off from your private page" in client.get(link).get_data(as_text=True)
+    assert client.get(f"{link}/archive").status_code == 403
     email = _ask(client, rt, smtp_sink, link)
     assert email["Subject"] == "Your link" and "Trust" not in str(email["From"])
     _open(client, _private_path(email))
     archive = client.get("/private/archive")
     assert archive.status_code == 200 and "Hi Pia," in archive.get_data(as_text=True)
+    done = client.post("/private/discreet-off", data={"csrf_token": token(client, "/private")})
+    assert done.status_code == 200 and "discreet mode is off" in done.get_data(as_text=True)
+    with rt.database.session(read_only=True) as session:
+        assert session.scalar(select(Reader.discreet)) is False
+    assert client.get(f"{link}/archive").status_code == 200
 
 
 def _sqlite_bytes(rt: Runtime) -> bytes:

@@ -118,3 +118,25 @@ def use(session: Session, public_id: str, delivery_id: int, *, now: datetime) ->
         return None
     record(session, found.reader, "private_link_used", actor="reader", now=now)
     return found.reader
+
+
+def held_open(
+    session: Session, public_id: str, delivery_id: int, *, now: datetime
+) -> Reader | None:
+    """The reader whose pages a spent link holds open: for ``OPEN_FOR`` after it was used,
+    until closed. Held here, not in the browser, so closing ends it for a copied cookie too."""
+    found = _link(session, public_id, delivery_id)
+    if found is None:
+        return None
+    link, reader = found
+    if reader.erased_at is not None or link.used_at is None or link.closed_at is not None:
+        return None
+    return reader if now - link.used_at <= OPEN_FOR else None
+
+
+def close(session: Session, delivery_id: int, *, now: datetime) -> None:
+    session.execute(
+        update(PrivateLink)
+        .where(PrivateLink.delivery_id == delivery_id, PrivateLink.closed_at.is_(None))
+        .values(closed_at=now)
+    )

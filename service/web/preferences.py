@@ -87,7 +87,7 @@ def _scale() -> float:
 
 def _hour(session: Session, reader: Reader, **kw: object) -> str:
     raw = request.form.get("hour", "")
-    hour = int(raw) if raw.isdigit() else None
+    hour = int(raw) if raw.isdecimal() and raw.isascii() else None
     return actions.choose_hour(session, reader, hour, scale=_scale(), **kw)  # type: ignore[arg-type]
 
 
@@ -97,6 +97,12 @@ def _slow(session: Session, reader: Reader, **kw: object) -> str:
 
 def _discreet(session: Session, reader: Reader, **kw: object) -> str:
     on = request.form.get("on") == "1"
+    if reader.discreet and not on:
+        # off would open their archive to whoever holds one forwarded email
+        raise ActionRefused(
+            "discreet mode is turned off from your private page, so that someone who only has "
+            "one of your emails cannot. Ask for the private link below: it comes to your address."
+        )
     return actions.set_discreet(session, reader, on, **kw)  # type: ignore[arg-type]
 
 

@@ -2,8 +2,8 @@
 reader, and erasing, behind a fresh link emailed to them (``service.readers.private``).
 
 Opening ``/private/<token>`` changes nothing (mail scanners follow links): its button spends
-the link, and this browser then holds the private pages open for
-``private.OPEN_FOR``, in the signed session cookie, until it is closed.
+the link, and this browser then holds the private pages open for ``private.OPEN_FOR``, until
+it is closed. The cookie only names the link; whether it is open is the link's row.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from service.readers import erasure, export, lifecycle, private
+from service.readers import actions, erasure, export, lifecycle, private
 from service.readers.actions import ActionRefused
 from service.store.models import Reader
 from service.tokens import PreferencesTokens, PrivateLinkTokens, TokenInvalid
@@ -32,7 +32,7 @@ from service.web.shared import context
 
 bp = Blueprint("private", __name__, url_prefix="/private")
 MAX_TOKEN = 300
-#: The session key holding [public id, open until (epoch seconds)].
+#: The session key holding [public id, the link's delivery id].
 OPENED = "private_open"
 NOT_A_LINK = "This link isn’t complete. Please use the one in your email."
 
@@ -44,10 +44,6 @@ def _token(token: str) -> tuple[str, int]:
         return PrivateLinkTokens(context().settings.SECRET_KEY).read(token)
     except TokenInvalid:
         abort(404, description=NOT_A_LINK)
-
-
-def _seconds() -> int:
-    return int(context().clock.now().timestamp())
 
 
 @bp.get("/<token>")
@@ -69,7 +65,7 @@ def open_link(token: str) -> ResponseReturnValue:
         reader = private.use(db, public_id, delivery_id, now=ctx.clock.now())
     if reader is None:
         return redirect(url_for("private.link", token=token), 303)
-    session[OPENED] = [public_id, _seconds() + int(private.OPEN_FOR.total_seconds())]
+    session[OPENED] = [public_id, delivery_id]
     return redirect(url_for("private.page"), 303)
 
 
@@ -93,9 +89,9 @@ def _opened(db: Session) -> Reader:
     """The reader whose private pages this browser holds open, else a page saying how to
     open them."""
     held = session.get(OPENED)
-    if isinstance(held, list) and len(held) == 2 and int(held[1]) > _seconds():
-        reader = lifecycle.find_by_public_id(db, str(held[0]))
-        if reader is not None and reader.erased_at is None:
+    if isinstance(held, list) and len(held) == 2 and isinstance(held[1], int):
+        reader = private.held_open(db, str(held[0]), held[1], now=context().clock.now())
+        if reader is not None:
             return reader
     session.pop(OPENED, None)
     abort(
@@ -173,9 +169,24 @@ def erase() -> ResponseReturnValue:
     return render_template("erased.html", stays=_what_stays())
 
 
+@bp.post("/discreet-off")
+def discreet_off() -> ResponseReturnValue:
+    """Turning discreet mode off opens a discreet reader's archive to the footer's link, so
+    it is done here, behind the private link, never from the footer alone."""
+    ctx = context()
+    with ctx.database.session() as db:
+        reader = _opened(db)
+        done = actions.set_discreet(db, reader, False, now=ctx.clock.now(), actor="reader")
+        return _page(db, reader, discreet_done=done)
+
+
 @bp.post("/close")
 def close() -> ResponseReturnValue:
-    session.pop(OPENED, None)
+    held = session.pop(OPENED, None)
+    if isinstance(held, list) and len(held) == 2 and isinstance(held[1], int):
+        ctx = context()
+        with ctx.database.session() as db:
+            private.close(db, held[1], now=ctx.clock.now())
     return render_template("private_link.html", token="", state="closed")
 
 

@@ -130,3 +130,5 @@ class PrivateLink(Base):
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), unique=True)
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    #: the reader closed the pages it opened (or erased): a copied cookie opens nothing
+    closed_at: Mapped[datetime | None]

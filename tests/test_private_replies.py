@@ -84,11 +84,23 @@ def test_a_replys_words_are_deleted_after_the_retention_and_the_fact_stays(
 
     from sqlalchemy import select
 
-    from service.store.models import InboundMessage
+    from service.inbox import answers
+    from service.store.models import DeskAnswer, InboundMessage
 
     enrolled(rt, "ana@example.test", timezone="UTC", first_name="Ana")
     tick_and_work(rt)
     _answer(rt, smtp_sink, listener, f"Thank you. {MARKER}")
+    with rt.database.session() as session:  # and the therapist answered it from the desk
+        reply = session.scalars(select(InboundMessage)).one()
+        answers.queue(
+            session,
+            reply,
+            text="Her answer",
+            subject="Re: what I found",
+            now=rt.clock.now(),
+            mail_domain="example.test",
+            by_user="lee",
+        )
     rt.clock.advance(timedelta(days=rt.settings.REPLY_RETENTION_DAYS - 1))
     tick_and_work(rt)
     with rt.database.session() as session:
@@ -101,3 +113,5 @@ def test_a_replys_words_are_deleted_after_the_retention_and_the_fact_stays(
         assert gone.reply_text is None and gone.raw == b"" and gone.subject is None
         assert gone.words_deleted_at == rt.clock.now()
         assert gone.from_address == "ana@example.test"  # the fact that they replied stays
+        answer = session.scalars(select(DeskAnswer)).one()
+        assert answer.body is None and answer.subject == ""

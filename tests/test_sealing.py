@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from service.store.models import InboundMessage
+from service.store.models import DeskAnswer, DeskUser, InboundMessage
 from service.store.sealing import Sealer, install, new_key
 from tests.support.desk import sign_in
 from tests.support.env import settings_env
@@ -89,6 +89,24 @@ def test_rotating_the_key_while_everything_runs_leaves_every_reply_readable(
             ),
             {"at": rt.clock.now().replace(tzinfo=None), "raw": b"From: old\r\n\r\nplain"},
         )
+    from service.desk import accounts
+    from service.inbox import answers
+
+    with rt.database.session() as session:  # her answer and her sign-in code are sealed too
+        reply = session.scalars(
+            select(InboundMessage).where(InboundMessage.reader_id.is_not(None))
+        ).one()
+        answers.queue(
+            session,
+            reply,
+            text="ANSWER-WORDS",
+            subject="Re: you",
+            now=rt.clock.now(),
+            mail_domain="example.test",
+            by_user="lee",
+        )
+        user = accounts.add(session, "lee", "a long enough password", rt.clock.now())
+        user.totp_secret = "JBSWY3DPEHPK3PXP"
     old = rt.settings.REPLY_KEY
     fresh = new_key()
     env = settings_env(rt.settings, REPLY_KEY=f"{fresh},{old}")
@@ -102,6 +120,12 @@ def test_rotating_the_key_while_everything_runs_leaves_every_reply_readable(
             stored = session.execute(text("SELECT reply_text FROM inbound_messages")).scalars()
             assert all(value.startswith("gAAAAA") for value in stored)  # every row sealed
         assert texts[0] == "an old plain reply" and MARKER in texts[1]
+        with rt.database.session() as session:
+            assert session.scalars(select(DeskAnswer.body)).one() == "ANSWER-WORDS"
+            assert session.scalars(select(DeskAnswer.subject)).one() == "Re: you"
+            assert session.scalars(select(DeskUser.totp_secret)).one() == "JBSWY3DPEHPK3PXP"
+            stored = session.execute(text("SELECT subject FROM desk_answers")).scalars()
+            assert all(value.startswith("gAAAAA") for value in stored)
     finally:
         install(Sealer(rt.settings.reply_keys))
 

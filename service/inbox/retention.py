@@ -1,6 +1,7 @@
 """Readers' words are kept for a set time (``REPLY_RETENTION_DAYS``, a year by default), then
 deleted by the tick: the reply's text, subject, notes and whole message go; the fact that a
-reply came (when, from whom, to which email) stays for the course's figures and the reader's
+reply came (when, from which reader, to which email) stays (a stranger's address
+goes too) for the course's figures and the reader's
 timeline. The therapist's answers from the desk go with them, after the same time."""
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ def forget_old_words(session: Session, *, now: datetime, days: int, limit: int =
             .where(InboundMessage.id.in_(ids))
             .values(raw=b"", reply_text=None, subject=None, notes=None, words_deleted_at=now)
         )
+        # whose it was stays through the reader's record; a stranger's address goes
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id.in_(ids), InboundMessage.reader_id.is_(None))
+            .values(from_address=None)
+        )
     session.execute(
         update(DeskAnswer)
         .where(DeskAnswer.created_at < now - timedelta(days=days), DeskAnswer.body.is_not(None))
-        .values(body=None)
+        .values(body=None, subject="")
     )
     return len(ids)

@@ -117,7 +117,8 @@ class DeskAnswer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), unique=True)
-    subject: Mapped[str] = mapped_column(Text)
+    #: sealed like the words: a reader's own subject line can say a lot; "" after retention
+    subject: Mapped[str] = mapped_column(SealedText)
     #: the reader's Message-ID, and the thread before it, for In-Reply-To and References
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     references: Mapped[str | None] = mapped_column(Text)

@@ -198,12 +198,15 @@ def test_erase_leaves_nothing_that_names_the_person_and_the_counts_stay(
         reader = session.scalar(select(Reader))
         assert reader is not None
         public_id, reader_id = reader.public_id, reader.id
+        reader.pending_first_name = "Erin again"  # typed on the form, awaiting confirmation
+        reader.pending_timezone = "Europe/Oslo"
     page = act(desk, public_id, "erase")
     assert "Their data was erased" in page and "erin@example.test" not in page
     with rt.database.session() as session:
         reader = session.get(Reader, reader_id)
         assert reader is not None and reader.erased_at is not None
         assert reader.first_name is None and "erin" not in reader.email
+        assert reader.pending_first_name is None and reader.pending_timezone is None
         assert session.scalar(select(func.count(Consent.id))) == 0
         assert session.scalar(select(func.count(InboundMessage.id))) == 0
         kinds = list(session.scalars(select(ReaderEvent.kind).order_by(ReaderEvent.id)))
@@ -233,6 +236,10 @@ def test_actions_need_the_form_token_and_a_known_reader_and_action(
         assert session.scalar(select(Enrollment.status)) == EnrollmentStatus.ACTIVE
     # resuming a course that is not paused says why
     assert "Nothing was changed" in act(desk, public_id, "resume")
+    # digits that are not 0-9 ("²" is a digit to Python, not to int()) are a plain refusal
+    for path in ("/admin/replies?before=²", "/admin/audit?before=²", "/admin/readers?before=²"):
+        assert desk.get(path).status_code == 400, path
+    assert desk.get("/admin/course/²").status_code == 404
 
 
 def test_a_reply_is_marked_handled_and_back(

@@ -98,9 +98,11 @@ def test_the_reader_chooses_their_hour_and_discretion(
     assert hours == {18}
     refused = _do(client, link, "hour", hour="23")
     assert "Nothing was changed" in refused
-    _do(client, link, "discreet", on="0")
+    _do(client, link, "hour", hour="1²")  # answered 303 (no hour chosen), never a 500
+    # off opens the archive to the footer's link: that is done on the private page
+    assert "turned off from your private page" in _do(client, link, "discreet", on="0")
     with rt.database.session() as session:
-        assert session.scalar(select(Reader.discreet)) is False
+        assert session.scalar(select(Reader.discreet)) is True
 
 
 def test_unsubscribe_from_the_readers_own_page_but_never_erase(

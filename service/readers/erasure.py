@@ -99,6 +99,7 @@ def erase(session: Session, reader: Reader, *, now: datetime, actor: str) -> str
     session.execute(delete(PrivateLink).where(PrivateLink.reader_id == reader.id))
     reader.email = f"erased-{reader.public_id}@{ERASED_DOMAIN}"
     reader.first_name = None
+    reader.pending_first_name = reader.pending_timezone = None
     reader.timezone = "Etc/UTC"
     reader.unsubscribe_token = new_address_token()
     reader.erased_at = now

@@ -27,7 +27,7 @@ def _folder() -> Path:
 
 
 def _load(name: str) -> EmailMessage:
-    if not name.isdigit():
+    if not (name.isdecimal() and name.isascii()):
         abort(404)
     path = _folder() / f"{name}.eml"
     if not path.is_file():

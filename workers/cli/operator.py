@@ -161,7 +161,7 @@ def send_test(step: str, to: str) -> None:
 
 
 def _step_number(step: str) -> int:
-    if not step.isdigit():
+    if not (step.isdecimal() and step.isascii()):
         raise click.BadParameter(
             "a step number (0 = the welcome) or 'confirmation'", param_hint="STEP"
         )

@@ -83,7 +83,7 @@ def _action(name: str) -> Action:
 
 def _delivery_id() -> int | None:
     raw = request.values.get("delivery", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdecimal() and raw.isascii() and len(raw) < 12 else None
 
 
 @bp.get("/readers/<public_id>/<name>")

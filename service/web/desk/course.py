@@ -31,7 +31,7 @@ def _which(raw: str) -> int | None:
     """``confirmation`` or a step number, as in the page’s addresses."""
     if raw == "confirmation":
         return None
-    if raw.isdigit() and int(raw) < len(course().steps):
+    if raw.isdecimal() and raw.isascii() and int(raw) < len(course().steps):
         return int(raw)
     abort(404, description="The course has no such email.")
 

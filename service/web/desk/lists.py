@@ -22,7 +22,7 @@ def _int(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isdecimal() and raw.isascii()) or len(raw) > 12:
         abort(400, description=f"{name} must be a whole number")
     return int(raw)
 

@@ -308,6 +308,28 @@ def test_the_audit_log_tells_who_did_what_from_where_and_is_kept_a_year(
     for words in ("A sign-in was refused", "Signed in", "Opened a reader", "Pause", "Signed out"):
         assert words in page
     assert "192.0.2.9" in page
+    # lists of readers' words and addresses, refusals as refusals, a typed name never kept
+    desk.get("/admin/replies?q=affair")
+    desk.get("/admin/readers?q=ren")
+    desk.get("/admin/emails?state=due")
+    again = desk.post(
+        f"/admin/readers/{reader.public_id}/pause", data={"csrf_token": token(desk, "/admin")}
+    )
+    assert again.status_code == 303  # already paused: "Nothing was changed"
+    other = desk.application.test_client()
+    sign_in(other, name="my-secret-password-typed-here", ip="192.0.2.77")
+    for n in range(10):
+        sign_in(other, password=f"guess {n}", ip=f"192.0.2.{120 + n}")
+    assert sign_in(other, ip="192.0.2.140").status_code == 429
+    with rt.database.session(read_only=True) as db:
+        newest = [(x.action, x.user_name, x.detail) for x in reversed(audit.page(db))][-16:]
+    assert ("searched_replies", "lee", "q=affair") in newest
+    assert ("searched_readers", "lee", "q=ren") in newest
+    assert ("listed_emails", "lee", "state=due") in newest
+    assert ("pause_refused", "lee", f"public_id={reader.public_id}") in newest
+    assert ("sign_in_failed", None, "a name that is no account") in newest
+    assert ("sign_in_throttled", "lee", None) in newest
+    assert "my-secret-password-typed-here" not in repr(newest)
     rt.clock.advance(timedelta(days=366))
     run_once(rt)
     with rt.database.session(read_only=True) as db:

@@ -118,13 +118,14 @@ def sign_in() -> ResponseReturnValue:
             )
         user = accounts.check_password(db, username, password, check_password_hash)
         if user is None:
+            known = accounts.find(db, username)
             audit.record(
                 db,
                 now,
                 "sign_in_failed",
-                user=username,
+                user=known.name if known else None,
                 ip=request.remote_addr,
-                detail="a wrong name or password",
+                detail="a wrong password" if known else "a name that is no account",
             )
         elif user.totp_secret:
             audit.record(db, now, "code_asked", user=user.name, ip=request.remote_addr)
@@ -134,7 +135,8 @@ def sign_in() -> ResponseReturnValue:
             audit.record(db, now, "signed_in", user=user.name, ip=request.remote_addr)
             name, asked = user.name, False
     if user is None:
-        log.warning("failed sign-in to the desk as %r from %s", username, request.remote_addr)
+        # never the name as typed: people type their password in the wrong field
+        log.warning("failed sign-in to the desk from %s", request.remote_addr)
         page = render_template(
             "desk/login.html", error="That name and password do not match.", username=username
         )
@@ -233,6 +235,12 @@ _OPENED = {
     "desk.reply": ("read_reply", "reply_id"),
     "desk.reply_original": ("read_reply", "reply_id"),
 }
+#: Lists that show readers' words or addresses: the line says what was asked for.
+_LISTED = {
+    "desk.replies": ("listed_replies", "searched_replies"),
+    "desk.readers": (None, "searched_readers"),
+    "desk.deliveries": ("listed_emails", "listed_emails"),
+}
 #: Pages that write their own line (or need none).
 _SELF_AUDITED = OPEN | {
     "desk.logout",
@@ -244,17 +252,44 @@ _SELF_AUDITED = OPEN | {
 }
 
 
+def _known_name(typed: str) -> str | None:
+    """The account a typed name is, or None (a name as typed is never kept: it may be a
+    password typed in the wrong field)."""
+    with context().database.session(read_only=True) as db:
+        known = accounts.find(db, typed[:200])
+        return known.name if known else None
+
+
+def _refused() -> bool:
+    """Whether the page's flash says nothing was done (a refusal answered with a redirect)."""
+    flashed = session.get("_flashes") or []
+    return bool(flashed) and flashed[-1][0] == "error"
+
+
 @bp.after_request
 def _audit(response: Response) -> Response:
-    """Every reader opened and every change made on the desk, in the audit log."""
+    """Every reader opened, every list of them looked through, and every change made (or
+    refused) on the desk, in the audit log; sign-ins refused for too many tries too."""
     endpoint = request.endpoint or ""
+    if response.status_code == 429 and endpoint in ("desk.sign_in", "desk.check_code"):
+        write_audit("sign_in_throttled", user=_known_name(request.form.get("username", "")))
+        return response
     if getattr(g, "desk_user", None) is None or response.status_code >= 400:
         return response
     if request.method == "GET" and endpoint in _OPENED:
         action, arg = _OPENED[endpoint]
         write_audit(action, str((request.view_args or {}).get(arg, "")))
+    elif request.method == "GET" and endpoint in _LISTED:
+        plain, searched = _LISTED[endpoint]
+        asked = " ".join(f"{k}={v}" for k, v in request.args.items() if v)[:300]
+        action = searched if request.args.get("q") else plain
+        if action:
+            write_audit(action, asked or None)
     elif request.method == "POST" and endpoint not in _SELF_AUDITED:
         args = dict(request.view_args or {})
         action = str(args.pop("name", "")) or endpoint.removeprefix("desk.")
-        write_audit(action, " ".join(f"{k}={v}" for k, v in args.items()) or None)
+        detail = " ".join(f"{k}={v}" for k, v in args.items()) or None
+        if _refused():
+            action = f"{action}_refused"[:40]
+        write_audit(action, detail)
     return response

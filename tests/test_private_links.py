@@ -223,3 +223,38 @@ def test_erasing_from_the_private_page_says_what_stays_and_leaves_no_trace(
     with rt.database.session(read_only=True) as session:
         assert session.scalar(select(func.count(InboundMessage.id))) == 0
         assert session.scalar(select(DeskAudit.action)) == "dropped_for_erased"
+
+
+def test_an_erase_met_by_an_open_reader_is_pushed_out_of_the_files_by_the_next_tick(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    """A checkpoint cannot pass a reader holding old pages: the erase's own one stops short,
+    and the tick finishes it once the reader has gone (not silently never)."""
+    from service.readers import erasure
+
+    _replied(rt, smtp_sink, listener)
+    if not rt.database.is_sqlite:
+        with rt.database.session() as session:
+            reader = session.scalars(select(Reader)).one()
+            erasure.erase(session, reader, now=rt.clock.now(), actor="desk")
+        assert erasure.vacuum_after_erase(rt.database) is True
+        assert erasure.vacuum_after_erase(rt.database) is False  # once per erase
+        return
+    erasure.checkpoint(rt.database)
+    held = rt.database.engine.raw_connection()  # someone reading, from before the erase
+    try:
+        cursor = held.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT count(*) FROM subscribers").fetchone()
+        with rt.database.session() as session:
+            reader = session.scalars(select(Reader)).one()
+            erasure.erase(session, reader, now=rt.clock.now(), actor="desk")
+        erasure.after_erase(rt.database)
+        assert erasure.vacuum_after_erase(rt.database) is False  # still held: not done
+        assert ADDRESS.encode() in _sqlite_bytes(rt)
+        cursor.execute("COMMIT")
+    finally:
+        held.close()
+    run_once(rt)  # the tick
+    assert ADDRESS.encode() not in _sqlite_bytes(rt)
+    assert erasure.vacuum_after_erase(rt.database) is False  # done, not repeated

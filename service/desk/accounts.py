@@ -22,7 +22,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 import argon2
 import pyotp
@@ -55,10 +54,13 @@ class AccountError(ValueError):
     """Something the person asking can put right; the message says what."""
 
 
-@cache
+#: A hash of a password nobody knows, checked when the name is unknown. Made at import, so
+#: the first unknown name costs what a wrong password costs (not one hash more).
+_DECOY = _hasher.hash(secrets.token_urlsafe(24))
+
+
 def _decoy() -> str:
-    """A hash of a password nobody knows, checked when the name is unknown."""
-    return _hasher.hash(secrets.token_urlsafe(24))
+    return _DECOY
 
 
 def hash_password(password: str) -> str:

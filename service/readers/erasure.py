@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from service.readers.actions import ActionRefused
 from service.readers.history import record
 from service.readers.lifecycle import mark_unsubscribed
-from service.store.db import Database
+from service.store.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from service.store.models import (
     Consent,
     Delivery,
@@ -32,11 +32,29 @@ def after_erase(database: Database) -> None:
     freed pages are zeroed) the WAL is checkpointed and truncated, as it still holds the old
     pages; on PostgreSQL the tick VACUUMs the touched tables (``vacuum_after_erase``)."""
     if database.is_sqlite:
-        raw = database.engine.raw_connection()  # outside any transaction, as the pragma needs
+        checkpoint(database)
+
+
+#: How long a checkpoint waits for a reader to finish, in milliseconds.
+CHECKPOINT_WAIT_MS = 250
+
+
+def checkpoint(database: Database) -> bool:
+    """Checkpoint SQLite's WAL into the database file and truncate it; False when a reader
+    still held old pages open (SQLite then checkpoints only part: the tick tries again)."""
+    raw = database.engine.raw_connection()  # outside any transaction, as the pragma needs
+    try:
+        cursor = raw.cursor()
+        # a checkpoint waits for readers on the busy handler: not the writers' long wait
+        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
         try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         finally:
-            raw.close()
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.close()
+    finally:
+        raw.close()
+    return not busy
 
 
 #: The tables an erase changes, which VACUUM cleans on PostgreSQL.
@@ -51,16 +69,20 @@ ERASED_TABLES = (
 
 
 def vacuum_after_erase(database: Database) -> bool:
-    """On PostgreSQL, VACUUM the tables an erase touched when someone was erased since this
-    process last did: until then the old row versions, address included, stay in the
-    tables' files. Whether it ran."""
-    if database.is_sqlite:
-        return False
+    """When someone was erased since this process last cleaned up: on PostgreSQL VACUUM the
+    tables an erase touched (until then the old row versions, address included, stay in the
+    tables' files); on SQLite checkpoint the WAL again, in case the erase's own checkpoint
+    met a reader holding old pages. Whether it completed."""
     with database.session(read_only=True) as session:
         last = session.scalar(select(func.max(ReaderEvent.at)).where(ReaderEvent.kind == "erased"))
     done = database.vacuumed_until
     if last is None or (done is not None and last <= done):
         return False
+    if database.is_sqlite:
+        if not checkpoint(database):
+            return False  # the next tick tries again
+        database.vacuumed_until = last
+        return True
     with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ERASED_TABLES:  # VACUUM runs outside any transaction
             conn.exec_driver_sql(f"VACUUM {table}")

@@ -41,6 +41,7 @@ class Settings:
     DKIM_SELECTOR: str
     DKIM_ED25519_KEY: Path | None
     DKIM_ED25519_SELECTOR: str
+    DNS_NAMESERVER: str
     THERAPIST_NAME: str
     THERAPIST_EMAIL: str
     THERAPIST_PHONE: str

@@ -8,6 +8,7 @@ message that names the variable and says what a good value looks like.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,6 +170,22 @@ def _selector(name: str, raw: str) -> str:
     return raw.lower()
 
 
+def _nameserver(name: str, raw: str) -> str:
+    """Empty (the system's resolver), or an IP address with an optional port."""
+    if not raw:
+        return ""
+    host, _, port = raw.rpartition(":") if raw.count(":") == 1 else (raw, "", "")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an IP address, optionally with :port; got {raw!r}"
+        ) from None
+    if port and not (port.isdecimal() and port.isascii() and 0 < int(port) < 65536):
+        raise ConfigError(f"{name}'s port must be 1 to 65535; got {raw!r}")
+    return raw
+
+
 def _optional_url(name: str, raw: str) -> str:
     if raw and urlsplit(raw).scheme not in ("http", "https"):
         raise ConfigError(f"{name} must be an http(s) URL; got {raw!r}")
@@ -278,6 +295,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DKIM_SELECTOR", "coursemail", _selector),
     Variable("DKIM_ED25519_KEY", "", _optional_file),
     Variable("DKIM_ED25519_SELECTOR", "coursemail-ed25519", _selector),
+    # where `coursemail doctor` asks DNS questions; empty: the system's resolver
+    Variable("DNS_NAMESERVER", "", _nameserver),
     # the author's details: empty means the course's own (its course.toml [contact])
     Variable("THERAPIST_NAME", "", _line),
     Variable("THERAPIST_EMAIL", "", _optional_address),

@@ -236,7 +236,7 @@ _OPENED = {
     "desk.reply_original": ("read_reply", "reply_id"),
 }
 #: Lists that show readers' words or addresses: the line says what was asked for.
-_LISTED = {
+_LISTED: dict[str, tuple[str | None, str]] = {
     "desk.replies": ("listed_replies", "searched_replies"),
     "desk.readers": (None, "searched_readers"),
     "desk.deliveries": ("listed_emails", "listed_emails"),
@@ -282,9 +282,9 @@ def _audit(response: Response) -> Response:
     elif request.method == "GET" and endpoint in _LISTED:
         plain, searched = _LISTED[endpoint]
         asked = " ".join(f"{k}={v}" for k, v in request.args.items() if v)[:300]
-        action = searched if request.args.get("q") else plain
-        if action:
-            write_audit(action, asked or None)
+        listed = searched if request.args.get("q") else plain
+        if listed:
+            write_audit(listed, asked or None)
     elif request.method == "POST" and endpoint not in _SELF_AUDITED:
         args = dict(request.view_args or {})
         action = str(args.pop("name", "")) or endpoint.removeprefix("desk.")

@@ -11,9 +11,12 @@ which mailbox it refused, say).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
+import unicodedata
 from typing import Any
+from urllib.parse import unquote
 
 #: What a local part may hold unquoted (RFC 5322's atext, and ``%`` of URL-encoding).
 _ATEXT = r"[\w.!#$%&'*+/=?^`{|}~-]"
@@ -31,18 +34,46 @@ _ADDRESS = re.compile(
 _TOKEN_PATH = re.compile(r"(/(?:preferences|u|confirm|private)/)[\w.=-]+")
 
 
-def mask(text: str) -> str:
-    """``text`` with every address reduced to its first character and its domain, and every
-    link token left out."""
+def _plain(text: str) -> str:
+    """``text`` as a reader of it would see it: URL-encoding undone (twice, for ``%2540``),
+    HTML entities (``&#64;``) and look-alike forms (``＠``, NFKC) made plain."""
+    for _ in range(2):
+        text = unquote(text)
+    return unicodedata.normalize("NFKC", html.unescape(text))
+
+
+def _mask_plain(text: str) -> str:
     text = _TOKEN_PATH.sub(r"\1…", text)
     return _ADDRESS.sub(lambda m: f"{m.group(1)[0]}***{m.group(2)}{m.group(3)}", text)
+
+
+def mask(text: str) -> str:
+    """``text`` with every address reduced to its first character and its domain, and every
+    link token left out. An address or a path hidden by encoding (``/pr%65ferences/…``,
+    ``ren%2540x.test``, ``&#64;``, ``＠``) is masked in its decoded form, and then the line is
+    written decoded."""
+    masked = _mask_plain(text)
+    if not any(c in masked for c in "%&") and masked.isascii():
+        return masked
+    plain = _plain(masked)
+    again = _mask_plain(plain)
+    return masked if again == plain else again
 
 
 _made = logging.getLogRecordFactory()
 
 
+_formatter = logging.Formatter()
+
+
 def _masked_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _made(*args, **kwargs)
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        # a traceback quotes values (an address in a query's parameters, a token in a path):
+        # written now, masked, and used by every formatter in place of its own
+        record.exc_text = mask(_formatter.formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = mask(record.stack_info)
     try:
         message = record.getMessage()
     except (TypeError, ValueError):  # a malformed call: leave it for logging to report

@@ -109,11 +109,14 @@ def sqlite_file(url: str) -> Path | None:
 def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # hide_parameters: an error's text never quotes the values (addresses, tokens, names)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     path = sqlite_file(url)
     if path is not None:
         private_file(path)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
+    )
     if path is not None:
         _queue_writers(engine, Path(f"{path}.writers"))
 

@@ -9,6 +9,7 @@
 - ``reader_list``: ``readers export``, ``readers import``;
 - ``keys``: ``keys new``, ``keys rotate`` (the key that seals replies at rest);
 - ``dkim``: ``dkim new``, ``dkim record`` (the key that signs every message we send);
+- ``doctor``: ``doctor`` (DNS records, the relay, PUBLIC_URL and the reply path, checked);
 - ``desk_accounts``: ``desk add-user``, ``desk password``, ``desk code-off``,
   ``desk remove-user``, ``desk users`` (who may open the desk);
 - ``operator``: ``status``, ``replies``, ``stats``, ``resend``, ``send-test``;
@@ -26,6 +27,7 @@ from workers.cli import (
     database,
     desk_accounts,
     dkim,
+    doctor,
     keys,
     one_reader,
     operator,
@@ -57,6 +59,7 @@ for command in (
     keys.keys,
     desk_accounts.desk,
     dkim.dkim,
+    doctor.doctor,
     operator.status,
     operator.replies,
     operator.stats,

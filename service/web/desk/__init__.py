@@ -8,7 +8,9 @@
 - ``lists``: readers, replies and emails by state, and one reader’s timeline;
 - ``actions``: what the therapist may do to one reader or one reply;
 - ``answering``: her answer to a reply, sent from the course's address;
-- ``course``: the course’s emails as readers get them, a test send, the share page.
+- ``course``: the course’s emails as readers get them, a test send, the share page;
+- ``sending``: Sending setup, the DNS records to publish and whether mail can leave and
+  come back (what ``coursemail doctor`` prints).
 
 Views only: each parses the request, calls ``service.desk`` or ``service.readers``, and
 renders. Registering the blueprint here puts every one of its pages behind the guard.
@@ -39,6 +41,7 @@ def init_app(app: Flask) -> None:
         course,
         lists,
         overview,
+        sending,
         signin,
     )
 

@@ -1,0 +1,124 @@
+"""``coursemail doctor`` against a DNS server on loopback (never the internet): each record
+found, missing or wrong with the exact line to publish; the relay and the reply path checked
+for real; exit 1 when something a mail provider requires is missing, 2 when it could not be
+checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from service import dkim_keys
+from tests.support.dns import DNSServer
+from tests.support.env import settings_env
+from tests.support.smtp import free_port
+from workers.cli import main
+from workers.runtime import Runtime
+
+
+@pytest.fixture
+def dns_server() -> Iterator[DNSServer]:
+    with DNSServer() as server:
+        yield server
+
+
+def _doctor(rt: Runtime, listener: int, dns: str, key: Path, *args: str) -> Result:
+    env = settings_env(
+        rt.settings,
+        DNS_NAMESERVER=dns,
+        DKIM_PRIVATE_KEY=str(key),
+        INBOUND_SMTP_PORT=str(listener),
+    )
+    return CliRunner(env=env).invoke(main, ["doctor", *args])
+
+
+def _key(tmp_path: Path, name: str = "dkim.pem") -> dkim_keys.NewKey:
+    return dkim_keys.new_rsa(tmp_path / name, "coursemail", "example.test")
+
+
+def _publish(rt: Runtime, server: DNSServer, record: str) -> None:
+    domain = rt.settings.mail_from_domain
+    server.zone.add(rt.settings.REPLY_DOMAIN, "TXT", "v=spf1 ip4:192.0.2.1 -all")
+    server.zone.add(f"coursemail._domainkey.{domain}", "TXT", record)
+    server.zone.add(f"_dmarc.{domain}", "TXT", f"v=DMARC1; p=none; rua=mailto:d@{domain}")
+    server.zone.add(rt.settings.REPLY_DOMAIN, "MX", f"10 {rt.settings.INBOUND_HOSTNAME}.")
+
+
+def test_missing_records_are_shown_with_the_lines_to_publish_and_fail(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    key = _key(tmp_path)
+    done = _doctor(rt, listener, dns_server.address, key.path)
+    assert done.exit_code == 1, done.output
+    lines = done.output.splitlines()
+    missing = [line for line in lines if line.strip().startswith("MISSING")]
+    assert any("SPF for" in line for line in missing)
+    assert any("DKIM at coursemail._domainkey." in line for line in missing)
+    assert any("DMARC for" in line for line in missing)
+    assert any("MX for" in line for line in missing)
+    # the exact DKIM record of the key in use, ready to paste
+    assert key.record.split("p=")[1][:40] in done.output
+    assert "v=DMARC1; p=none; rua=mailto:" in done.output
+    assert "the relay at" in done.output and "answers" in done.output  # the sink, for real
+    assert "accepts reply addresses" in done.output  # the listener, for real
+
+
+def test_published_records_pass_and_a_stale_dkim_key_is_wrong(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    key = _key(tmp_path)
+    _publish(rt, dns_server, key.record)
+    done = _doctor(rt, listener, dns_server.address, key.path)
+    assert done.exit_code == 0, done.output
+    assert "MISSING" not in done.output and "Everything a mail provider requires" in done.output
+    assert "the published key matches DKIM_PRIVATE_KEY" in done.output
+    # the key was changed, the record was not
+    other = _key(tmp_path, "new.pem")
+    stale = _doctor(rt, listener, dns_server.address, other.path)
+    assert stale.exit_code == 1
+    assert any(
+        line.strip().startswith("WRONG") and "DKIM" in line for line in stale.output.splitlines()
+    )
+    assert other.record.split("p=")[1][:40] in stale.output
+    # two SPF records are an error receivers treat as none
+    dns_server.zone.add(rt.settings.REPLY_DOMAIN, "TXT", "v=spf1 -all")
+    assert "2 SPF records" in _doctor(rt, listener, dns_server.address, key.path).output
+
+
+def test_without_dns_it_says_so_and_exits_two(rt: Runtime, listener: int, tmp_path: Path) -> None:
+    key = _key(tmp_path)
+    offline = _doctor(rt, listener, "127.0.0.1:1", key.path, "--offline")
+    assert offline.exit_code == 2, offline.output
+    assert "not checked (--offline)" in offline.output
+    silent = _doctor(rt, listener, f"127.0.0.1:{free_port()}", key.path)  # nobody answers
+    assert silent.exit_code == 2, silent.output
+    assert "no name server answered" in silent.output
+
+
+def test_the_desks_sending_setup_page_shows_the_same_checks(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    from tests.support.desk import PASSWORD, desk_app, sign_in
+
+    key = _key(tmp_path)
+    app = desk_app(
+        rt,
+        ADMIN_USERNAME="lee",
+        ADMIN_PASSWORD=PASSWORD,
+        DNS_NAMESERVER=dns_server.address,
+        DKIM_PRIVATE_KEY=str(key.path),
+        INBOUND_SMTP_PORT=str(listener),
+    )
+    desk = app.test_client()
+    assert desk.get("/admin/setup").status_code == 302  # hers alone
+    sign_in(desk)
+    page = desk.get("/admin/setup").get_data(as_text=True)
+    assert "4 required things are not right yet" in page
+    assert key.record.split("p=")[1][:40] in page and "v=DMARC1; p=none" in page
+    _publish(rt, dns_server, key.record)
+    page = desk.get("/admin/setup").get_data(as_text=True)
+    assert "Everything a mail provider requires is in place" in page
+    assert "Sending setup" in desk.get("/admin").get_data(as_text=True)  # in the desk's menu

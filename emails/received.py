@@ -39,6 +39,13 @@ _OUT_OF_OFFICE = re.compile(
 )
 
 
+#: An enhanced status code (RFC 3463) inside a server's words: "550 5.7.515 Access denied".
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+#: Permanent codes that say nothing against the address: a full mailbox, a message too big,
+#: trouble on the way (listmonk and the large senders count these as soft).
+_SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.", "5.4.", "5.6.")
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     """What a delivery-status report (a bounce) says happened."""
@@ -46,11 +53,46 @@ class DeliveryReport:
     action: str
     status: str
     recipient: str | None
+    #: the receiving server's own words (Diagnostic-Code), when given
+    diagnostic: str = ""
+
+    @property
+    def code(self) -> str:
+        """The most specific status code: a generic ``5.0.0`` gives way to the one in the
+        server's words (Gmail and Microsoft put their real reason there)."""
+        said = _ENHANCED.search(self.diagnostic)
+        if said and (not self.status or self.status.endswith(".0.0")):
+            return ".".join(said.groups())
+        return self.status
+
+    @property
+    def kind(self) -> str:
+        """What the bounce teaches, for the reader's address:
+
+        - ``hard``: the address does not exist or is disabled (5.1.x, 5.2.1 and other
+          permanent refusals): never mail it again;
+        - ``sender_setup``: a policy or reputation refusal (5.7.x and 4.7.x: Gmail's
+          4.7.23-32 and 5.7.25-30, Microsoft's 5.7.515 for authentication): our setup is at
+          fault, not the address; never suppress;
+        - ``expired``: the relay gave up after its retries (4.4.x, or any 4.x.x, failed);
+        - ``soft``: a permanent code that says nothing against the address (mailbox full);
+        - ``none``: not a failure (delayed, delivered, relayed).
+        """
+        if self.action != "failed":
+            return "none"
+        code = self.code
+        if code[1:3] == ".7":
+            return "sender_setup"
+        if code.startswith("4"):
+            return "expired"
+        if code.startswith(_SOFT_PERMANENT):
+            return "soft"
+        return "hard" if code.startswith("5") else "soft"
 
     @property
     def hard(self) -> bool:
         """A permanent failure: the address does not exist or refuses us for good."""
-        return self.action == "failed" and self.status.startswith("5")
+        return self.kind == "hard"
 
 
 @dataclass
@@ -244,7 +286,15 @@ def _delivery_report(message: Message) -> DeliveryReport | None:
                 recipient = header(block, "Final-Recipient") or header(block, "Original-Recipient")
                 if recipient and ";" in recipient:
                     recipient = recipient.split(";", 1)[1].strip()
-                return DeliveryReport(action=action, status=status, recipient=recipient)
+                said = header(block, "Diagnostic-Code") or ""
+                if ";" in said:
+                    said = said.split(";", 1)[1]
+                return DeliveryReport(
+                    action=action,
+                    status=status,
+                    recipient=recipient,
+                    diagnostic=" ".join(said.split())[:500],
+                )
     return DeliveryReport(action="unknown", status="", recipient=None)
 
 

@@ -218,6 +218,7 @@ def _reply_row(
 LISTS = {
     "ambiguous": "Emails that may not have arrived",
     "failed_permanent": "Emails that could not be sent",
+    "bounced": "Emails returned by the receiving server after they were sent",
     "stale": "Emails taking longer than they should to go out",
     "due": "Emails due in the next 24 hours",
 }

@@ -42,6 +42,12 @@ EVENT_WORDS = {
     "private_link_asked": "Asked for a private link (to their replies, data or erasing)",
     "private_link_used": "Opened their private link",
     "answered": "You answered them from the desk",
+    "bounced_hard": "Their address does not exist (a hard bounce): nothing more is sent",
+    "bounced_soft": "An email came back (a full mailbox, or the relay gave up): counted",
+    "refused_by_provider": (
+        "Their mail provider refused an email for our sending setup or reputation, not for "
+        "their address: see Sending setup"
+    ),
 }
 
 

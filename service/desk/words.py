@@ -15,6 +15,7 @@ EMAIL_STATES = {
     DeliveryStatus.FAILED_PERMANENT: "Could not be sent",
     DeliveryStatus.AMBIGUOUS: "May not have arrived",
     DeliveryStatus.CANCELLED: "Not sent",
+    DeliveryStatus.BOUNCED: "Sent, then returned by their mail server",
 }
 
 READER_STATES = {

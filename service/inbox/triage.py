@@ -20,6 +20,7 @@ from emails.received import ParsedMail
 from emails.safety import CrisisPhrases
 from emails.safety.phrases import normalise
 from service.addresses import Addresses, AddressKind, AddressToken
+from service.inbox import bounces
 from service.readers import lifecycle
 from service.store.models import (
     CrisisReplyState,
@@ -99,14 +100,7 @@ def understand(
         forget_words(row, now=now)
         return _finish(row, InboundCategory.REJECTED, False, ["sent to an erased reader: not kept"])
     if parsed.report is not None:
-        if parsed.report.hard and reader is not None:
-            lifecycle.suppress(
-                session,
-                reader,
-                reason="bounce",
-                detail=f"{parsed.report.status} reported by {parsed.from_address or 'unknown'}",
-                now=now,
-            )
+        notes.append(bounces.learn(session, row, reader, parsed, now=now))
         return _finish(row, InboundCategory.BOUNCE, False, notes)
     stop = asks_to_stop(parsed.reply_text)
     category = InboundCategory.REPLY

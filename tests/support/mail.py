@@ -44,14 +44,23 @@ def send(port: int, sender: str, recipients: list[str], data: bytes) -> dict:
         return smtp.sendmail(sender, recipients, data)
 
 
-def delivery_report(*, to: str, failed: str, status: str = "5.1.1") -> bytes:
+def delivery_report(
+    *,
+    to: str,
+    failed: str,
+    status: str = "5.1.1",
+    action: str | None = None,
+    diagnostic: str = "550 5.1.1 user unknown",
+    message_id: str | None = None,
+) -> bytes:
     """A bounce as a real MTA writes one: multipart/report with a delivery-status part."""
-    action = "failed" if status.startswith("5") else "delayed"
+    action = action or ("failed" if status.startswith("5") else "delayed")
+    message_id = message_id or f"<dsn-{status}@mx.example.test>"
     return (
         f"From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\n"
         f"To: {to}\r\n"
         f"Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Message-ID: <dsn-{status}@mx.example.test>\r\n"
+        f"Message-ID: {message_id}\r\n"
         f"Auto-Submitted: auto-replied\r\n"
         f"MIME-Version: 1.0\r\n"
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="BOUND"\r\n'
@@ -68,7 +77,7 @@ def delivery_report(*, to: str, failed: str, status: str = "5.1.1") -> bytes:
         f"Final-Recipient: rfc822; {failed}\r\n"
         f"Action: {action}\r\n"
         f"Status: {status}\r\n"
-        f"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
         f"\r\n"
         f"--BOUND--\r\n"
     ).encode()

@@ -13,6 +13,7 @@ from workers.cli.common import command_runtime
 def status(limit: int) -> None:
     """Sends by state, claims gone stale, replies waiting, and the last day's trouble."""
     from service.desk import monitoring
+    from service.inbox import bounces
 
     with command_runtime() as rt:
         with rt.database.session() as session:
@@ -22,6 +23,7 @@ def status(limit: int) -> None:
                 claim_timeout=rt.settings.claim_timeout,
                 limit=limit,
             )
+            returned = bounces.counts(session, now=rt.clock.now())
     health = found.health
     states = ", ".join(f"{n} {s}" for s, n in sorted(found.by_state.items())) or "none yet"
     click.echo(f"Emails by state: {states}")
@@ -32,6 +34,16 @@ def status(limit: int) -> None:
         f"automatically in the last 24 hours: {health.replies_unreadable_recent}"
     )
     click.echo(f"Last 24 hours: {health.ambiguous_recent} ambiguous, {health.failed_recent} failed")
+    click.echo(
+        f"Bounces in the last 30 days: {returned['bounced_hard']} hard (suppressed), "
+        f"{returned['bounced_soft']} soft or expired, {returned['refused_by_provider']} refused "
+        "for our sending setup or reputation"
+    )
+    if returned["refused_by_provider"]:
+        click.echo(
+            "  Refusals for our setup are never the readers' fault: run coursemail doctor "
+            "(SPF, DKIM, DMARC)."
+        )
     if not found.trouble:
         click.echo("Nothing needs a look.")
         return

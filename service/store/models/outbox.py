@@ -56,6 +56,7 @@ class DeliveryStatus(StrEnum):
     FAILED_PERMANENT = "failed_permanent"
     AMBIGUOUS = "ambiguous"  # the connection dropped after the final '.': may have arrived
     CANCELLED = "cancelled"  # the reader left before it went out
+    BOUNCED = "bounced"  # sent, then returned by the receiving server (a delivery report)
 
 
 class Enrollment(Base):

@@ -16,6 +16,10 @@ from emails.render import Rendered, Renderer
 DISCREET_LIST = "Notes"
 
 
+#: The last field of Feedback-ID: who sends (Gmail keys its complaint figures on it).
+FEEDBACK_SENDER = "coursemail"
+
+
 @dataclass(frozen=True)
 class Envelope:
     """Who a message is from and to, and the headers that depend on the recipient."""
@@ -32,6 +36,9 @@ class Envelope:
     unsubscribe: tuple[str, str | None] | None = None
     #: (title, list address) for List-Id
     list_id: tuple[str, str] | None = None
+    #: what mail providers group complaints by (Gmail's Feedback Loop): never the course's
+    #: name for a discreet reader
+    feedback_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,12 @@ def course_parts(
         if routing.discreet
         else (course.title, f"{course.slug}.{list_domain}")
     )
+    campaign = "notes" if routing.discreet else course.slug
     envelope = replace(
-        _envelope(renderer, routing), unsubscribe=(unsubscribe_url, mailto), list_id=list_id
+        _envelope(renderer, routing),
+        unsubscribe=(unsubscribe_url, mailto),
+        list_id=list_id,
+        feedback_id=f"step-{step}:{campaign}:course:{FEEDBACK_SENDER}",
     )
     return rendered, envelope
 
@@ -148,6 +159,8 @@ def header_fields(subject: str, envelope: Envelope) -> list[tuple[str, str]]:
         fields.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
     if envelope.list_id is not None:
         fields.append(("List-Id", headers.list_id(*envelope.list_id)))
+    if envelope.feedback_id is not None:
+        fields.append(("Feedback-ID", envelope.feedback_id))
     fields.append(("Auto-Submitted", "auto-generated"))
     return fields
 

@@ -95,6 +95,15 @@ class DeliveryReport:
         return self.kind == "hard"
 
 
+@dataclass(frozen=True)
+class Complaint:
+    """A complaint report (ARF, RFC 5965): someone marked our message as spam."""
+
+    feedback_type: str
+    #: the headers of our message as the report quotes them (where the tracked addresses are)
+    original_headers: str
+
+
 @dataclass
 class ParsedMail:
     from_address: str | None = None
@@ -107,6 +116,7 @@ class ParsedMail:
     #: why this looks machine-written (None: a person wrote it)
     auto_reason: str | None = None
     report: DeliveryReport | None = None
+    complaint: Complaint | None = None
     damaged: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -139,7 +149,8 @@ def parse(raw: bytes, *, envelope_sender: str | None = None) -> ParsedMail:
         names = sorted({type(d).__name__ for d in message.defects})
         result.notes.append("the message is malformed in places (" + ", ".join(names) + ")")
     text = _body_text(message, result.notes)
-    result.report = _delivery_report(message)
+    result.complaint = _complaint(message)
+    result.report = None if result.complaint else _delivery_report(message)
     result.auto_reason = _auto_reason(message, result, envelope_sender)
     del message  # the parsed tree can be large; the text is all that is needed from here
     if len(text) > STRIP_LIMIT:
@@ -265,6 +276,32 @@ def _decode(part: Message, notes: list[str]) -> str:
     return data.decode("utf-8", "replace").replace("\0", "")
 
 
+def _complaint(message: Message) -> Complaint | None:
+    """The complaint a feedback report carries, with our message's headers as quoted."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    if str(message.get_param("report-type", "")).lower() != "feedback-report":
+        return None
+    feedback_type, quoted = "abuse", ""
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/feedback-report":
+            fields = part.get_payload()
+            block = fields[0] if isinstance(fields, list) and fields else part
+            if isinstance(block, Message):
+                feedback_type = (header(block, "Feedback-Type") or "abuse").strip().lower()
+            else:
+                found = re.search(r"(?im)^Feedback-Type:\s*(\S+)", str(part.get_payload()))
+                feedback_type = found.group(1).lower() if found else "abuse"
+        elif kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                quoted = "".join(f"{k}: {v}\n" for k, v in inner[0].items())
+            else:
+                quoted = str(part.get_payload(decode=False))
+    return Complaint(feedback_type=feedback_type, original_headers=quoted[:20_000])
+
+
 def _delivery_report(message: Message) -> DeliveryReport | None:
     if message.get_content_type() != "multipart/report":
         return None
@@ -301,6 +338,8 @@ def _delivery_report(message: Message) -> DeliveryReport | None:
 def _auto_reason(message: Message, result: ParsedMail, envelope_sender: str | None) -> str | None:
     if result.report is not None:
         return "a delivery-status report"
+    if result.complaint is not None:
+        return "a complaint report"
     auto_submitted = (header(message, "Auto-Submitted") or "no").lower()
     if not auto_submitted.startswith("no"):
         return f"Auto-Submitted: {auto_submitted}"

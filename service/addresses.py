@@ -109,3 +109,20 @@ class Addresses:
         if version != TOKEN_VERSION:
             return None
         return AddressToken(kind, reader_id, delivery_id, check)
+
+
+#: Mailboxes every mail domain keeps (RFC 5321 4.5.1, RFC 2142): taken for the therapist;
+#: complaint reports (RFC 5965) sent to them are read as complaints.
+ROLE_MAILBOXES = ("postmaster", "abuse", "fbl")
+
+
+def role_mailbox(address: str, domain: str) -> str | None:
+    """``postmaster`` (bare, or at ``domain``), ``abuse`` or ``fbl`` at ``domain``, else None."""
+    local, at, where = address.rpartition("@")
+    if not at:
+        local, where = address, domain  # RCPT TO:<Postmaster> names no domain (RFC 5321)
+        if local.lower() != "postmaster":
+            return None
+    if where.lower() != domain.lower() or local.lower() not in ROLE_MAILBOXES:
+        return None
+    return local.lower()

@@ -1,8 +1,10 @@
 """The inbound SMTP listener for replies (``REPLY_DOMAIN``).
 
 It accepts mail only for tracked addresses with a valid token (``reply+``, ``bounces+``,
-``unsubscribe+`` at ``REPLY_DOMAIN``); anything else is refused with 550, so it is never an
-open relay. It answers 250 only once the raw bytes are stored in the database; a database
+``unsubscribe+`` at ``REPLY_DOMAIN``) and for the mailboxes every domain keeps
+(``postmaster@``, ``abuse@``, ``fbl@``); anything else is refused with 550, so it is never
+an open relay. Every refusal carries an enhanced status code; HELP lists only what it
+offers. It answers 250 only once the raw bytes are stored in the database; a database
 outage answers 451 so the sender tries again. It reads nothing beyond the envelope: parsing
 and forwarding to the therapist happen in the reply job, enqueued as soon as the bytes are
 safe (or found by the next tick if Redis is away).
@@ -20,8 +22,10 @@ from email.utils import format_datetime
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.addresses import role_mailbox
 from service.inbox import inbound
 from service.inbox.handoff import enqueue_replies
 from service.settings import ConfigError, Settings
@@ -31,6 +35,57 @@ log = logging.getLogger("coursemail.inbound")
 
 #: A HELO name worth repeating in Received: a host name or an address literal.
 _HELO = re.compile(r"[A-Za-z0-9.:\[\]-]{1,255}")
+#: An enhanced status code (RFC 3463) at the start of a reply's text.
+_ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\b")
+#: The enhanced code for a refusal the library writes without one (RFC 3463, RFC 5248).
+ENHANCED_FOR = {
+    "421": "4.3.2",
+    "450": "4.2.0",
+    "451": "4.3.0",
+    "452": "4.3.1",
+    "500": "5.5.2",
+    "501": "5.5.4",
+    "502": "5.5.1",
+    "503": "5.5.1",
+    "504": "5.5.4",
+    "530": "5.7.0",
+    "535": "5.7.8",
+    "550": "5.1.1",
+    "552": "5.3.4",
+    "553": "5.1.3",
+    "554": "5.6.0",
+    "555": "5.5.4",
+}
+
+
+def with_enhanced_code(reply: str) -> str:
+    """``reply`` with an enhanced status code after a 4xx/5xx code that lacks one: the
+    library's own refusals ("552 Error: Too much mail data") have none."""
+    code, sep, text = reply[:3], reply[3:4], reply[4:]
+    if code[:1] not in "45" or sep not in (" ", "-") or _ENHANCED.match(text):
+        return reply
+    return f"{code}{sep}{ENHANCED_FOR.get(code, code[0] + '.0.0')} {text}"
+
+
+class ReplySMTP(SMTP):
+    """aiosmtpd's server with a reply listener's manners: HELP lists only what it offers (no
+    AUTH, no VRFY: VRFY still answers 252 as RFC 5321 asks), and every refusal carries an
+    enhanced status code."""
+
+    def _syntax_available(self, method: Any) -> bool:
+        if getattr(method, "__name__", "") in ("smtp_AUTH", "smtp_VRFY"):
+            return False
+        return bool(super()._syntax_available(method))
+
+    async def push(self, status: Any) -> None:
+        if isinstance(status, str):
+            status = with_enhanced_code(status)
+        await super().push(status)
+
+
+class ReplyController(Controller):
+    def factory(self) -> SMTP:
+        return ReplySMTP(self.handler, **self.SMTP_kwargs)
 
 
 class InboundHandler:
@@ -45,11 +100,16 @@ class InboundHandler:
         """Offer no AUTH: nobody logs in to a reply listener (aiosmtpd would advertise it
         after STARTTLS with nothing behind it, so every attempt would get 535)."""
         session.host_name = hostname  # with a handler's hook, aiosmtpd leaves this to us
-        return [line for line in responses if not line[4:].upper().startswith("AUTH")]
+        kept = [line for line in responses if not line[4:].upper().startswith("AUTH")]
+        # every refusal carries an enhanced status code (RFC 2034): say so
+        return [*kept[:-1], "250-ENHANCEDSTATUSCODES", kept[-1]]
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if role_mailbox(address, self.domain) is not None:
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 OK"
         if address.rpartition("@")[2].lower() != self.domain:
             return "550 5.7.1 Relaying denied: this server only receives replies"
         if self.rt.addresses.read(address) is None:
@@ -139,7 +199,7 @@ logging.getLogger("mail.log").setLevel(logging.INFO)
 
 def start(rt: Runtime, host: str, port: int) -> Controller:
     context = tls_context(rt.settings)
-    controller = Controller(
+    controller = ReplyController(
         InboundHandler(rt),
         hostname=host,
         port=port,

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from emails.received import ParsedMail
 from emails.safety import CrisisPhrases
 from emails.safety.phrases import normalise
-from service.addresses import Addresses, AddressKind, AddressToken
-from service.inbox import bounces
+from service.addresses import Addresses, AddressKind, AddressToken, role_mailbox
+from service.inbox import bounces, complaints
 from service.readers import lifecycle
 from service.store.models import (
     CrisisReplyState,
@@ -81,8 +81,21 @@ def understand(
     """Fill in what ``parsed`` says about ``row``, act on it, and decide whether to forward."""
     notes = list(parsed.notes)
     _record_parsed(row, parsed, now=now)
+    if parsed.complaint is not None:
+        note = complaints.learn(session, row, parsed.complaint, addresses=addresses, now=now)
+        return _finish(row, InboundCategory.COMPLAINT, False, notes + [note])
     token = find_token(addresses, row, parsed)
     if token is None:
+        role = next(
+            (r for a in row.rcpt_tos.split("\n") if (r := role_mailbox(a, addresses.domain))), None
+        )
+        if role is not None:
+            row.address_kind = role
+            said = (
+                f"sent to {role}@{addresses.domain}, where mail servers and people write "
+                "about problems"
+            )
+            return _finish(row, InboundCategory.POSTMASTER, True, notes + [said])
         return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
     row.address_kind = token.kind.value
     row.reader_id = token.reader_id

@@ -36,6 +36,8 @@ class InboundCategory(StrEnum):
     UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe mailto
     DUPLICATE = "duplicate"  # the same message (Message-ID and token) arrived before
     REJECTED = "rejected"  # no valid token: kept, never acted on
+    COMPLAINT = "complaint"  # a complaint report (ARF): someone marked our mail as spam
+    POSTMASTER = "postmaster"  # to postmaster@, abuse@ or fbl@: passed to the therapist
 
 
 class CrisisReplyState(StrEnum):

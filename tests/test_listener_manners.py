@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import smtplib
 
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.store.models import InboundCategory, InboundMessage, Reader, ReaderEvent, ReaderStatus
@@ -111,3 +112,34 @@ def test_a_discreet_readers_feedback_id_names_nothing_of_the_course(
     tick_and_work(rt)
     welcome = smtp_sink.messages_to(READER)[-1]
     assert welcome["Feedback-ID"] == "step-0:notes:course:coursemail"
+
+
+def test_yes_please_to_the_confirmation_brings_a_fresh_link_and_no_joined_label(
+    rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
+) -> None:
+    from tests.support.desk import token
+    from tests.support.mail import reply_to
+
+    answer = client.post(
+        "/",
+        data={
+            "email": READER,
+            "first_name": "Fay",
+            "timezone": "UTC",
+            "csrf_token": token(client, "/"),
+        },
+    )
+    assert answer.status_code == 303
+    work(rt)
+    [confirmation] = smtp_sink.messages_to(READER)
+    data = reply_to(confirmation, "Yes please!", sender=READER)
+    assert send(listener, READER, [reply_address(confirmation)], data) == {}
+    work(rt)
+    tick_and_work(rt)
+    again = smtp_sink.messages_to(READER)
+    assert len(again) == 2 and "/confirm/" in str(again[-1].get_body(("plain",)))
+    [forward] = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)  # her words reach the therapist
+    told = str(forward)
+    assert "Joined the course" not in told and "have not confirmed their address yet" in told
+    with rt.database.session(read_only=True) as session:
+        assert session.scalars(select(Reader.status)).one() == ReaderStatus.PENDING

@@ -193,7 +193,8 @@ def _context(
         replied_to=f'"{step_subject}"' if step_subject else None,
         step_subject=step_subject,
         sent_at=local_time(delivery.sent_at, zone) if delivery else None,
-        joined_at=local_time(reader.confirmed_at or reader.created_at, zone) if reader else None,
+        # (never "joined" for someone who has not confirmed: they have not)
+        joined_at=local_time(reader.confirmed_at, zone) if reader and reader.confirmed_at else None,
         earlier_replies=inbound.earlier_replies(session, row),
         notes=notes,
         urgent=row.urgent,

@@ -28,6 +28,7 @@ from service.store.models import (
     InboundMessage,
     InboundStatus,
     Reader,
+    ReaderStatus,
 )
 
 #: A reply that is only one of these (after stripping) means "stop sending me the course".
@@ -116,6 +117,19 @@ def understand(
         notes.append(bounces.learn(session, row, reader, parsed, now=now))
         return _finish(row, InboundCategory.BOUNCE, False, notes)
     stop = asks_to_stop(parsed.reply_text)
+    if (
+        reader is not None
+        and reader.status == ReaderStatus.PENDING
+        and token.kind == AddressKind.REPLY
+        and parsed.auto_reason is None
+        and not stop
+    ):
+        # "Yes please!" to the confirmation email: joining needs its button, so a fresh link
+        # goes to them; their words still reach the therapist, who is told they have not
+        # joined yet
+        sent = lifecycle.confirm_again(session, reader, now=now, mail_domain=addresses.domain)
+        said = "a fresh confirmation link was sent to them" if sent else "one is on its way"
+        notes.append(f"they have not confirmed their address yet: {said}")
     category = InboundCategory.REPLY
     if token.kind == AddressKind.UNSUBSCRIBE:
         # the List-Unsubscribe mailto works whoever (or whatever) sends it: mail providers'

@@ -167,6 +167,15 @@ def _confirmation_in_flight(session: Session, reader: Reader) -> bool:
     return found is not None
 
 
+def confirm_again(session: Session, reader: Reader, *, now: datetime, mail_domain: str) -> bool:
+    """A fresh confirmation email for a reader who has not confirmed (they replied to the
+    first one instead of pressing its button); False when one is already on its way."""
+    if reader.status != ReaderStatus.PENDING or _confirmation_in_flight(session, reader):
+        return False
+    session.add(_confirmation(reader, now=now, mail_domain=mail_domain, claim=False))
+    return True
+
+
 def _confirmation(reader: Reader, *, now: datetime, mail_domain: str, claim: bool) -> Delivery:
     """A confirmation email for the outbox; already claimed when the caller sends it now."""
     return Delivery(

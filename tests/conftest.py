@@ -97,7 +97,10 @@ def postgres_schema() -> Iterator[str | None]:
 
 
 def _postgres_url(url: str) -> str:
-    return Settings.from_env(environ={}, overrides={"DATABASE_URL": url}).DATABASE_URL
+    # (COURSEMAIL_ENV said: without it a PostgreSQL URL on a machine with no instance/
+    # folder, as on a fresh clone, is refused as a server in development mode)
+    overrides = {"DATABASE_URL": url, "COURSEMAIL_ENV": "test"}
+    return Settings.from_env(environ={}, overrides=overrides).DATABASE_URL
 
 
 def _with_schema(url: str, schema: str) -> str:

@@ -24,6 +24,9 @@ class AddressKind(StrEnum):
     REPLY = "reply"
     BOUNCE = "bounces"
     UNSUBSCRIBE = "unsubscribe"
+    #: the envelope sender of what we send the therapist (forwards, notices): a return
+    #: names the reply (its id in the delivery slot) she did not get
+    RETURNED = "returned"
 
 
 #: Bumped if the layout below ever changes; old tokens then stop verifying.

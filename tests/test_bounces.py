@@ -11,9 +11,18 @@ from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.store.models import Delivery, DeliveryStatus, Reader, ReaderEvent, ReaderStatus
+from service.store.models import (
+    Delivery,
+    DeliveryStatus,
+    InboundMessage,
+    InboundStatus,
+    Reader,
+    ReaderEvent,
+    ReaderStatus,
+)
 from tests.support.env import settings_env
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.mail import delivery_report, send
@@ -110,3 +119,38 @@ def test_a_delay_changes_nothing(rt: Runtime, smtp_sink: SMTPSink, listener: int
     reader_status, kinds, email_status, _ = _reader(rt)
     assert reader_status == ReaderStatus.ACTIVE and kinds == ["confirmed"]
     assert email_status == DeliveryStatus.SENT
+
+
+def test_a_forward_the_therapists_server_sends_back_is_marked_she_did_not_get_it(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int, client: FlaskClient
+) -> None:
+    from tests.conftest import THERAPIST_TEST_EMAIL
+    from tests.support.mail import reply_address, reply_to
+
+    enrolled(rt, READER, timezone="UTC", first_name="Bo")
+    tick_and_work(rt)
+    welcome = smtp_sink.messages_to(READER)[-1]
+    data = reply_to(welcome, "Something I need you to know.", sender=READER)
+    assert send(listener, READER, [reply_address(welcome)], data) == {}
+    work(rt)
+    [forward] = [r for r in smtp_sink.received if THERAPIST_TEST_EMAIL in r.rcpt_tos]
+    returned_to = forward.mail_from
+    assert returned_to.startswith("returned+")
+    assert client.get("/healthz").get_json()["replies_returned"] == 0
+    report = delivery_report(
+        to=returned_to,
+        failed=THERAPIST_TEST_EMAIL,
+        diagnostic="550 5.2.1 The email account that you tried to reach is disabled",
+        message_id="<dsn-fwd@mx.example.test>",
+    )
+    assert send(listener, "", [returned_to], report) == {}
+    work(rt)
+    with rt.database.session(read_only=True) as session:
+        rows = {m.id: m for m in session.scalars(select(InboundMessage))}
+        first = min(rows)
+        assert rows[first].status == InboundStatus.RETURNED
+        assert "5.2.1" in (rows[first].last_error or "")
+        assert session.scalars(select(Reader.status)).one() == ReaderStatus.ACTIVE  # not theirs
+    assert client.get("/healthz").get_json()["replies_returned"] == 1
+    shown = CliRunner(env=settings_env(rt.settings)).invoke(main, ["status"]).output
+    assert "she did not get them): 1" in shown

@@ -138,6 +138,7 @@ def test_healthz_reports_the_database(tmp_path: Path, database_url: str) -> None
         "failed_24h": 0,
         "stale_claims": 0,
         "replies_unreadable_24h": 0,
+        "replies_returned": 0,
     }
     app.extensions["coursemail"].database.dispose()
     down = create_app(

@@ -28,6 +28,7 @@ from emails.safety import (
     crisis_phrases,
     crisis_reply,
 )
+from service.addresses import AddressKind
 from service.inbox import inbound, triage
 from service.outbox import sent
 from service.outbox.links import for_answer
@@ -235,6 +236,12 @@ def _forwarder(
     conversation = reader.public_id if reader else None
     now = rt.clock.now()
     desk_url = f"{s.PUBLIC_URL}/admin/replies/{inbound_id}"
+    # a return of this forward comes back to us and marks the reply (she did not get it)
+    envelope = (
+        rt.addresses.address(AddressKind.RETURNED, 0, inbound_id, owner="therapist")
+        if s.tracked_replies
+        else s.MAIL_FROM
+    )
 
     def forward(crisis_note: str | None, plain: bool) -> Outgoing:
         if mode == "notify":
@@ -249,7 +256,7 @@ def _forwarder(
                 desk_url=desk_url,
                 crisis_note=crisis_note,
             )
-            return Outgoing.of(s.MAIL_FROM, therapist, message)
+            return Outgoing.of(envelope, therapist, message)
         final = replace(ctx, notes=ctx.notes + ([crisis_note] if crisis_note else []))
         message = forward_email(
             final,
@@ -264,7 +271,7 @@ def _forwarder(
             attach_as_message=not damaged,
             reply_to_writer=not plain,
         )
-        return Outgoing.of(s.MAIL_FROM, therapist, message)
+        return Outgoing.of(envelope, therapist, message)
 
     return forward
 

@@ -45,6 +45,8 @@ class Health:
     replies_unreadable_recent: int
     ambiguous_recent: int
     failed_recent: int
+    #: forwards (or notices) the therapist's mail server sent back, not yet marked handled
+    replies_returned: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def health(session: Session, *, now: datetime, claim_timeout: timedelta) -> Heal
         replies_unreadable_recent=inbound.unreadable_since(session, since),
         ambiguous_recent=int(counts.get(DeliveryStatus.AMBIGUOUS, 0)),
         failed_recent=int(counts.get(DeliveryStatus.FAILED_PERMANENT, 0)),
+        replies_returned=inbound.returned_count(session),
     )
 
 

@@ -59,6 +59,7 @@ REPLY_STATES = {
     "retry_wait": "Could not reach your inbox yet: trying again",
     "forwarded": "In your inbox",
     "recorded": "Kept here",
+    "returned": "Your mail server sent it back: you did not get it (read it here)",
 }
 #: What "forwarded" means under each REPLY_FORWARD.
 DELIVERED = {"full": "In your inbox", "notify": "You were sent a notice", "off": "Kept here"}

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 from emails.received import ParsedMail
 from service.readers import lifecycle
 from service.readers.history import record
-from service.store.models import Delivery, DeliveryStatus, InboundMessage, Reader, ReaderEvent
+from service.store.models import (
+    Delivery,
+    DeliveryStatus,
+    InboundMessage,
+    InboundStatus,
+    Reader,
+    ReaderEvent,
+)
 
 #: Soft bounces (expired, mailbox full) that suppress an address...
 SOFT_LIMIT = 3
@@ -85,6 +92,21 @@ def learn(
             lifecycle.suppress(session, reader, reason="soft bounces", detail=detail, now=now)
             return f"the {SOFT_LIMIT}rd soft bounce in {SOFT_WINDOW.days} days: suppressed"
     return MEANS[kind].format(limit=SOFT_LIMIT, days=SOFT_WINDOW.days)
+
+
+def forward_returned(session: Session, inbound_id: int, parsed: ParsedMail) -> str:
+    """A report on a forward (or notice) to the therapist: the reply it carried is marked
+    returned, so the desk, ``coursemail replies`` and /healthz say she did not get it."""
+    report = parsed.report
+    if report is None or report.kind == "none":
+        return "a message to the therapist's return address that is not a failure: kept"
+    forwarded = session.get(InboundMessage, inbound_id)
+    said = f"{report.code or 'no status'} {report.diagnostic}".strip()[:300]
+    if forwarded is None:
+        return f"the therapist's mail server returned a forward we no longer hold: {said}"
+    forwarded.status = InboundStatus.RETURNED
+    forwarded.last_error = f"the therapist's mail server returned it: {said}"
+    return f"the therapist's mail server returned the forward of message #{inbound_id}: {said}"
 
 
 def _mark_delivery(session: Session, delivery_id: int | None, said: str) -> None:

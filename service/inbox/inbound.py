@@ -246,6 +246,16 @@ def unreadable_since(session: Session, since: datetime) -> int:
     return int(found or 0)
 
 
+def returned_count(session: Session) -> int:
+    """Forwards the therapist's mail server sent back, not yet marked handled on the desk."""
+    found = session.scalar(
+        select(func.count(InboundMessage.id)).where(
+            InboundMessage.status == InboundStatus.RETURNED, InboundMessage.handled_at.is_(None)
+        )
+    )
+    return int(found or 0)
+
+
 def earlier_replies(session: Session, row: InboundMessage) -> int:
     if row.reader_id is None:
         return 0

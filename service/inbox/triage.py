@@ -99,6 +99,9 @@ def understand(
             return _finish(row, InboundCategory.POSTMASTER, True, notes + [said])
         return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
     row.address_kind = token.kind.value
+    if token.kind == AddressKind.RETURNED:  # about a forward to the therapist, not a reader
+        note = bounces.forward_returned(session, token.delivery_id, parsed)
+        return _finish(row, InboundCategory.BOUNCE, False, notes + [note])
     row.reader_id = token.reader_id
     row.delivery_id = token.delivery_id
     key = _dedupe_key(row, parsed, token)

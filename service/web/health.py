@@ -12,6 +12,9 @@ Alert on any of these staying above 0 (``coursemail status`` lists the rows and 
   that could not be built);
 - ``replies_unreadable_24h``: replies that could not be read automatically (forwarded
   whole, the original attached): worth a look at why;
+- ``replies_returned``: forwards (or notices) of readers' replies that the therapist's mail
+  server sent back, so she did not get them (read them on the desk; marking one handled
+  clears it);
 - ``stale_claims``: emails claimed by a worker that stopped beating; the tick takes them back.
 """
 
@@ -45,6 +48,7 @@ def healthz() -> ResponseReturnValue:
         failed_24h=found.failed_recent,
         stale_claims=found.stale_claims,
         replies_unreadable_24h=found.replies_unreadable_recent,
+        replies_returned=found.replies_returned,
     )
 
 

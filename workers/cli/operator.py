@@ -31,7 +31,8 @@ def status(limit: int) -> None:
     click.echo(f"Claims held now: oldest {oldest}; gone stale: {health.stale_claims}")
     click.echo(
         f"Replies waiting to be forwarded: {health.replies_waiting}; could not be read "
-        f"automatically in the last 24 hours: {health.replies_unreadable_recent}"
+        f"automatically in the last 24 hours: {health.replies_unreadable_recent}; sent back "
+        f"by the therapist's mail server (she did not get them): {health.replies_returned}"
     )
     click.echo(f"Last 24 hours: {health.ambiguous_recent} ambiguous, {health.failed_recent} failed")
     click.echo(

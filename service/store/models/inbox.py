@@ -27,6 +27,7 @@ class InboundStatus(StrEnum):
     RETRY_WAIT = "retry_wait"  # the forward (or the crisis reply) failed; next_attempt_at
     FORWARDED = "forwarded"
     RECORDED = "recorded"  # nothing to forward: an auto-reply, a bounce, a duplicate...
+    RETURNED = "returned"  # forwarded, then returned by the therapist's mail server
 
 
 class InboundCategory(StrEnum):

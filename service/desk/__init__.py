@@ -7,7 +7,10 @@
 - ``timeline``: one reader's story, oldest first;
 - ``preview``: every email as a sample reader gets it, and when each would arrive;
 - ``monitoring``: sends by state, stale claims, waiting replies (``/healthz``, ``status``);
-- ``export``: the whole list, streamed.
+- ``export``: the whole list, streamed;
+- ``sending_setup``: DNS records, the relay, PUBLIC_URL and the reply path checked live
+  (``coursemail doctor``, the Sending setup page);
+- ``accounts``, ``audit``: who may open the desk, and what they did there.
 
 Uses every room below it (``inbox``, ``outbox``, ``readers``, ``store``).
 """

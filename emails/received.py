@@ -40,10 +40,13 @@ _OUT_OF_OFFICE = re.compile(
 
 
 #: An enhanced status code (RFC 3463) inside a server's words: "550 5.7.515 Access denied".
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+#: (never part of a dotted IP address: "from 4.7.120.3" is not code 4.7.120)
+_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![.\d])")
+#: A basic SMTP reply code at the start of a server's words, when no enhanced one is given.
+_BASIC = re.compile(r"^\s*([245])\d\d\b")
 #: Permanent codes that say nothing against the address: a full mailbox, a message too big,
 #: trouble on the way (listmonk and the large senders count these as soft).
-_SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.", "5.4.", "5.6.")
+_SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.", "5.4.6", "5.4.7", "5.6.")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class DeliveryReport:
         if self.action != "failed":
             return "none"
         code = self.code
+        if not code:  # no status at all: the basic code of the server's words decides
+            basic = _BASIC.match(self.diagnostic)
+            return "hard" if basic and basic.group(1) == "5" else "soft"
         if code[1:3] == ".7":
             return "sender_setup"
         if code.startswith("4"):

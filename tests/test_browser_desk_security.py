@@ -6,9 +6,9 @@ photographed at 375 and 1280 px (test-output/screenshots/)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pyotp
 import pytest

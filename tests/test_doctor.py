@@ -86,6 +86,33 @@ def test_published_records_pass_and_a_stale_dkim_key_is_wrong(
     # two SPF records are an error receivers treat as none
     dns_server.zone.add(rt.settings.REPLY_DOMAIN, "TXT", "v=spf1 -all")
     assert "2 SPF records" in _doctor(rt, listener, dns_server.address, key.path).output
+    # one that lets nobody send, or the example pasted unchanged, is wrong too
+    for record in ("v=spf1 -all", "v=spf1 include:YOUR-RELAYS-SPF-DOMAIN ~all"):
+        dns_server.zone.clear(rt.settings.REPLY_DOMAIN, "TXT")
+        dns_server.zone.add(rt.settings.REPLY_DOMAIN, "TXT", record)
+        said = _doctor(rt, listener, dns_server.address, key.path)
+        assert said.exit_code == 1 and any(
+            line.strip().startswith("WRONG") and "SPF" in line for line in said.output.splitlines()
+        ), said.output
+
+
+def test_odd_settings_are_said_plainly_never_a_traceback(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    key = _key(tmp_path)
+    env = settings_env(
+        rt.settings,
+        DNS_NAMESERVER=dns_server.address,
+        DKIM_PRIVATE_KEY=str(key.path),
+        INBOUND_SMTP_PORT=str(listener),
+        MAIL_FROM="course@example..test",
+    )
+    said = CliRunner(env=env).invoke(main, ["doctor"])
+    assert said.exit_code == 1 and isinstance(said.exception, SystemExit)  # not a traceback
+    assert "is not a valid domain name" in said.output
+    from service.desk.sending_setup import resolver_for
+
+    resolver_for("::1")  # an IPv6 name server (no port of its own) is taken as it is
 
 
 def test_without_dns_it_says_so_and_exits_two(rt: Runtime, listener: int, tmp_path: Path) -> None:

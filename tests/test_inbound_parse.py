@@ -323,3 +323,37 @@ def test_the_crisis_reply_fills_in_names_and_refuses_unknown_placeholders(tmp_pa
         SafetyFileError, match=r"reply.txt:1: the first line must be 'Subject: ...'"
     ):
         crisis_reply(bad)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "diagnostic", "kind"),
+    [
+        (
+            "5.0.0",
+            "failed",
+            "550-5.1.1 The email account that you tried to reach does not exist",
+            "hard",
+        ),
+        ("5.4.1", "failed", "550 5.4.1 Recipient address rejected: Access denied", "hard"),
+        ("5.4.4", "failed", "550 5.4.4 Unable to route: no such domain", "hard"),
+        ("5.0.0", "failed", "550 rejected: client host 4.7.120.3 is not allowed", "hard"),
+        ("", "failed", "550 User unknown", "hard"),
+        ("", "failed", "421 try again later", "soft"),
+        ("5.2.2", "failed", "552 5.2.2 Mailbox full", "soft"),
+        ("4.4.7", "failed", "delivery time expired", "expired"),
+        ("5.7.9", "failed", "554 5.7.9 Message not accepted for policy reasons", "sender_setup"),
+        (
+            "5.0.0",
+            "failed",
+            "550 5.7.515 Access denied, sending domain does not meet",
+            "sender_setup",
+        ),
+        ("4.4.7", "delayed", "still trying", "none"),
+    ],
+)
+def test_bounces_are_told_apart_by_what_they_teach(
+    status: str, action: str, diagnostic: str, kind: str
+) -> None:
+    from emails.received import DeliveryReport
+
+    assert DeliveryReport(action, status, None, diagnostic).kind == kind

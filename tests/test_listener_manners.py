@@ -143,3 +143,38 @@ def test_yes_please_to_the_confirmation_brings_a_fresh_link_and_no_joined_label(
     assert "Joined the course" not in told and "have not confirmed their address yet" in told
     with rt.database.session(read_only=True) as session:
         assert session.scalars(select(Reader.status)).one() == ReaderStatus.PENDING
+
+
+def test_a_report_naming_only_an_address_suppresses_nobody_and_confirmations_are_capped(
+    rt: Runtime, client: FlaskClient, smtp_sink: SMTPSink, listener: int
+) -> None:
+    """Anyone can write a complaint report quoting any To: address: without one of our signed
+    addresses it suppresses nobody. An autoresponder answering each confirmation gets one
+    more link in a day, not a loop."""
+    from tests.support.desk import token
+    from tests.support.mail import reply_to
+
+    enrolled(rt, "victim@reader.example.test", timezone="UTC")
+    abuse = f"abuse@{rt.settings.REPLY_DOMAIN}"
+    forged = _arf(abuse, "To: victim@reader.example.test\r\nSubject: anything\r\n")
+    assert send(listener, "someone@evil.example", [abuse], forged) == {}
+    work(rt)
+    with rt.database.session(read_only=True) as session:
+        victim = session.scalars(select(Reader)).one()
+        assert victim.status == ReaderStatus.ACTIVE
+
+    answer = client.post(
+        "/",
+        data={"email": READER, "timezone": "UTC", "csrf_token": token(client, "/")},
+    )
+    assert answer.status_code == 303
+    work(rt)
+    [confirmation] = smtp_sink.messages_to(READER)
+    for n in range(4):  # a helpdesk's "ticket received", without Auto-Submitted
+        data = reply_to(
+            confirmation, "Ticket received.", sender=READER, message_id=f"<t{n}@help.example>"
+        )
+        assert send(listener, READER, [reply_address(confirmation)], data) == {}
+        work(rt)
+        tick_and_work(rt)
+    assert len(smtp_sink.messages_to(READER)) == 2

@@ -21,9 +21,10 @@ import ssl
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import dns.exception
+import dns.name
 import dns.resolver
 
 from service import dkim_keys
@@ -55,6 +56,10 @@ class Offline(Exception):
     """No name server answers."""
 
 
+class BadName(Exception):
+    """A domain from the settings that no DNS question can be asked about."""
+
+
 Lookup = Callable[[str, str], list[str]]
 
 
@@ -62,7 +67,10 @@ def resolver_for(nameserver: str) -> Lookup:
     """A TXT/MX lookup through ``nameserver`` ("host" or "host:port"; empty: the system's)."""
     resolver = dns.resolver.Resolver(configure=not nameserver)
     if nameserver:
-        host, _, port = nameserver.partition(":")
+        # "host:port" for IPv4; an IPv6 address has colons of its own (port 53)
+        host, _, port = (
+            nameserver.rpartition(":") if nameserver.count(":") == 1 else (nameserver, "", "")
+        )
         resolver.nameservers = [host]
         resolver.port = int(port or 53)
     resolver.lifetime = TIMEOUT
@@ -76,6 +84,8 @@ def resolver_for(nameserver: str) -> Lookup:
             raise Offline(f"no answer within {TIMEOUT} s") from None
         except dns.resolver.NoNameservers:
             raise Offline("the name servers refused the question") from None
+        except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong) as error:
+            raise BadName(f"{name} is not a valid domain name ({error})") from None
         if kind == "TXT":
             return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
         return [r.to_text() for r in answer]
@@ -90,6 +100,16 @@ def dns_checks(settings: Settings, lookup: Lookup) -> list[Check]:
             _dkim(settings, lookup),
             _dmarc(settings, lookup),
             *([_mx(settings, lookup)] if settings.tracked_replies else []),
+        ]
+    except BadName as error:
+        return [
+            Check(
+                "DNS",
+                "wrong",
+                f"{error}: check MAIL_FROM and REPLY_DOMAIN",
+                "MAIL_FROM=course@example.org",
+                True,
+            )
         ]
     except Offline as error:
         return [
@@ -123,7 +143,13 @@ def _spf(settings: Settings, lookup: Lookup) -> Check:
         )
     if len(found) > 1:
         return Check(what, "wrong", f"{len(found)} SPF records; there must be one", paste, True)
-    return Check(what, "found", found[0], required=True)
+    record = found[0]
+    terms = record.lower().split()[1:]
+    if "YOUR-RELAYS-SPF-DOMAIN".lower() in record.lower():
+        return Check(what, "wrong", "the example was published unchanged: " + record, paste, True)
+    if terms and all(t in ("-all", "~all", "?all") for t in terms):
+        return Check(what, "wrong", f"{record} lets no server send for this domain", paste, True)
+    return Check(what, "found", record, required=True)
 
 
 def _dkim(settings: Settings, lookup: Lookup) -> Check:
@@ -199,7 +225,8 @@ def relay_check(settings: Settings) -> Check:
         else:
             smtp = smtplib.SMTP(host, port, timeout=TIMEOUT)
             smtp.ehlo()
-            if "starttls=true" in (url.query or "").lower():
+            starttls = parse_qs(url.query).get("starttls", ["false"])[0].lower()
+            if starttls in ("1", "true", "yes"):  # read as the sender reads it
                 smtp.starttls(context=ssl.create_default_context())
                 tls = "with STARTTLS"
             else:
@@ -211,7 +238,16 @@ def relay_check(settings: Settings) -> Check:
                 )
         with smtp:
             if url.username:
-                smtp.login(url.username, url.password or "")
+                if not tls.startswith(("over", "with")):
+                    return Check(
+                        what,
+                        "failed",
+                        f"answers {tls}: the login was not tried, as the password would cross "
+                        "the network in the clear",
+                        "SMTP_URL=…?starttls=true (or smtps://)",
+                        True,
+                    )
+                smtp.login(unquote(url.username), unquote(url.password or ""))
                 return Check(what, "ok", f"answers {tls}, and the login works")
             return Check(what, "ok", f"answers {tls}, without a login")
     except (OSError, smtplib.SMTPException) as error:

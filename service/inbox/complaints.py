@@ -3,18 +3,17 @@ sent by a mailbox provider's feedback loop to ``abuse@`` or ``fbl@REPLY_DOMAIN``
 tracked address). Like listmonk, Postmark and SES, the first complaint suppresses: the reader
 is never mailed again, and their record says "marked as spam".
 
-The reader is found from the headers the report quotes of our message: a tracked address
-(``bounces+``, ``reply+``, ``unsubscribe+``) names them exactly; failing that, the ``To``
-address, when providers leave it in.
+The reader is found only from a tracked address (``bounces+``, ``reply+``, ``unsubscribe+``)
+in the headers the report quotes of our message: its token is signed and names one reader.
+A quoted ``To`` alone is never enough (anyone can write a report naming any address, and the
+first complaint suppresses for good); such a report is kept, and nobody is suppressed.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from email.utils import getaddresses
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails.received import Complaint
@@ -38,7 +37,10 @@ def learn(
     """Suppress the reader the report is about; the note saying what was done."""
     reader = _reader(session, row, complaint, addresses)
     if reader is None:
-        return "a complaint report about a message we cannot match to a reader: kept"
+        return (
+            "a complaint report that names no reader by one of our signed addresses: nobody "
+            "was suppressed"
+        )
     if reader.erased_at is not None:
         return "a complaint report about an erased reader: nothing more to do"
     row.reader_id = reader.id
@@ -59,10 +61,4 @@ def _reader(
         if reader is not None and token.belongs_to(reader.public_id):
             row.delivery_id = token.delivery_id
             return reader
-    quoted_to = re.search(r"(?im)^To:(.*)$", complaint.original_headers)
-    for _, address in getaddresses([quoted_to.group(1)] if quoted_to else []):
-        if address:
-            found = session.scalar(select(Reader).where(Reader.email == address.lower()))
-            if found is not None:
-                return found
     return None

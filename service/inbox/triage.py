@@ -131,7 +131,11 @@ def understand(
         # goes to them; their words still reach the therapist, who is told they have not
         # joined yet
         sent = lifecycle.confirm_again(session, reader, now=now, mail_domain=addresses.domain)
-        said = "a fresh confirmation link was sent to them" if sent else "one is on its way"
+        said = (
+            "a fresh confirmation link was sent to them"
+            if sent
+            else "one was sent to them in the last day, so no more now"
+        )
         notes.append(f"they have not confirmed their address yet: {said}")
     category = InboundCategory.REPLY
     if token.kind == AddressKind.UNSUBSCRIBE:

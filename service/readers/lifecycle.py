@@ -167,10 +167,25 @@ def _confirmation_in_flight(session: Session, reader: Reader) -> bool:
     return found is not None
 
 
+#: Confirmation emails one address may get in a day (the first and one sent again).
+CONFIRMATIONS_A_DAY = 2
+
+
 def confirm_again(session: Session, reader: Reader, *, now: datetime, mail_domain: str) -> bool:
     """A fresh confirmation email for a reader who has not confirmed (they replied to the
     first one instead of pressing its button); False when one is already on its way."""
     if reader.status != ReaderStatus.PENDING or _confirmation_in_flight(session, reader):
+        return False
+    # the first one and one more a day at most: an autoresponder answering each confirmation
+    # must not be able to keep a loop going
+    recent = session.scalar(
+        select(func.count(Delivery.id)).where(
+            Delivery.reader_id == reader.id,
+            Delivery.kind == DeliveryKind.CONFIRMATION,
+            Delivery.created_at > now - timedelta(days=1),
+        )
+    )
+    if int(recent or 0) >= CONFIRMATIONS_A_DAY:
         return False
     session.add(_confirmation(reader, now=now, mail_domain=mail_domain, claim=False))
     return True

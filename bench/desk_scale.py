@@ -76,7 +76,7 @@ def populate(rt: Runtime, total: int) -> None:
     with rt.database.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO readers (id, public_id, email, first_name, timezone, status, "
+                "INSERT INTO subscribers (id, public_id, email, first_name, timezone, status, "
                 "unsubscribe_token, created_at, confirmed_at) "
                 "SELECT x, 'p' || x, 'r' || x || '@example.test', 'Name' || x, 'UTC', 'active', "
                 f"'t' || x, CASE x % {SPREAD_DAYS} {days} END, :day0 FROM {numbers}"

@@ -88,7 +88,7 @@ def populate(rt: Runtime, total: int) -> None:
     with rt.database.engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO readers (id, public_id, email, timezone, status, "
+                "INSERT INTO subscribers (id, public_id, email, timezone, status, "
                 "unsubscribe_token, created_at, confirmed_at) "
                 f"SELECT x, 'p' || x, 'r' || x || '@example.test', 'UTC', 'active', "
                 f"'t' || x, :created, :created FROM {numbers}"

@@ -101,7 +101,7 @@ def populate(rt: Runtime, total: int) -> None:
                 ),
                 {"total": total, **at},
             )
-        conn.execute(text("ANALYZE" if not postgres else "ANALYZE readers, deliveries"))
+        conn.execute(text("ANALYZE" if not postgres else "ANALYZE subscribers, deliveries"))
 
 
 def _client(rt: Runtime) -> FlaskClient:

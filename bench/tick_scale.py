@@ -105,7 +105,7 @@ def populate(rt: Runtime, total: int) -> None:
             {"total": total, **at},
         )
         if postgres:
-            conn.execute(text("ANALYZE readers; ANALYZE enrollments"))
+            conn.execute(text("ANALYZE subscribers; ANALYZE enrollments"))
         else:
             conn.execute(text("ANALYZE"))
     reset(rt)

@@ -24,6 +24,7 @@ from bench.common import progress
 from bench.stats import Figure
 from bench.tick_scale import NOW, _runtime, _stored, database, numbers_from_one
 from emails.course import default_course
+from service.desk import overview as desk_overview
 from service.desk import snapshot
 from service.web import create_app
 from workers.runtime import Runtime
@@ -150,7 +151,7 @@ def measure(kind: str, total: int, folder: Path, *, reps: int) -> DeskFigures:
         for _ in range(reps):
             with rt.database.session(read_only=True) as session:
                 start = time.perf_counter()
-                overview.overview(
+                desk_overview.overview(
                     session,
                     now=rt.clock.now(),
                     step_titles=titles,

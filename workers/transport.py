@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from types import TracebackType
 from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from emails.headers import wire_address
 from emails.message import needs_smtputf8, to_bytes
+from service.relay import Relay
 
 #: Seconds to wait on the SMTP server for any one step.
 SMTP_TIMEOUT = 30.0
@@ -101,14 +101,10 @@ class SMTPTransport:
     def __init__(
         self, url: str, *, timeout: float = SMTP_TIMEOUT, helo_name: str | None = None
     ) -> None:
-        parts = urlsplit(url)
-        query = parse_qs(parts.query)
-        self.implicit_tls = parts.scheme == "smtps"
-        self.starttls = query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (465 if self.implicit_tls else 25)
-        self.username = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
+        relay = Relay.parse(url)
+        self.implicit_tls, self.starttls = relay.implicit_tls, relay.starttls
+        self.host, self.port = relay.host, relay.port
+        self.username, self.password = relay.username, relay.password
         self.timeout = timeout
         #: the name given in EHLO (None: smtplib's own guess)
         self.helo_name = helo_name

@@ -59,10 +59,6 @@ class AccountError(ValueError):
 _DECOY = _hasher.hash(secrets.token_urlsafe(24))
 
 
-def _decoy() -> str:
-    return _DECOY
-
-
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -167,7 +163,7 @@ def check_password(
     A hash in another format (``other`` checks it) is replaced by an argon2 one."""
     user = find(db, name)
     if user is None:
-        _verify(_decoy(), password)
+        _verify(_DECOY, password)
         return None
     if not _verify(user.password_hash, password, other):
         return None

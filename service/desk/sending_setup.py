@@ -21,7 +21,6 @@ import ssl
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import dns.exception
 import dns.name
@@ -29,6 +28,7 @@ import dns.resolver
 
 from service import dkim_keys
 from service.addresses import Addresses, AddressKind
+from service.relay import Relay
 from service.settings import Settings
 
 #: Seconds each network check waits.
@@ -50,6 +50,14 @@ class Check:
     @property
     def good(self) -> bool:
         return self.state in ("found", "ok", "off")
+
+
+def verdict(checks: list[Check]) -> tuple[list[Check], list[Check]]:
+    """The required checks that are not right (missing, wrong, failed), and those that could
+    not be made (no DNS): what ``coursemail doctor`` exits on and the page leads with."""
+    required = [c for c in checks if c.required]
+    broken = [c for c in required if c.state in ("missing", "wrong", "failed")]
+    return broken, [c for c in required if c.state == "unknown"]
 
 
 class Offline(Exception):
@@ -213,11 +221,11 @@ def _mx(settings: Settings, lookup: Lookup) -> Check:
 
 def relay_check(settings: Settings) -> Check:
     """The relay answers, offers TLS (or is reached over it), and takes the login."""
-    url = urlsplit(settings.SMTP_URL)
-    host, port = url.hostname or "127.0.0.1", url.port or (465 if url.scheme == "smtps" else 25)
+    relay = Relay.parse(settings.SMTP_URL)  # read as the sender reads it
+    host, port = relay.host, relay.port
     what = f"the relay at {host}:{port}"
     try:
-        if url.scheme == "smtps":
+        if relay.implicit_tls:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 host, port, timeout=TIMEOUT, context=ssl.create_default_context()
             )
@@ -225,8 +233,7 @@ def relay_check(settings: Settings) -> Check:
         else:
             smtp = smtplib.SMTP(host, port, timeout=TIMEOUT)
             smtp.ehlo()
-            starttls = parse_qs(url.query).get("starttls", ["false"])[0].lower()
-            if starttls in ("1", "true", "yes"):  # read as the sender reads it
+            if relay.starttls:
                 smtp.starttls(context=ssl.create_default_context())
                 tls = "with STARTTLS"
             else:
@@ -237,7 +244,7 @@ def relay_check(settings: Settings) -> Check:
                     else "in the clear"
                 )
         with smtp:
-            if url.username:
+            if relay.username:
                 if not tls.startswith(("over", "with")):
                     return Check(
                         what,
@@ -247,7 +254,7 @@ def relay_check(settings: Settings) -> Check:
                         "SMTP_URL=…?starttls=true (or smtps://)",
                         True,
                     )
-                smtp.login(unquote(url.username), unquote(url.password or ""))
+                smtp.login(relay.username, relay.password or "")
                 return Check(what, "ok", f"answers {tls}, and the login works")
             return Check(what, "ok", f"answers {tls}, without a login")
     except (OSError, smtplib.SMTPException) as error:

@@ -50,7 +50,10 @@ MEANS = {
         "refused for our sending setup or reputation, not for the reader's address: they stay "
         "on the course; check the desk's Sending setup page (SPF, DKIM, DMARC)"
     ),
-    "expired": "the relay gave up after its retries: counted; {limit} in {days} days suppress",
+    "expired": (
+        f"the relay gave up after its retries: counted; {SOFT_LIMIT} in {SOFT_WINDOW.days} days "
+        "suppress"
+    ),
     "soft": "a soft bounce (a full mailbox or a message refused in passing): counted",
     "none": "a delivery report that is not a failure (delayed or delivered): nothing changes",
 }
@@ -73,7 +76,7 @@ def learn(
         return MEANS["none"]
     _mark_delivery(session, row.delivery_id, said)
     if reader is None or reader.erased_at is not None:
-        return MEANS[kind].format(limit=SOFT_LIMIT, days=SOFT_WINDOW.days)
+        return MEANS[kind]
     by = parsed.from_address or "unknown"
     record(session, reader, EVENTS[kind], actor="bounce", now=now, detail=f"{said} (from {by})")
     if kind == "hard":
@@ -91,7 +94,7 @@ def learn(
             detail = f"{SOFT_LIMIT} soft bounces in {SOFT_WINDOW.days} days, the last {said}"
             lifecycle.suppress(session, reader, reason="soft bounces", detail=detail, now=now)
             return f"the {SOFT_LIMIT}rd soft bounce in {SOFT_WINDOW.days} days: suppressed"
-    return MEANS[kind].format(limit=SOFT_LIMIT, days=SOFT_WINDOW.days)
+    return MEANS[kind]
 
 
 def forward_returned(session: Session, inbound_id: int, parsed: ParsedMail) -> str:

@@ -44,8 +44,7 @@ def doctor(offline: bool) -> None:
         click.echo(f"{mark:>7}  {check.what.ljust(width)}  {check.detail}{need}")
         if check.paste and not check.good:
             click.echo(f"{'':>7}  publish or set: {check.paste}")
-    broken = [c for c in checks if c.required and c.state in ("missing", "wrong", "failed")]
-    unknown = [c for c in checks if c.required and c.state == "unknown"]
+    broken, unknown = sending_setup.verdict(checks)
     click.echo("")
     if broken:
         click.echo(

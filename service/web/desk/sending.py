@@ -16,11 +16,11 @@ from service.web.shared import context
 def sending_setup_page() -> ResponseReturnValue:
     ctx = context()
     checks = sending_setup.everything(ctx.settings, ctx.addresses)
-    required = [c for c in checks if c.required]
+    broken, unknown = sending_setup.verdict(checks)
     return render_template(
         "desk/setup.html",
         checks=checks,
-        broken=[c for c in required if c.state in ("missing", "wrong", "failed")],
-        unknown=[c for c in required if c.state == "unknown"],
+        broken=broken,
+        unknown=unknown,
         records=sending_setup.records_to_publish(ctx.settings),
     )

@@ -49,6 +49,14 @@ _BASIC = re.compile(r"^\s*([245])\d\d\b")
 _SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.", "5.4.6", "5.4.7", "5.6.")
 
 
+def policy_code(words: str) -> str | None:
+    """The enhanced code of a server's answer refusing us for our sending setup or reputation
+    (x.7.x: "550 5.7.26 Unauthenticated email", "421 4.7.28 unusual rate"), not for the
+    address; None for any other answer."""
+    said = _ENHANCED.search(words)
+    return ".".join(said.groups()) if said is not None and said.group(2) == "7" else None
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     """What a delivery-status report (a bounce) says happened."""

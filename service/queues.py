@@ -25,7 +25,9 @@ HANDLE_REPLIES = "workers.jobs.handle_replies"
 RESEND = "workers.jobs.resend"
 #: Sends a ``[TEST]`` copy of a course email to an address typed in on the desk.
 SEND_TEST = "workers.jobs.send_test"
-JOBS = (SEND_BATCH, HANDLE_REPLIES, RESEND, SEND_TEST)
+#: Tells the therapist that course email is held back (``service.outbox.pacing``), and why.
+ALERT_HOLD = "workers.jobs.alert_hold"
+JOBS = (SEND_BATCH, HANDLE_REPLIES, RESEND, SEND_TEST, ALERT_HOLD)
 
 #: Ids per RQ job: one SMTP connection carries this many messages.
 BATCH_SIZE = 50

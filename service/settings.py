@@ -53,6 +53,9 @@ class Settings:
     COURSEMAIL_TIME_SCALE: float
     TICK_INTERVAL: float
     CLAIM_TIMEOUT: int
+    SEND_RATE: int
+    SEND_RATE_PER_PROVIDER: int
+    WARMUP: bool
     WORKERS: int
     ADMIN_USERNAME: str
     ADMIN_PASSWORD: str

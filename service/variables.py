@@ -232,6 +232,15 @@ def _one_of(choices: tuple[str, ...], spelled: str) -> Parser:
     return parse
 
 
+def _flag(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false; got {raw!r}")
+
+
 def _domain(name: str, raw: str) -> str:
     _check_domain(name, raw.lower())
     return raw.lower()
@@ -310,6 +319,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("COURSEMAIL_TIME_SCALE", "1", _positive_float),
     Variable("TICK_INTERVAL", "5", _positive_float),
     Variable("CLAIM_TIMEOUT", "45", _between(10, 3600)),
+    # pacing: course emails per minute in all, and per receiving provider (Google,
+    # Microsoft, Yahoo/AOL, Apple, or the domain itself); 0 is no limit
+    Variable("SEND_RATE", "0", _between(0, 1_000_000)),
+    Variable("SEND_RATE_PER_PROVIDER", "0", _between(0, 1_000_000)),
+    # a new sending domain's warm-up: at most 50 emails the first day, doubling each day
+    Variable("WARMUP", "false", _flag),
     # worker processes `coursemail worker` starts; 0 means one per CPU core
     Variable("WORKERS", "0", _between(0, 64)),
     Variable("ADMIN_USERNAME", "admin", _text),

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from service.outbox import pacing
 from service.store.models import (
     Delivery,
     DeliveryStatus,
@@ -82,6 +83,11 @@ def test_a_refusal_for_our_setup_never_suppresses_the_reader(
     assert "refused_by_provider" in kinds and "bounced_hard" not in kinds
     assert email_status == DeliveryStatus.BOUNCED and ".7." in why
     assert _counts(rt) == {"bounced_hard": 0, "bounced_soft": 0, "refused_by_provider": 1}
+    # that provider's course email waits an hour (and the therapist hears why)
+    with rt.database.session(read_only=True) as session:
+        (held,) = pacing.active_holds(session, now=rt.clock.now()).values()
+        assert held.until == rt.clock.now() + timedelta(hours=1)
+        assert diagnostic[:12] in held.reason
 
 
 def test_a_hard_bounce_suppresses_and_marks_the_email_returned(

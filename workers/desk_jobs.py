@@ -1,5 +1,6 @@
-"""Two deliberate sends, asked for on the desk or the command line: an email sent again to
-its reader, and a test of any course email to an address typed in.
+"""Deliberate sends, asked for on the desk or the command line: an email sent again to its
+reader, and a test of any course email to an address typed in; and the therapist's email
+that course email is held (enqueued by the tick).
 
 A resend goes to the reader on purpose, once per request, and is recorded on their
 timeline. A test is never a reader's delivery: no row is written, nothing is counted, its
@@ -11,9 +12,12 @@ from __future__ import annotations
 import logging
 
 from emails import wire
+from emails.alert import hold_alert
 from emails.course import default_course
 from emails.message import build_message
+from service import spoken
 from service.desk.preview import sample_parts
+from service.outbox import pacing
 from service.outbox.resend import record_resent, resendable, why_not_resend
 from service.readers import history
 from service.readers.actions import ActionRefused
@@ -97,3 +101,32 @@ def _send(rt: Runtime, outgoing: Outgoing) -> None:
         raise ActionRefused(str(error)) from None
     finally:
         transport.close()
+
+
+def alert_hold(rt: Runtime, scope: str) -> str:
+    """Email the therapist that course email is held (``scope``: a provider group, or all of
+    it), with the words that caused it; nothing when the hold has ended meanwhile."""
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        held = pacing.active_holds(session, now=now).get(scope)
+        if held is None:
+            return "no hold: nothing to say"
+        reason, until = held.reason, held.until
+    course = default_course()
+    zone = rt.settings.THERAPIST_TIMEZONE or course.timezone
+    contact = rt.contact(course)
+    s = rt.settings
+    message = hold_alert(
+        course_title=course.title,
+        who="" if scope == pacing.COURSE else pacing.PROVIDERS.get(scope, scope),
+        words=reason,
+        until=None if until is None else spoken.on_the_desk(until, zone),
+        sender=s.MAIL_FROM,
+        therapist=contact.therapist_email,
+        domain=s.mail_domain,
+        date=now,
+        desk_url=f"{s.PUBLIC_URL}/admin/setup",
+    )
+    _send(rt, Outgoing.of(s.MAIL_FROM, contact.therapist_email, message))
+    log.info("the therapist was told course email to %s is held", scope)
+    return str(message["Subject"])

@@ -33,3 +33,11 @@ def send_test(step: int | None, to: str) -> str:
         return desk_jobs.send_test(runtime.current(), step, to)
     except desk_jobs.ActionRefused as refusal:
         return f"not sent: {refusal}"
+
+
+def alert_hold(scope: str) -> str:
+    """Tell the therapist course email to ``scope`` is held, and why."""
+    try:
+        return desk_jobs.alert_hold(runtime.current(), scope)
+    except desk_jobs.ActionRefused as refusal:
+        return f"not sent: {refusal}"

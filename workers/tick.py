@@ -19,11 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from emails.course import default_course
 from service.desk import accounts, audit, snapshot
+from service.dns_lookup import resolver_for
 from service.inbox import inbound, retention
 from service.inbox.handoff import enqueue_replies
-from service.outbox import claims, outcomes
-from service.outbox.handoff import enqueue_or_release
-from service.queues import QUEUE_COURSE, QUEUE_TRANSACTIONAL
+from service.outbox import claims, outcomes, pacing
+from service.outbox.handoff import enqueue_desk_job, enqueue_or_release
+from service.queues import ALERT_HOLD, QUEUE_COURSE, QUEUE_TRANSACTIONAL
 from service.readers import actions, erasure
 from workers.runtime import Runtime
 
@@ -71,7 +72,9 @@ def run_once(rt: Runtime) -> TickReport:
         )
     if orphans:
         log.warning("%d stale claims ended (ambiguous or failed; see coursemail status)", orphans)
+    _learn_providers(rt, now)
     enqueued, jobs, released = _claim_and_enqueue(rt, now)
+    _alert_holds(rt, now)
     with db.session() as session:
         inbound_ids = inbound.claim_work(
             session, now=now, limit=CLAIM_LIMIT, claim_timeout=rt.settings.claim_timeout
@@ -130,6 +133,7 @@ def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:
             limit=CLAIM_LIMIT,
             claim_timeout=rt.settings.claim_timeout,
             postgres=not rt.database.is_sqlite,
+            limits=pacing.Limits.of(rt.settings),
         )
     enqueued = jobs = released = 0
     for queue_name, ids in (
@@ -143,6 +147,32 @@ def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:
         else:
             released += len(ids)
     return enqueued, jobs, released
+
+
+def _learn_providers(rt: Runtime, now: datetime) -> None:
+    """With a per-provider limit, learn who receives the waiting emails' domains (MX), a few
+    per pass, outside any transaction (a slow name server never holds the database)."""
+    if not rt.settings.SEND_RATE_PER_PROVIDER:
+        return
+    with rt.database.session() as session:
+        domains = pacing.domains_to_learn(session, now=now, limit=pacing.MX_LOOKUPS_PER_PASS)
+    if not domains:
+        return
+    lookup = resolver_for(rt.settings.DNS_NAMESERVER, timeout=pacing.MX_TIMEOUT)
+    learned = pacing.look_up(domains, lookup)
+    if learned:
+        with rt.database.session() as session:
+            pacing.remember(session, learned, now=now)
+
+
+def _alert_holds(rt: Runtime, now: datetime) -> None:
+    """Tell the therapist, once, of each new hold on course email (a worker sends it)."""
+    with rt.database.session() as session:
+        scopes = pacing.claim_alerts(session, now=now)
+    for scope in scopes:
+        if not enqueue_desk_job(rt, ALERT_HOLD, scope):
+            with rt.database.session() as session:
+                pacing.unclaim_alerts(session, [scope])
 
 
 def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:

@@ -19,15 +19,11 @@ import smtplib
 import socket
 import ssl
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
-
-import dns.exception
-import dns.name
-import dns.resolver
 
 from service import dkim_keys
 from service.addresses import Addresses, AddressKind
+from service.dns_lookup import BadName, Lookup, Offline, resolver_for
 from service.relay import Relay
 from service.settings import Settings
 
@@ -58,47 +54,6 @@ def verdict(checks: list[Check]) -> tuple[list[Check], list[Check]]:
     required = [c for c in checks if c.required]
     broken = [c for c in required if c.state in ("missing", "wrong", "failed")]
     return broken, [c for c in required if c.state == "unknown"]
-
-
-class Offline(Exception):
-    """No name server answers."""
-
-
-class BadName(Exception):
-    """A domain from the settings that no DNS question can be asked about."""
-
-
-Lookup = Callable[[str, str], list[str]]
-
-
-def resolver_for(nameserver: str) -> Lookup:
-    """A TXT/MX lookup through ``nameserver`` ("host" or "host:port"; empty: the system's)."""
-    resolver = dns.resolver.Resolver(configure=not nameserver)
-    if nameserver:
-        # "host:port" for IPv4; an IPv6 address has colons of its own (port 53)
-        host, _, port = (
-            nameserver.rpartition(":") if nameserver.count(":") == 1 else (nameserver, "", "")
-        )
-        resolver.nameservers = [host]
-        resolver.port = int(port or 53)
-    resolver.lifetime = TIMEOUT
-
-    def lookup(name: str, kind: str) -> list[str]:
-        try:
-            answer = resolver.resolve(name, kind)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return []
-        except dns.exception.Timeout:
-            raise Offline(f"no answer within {TIMEOUT} s") from None
-        except dns.resolver.NoNameservers:
-            raise Offline("the name servers refused the question") from None
-        except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong) as error:
-            raise BadName(f"{name} is not a valid domain name ({error})") from None
-        if kind == "TXT":
-            return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
-        return [r.to_text() for r in answer]
-
-    return lookup
 
 
 def dns_checks(settings: Settings, lookup: Lookup) -> list[Check]:
@@ -324,7 +279,7 @@ def everything(settings: Settings, addresses: Addresses, *, offline: bool = Fals
         relay = Check("the relay", "unknown", skipped.replace("DNS", "the relay"), required=True)
         public = Check("PUBLIC_URL", "unknown", skipped.replace("DNS", "it"))
     else:
-        dns_part = dns_checks(settings, resolver_for(settings.DNS_NAMESERVER))
+        dns_part = dns_checks(settings, resolver_for(settings.DNS_NAMESERVER, timeout=TIMEOUT))
         relay, public = relay_check(settings), public_url_check(settings)
     return [*dns_part, relay, public, reply_path_check(settings, addresses)]
 

@@ -2,9 +2,10 @@
 
 - ``hard`` (the address does not exist): the reader is suppressed, for good;
 - ``sender_setup`` (a policy or reputation refusal, 5.7.x / 4.7.x): never the reader's
-  fault, never suppressed; their record says which provider refused and why, and the desk and
+  fault, never suppressed; their record says which provider refused and why, the desk and
   ``coursemail status`` count these, since they mean SPF, DKIM or DMARC (or the sending
-  domain's reputation) need a look for everyone at that provider;
+  domain's reputation) need a look for everyone at that provider; and that provider's course
+  email waits an hour (``service.outbox.pacing``), the therapist told with its words;
 - ``expired`` and ``soft`` (the relay gave up, a full mailbox): counted on the reader's
   record; ``SOFT_LIMIT`` of them within ``SOFT_WINDOW`` suppress the address;
 - ``none`` (delayed, delivered): nothing changes.
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emails.received import ParsedMail
+from service.outbox import pacing
 from service.readers import lifecycle
 from service.readers.history import record
 from service.store.models import (
@@ -81,6 +83,8 @@ def learn(
     record(session, reader, EVENTS[kind], actor="bounce", now=now, detail=f"{said} (from {by})")
     if kind == "hard":
         lifecycle.suppress(session, reader, reason="bounce", detail=f"{said} from {by}", now=now)
+    elif kind == "sender_setup":  # that provider's course email waits an hour; she is told
+        pacing.hold_for_refusal(session, reader.email, said, now=now)
     elif kind in ("expired", "soft"):
         session.flush()
         recent = session.scalar(

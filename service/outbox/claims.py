@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emails.course import CourseError, shipped_course
+from service.outbox import pacing
 from service.schedule import Timing, may_send
 from service.store.models import (
     Delivery,
@@ -143,12 +144,15 @@ def claim_ready(
     limit: int,
     claim_timeout: timedelta = STALE_CLAIM_AFTER,
     postgres: bool = False,
+    limits: pacing.Limits = pacing.NO_LIMITS,
 ) -> Claimed:
     """Claim what is ready to send: pending rows, retries now due, and stale claims that
     were never taken in hand (``outcomes.settle_orphans`` ends the other stale ones).
 
     One conditional UPDATE … RETURNING, whatever the count: the condition is repeated in
-    the update itself, so a row another tick took in the meantime is not taken twice.
+    the update itself, so a row another tick took in the meantime is not taken twice. With
+    pacing limits or a hold in force, ``pacing.choose`` first picks which of the ready rows
+    may go now; the others wait where they are.
     """
     stale_before = now - claim_timeout
     ready = or_(
@@ -161,12 +165,20 @@ def claim_ready(
             Delivery.attempts < MAX_ATTEMPTS,
         ),
     )
-    chosen = select(Delivery.id).where(ready).order_by(Delivery.id).limit(limit)
-    if postgres:
-        chosen = chosen.with_for_update(skip_locked=True)
+    held = pacing.active_holds(session, now=now)
+    chosen: Any
+    if limits.any or held:
+        chosen = pacing.choose(session, ready, now=now, limit=limit, limits=limits, held=held)
+        if not chosen:
+            return Claimed(confirmations=[], steps=[])
+    else:
+        chosen = select(Delivery.id).where(ready).order_by(Delivery.id).limit(limit)
+        if postgres:
+            chosen = chosen.with_for_update(skip_locked=True)
+        chosen = chosen.scalar_subquery()
     rows = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(chosen.scalar_subquery()), ready)
+        .where(Delivery.id.in_(chosen), ready)
         # the attempt is counted as it is taken: whatever fails later, even a crash that
         # records nothing, no delivery is taken more than MAX_ATTEMPTS times
         .values(

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from service.outbox import sent
+from emails.received import policy_code
+from service.outbox import pacing, sent
 from service.outbox.claims import BACKOFF, MAX_ATTEMPTS
+from service.readers.history import record
 from service.readers.lifecycle import suppress
 from service.store.models import (
     UNDER_WAY,
@@ -127,8 +129,12 @@ def record_ambiguous(
 
 
 def record_transient(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
-    """Retry later with backoff, or give up after ``MAX_ATTEMPTS`` (the address is kept)."""
+    """Retry later with backoff, or give up after ``MAX_ATTEMPTS`` (the address is kept).
+    A 4.7.x (a provider slowing us for our reputation) also holds that provider's mail; a
+    plain 4.7.0 ("try again later", said for anything from TLS to load) does not."""
     delivery.last_error = error
+    if policy_code(error) not in (None, "4.7.0"):
+        _held_by_provider(session, delivery, error, now=now)
     if delivery.attempts >= MAX_ATTEMPTS:
         delivery.status = DeliveryStatus.FAILED_PERMANENT
         delivery.next_attempt_at = None
@@ -141,11 +147,34 @@ def record_transient(session: Session, delivery: Delivery, error: str, *, now: d
 
 
 def record_permanent(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
-    """A hard bounce (5xx): the address is suppressed and nothing more goes to it."""
+    """A hard bounce (5xx): the address is suppressed and nothing more goes to it; but a
+    refusal for our setup or reputation (5.7.x) is never the reader's: see ``record_refused``."""
+    if policy_code(error) is not None:
+        record_refused(session, delivery, error, now=now)
+        return
     delivery.status = DeliveryStatus.FAILED_PERMANENT
     delivery.last_error = error
     session.flush()
     suppress(session, delivery.reader, reason="hard_bounce", detail=error, now=now)
+
+
+def record_refused(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
+    """A provider refused this email for our sending setup or reputation (5.7.x): the reader
+    keeps their place, the email is tried again once the hour's hold on that provider is
+    over (or ends failed after ``MAX_ATTEMPTS``), and their record says who refused and why."""
+    delivery.last_error = error
+    _held_by_provider(session, delivery, error, now=now)
+    if delivery.attempts >= MAX_ATTEMPTS:
+        record_failed(session, delivery, f"refused {delivery.attempts} times: {error}")
+        return
+    delivery.status = DeliveryStatus.RETRY_WAIT
+    delivery.next_attempt_at = now + pacing.POLICY_PAUSE
+
+
+def _held_by_provider(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
+    group = pacing.hold_for_refusal(session, delivery.reader.email, error, now=now)
+    detail = f"{error[:300]} (course email to {pacing.PROVIDERS.get(group, group)} waits an hour)"
+    record(session, delivery.reader, "refused_by_provider", actor="bounce", now=now, detail=detail)
 
 
 def record_failed(session: Session, delivery: Delivery, reason: str) -> None:

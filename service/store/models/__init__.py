@@ -42,6 +42,8 @@ from service.store.models.outbox import (
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
+    ReceivingDomain,
+    SendingHold,
 )
 from service.store.models.readers import (
     Consent,
@@ -71,10 +73,12 @@ __all__ = [
     "InboundCategory",
     "InboundMessage",
     "InboundStatus",
-    "Reader",
     "PrivateLink",
+    "Reader",
     "ReaderEvent",
     "ReaderStatus",
+    "ReceivingDomain",
+    "SendingHold",
     "Suppression",
     "UTCDateTime",
     "WebhookNonce",

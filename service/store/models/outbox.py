@@ -99,6 +99,8 @@ class Delivery(Base):
         UniqueConstraint("enrollment_id", "step", name="uq_deliveries_enrollment_step"),
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_deliveries_status_claimed", "status", "claimed_at"),
+        # pacing counts what went out in the last minute and today (only when it is on)
+        Index("ix_deliveries_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -121,3 +123,33 @@ class Delivery(Base):
 
     reader: Mapped[Reader] = relationship()
     enrollment: Mapped[Enrollment | None] = relationship()
+
+
+class SendingHold(Base):
+    """Course email held back on purpose (``service.outbox.pacing``): all of it (``scope``
+    ``course``, after too many complaints, until the therapist resumes it) or one receiving
+    provider's (``google``, ``microsoft``, ``yahoo``, ``apple``) or domain's for an hour after
+    it refused us for our setup or reputation. The emails wait in the database meanwhile."""
+
+    __tablename__ = "sending_holds"
+
+    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: NULL: until someone resumes it
+    until: Mapped[datetime | None]
+    #: why, in the provider's own words where it gave any
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    #: when the tick handed the therapist's email about it to a worker
+    alerted_at: Mapped[datetime | None]
+
+
+class ReceivingDomain(Base):
+    """Which provider receives a domain's mail, read from its MX records and kept a week, so
+    pacing can group ``example.org`` (hosted at Google) with gmail.com."""
+
+    __tablename__ = "receiving_domains"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    #: google, microsoft, yahoo, apple, or the domain itself
+    provider: Mapped[str] = mapped_column(String(255))
+    checked_at: Mapped[datetime]

@@ -5,8 +5,8 @@ parses the request, calls the domain, and renders.
   therapist’s blog), ``confirm``, ``preferences`` (their own page, the archive, their data),
   ``unsubscribe``;
 - ``desk``: the therapist’s desk, a package of its own;
-- ``webhooks``: inbound mail from an ESP; ``health``: ``/healthz``; ``devmail``: the
-  development mail catcher’s inbox;
+- ``webhooks``: inbound mail from an ESP; ``feedback``: its complaint webhooks;
+  ``health``: ``/healthz``; ``devmail``: the development mail catcher’s inbox;
 - ``security`` (CSRF, rate limits, headers), ``errors`` (kind pages, never a traceback),
   ``shared`` (the context, the course, the page context).
 """
@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
         devmail,
         embed,
         errors,
+        feedback,
         health,
         preferences,
         private,
@@ -98,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
         health,
         devmail,
         webhooks,
+        feedback,
         desk,
     ):
         part.init_app(app)

@@ -67,15 +67,15 @@ def _refused(error: RequestRefused) -> ResponseReturnValue:
 
 @bp.post("/email")
 def own_format() -> ResponseReturnValue:
-    secret = _configured("INBOUND_WEBHOOK_SECRET", context().settings.INBOUND_WEBHOOK_SECRET)
+    secret = configured("INBOUND_WEBHOOK_SECRET", context().settings.INBOUND_WEBHOOK_SECRET)
     timestamp = request.headers.get("X-Coursemail-Timestamp", "")
     signature = request.headers.get("X-Coursemail-Signature", "").strip().lower()
     if not timestamp or not signature:
         raise RequestRefused(401, "X-Coursemail-Timestamp and X-Coursemail-Signature are required")
     body = request.get_data(cache=False)
     signed = timestamp.encode() + b"." + body
-    _check_signature(secret, signed, signature)
-    _check_fresh(timestamp)
+    check_signature(secret, signed, signature)
+    check_fresh(timestamp)
     # the envelope recipient, when the sender knows it (a Bcc leaves no trace in the headers)
     recipients = [
         r.strip() for r in request.headers.get("X-Coursemail-Recipient", "").split(",") if r.strip()
@@ -85,14 +85,14 @@ def own_format() -> ResponseReturnValue:
 
 @bp.post("/mailgun/mime")
 def mailgun() -> ResponseReturnValue:
-    key = _configured("MAILGUN_SIGNING_KEY", context().settings.MAILGUN_SIGNING_KEY)
+    key = configured("MAILGUN_SIGNING_KEY", context().settings.MAILGUN_SIGNING_KEY)
     timestamp = request.form.get("timestamp", "")
     token = request.form.get("token", "")
     signature = request.form.get("signature", "").strip().lower()
     if not (timestamp and token and signature):
         raise RequestRefused(401, "Mailgun's timestamp, token and signature fields are required")
-    _check_signature(key, (timestamp + token).encode(), signature)
-    _check_fresh(timestamp)
+    check_signature(key, (timestamp + token).encode(), signature)
+    check_fresh(timestamp)
     raw = request.form.get("body-mime")
     if raw is None:
         raise RequestRefused(
@@ -102,7 +102,7 @@ def mailgun() -> ResponseReturnValue:
     return _store(_bytes(raw), source="mailgun", nonce=f"mailgun:{token}", recipients=recipients)
 
 
-def _wrong_password(response: Response) -> bool:
+def wrong_password(response: Response) -> bool:
     return response.status_code == 401
 
 
@@ -112,9 +112,9 @@ BASIC_AUTH_FAILURES = "10 per minute"
 
 
 @bp.post("/postmark")
-@limiter.limit(BASIC_AUTH_FAILURES, deduct_when=_wrong_password)
+@limiter.limit(BASIC_AUTH_FAILURES, deduct_when=wrong_password)
 def postmark() -> ResponseReturnValue:
-    _check_basic_auth()
+    check_basic_auth()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise RequestRefused(400, "the body must be Postmark's inbound JSON")
@@ -129,9 +129,9 @@ def postmark() -> ResponseReturnValue:
 
 
 @bp.post("/sendgrid")
-@limiter.limit(BASIC_AUTH_FAILURES, deduct_when=_wrong_password)
+@limiter.limit(BASIC_AUTH_FAILURES, deduct_when=wrong_password)
 def sendgrid() -> ResponseReturnValue:
-    _check_basic_auth()
+    check_basic_auth()
     raw = request.form.get("email")
     if raw is None:
         raise RequestRefused(
@@ -147,20 +147,20 @@ def sendgrid() -> ResponseReturnValue:
     return _store(_bytes(raw), source="sendgrid", nonce=None, recipients=recipients)
 
 
-def _configured(name: str, value: str) -> str:
+def configured(name: str, value: str) -> str:
     if not value:
         raise RequestRefused(403, f"this inbound route is not set up: set {name}")
     return value
 
 
-def _check_signature(secret: str, signed: bytes, signature: str) -> None:
+def check_signature(secret: str, signed: bytes, signature: str) -> None:
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
     # as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500)
     if not hmac.compare_digest(expected, signature.encode("utf-8", "replace")):
         raise RequestRefused(403, "the signature does not match")
 
 
-def _check_fresh(timestamp: str) -> None:
+def check_fresh(timestamp: str) -> None:
     try:
         moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
     except (ValueError, OverflowError, OSError):
@@ -169,8 +169,8 @@ def _check_fresh(timestamp: str) -> None:
         raise RequestRefused(403, "the timestamp is more than 5 minutes old (or in the future)")
 
 
-def _check_basic_auth() -> None:
-    expected = _configured("INBOUND_BASIC_AUTH", context().settings.INBOUND_BASIC_AUTH)
+def check_basic_auth() -> None:
+    expected = configured("INBOUND_BASIC_AUTH", context().settings.INBOUND_BASIC_AUTH)
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("basic "):
         raise RequestRefused(401, "HTTP basic authentication is required")

@@ -6,6 +6,7 @@ from flask import render_template
 from flask.typing import ResponseReturnValue
 
 from service.desk import lists, overview, snapshot
+from service.desk.sending_state import sending_state
 from service.web.desk import bp
 from service.web.shared import context, course
 
@@ -23,6 +24,7 @@ def index() -> ResponseReturnValue:
             snapshot=snapshot.read(db),
         )
         recent = lists.new_replies(db)
+        sending = sending_state(db, ctx.settings, now=ctx.clock.now())
     widest = max((stage.count for stage in figures.funnel), default=0) or 1
     busiest = max((n for _, n in figures.per_day), default=0) or 1
     return render_template(
@@ -32,4 +34,5 @@ def index() -> ResponseReturnValue:
         busiest=busiest,
         course_url=ctx.settings.PUBLIC_URL + "/",
         new_replies=recent,
+        sending=sending,
     )

@@ -27,6 +27,9 @@ class AddressKind(StrEnum):
     #: the envelope sender of what we send the therapist (forwards, notices): a return
     #: names the reply (its id in the delivery slot) she did not get
     RETURNED = "returned"
+    #: ``coursemail doctor --send``'s test of the reply path (reader 0, a random number in
+    #: the delivery slot): it is noted when it comes back, never forwarded
+    PROBE = "probe"
 
 
 #: Bumped if the layout below ever changes; old tokens then stop verifying.

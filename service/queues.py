@@ -27,7 +27,9 @@ RESEND = "workers.jobs.resend"
 SEND_TEST = "workers.jobs.send_test"
 #: Tells the therapist that course email is held back (``service.outbox.pacing``), and why.
 ALERT_HOLD = "workers.jobs.alert_hold"
-JOBS = (SEND_BATCH, HANDLE_REPLIES, RESEND, SEND_TEST, ALERT_HOLD)
+#: Sending setup's live tests: one to the therapist, one round the reply path.
+SEND_SETUP_TESTS = "workers.jobs.send_setup_tests"
+JOBS = (SEND_BATCH, HANDLE_REPLIES, RESEND, SEND_TEST, ALERT_HOLD, SEND_SETUP_TESTS)
 
 #: Ids per RQ job: one SMTP connection carries this many messages.
 BATCH_SIZE = 50

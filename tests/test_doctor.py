@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from service import dkim_keys
 from tests.support.dns import DNSServer
@@ -149,3 +150,107 @@ def test_the_desks_sending_setup_page_shows_the_same_checks(
     page = desk.get("/admin/setup").get_data(as_text=True)
     assert "Everything a mail provider requires is in place" in page
     assert "Sending setup" in desk.get("/admin").get_data(as_text=True)  # in the desk's menu
+
+
+def test_send_mails_the_therapist_and_follows_a_reply_round_the_path(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    """``--send``: a test to the therapist through the relay, DKIM-signed like course email,
+    and one to a probe+ address that the relay carries on to the listener, where it is noted
+    (the command waits for it) and never forwarded."""
+    import dkim
+
+    from service.store.models import InboundCategory, InboundMessage
+    from tests.conftest import THERAPIST_TEST_EMAIL
+    from tests.support.harness import work
+    from tests.support.smtp import RoutingHandler, SMTPSink
+
+    key = _key(tmp_path)
+    _publish(rt, dns_server, key.record)
+    relay = SMTPSink(
+        handler=RoutingHandler(routes={rt.settings.REPLY_DOMAIN: ("127.0.0.1", listener)})
+    ).start()
+    try:
+        env = settings_env(
+            rt.settings,
+            DNS_NAMESERVER=dns_server.address,
+            DKIM_PRIVATE_KEY=str(key.path),
+            INBOUND_SMTP_PORT=str(listener),
+            SMTP_URL=relay.url,
+        )
+        done = CliRunner(env=env).invoke(main, ["doctor", "--send", "--wait", "20"])
+    finally:
+        relay.stop()
+    assert "a test email to therapist@example.test" in done.output
+    assert "came back to the listener" in done.output, done.output
+    (to_her,) = relay.messages_to(THERAPIST_TEST_EMAIL)
+    assert to_her["Subject"] == "[TEST] Your course email can leave"
+    (raw,) = [r.data for r in relay.received if THERAPIST_TEST_EMAIL in r.rcpt_tos]
+    published = key.record.encode()
+    assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: published)
+    # the probe is noted, and nothing reaches her inbox for it
+    work(rt)
+    with rt.database.session(read_only=True) as session:
+        (probe,) = session.scalars(select(InboundMessage)).all()
+        assert probe.category == InboundCategory.PROBE and probe.raw == b""
+    assert len(relay.messages_to(THERAPIST_TEST_EMAIL)) == 1
+
+
+def test_send_says_when_the_reply_never_comes_back(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    from tests.support.smtp import SMTPSink
+
+    key = _key(tmp_path)
+    _publish(rt, dns_server, key.record)
+    relay = SMTPSink().start()  # takes everything, delivers nothing onward
+    try:
+        env = settings_env(
+            rt.settings,
+            DNS_NAMESERVER=dns_server.address,
+            DKIM_PRIVATE_KEY=str(key.path),
+            INBOUND_SMTP_PORT=str(listener),
+            SMTP_URL=relay.url,
+        )
+        done = CliRunner(env=env).invoke(main, ["doctor", "--send", "--wait", "2"])
+    finally:
+        relay.stop()
+    assert done.exit_code == 1
+    assert "did not come back within 2 s" in done.output
+    assert (
+        "--send needs the network"
+        in CliRunner(env=env).invoke(main, ["doctor", "--send", "--offline"]).output
+    )
+
+
+def test_the_desk_sends_the_tests_and_shows_the_reply_came_back(
+    rt: Runtime, listener: int, dns_server: DNSServer
+) -> None:
+    from tests.conftest import THERAPIST_TEST_EMAIL
+    from tests.support.desk import PASSWORD, desk_app, sign_in, token
+    from tests.support.harness import work
+    from tests.support.smtp import RoutingHandler, SMTPSink
+    from tests.support.waiting import wait_for
+
+    relay = SMTPSink(
+        handler=RoutingHandler(routes={rt.settings.REPLY_DOMAIN: ("127.0.0.1", listener)})
+    ).start()
+    try:
+        desk = desk_app(
+            rt,
+            ADMIN_USERNAME="lee",
+            ADMIN_PASSWORD=PASSWORD,
+            DNS_NAMESERVER=dns_server.address,
+            INBOUND_SMTP_PORT=str(listener),
+            SMTP_URL=relay.url,
+        ).test_client()
+        sign_in(desk)
+        assert "No test reply has come back yet" in desk.get("/admin/setup").text
+        assert desk.post("/admin/setup/test").status_code == 400  # the form's token, or nothing
+        form = {"csrf_token": token(desk, "/admin/setup")}
+        assert desk.post("/admin/setup/test", data=form).status_code == 303
+        work(rt)
+        wait_for(lambda: relay.messages_to(THERAPIST_TEST_EMAIL), 10, "the test to her inbox")
+        assert "The last test reply came back" in desk.get("/admin/setup").text
+    finally:
+        relay.stop()

@@ -6,7 +6,7 @@ The web app and the tick enqueue them by dotted name (``service.queues``), so no
 
 from __future__ import annotations
 
-from workers import desk_jobs, forwarding, runtime, sending
+from workers import desk_jobs, forwarding, runtime, sending, setup_tests
 
 
 def send_batch(delivery_ids: list[int]) -> dict[str, int]:
@@ -41,3 +41,9 @@ def alert_hold(scope: str) -> str:
         return desk_jobs.alert_hold(runtime.current(), scope)
     except desk_jobs.ActionRefused as refusal:
         return f"not sent: {refusal}"
+
+
+def send_setup_tests() -> str:
+    """The desk's "Send the tests": one to the therapist, one round the reply path."""
+    sent = setup_tests.send_tests(runtime.current())
+    return sent.therapist_error or sent.probe_error or "sent"

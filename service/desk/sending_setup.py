@@ -15,17 +15,23 @@ and Outlook.com require SPF, DKIM and DMARC of bulk senders: those are ``require
 
 from __future__ import annotations
 
+import secrets
 import smtplib
 import socket
 import ssl
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service import dkim_keys
 from service.addresses import Addresses, AddressKind
 from service.dns_lookup import BadName, Lookup, Offline, resolver_for
 from service.relay import Relay
 from service.settings import Settings
+from service.store.models import InboundMessage
 
 #: Seconds each network check waits.
 TIMEOUT = 5
@@ -268,6 +274,30 @@ def reply_path_check(settings: Settings, addresses: Addresses) -> Check:
             required=True,
         )
     return Check("the reply path", "ok", f"the listener at {where} accepts reply addresses")
+
+
+def probe_address(addresses: Addresses) -> str:
+    """A fresh ``probe+`` address for a test of the whole reply path (a random number names
+    it, so the test knows its own message when it comes back)."""
+    return addresses.address(AddressKind.PROBE, 0, secrets.randbelow(2**31), owner="doctor")
+
+
+def probe_came_back(session: Session, address: str) -> datetime | None:
+    """When the test sent to ``address`` reached the listener (or a webhook), if it has."""
+    return session.scalar(
+        select(func.min(InboundMessage.received_at)).where(
+            func.lower(InboundMessage.rcpt_tos).contains(address.lower())
+        )
+    )
+
+
+def last_probe_back(session: Session) -> datetime | None:
+    """When a test of the reply path last came back (the desk's page shows it)."""
+    return session.scalar(
+        select(func.max(InboundMessage.received_at)).where(
+            InboundMessage.address_kind == AddressKind.PROBE.value
+        )
+    )
 
 
 def everything(settings: Settings, addresses: Addresses, *, offline: bool = False) -> list[Check]:

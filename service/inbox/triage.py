@@ -99,6 +99,11 @@ def understand(
             return _finish(row, InboundCategory.POSTMASTER, True, notes + [said])
         return _finish(row, InboundCategory.REJECTED, False, notes + ["no valid reply address"])
     row.address_kind = token.kind.value
+    if token.kind == AddressKind.PROBE:  # the doctor's test: its arrival is all it says
+        row.delivery_id = token.delivery_id
+        forget_words(row, now=now)
+        said = "coursemail doctor's test of the reply path came back: not forwarded"
+        return _finish(row, InboundCategory.PROBE, False, [said])
     if token.kind == AddressKind.RETURNED:  # about a forward to the therapist, not a reader
         note = bounces.forward_returned(session, token.delivery_id, parsed)
         return _finish(row, InboundCategory.BOUNCE, False, notes + [note])

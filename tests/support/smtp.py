@@ -119,3 +119,29 @@ class SMTPSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+@dataclass
+class RoutingHandler(SinkHandler):
+    """A relay with a transport map: mail for ``routes``' domains is relayed on over SMTP to
+    the host and port given (as an MTA delivers to a domain's MX), the rest is kept here."""
+
+    routes: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        routed = [r for r in envelope.rcpt_tos if r.rpartition("@")[2].lower() in self.routes]
+        if not routed:
+            return await super().handle_DATA(server, session, envelope)
+        host, port = self.routes[routed[0].rpartition("@")[2].lower()]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            None, self._relay, host, port, envelope.mail_from, routed, envelope.content
+        )
+        return "250 Message accepted for delivery"
+
+    @staticmethod
+    def _relay(host: str, port: int, sender: str, to: list[str], data: bytes) -> None:
+        import smtplib
+
+        with smtplib.SMTP(host, port, timeout=10) as onward:
+            onward.sendmail(sender, to, data)

@@ -9,9 +9,15 @@ missing, wrong or failing; 2 when nothing failed but something required could no
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 import click
 
-from workers.cli.common import settings_or_exit
+from workers.cli.common import command_runtime, settings_or_exit
+
+if TYPE_CHECKING:
+    from service.desk.sending_setup import Check
 
 MARKS = {
     "found": "ok",
@@ -28,15 +34,31 @@ MARKS = {
 @click.option(
     "--offline", is_flag=True, help="Skip what needs the network (DNS, the relay, PUBLIC_URL)."
 )
-def doctor(offline: bool) -> None:
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Also send a test to the therapist, and one round the reply path (and wait for it).",
+)
+@click.option(
+    "--wait",
+    type=click.IntRange(1, 3600),
+    default=120,
+    show_default=True,
+    help="With --send: seconds to wait for the reply-path test to come back.",
+)
+def doctor(offline: bool, send: bool, wait: int) -> None:
     """Check DNS records, the relay, PUBLIC_URL and the reply path; say what to fix."""
     from service.addresses import Addresses
     from service.desk import sending_setup
 
+    if offline and send:
+        raise click.UsageError("--send needs the network: leave out --offline")
     settings = settings_or_exit()
     addresses = Addresses(settings.SECRET_KEY, settings.REPLY_DOMAIN)
     click.echo("Checking how mail leaves and comes back (this can take a few seconds)...", err=True)
     checks = sending_setup.everything(settings, addresses, offline=offline)
+    if send:
+        checks += _round_trip(wait)
     width = max(len(c.what) for c in checks)
     for check in checks:
         mark = MARKS.get(check.state, check.state)
@@ -57,3 +79,39 @@ def doctor(offline: bool) -> None:
         click.echo("Nothing failed, but some checks could not be made from here (see ?? above).")
         raise SystemExit(2)
     click.echo("Everything a mail provider requires is in place.")
+
+
+def _round_trip(wait: int) -> list[Check]:
+    """Send the two tests through the relay; wait for the reply-path one to come back."""
+    from service.desk.sending_setup import Check, probe_came_back
+    from workers.setup_tests import send_tests
+
+    with command_runtime() as rt:
+        sent = send_tests(rt)
+        to_her = f"a test email to {sent.therapist}"
+        checks = [
+            Check(to_her, "failed", f"the relay refused it: {sent.therapist_error}", required=True)
+            if sent.therapist_error
+            else Check(to_her, "ok", "the relay took it: look for it in her inbox (and spam)")
+        ]
+        what = "a reply's way back"
+        if sent.probe is None:
+            return [*checks, Check(what, "off", "REPLY_MODE=direct: replies go to her inbox")]
+        if sent.probe_error:
+            detail = f"the relay refused the test to {sent.probe}: {sent.probe_error}"
+            return [*checks, Check(what, "failed", detail, required=True)]
+        click.echo(f"Waiting up to {wait} s for the test sent to {sent.probe}...", err=True)
+        started = time.monotonic()
+        while time.monotonic() - started < wait:
+            with rt.database.session(read_only=True) as session:
+                back = probe_came_back(session, sent.probe)
+            if back is not None:
+                took = time.monotonic() - started
+                detail = f"a test sent through the relay came back to the listener in {took:.0f} s"
+                return [*checks, Check(what, "ok", detail)]
+            time.sleep(1)
+        detail = (
+            f"a test sent through the relay to {sent.probe} did not come back within {wait} s: "
+            "check REPLY_DOMAIN's MX and that `coursemail inbound` is reachable on port 25"
+        )
+        return [*checks, Check(what, "failed", detail, required=True)]

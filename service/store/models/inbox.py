@@ -39,6 +39,7 @@ class InboundCategory(StrEnum):
     REJECTED = "rejected"  # no valid token: kept, never acted on
     COMPLAINT = "complaint"  # a complaint report (ARF): someone marked our mail as spam
     POSTMASTER = "postmaster"  # to postmaster@, abuse@ or fbl@: passed to the therapist
+    PROBE = "probe"  # the doctor's test of the reply path came back: noted, not forwarded
 
 
 class CrisisReplyState(StrEnum):

@@ -9,9 +9,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from service import queues
 from service.desk import sending_setup
 from service.desk.sending_state import sending_state
-from service.outbox import pacing
+from service.outbox import handoff, pacing
 from service.web.desk import bp
 from service.web.shared import context
 
@@ -23,6 +24,7 @@ def sending_setup_page() -> ResponseReturnValue:
     broken, unknown = sending_setup.verdict(checks)
     with ctx.database.session(read_only=True) as session:
         state = sending_state(session, ctx.settings, now=ctx.clock.now())
+        probe_back = sending_setup.last_probe_back(session)
     return render_template(
         "desk/setup.html",
         checks=checks,
@@ -30,10 +32,25 @@ def sending_setup_page() -> ResponseReturnValue:
         unknown=unknown,
         records=sending_setup.records_to_publish(ctx.settings),
         state=state,
+        probe_back=probe_back,
         warn_line=f"{pacing.COMPLAINT_WARN * 100:.1f} %",
         pause_line=f"{pacing.COMPLAINT_PAUSE * 100:.1f} %",
         minimum_sent=pacing.COMPLAINT_MINIMUM_SENT,
     )
+
+
+@bp.post("/setup/test")
+def send_setup_tests() -> ResponseReturnValue:
+    """A test to her inbox, and one round the reply path (a worker sends them)."""
+    if handoff.enqueue_desk_job(context(), queues.SEND_SETUP_TESTS):
+        flash(
+            "Two tests are on their way: one to your inbox, and one round the way replies come "
+            "back. Reload this page in a minute to see whether the second came back.",
+            "done",
+        )
+    else:
+        flash("The tests could not be sent just now (the queue is away); try again.", "error")
+    return redirect(url_for("desk.sending_setup_page"), 303)
 
 
 @bp.post("/setup/resume")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from service.outbox import pacing
@@ -22,9 +23,11 @@ from service.store.models import (
 )
 from tests.conftest import THERAPIST_TEST_EMAIL
 from tests.support.dns import DNSServer
+from tests.support.env import settings_env
 from tests.support.harness import enrolled, tick_and_work, work
 from tests.support.smtp import SMTPSink
 from workers import tick
+from workers.cli import main
 from workers.runtime import Runtime
 
 
@@ -225,6 +228,8 @@ def test_a_course_hold_stops_course_email_until_resumed(rt: Runtime, smtp_sink: 
     assert _welcomes(rt, DeliveryStatus.PENDING) == 1
     (alert,) = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
     assert "too many readers marked it as spam" in str(alert["Subject"])
+    shown = CliRunner(env=settings_env(rt.settings)).invoke(main, ["status"]).output
+    assert "Held: all course email, until resumed" in shown
     with rt.database.session() as session:
         assert pacing.resume(session, pacing.COURSE)
         assert session.scalars(select(SendingHold)).all() == []

@@ -13,6 +13,7 @@ from workers.cli.common import command_runtime
 def status(limit: int) -> None:
     """Sends by state, claims gone stale, replies waiting, and the last day's trouble."""
     from service.desk import monitoring
+    from service.desk.sending_state import sending_state
     from service.inbox import bounces
 
     with command_runtime() as rt:
@@ -24,6 +25,7 @@ def status(limit: int) -> None:
                 limit=limit,
             )
             returned = bounces.counts(session, now=rt.clock.now())
+            sending = sending_state(session, rt.settings, now=rt.clock.now())
     health = found.health
     states = ", ".join(f"{n} {s}" for s, n in sorted(found.by_state.items())) or "none yet"
     click.echo(f"Emails by state: {states}")
@@ -45,6 +47,16 @@ def status(limit: int) -> None:
             "  Refusals for our setup are never the readers' fault: run coursemail doctor "
             "(SPF, DKIM, DMARC)."
         )
+    rate = sending.rate
+    click.echo(
+        f"Marked as spam in the last 30 days: {rate.complaints} of {rate.sent} course emails"
+        + (f" ({rate.percent})" if rate.counted else " (a rate is counted from 200 sent)")
+    )
+    for held in sending.held:
+        until = f"until {held.until:%Y-%m-%d %H:%M} UTC" if held.until else "until resumed"
+        click.echo(f"Held: {held.who}, {until} (the desk's Sending setup page): {held.reason}")
+    if sending.pacing:
+        click.echo(f"Pacing: {'; '.join(sending.pacing)}")
     if not found.trouble:
         click.echo("Nothing needs a look.")
         return

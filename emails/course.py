@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -84,6 +85,9 @@ class Course:
     contact_phone: str = ""
     #: the phone's country calling code, for the tap-to-call link (``tel:+1…``)
     contact_country_code: str = ""
+    #: which published text this is (a digest of its files; empty for a folder read as is):
+    #: what a process's renderers are kept by
+    revision: str = ""
 
     @property
     def lesson_steps(self) -> tuple[Step, ...]:
@@ -106,10 +110,14 @@ class Course:
         return "The closing" if index == len(self.steps) - 1 else f"Email {index + 1}"
 
 
-def load_course(folder: Path) -> Course:
-    """Read and check a course folder; raise ``CourseError`` naming the file and line."""
+def load_course(folder: Path, files: Mapping[str, str] | None = None) -> Course:
+    """Read and check a course folder (or, given ``files``, its files' text by name, as a
+    published version holds them; ``folder`` then only names them in messages); raise
+    ``CourseError`` naming the file and line."""
     path = folder / "course.toml"
-    source = read_text(path)
+    if files is not None and "course.toml" not in files:
+        raise CourseError(path, None, "file not found")
+    source = read_text(path) if files is None else files["course.toml"]
     data = _parse_toml(path, source)
     checker = _Checker(path, source)
     checker.known_keys(data, COURSE_KEYS)
@@ -119,7 +127,7 @@ def load_course(folder: Path) -> Course:
     facts = checker.facts(data)
     post = checker.table(data, "post", POST_KEYS)
     contact = checker.table(data, "contact", CONTACT_KEYS)
-    steps = _load_steps(folder, checker, data["steps"])
+    steps = _load_steps(folder, checker, data["steps"], files)
     discreet = checker.discretion(data.get("discreet", {})).with_title(str(facts["title"]))
     _check_discreet_lines(steps, discreet, checker)
     code = contact.get("country_code", "")
@@ -330,7 +338,9 @@ def _whole(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _load_steps(folder: Path, checker: _Checker, raw_steps: object) -> tuple[Step, ...]:
+def _load_steps(
+    folder: Path, checker: _Checker, raw_steps: object, files: Mapping[str, str] | None
+) -> tuple[Step, ...]:
     if not isinstance(raw_steps, list) or not raw_steps:
         raise checker.fail("steps", "a course needs at least one [[steps]] entry")
     steps = []
@@ -354,9 +364,10 @@ def _load_steps(folder: Path, checker: _Checker, raw_steps: object) -> tuple[Ste
                 name, f"{where}: delay_days must be a whole number of days from 0 to 365"
             )
         step_path = folder / name
-        if not step_path.is_file():
+        if not (step_path.is_file() if files is None else name in files):
             raise checker.fail(name, f"{where}: file {name!r} not found beside course.toml")
-        steps.append(load_step(step_path, index=index, delay_days=delay))
+        text = None if files is None else files[name]
+        steps.append(load_step(step_path, index=index, delay_days=delay, text=text))
     return tuple(steps)
 
 
@@ -370,11 +381,59 @@ def is_time_zone(name: str) -> bool:
     return True
 
 
+#: The published versions this process knows (``service.courses.catalog`` installs them from
+#: the database): by slug the newest, and by (slug, version) the newest text of that
+#: version's line (a change of words reaches every reader's unsent emails; a change of
+#: shape starts a new line, and readers already on the course keep theirs).
+_published: dict[str, Course] = {}
+_by_version: dict[tuple[str, int], Course] = {}
+
+
+def install(newest: Mapping[str, Course], by_version: Mapping[tuple[str, int], Course]) -> None:
+    """Make these the published courses of this process (replacing what was there)."""
+    _published.clear()
+    _published.update(newest)
+    _by_version.clear()
+    _by_version.update(by_version)
+
+
 @cache
-def shipped_course(slug: str = "rebuilding-trust") -> Course:
-    """A course shipped in the package, loaded once per process."""
+def packaged_course(slug: str = "rebuilding-trust") -> Course:
+    """A course folder shipped in the package (the first version of a fresh install)."""
     return load_course(COURSES_DIR / slug)
+
+
+def shipped_course(slug: str = "rebuilding-trust") -> Course:
+    """The course as published now: its newest version, or, before any is installed, the
+    package's folder."""
+    return _published.get(slug) or packaged_course(slug)
+
+
+def course_version(slug: str, version: int) -> Course:
+    """The text a reader who began ``version`` receives: the newest of that version's line
+    (the newest published, when the version is not known here)."""
+    return _by_version.get((slug, version)) or shipped_course(slug)
 
 
 def default_course() -> Course:
     return shipped_course()
+
+
+def read_files(folder: Path) -> dict[str, str]:
+    """A course folder's files, exactly as written (line endings kept): course.toml and the
+    email files it lists. Raises ``CourseError`` when it cannot be read as a course."""
+    course = load_course(folder)  # checks everything first, naming the file and line
+    names = ["course.toml", *(step.path.name for step in course.steps)]
+    files = {}
+    for name in names:
+        with (folder / name).open(encoding="utf-8", newline="") as handle:
+            files[name] = handle.read()
+    return files
+
+
+def write_files(folder: Path, files: Mapping[str, str]) -> None:
+    """Write a course's files into ``folder`` exactly as held (the inverse of ``read_files``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        with (folder / name).open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)

@@ -71,9 +71,11 @@ def load_step(
     index: int = 0,
     delay_days: int = 0,
     placeholders: frozenset[str] = STEP_PLACEHOLDERS,
+    text: str | None = None,
 ) -> Step:
-    """Read one email file: header lines, a blank line, then a Markdown body."""
-    lines = read_text(path).splitlines()
+    """Read one email file (or ``text``, its words as held elsewhere, ``path`` naming it):
+    header lines, a blank line, then a Markdown body."""
+    lines = (read_text(path) if text is None else text).splitlines()
     headers: dict[str, str] = {}
     number = 0
     for number, line in enumerate(lines, start=1):

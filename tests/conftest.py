@@ -13,12 +13,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
 
 from service.clock import ManualClock
+from service.courses import catalog
+from service.courses.versions import packaged_rows
 from service.settings import Settings
 from service.store.migrate import upgrade
-from service.store.models import Base
+from service.store.models import Base, CourseVersion
 from tests.support.env import settings_env
 from tests.support.smtp import SMTPSink
 from workers import runtime as runtime_module
@@ -124,6 +126,9 @@ def database_url(
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # what migration 0019 wrote: the shipped course as version 1
+        now = datetime.now(UTC)
+        conn.execute(insert(CourseVersion), packaged_rows(now))
     engine.dispose()
     return postgres_schema
 
@@ -189,6 +194,7 @@ def rt(
     )
     runtime = Runtime(settings, clock=clock)
     runtime_module.install(runtime)
+    catalog.forget()  # the course as this test's database has it, not an earlier test's
     yield runtime
     runtime_module.install(None)
     runtime.database.dispose()

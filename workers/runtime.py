@@ -22,7 +22,7 @@ from workers.transport import SMTPTransport, Transport
 @dataclass
 class Runtime(Context):
     transport_factory: Callable[[], Transport] | None = None
-    _renderers: dict[str, Renderer] = field(default_factory=dict, repr=False)
+    _renderers: dict[tuple[str, str], Renderer] = field(default_factory=dict, repr=False)
     _signer: tuple[Settings | None, Signer | None] = field(default=(None, None), repr=False)
 
     def make_transport(self) -> Transport:
@@ -37,9 +37,10 @@ class Runtime(Context):
         return inner if signer is None else SigningTransport(inner, signer)
 
     def renderer(self, course: Course) -> Renderer:
-        if course.slug not in self._renderers:
-            self._renderers[course.slug] = Renderer(course, self.contact(course))
-        return self._renderers[course.slug]
+        key = (course.slug, course.revision)
+        if key not in self._renderers:
+            self._renderers[key] = Renderer(course, self.contact(course))
+        return self._renderers[key]
 
 
 _current: Runtime | None = None

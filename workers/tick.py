@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from emails.course import default_course
+from service.courses import catalog
 from service.desk import accounts, audit, snapshot
 from service.dns_lookup import resolver_for
 from service.inbox import inbound, retention
@@ -50,6 +51,7 @@ class TickReport:
 def run_once(rt: Runtime) -> TickReport:
     now = rt.clock.now()
     db = rt.database
+    catalog.refresh(db)  # the course as published now: its shape decides what is due
     with db.session() as session:  # pauses a reader asked to end by themselves
         actions.resume_rested(session, now=now)
     with db.session() as session:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.orm import Session
 
-from emails.course import Course, shipped_course
+from emails.course import Course, course_version
 from service.schedule import Timing
 from service.store.models import (
     UNDER_WAY,
@@ -133,4 +133,6 @@ def advance_values(
 
 
 def course_for(enrollment: Enrollment) -> Course:
-    return shipped_course(enrollment.course)
+    """The words and shape this reader's enrollment follows: the newest of the line of the
+    version they began (``service.courses.versions``)."""
+    return course_version(enrollment.course, enrollment.course_version)

@@ -17,12 +17,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, request
 
 from emails.course import default_course
 from service import logmask
 from service.clock import Clock, SystemClock
 from service.context import Context, course_warnings
+from service.courses import catalog
 from service.settings import Settings
 
 log = logging.getLogger("coursemail.web")
@@ -58,7 +59,14 @@ def create_app(
     if settings.TRUSTED_PROXIES:
         _behind_proxies(app, settings.TRUSTED_PROXIES)
     _register_blueprints(app)
+    app.before_request(_published_course)
     return app
+
+
+def _published_course() -> None:
+    """Pages and forms show the course as published now (one small query tells)."""
+    if request.endpoint != "static":
+        catalog.refresh(current_app.extensions["coursemail"].database)
 
 
 def _behind_proxies(app: Flask, n: int) -> None:

@@ -29,7 +29,9 @@ def tick_and_work(rt: Runtime) -> tick.TickReport:
 def enrolled(rt: Runtime, email: str, *, timezone: str, first_name: str | None = "Sam") -> int:
     """A confirmed reader (the sign-up pages do this for real); returns their id."""
     from emails.course import default_course
+    from service.courses import catalog
 
+    catalog.refresh(rt.database)  # as the web app does before each request
     now = rt.clock.now()
     with rt.database.session() as session:
         result = lifecycle.sign_up(

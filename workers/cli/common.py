@@ -53,6 +53,9 @@ def command_runtime() -> Iterator[Runtime]:
                 "Run `coursemail db upgrade` first (`make run` does), from the project's folder "
                 "(the development database lives in ./instance there)."
             )
+        from service.courses import catalog
+
+        catalog.refresh(rt.database)
         yield rt
     finally:
         rt.database.dispose()

@@ -1,5 +1,6 @@
-"""``coursemail course check`` and ``coursemail preview``: the course's files, checked and
-shown as a reader gets them."""
+"""``coursemail course check|export|import|versions`` and ``coursemail preview``: the
+course's files, checked, published as versions, written back out, and shown as a reader gets
+them."""
 
 from __future__ import annotations
 
@@ -75,3 +76,74 @@ def preview(step: int, html: bool, name: str, discreet: bool) -> None:
     click.echo(f"From: {renderer.discreet_sender if discreet else renderer.sender_name}")
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.html if html else rendered.text)
+
+
+@course.command("export")
+@click.argument("slug")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+def course_export(slug: str, folder: Path) -> None:
+    """Write the published version of course SLUG into FOLDER (course.toml and the emails)."""
+    from emails.course import write_files
+    from service.courses import versions
+    from workers.cli.common import command_runtime
+
+    with command_runtime() as rt, rt.database.session(read_only=True) as session:
+        newest = versions.newest(session, slug)
+        if newest is None:
+            raise click.ClickException(f"there is no course {slug!r} (see: coursemail course list)")
+        files = versions.files_of(newest)
+    clashing = [name for name in files if (folder / name).exists()]
+    if clashing:
+        raise click.ClickException(
+            f"{folder} already holds {', '.join(clashing)}: export into an empty folder"
+        )
+    write_files(folder, files)
+    click.echo(f"Version {newest.number} of {slug}: {len(files)} files written to {folder}")
+
+
+@course.command("import")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--note", default="", help="What changed, for the versions list.")
+def course_import(folder: Path, note: str) -> None:
+    """Publish the course in FOLDER as its next version, once it passes `course check`."""
+    from emails.course import read_files
+    from service.courses import versions
+    from workers.cli.common import command_runtime
+
+    try:
+        files = read_files(folder)  # every check, each problem named by file and line
+    except CourseError as error:
+        raise click.ClickException(str(error)) from None
+    with command_runtime() as rt, rt.database.session() as session:
+        done = versions.publish(
+            session, files, note=note or f"imported from {folder}", by="import", now=rt.clock.now()
+        )
+        slug = load_course(folder).slug
+    said = {
+        "unchanged": "nothing changed: it is the same as the version published now",
+        "first": "the first version of a new course",
+        "words": "a change of words: every reader's unsent emails carry it",
+        "shape": (
+            "emails added, removed or moved, or a wait changed: new readers get this version; "
+            "everyone already on the course finishes the one they began"
+        ),
+    }[done.kind]
+    click.echo(f"{slug} version {done.number}: {said}")
+
+
+@course.command("versions")
+@click.argument("slug", default="rebuilding-trust")
+def course_versions(slug: str) -> None:
+    """Every published version of course SLUG, newest first, with its readers under way."""
+    from service.courses import versions
+    from workers.cli.common import command_runtime
+
+    with command_runtime() as rt, rt.database.session(read_only=True) as session:
+        rows = versions.history(session, slug)
+    if not rows:
+        raise click.ClickException(f"there is no course {slug!r}")
+    for row in rows:
+        click.echo(
+            f"  {row.number:>3}  {row.published_at:%Y-%m-%d %H:%M} UTC  {row.readers:>6} readers  "
+            f"{row.published_by}: {row.note or '(no note)'}"
+        )

@@ -6,6 +6,7 @@
 - ``outbox``: ``Enrollment`` and ``Delivery``, with their states;
 - ``inbox``: ``InboundMessage`` (stored raw first), ``WebhookNonce``, and ``DeskAnswer``
   (the therapist's answer from the desk);
+- ``courses``: ``CourseVersion``, each published version of a course's files;
 - ``desk``: ``DeskSnapshot``, ``HealthProbe``, and the desk's own ``DeskUser``,
   ``DeskSession`` and ``DeskAudit``.
 
@@ -20,6 +21,7 @@ from service.store.models.base import (
     new_address_token,
     new_public_id,
 )
+from service.store.models.courses import CourseVersion
 from service.store.models.desk import (
     DeskAudit,
     DeskSession,
@@ -58,6 +60,7 @@ __all__ = [
     "UNDER_WAY",
     "Base",
     "Consent",
+    "CourseVersion",
     "CrisisReplyState",
     "Delivery",
     "DeliveryKind",

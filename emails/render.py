@@ -62,8 +62,21 @@ def _hard_breaks(source: str) -> str:
     return _SIGN_OFF.sub(r"\1  ", source)
 
 
+class _WordsOnly(markdown.Extension):
+    """Markdown for words written in a browser: raw HTML is shown as the characters typed
+    (never a tag: no script, no styles, no tracking pixel) and an image is not fetched
+    (``![a](url)`` stays a plain link). Jinja's autoescape covers only the names filled in;
+    this covers what she typed."""
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - the library's name
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        for pattern in ("image_link", "image_reference"):
+            md.inlinePatterns.deregister(pattern)
+
+
 def markdown_to_html(source: str) -> str:
-    return markdown.markdown(_hard_breaks(source), output_format="html")
+    return markdown.markdown(_hard_breaks(source), output_format="html", extensions=[_WordsOnly()])
 
 
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")

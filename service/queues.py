@@ -29,7 +29,17 @@ SEND_TEST = "workers.jobs.send_test"
 ALERT_HOLD = "workers.jobs.alert_hold"
 #: Sending setup's live tests: one to the therapist, one round the reply path.
 SEND_SETUP_TESTS = "workers.jobs.send_setup_tests"
-JOBS = (SEND_BATCH, HANDLE_REPLIES, RESEND, SEND_TEST, ALERT_HOLD, SEND_SETUP_TESTS)
+#: Sends a ``[TEST]`` copy of an email of the desk's draft (not yet published).
+SEND_DRAFT_TEST = "workers.jobs.send_draft_test"
+JOBS = (
+    SEND_BATCH,
+    HANDLE_REPLIES,
+    RESEND,
+    SEND_TEST,
+    ALERT_HOLD,
+    SEND_SETUP_TESTS,
+    SEND_DRAFT_TEST,
+)
 
 #: Ids per RQ job: one SMTP connection carries this many messages.
 BATCH_SIZE = 50

@@ -15,24 +15,13 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from service.store.models import Enrollment, EnrollmentStatus, Reader
-from tests.support.browser import shoot
+from tests.support.browser import serious_violations, shoot
 from tests.support.harness import enrolled, tick_and_work
 from tests.support.live import LiveServer
 from tests.support.smtp import SMTPSink
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.browser
-
-AXE = Path(__file__).resolve().parents[1] / ".cache/axe/node_modules/axe-core/axe.min.js"
-
-
-def _axe(page: Page) -> list[str]:
-    """The serious and critical accessibility violations axe-core finds on the page."""
-    if not AXE.exists():
-        pytest.fail(f"axe-core is missing at {AXE}: run `make axe` (make test does)")
-    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [f"{v['id']}: {v['help']}" for v in found if v["impact"] in ("serious", "critical")]
 
 
 def _link_in(smtp_sink: SMTPSink, address: str, path: str) -> str:
@@ -60,7 +49,7 @@ def test_every_preference_in_a_real_browser(
     page.goto(_preferences_link(smtp_sink, "ana@example.test"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Your course, your way")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    assert _axe(page) == []
+    assert serious_violations(page) == []
     shoot(page, "preferences")
 
     _press(page, "Pause for a week")
@@ -80,7 +69,7 @@ def test_every_preference_in_a_real_browser(
     page.get_by_role("link", name="Read every email you have received").click()
     headings = page.get_by_role("heading", level=2).all_inner_texts()
     assert headings == [str(m["Subject"]) for m in smtp_sink.messages_to("ana@example.test")]
-    assert _axe(page) == []
+    assert serious_violations(page) == []
     shoot(page, "preferences-archive")
     page.go_back()
     with page.expect_download() as download:
@@ -107,7 +96,7 @@ def test_every_preference_in_a_real_browser(
     page.get_by_role("button", name="Open my private page").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your private page")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    assert _axe(page) == []
+    assert serious_violations(page) == []
     shoot(page, "private-page")
     page.get_by_role("link", name="Read every email you have received").click()
     assert len(page.get_by_role("heading", level=2).all_inner_texts()) == 2

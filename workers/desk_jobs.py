@@ -13,9 +13,11 @@ import logging
 
 from emails import wire
 from emails.alert import hold_alert
-from emails.course import default_course
+from emails.course import CourseError, default_course
 from emails.message import build_message
+from emails.render import Renderer
 from service import spoken
+from service.courses import drafts, versions
 from service.desk.preview import sample_parts
 from service.outbox import pacing
 from service.outbox.resend import record_resent, resendable, why_not_resend
@@ -72,15 +74,26 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
     return outgoing.recipient
 
 
-def send_test(rt: Runtime, step: int | None, to: str) -> str:
+def send_draft_test(rt: Runtime, slug: str, step: int, to: str) -> str:
+    """Email ``step`` of the desk's draft of ``slug`` (not yet published) as a test."""
+    with rt.database.session(read_only=True) as session:
+        draft = drafts.current(session, slug)
+    try:
+        course = versions.load(slug, draft.files)
+    except CourseError as error:
+        raise ActionRefused(f"the draft has a problem to fix first: {error}") from None
+    return send_test(rt, step, to, course=Renderer(course, rt.contact(course)))
+
+
+def send_test(rt: Runtime, step: int | None, to: str, *, course: Renderer | None = None) -> str:
     """Course email ``step`` (None: the confirmation) to ``to``, as the sample reader gets it
-    on the desk, with ``[TEST]`` before its subject; returns the subject."""
-    course = default_course()
-    if step is not None and not 0 <= step < len(course.steps):
-        raise ActionRefused(f"the course has emails 0 to {len(course.steps) - 1}")
-    parts = sample_parts(
-        rt.renderer(course), rt.settings, step, to=to, now=rt.clock.now(), test=True
-    )
+    on the desk, with ``[TEST]`` before its subject; returns the subject. ``course``: a
+    renderer of a draft, instead of the course as published."""
+    renderer = course or rt.renderer(default_course())
+    course_now = renderer.course
+    if step is not None and not 0 <= step < len(course_now.steps):
+        raise ActionRefused(f"the course has emails 0 to {len(course_now.steps) - 1}")
+    parts = sample_parts(renderer, rt.settings, step, to=to, now=rt.clock.now(), test=True)
     sender = rt.settings.MAIL_FROM
     try:
         outgoing = Outgoing.raw(sender, to, wire.write(*parts))

@@ -57,3 +57,11 @@ def send_setup_tests() -> str:
     """The desk's "Send the tests": one to the therapist, one round the reply path."""
     sent = setup_tests.send_tests(_current())
     return sent.therapist_error or sent.probe_error or "sent"
+
+
+def send_draft_test(slug: str, step: int, to: str) -> str:
+    """A ``[TEST]`` copy of email ``step`` of the desk's draft of course ``slug``."""
+    try:
+        return desk_jobs.send_draft_test(_current(), slug, step, to)
+    except desk_jobs.ActionRefused as refusal:
+        return f"not sent: {refusal}"

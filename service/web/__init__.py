@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from emails.course import default_course
 from service import logmask
@@ -64,9 +65,14 @@ def create_app(
 
 
 def _published_course() -> None:
-    """Pages and forms show the course as published now (one small query tells)."""
-    if request.endpoint != "static":
+    """Pages and forms show the course as published now (one small query tells). With the
+    database away, the course this process last knew serves (the page says if it cannot)."""
+    if request.endpoint in (None, "static"):
+        return
+    try:
         catalog.refresh(current_app.extensions["coursemail"].database)
+    except SQLAlchemyError as error:
+        log.warning("could not read the published course (%s)", type(error).__name__)
 
 
 def _behind_proxies(app: Flask, n: int) -> None:

@@ -29,6 +29,16 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+AXE = Path(__file__).resolve().parents[2] / ".cache/axe/node_modules/axe-core/axe.min.js"
+
+
+def serious_violations(page: Page) -> list[str]:
+    """The serious and critical accessibility violations axe-core finds on the page."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: run `make axe` (make test does)")
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [f"{v['id']}: {v['help']}" for v in found if v["impact"] in ("serious", "critical")]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from service.store.models.base import (
     new_address_token,
     new_public_id,
 )
-from service.store.models.courses import CourseVersion
+from service.store.models.courses import CourseDraft, CourseVersion
 from service.store.models.desk import (
     DeskAudit,
     DeskSession,
@@ -60,6 +60,7 @@ __all__ = [
     "UNDER_WAY",
     "Base",
     "Consent",
+    "CourseDraft",
     "CourseVersion",
     "CrisisReplyState",
     "Delivery",

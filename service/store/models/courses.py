@@ -31,3 +31,21 @@ class CourseVersion(Base):
     published_at: Mapped[datetime]
     #: who published it: a desk account's name, "import", or "first install"
     published_by: Mapped[str] = mapped_column(String(100))
+
+
+class CourseDraft(Base):
+    """What the therapist is writing on the desk, saved as she types; nothing here reaches a
+    reader until she publishes it. Each file keeps a revision number, so two tabs editing
+    the same email get a conflict instead of one silently overwriting the other."""
+
+    __tablename__ = "course_drafts"
+
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: the whole course's files as JSON, with her changes
+    files: Mapped[str] = mapped_column(Text)
+    #: {"04-practical.md": 3, ...}: how many times each file was saved
+    revisions: Mapped[str] = mapped_column(Text)
+    #: the published version the draft began from
+    base_number: Mapped[int]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))

@@ -249,6 +249,8 @@ _SELF_AUDITED = OPEN | {
     "desk.code_start",
     "desk.code_confirm",
     "desk.code_off",
+    # the editor saves a draft every few seconds as she types; its publish is what is logged
+    "desk.save_draft",
 }
 
 

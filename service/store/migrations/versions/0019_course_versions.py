@@ -1,5 +1,6 @@
 """Course versions: each publish of a course's files, so the therapist can change her words
 on the desk (and by import) without a developer; every enrollment's course_version names one.
+And the desk's drafts: what she is writing, saved as she types, until she publishes it.
 A fresh or upgraded install gets version 1 of each course shipped in the package, exactly as
 its files are written (the version enrollments made so far recorded).
 
@@ -38,7 +39,17 @@ def upgrade() -> None:
 
     rows = packaged_rows(datetime.now(UTC).replace(tzinfo=None))  # (a plain DateTime column)
     op.bulk_insert(table, rows)
+    op.create_table(
+        "course_drafts",
+        sa.Column("slug", sa.String(64), primary_key=True),
+        sa.Column("files", sa.Text(), nullable=False),
+        sa.Column("revisions", sa.Text(), nullable=False),
+        sa.Column("base_number", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(100), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("course_drafts")
     op.drop_table("course_versions")

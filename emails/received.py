@@ -49,12 +49,26 @@ _BASIC = re.compile(r"^\s*([245])\d\d\b")
 _SOFT_PERMANENT = ("5.2.2", "5.2.3", "5.3.", "5.4.6", "5.4.7", "5.6.")
 
 
+#: x.7.x refusals that are about the one address, not our setup: Microsoft's "the group or
+#: mailbox only takes mail from some senders" codes, and a server's own "Recipient address
+#: rejected" (a rule on that mailbox). These are the address's lesson, like 5.1.1.
+_ADDRESS_LEVEL = ("5.7.129", "5.7.133", "5.7.134", "5.7.135", "5.7.136")
+_ADDRESS_WORDS = re.compile(r"recipient address rejected", re.IGNORECASE)
+
+
 def policy_code(words: str) -> str | None:
     """The enhanced code of a server's answer refusing us for our sending setup or reputation
     (x.7.x: "550 5.7.26 Unauthenticated email", "421 4.7.28 unusual rate"), not for the
-    address; None for any other answer."""
+    address; None for any other answer (an x.7.x about the one mailbox included)."""
     said = _ENHANCED.search(words)
-    return ".".join(said.groups()) if said is not None and said.group(2) == "7" else None
+    if said is None or said.group(2) != "7":
+        return None
+    code = ".".join(said.groups())
+    return None if _about_the_address(code, words) else code
+
+
+def _about_the_address(code: str, words: str) -> bool:
+    return code in _ADDRESS_LEVEL or bool(_ADDRESS_WORDS.search(words))
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ class DeliveryReport:
         if not code:  # no status at all: the basic code of the server's words decides
             basic = _BASIC.match(self.diagnostic)
             return "hard" if basic and basic.group(1) == "5" else "soft"
-        if code[1:3] == ".7":
+        if code[1:3] == ".7" and not _about_the_address(code, self.diagnostic):
             return "sender_setup"
         if code.startswith("4"):
             return "expired"

@@ -15,6 +15,11 @@ class Offline(Exception):
     """No name server answers."""
 
 
+class NoAnswerFor(Offline):
+    """The name servers answered, but not usefully for this one name (SERVFAIL and the
+    like): other names may still be asked about."""
+
+
 class BadName(Exception):
     """A domain that no DNS question can be asked about."""
 
@@ -40,14 +45,16 @@ def resolver_for(nameserver: str, *, timeout: float = 5) -> Lookup:
     def lookup(name: str, kind: str) -> list[str]:
         try:
             answer = resolver.resolve(name, kind)
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.YXDOMAIN):
             return []
         except dns.exception.Timeout:
             raise Offline(f"no answer within {timeout:g} s") from None
         except dns.resolver.NoNameservers:
-            raise Offline("the name servers refused the question") from None
+            raise NoAnswerFor(f"the name servers could not answer for {name}") from None
         except (dns.name.NameTooLong, dns.name.EmptyLabel, dns.name.LabelTooLong) as error:
             raise BadName(f"{name} is not a valid domain name ({error})") from None
+        except dns.exception.DNSException as error:  # anything else DNS can say: no answer
+            raise NoAnswerFor(f"no usable answer for {name} ({type(error).__name__})") from None
         if kind == "TXT":
             return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
         return [r.to_text() for r in answer]

@@ -83,11 +83,34 @@ def test_a_refusal_for_our_setup_never_suppresses_the_reader(
     assert "refused_by_provider" in kinds and "bounced_hard" not in kinds
     assert email_status == DeliveryStatus.BOUNCED and ".7." in why
     assert _counts(rt) == {"bounced_hard": 0, "bounced_soft": 0, "refused_by_provider": 1}
-    # that provider's course email waits an hour (and the therapist hears why)
+    # one report by mail (anyone can write one) never holds a provider
     with rt.database.session(read_only=True) as session:
-        (held,) = pacing.active_holds(session, now=rt.clock.now()).values()
-        assert held.until == rt.clock.now() + timedelta(hours=1)
-        assert diagnostic[:12] in held.reason
+        assert pacing.active_holds(session, now=rt.clock.now()) == {}
+
+
+def test_refusals_for_three_readers_at_one_provider_hold_it_for_an_hour(
+    rt: Runtime, smtp_sink: SMTPSink, listener: int
+) -> None:
+    said = "550-5.7.26 Unauthenticated email from example.test is not accepted"
+    for n, who in enumerate(("a@gmail.com", "b@googlemail.com", "c@gmail.com")):
+        enrolled(rt, who, timezone="UTC")
+        tick_and_work(rt)
+        [sent] = [r for r in smtp_sink.received if who in r.rcpt_tos]
+        data = delivery_report(
+            to=sent.mail_from,
+            failed=who,
+            message_id=f"<dsn-g{n}@mx.example.test>",
+            status="5.7.26",
+            action="failed",
+            diagnostic=said,
+        )
+        assert send(listener, "", [sent.mail_from], data) == {}
+        work(rt)
+        with rt.database.session(read_only=True) as session:
+            held = pacing.active_holds(session, now=rt.clock.now())
+        assert bool(held) == (n == 2)
+    assert held["google"].until == rt.clock.now() + timedelta(hours=1)
+    assert "5.7.26" in held["google"].reason
 
 
 def test_a_hard_bounce_suppresses_and_marks_the_email_returned(

@@ -99,6 +99,13 @@ def test_a_complaint_report_to_abuse_suppresses_the_reader_it_quotes(
         assert row.category == InboundCategory.COMPLAINT
     assert len(smtp_sink.received) == before  # nothing forwarded, nothing sent to them
     assert reply_address(welcome) in quoted  # (the tracked address that named them)
+    # the same reader reported again (a retry, or reports they write themselves): once
+    again = _arf(abuse, quoted).replace(b"<arf-1@", b"<arf-2@")
+    assert send(listener, "fbl@isp.example", [abuse], again) == {}
+    work(rt)
+    with rt.database.session(read_only=True) as session:
+        kinds = list(session.scalars(select(ReaderEvent.kind)))
+        assert kinds.count("marked_as_spam") == 1
 
 
 def test_a_discreet_readers_feedback_id_names_nothing_of_the_course(

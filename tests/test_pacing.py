@@ -250,3 +250,130 @@ def test_held_work_left_in_redis_is_none(rt: Runtime, smtp_sink: SMTPSink) -> No
         ).all()
     assert len(claimed) == 2
     work(rt)
+
+
+def test_mx_grouping_reads_only_the_preferred_hosts() -> None:
+    assert pacing.provider_for_mx(["10 aspmx.l.google.com.", "20 alt1.aspmx.l.google.com."]) == (
+        "google"
+    )
+    assert pacing.provider_for_mx(["10 mx.evil.test.", "20 aspmx.l.google.com."]) is None
+    assert pacing.provider_for_mx(["0 practice-org.mail.protection.outlook.com."]) == "microsoft"
+    assert pacing.provider_for_mx(["garbage"]) is None
+
+
+def test_a_domain_whose_servers_fail_does_not_stop_the_others() -> None:
+    from service.dns_lookup import NoAnswerFor, Offline
+
+    def lookup(name: str, kind: str) -> list[str]:
+        if name == "a-broken.test":
+            raise NoAnswerFor("SERVFAIL")
+        if name == "z-offline.test":
+            raise Offline("timeout")
+        return ["10 aspmx.l.google.com."]
+
+    learned = pacing.look_up(["a-broken.test", "b-fine.test", "z-offline.test"], lookup)
+    assert learned == {"a-broken.test": ("a-broken.test", False), "b-fine.test": ("google", True)}
+
+
+def test_a_hold_is_started_once_restarted_after_it_ends_and_never_collides(
+    rt: Runtime,
+) -> None:
+    now = rt.clock.now()
+    hour = timedelta(hours=1)
+    with rt.database.session() as session:
+        assert pacing.hold(
+            session, "google", reason="550 5.7.26 <fay@x.test>", now=now, until=now + hour
+        )
+        assert not pacing.hold(session, "google", reason="again", now=now, until=now + hour)
+        (held,) = pacing.active_holds(session, now=now).values()
+        assert held.reason == "550 5.7.26 <(an address)>"  # never whom
+    later = now + timedelta(minutes=30)
+    with rt.database.session() as session:  # refused again: the hour counts from then
+        assert not pacing.hold(session, "google", reason="again", now=later, until=later + hour)
+        assert pacing.active_holds(session, now=now + hour + timedelta(minutes=1))
+    after = now + 2 * hour
+    with rt.database.session() as session:
+        assert pacing.hold(session, "google", reason="new", now=after, until=after + hour)
+
+
+def test_address_level_refusals_are_the_addresss_lesson_not_a_hold() -> None:
+    from emails.received import policy_code
+
+    assert policy_code("550 5.7.26 Unauthenticated email") == "5.7.26"
+    assert policy_code("550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup") is None
+    assert policy_code("554 5.7.1 <x@y.test>: Recipient address rejected: Access denied") is None
+    assert policy_code("421 4.7.0 try again later") == "4.7.0"
+    assert policy_code("550 5.1.1 no such user") is None
+
+
+def test_many_held_providers_make_one_email_an_hour(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    now = rt.clock.now()
+    with rt.database.session() as session:
+        for scope in ("a.test", "b.test", "google"):
+            pacing.hold(
+                session, scope, reason="550 5.7.1 no", now=now, until=now + timedelta(hours=1)
+            )
+    tick_and_work(rt)
+    (alert,) = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
+    assert "a.test" not in alert.as_string()  # a small provider (a reader's own domain) unnamed
+    with rt.database.session() as session:
+        pacing.hold(
+            session, "yahoo", reason="550 5.7.1 no", now=now, until=now + timedelta(hours=1)
+        )
+    tick_and_work(rt)
+    assert len(smtp_sink.messages_to(THERAPIST_TEST_EMAIL)) == 1  # the page lists them all
+
+
+def test_a_course_hold_never_keeps_confirmations_waiting(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    from service.readers import lifecycle
+
+    for n in range(5):
+        enrolled(rt, f"reader{n}@example.org", timezone="UTC")
+    with rt.database.session() as session:
+        pacing.hold(session, pacing.COURSE, reason="complaints", now=rt.clock.now(), until=None)
+    tick_and_work(rt)  # five welcomes wait
+    original = pacing.SCAN_CHUNK
+    pacing.SCAN_CHUNK = 2  # a small window, as if thousands waited
+    try:
+        with rt.database.session() as session:
+            lifecycle.sign_up(
+                session,
+                email="new@example.org",
+                first_name=None,
+                timezone="UTC",
+                now=rt.clock.now(),
+                mail_domain=rt.settings.mail_domain,
+            )
+        tick_and_work(rt)
+    finally:
+        pacing.SCAN_CHUNK = original
+    assert _sent_to(smtp_sink) == ["new@example.org"]  # (and the therapist's alert)
+
+
+def test_a_full_provider_does_not_keep_the_others_waiting(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    _paced(rt, SEND_RATE_PER_PROVIDER=1)
+    for n in range(6):
+        enrolled(rt, f"g{n}@gmail.com", timezone="UTC")
+    enrolled(rt, "y@yahoo.com", timezone="UTC")
+    original = pacing.SCAN_CHUNK
+    pacing.SCAN_CHUNK = 2
+    try:
+        tick_and_work(rt)
+    finally:
+        pacing.SCAN_CHUNK = original
+    assert sorted(_sent_to(smtp_sink)) == ["g0@gmail.com", "y@yahoo.com"]
+
+
+def test_held_course_email_waits_for_the_readers_morning(rt: Runtime, smtp_sink: SMTPSink) -> None:
+    from datetime import UTC, datetime
+
+    _paced(rt, SEND_RATE=1)
+    rt.clock.set(datetime(2026, 10, 27, 20, 50, tzinfo=UTC))
+    for n in range(3):
+        enrolled(rt, f"reader{n}@example.org", timezone="UTC")
+    rt.clock.advance(timedelta(minutes=30))  # the welcomes' grace is over; 21:20 is night
+    tick_and_work(rt)
+    assert _sent_to(smtp_sink) == []
+    rt.clock.set(datetime(2026, 10, 28, 8, 0, tzinfo=UTC))
+    tick_and_work(rt)
+    assert len(_sent_to(smtp_sink)) == 1

@@ -131,7 +131,7 @@ def alert_hold(rt: Runtime, scope: str) -> str:
     s = rt.settings
     message = hold_alert(
         course_title=course.title,
-        who="" if scope == pacing.COURSE else pacing.PROVIDERS.get(scope, scope),
+        who="" if scope == pacing.COURSE else pacing.spoken_provider(scope),
         words=reason,
         until=None if until is None else spoken.on_the_desk(until, zone),
         sender=s.MAIL_FROM,

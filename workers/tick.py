@@ -136,6 +136,7 @@ def _claim_and_enqueue(rt: Runtime, now: datetime) -> tuple[int, int, int]:
             claim_timeout=rt.settings.claim_timeout,
             postgres=not rt.database.is_sqlite,
             limits=pacing.Limits.of(rt.settings),
+            time_scale=rt.settings.COURSEMAIL_TIME_SCALE,
         )
     enqueued = jobs = released = 0
     for queue_name, ids in (
@@ -160,8 +161,12 @@ def _learn_providers(rt: Runtime, now: datetime) -> None:
         domains = pacing.domains_to_learn(session, now=now, limit=pacing.MX_LOOKUPS_PER_PASS)
     if not domains:
         return
-    lookup = resolver_for(rt.settings.DNS_NAMESERVER, timeout=pacing.MX_TIMEOUT)
-    learned = pacing.look_up(domains, lookup)
+    try:
+        lookup = resolver_for(rt.settings.DNS_NAMESERVER, timeout=pacing.MX_TIMEOUT)
+        learned = pacing.look_up(domains, lookup)
+    except Exception as error:  # noqa: BLE001 - what DNS says never stops the sending
+        log.warning("could not learn who receives %d domains' mail (%r)", len(domains), error)
+        return
     if learned:
         with rt.database.session() as session:
             pacing.remember(session, learned, now=now)

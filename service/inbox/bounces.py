@@ -4,8 +4,10 @@
 - ``sender_setup`` (a policy or reputation refusal, 5.7.x / 4.7.x): never the reader's
   fault, never suppressed; their record says which provider refused and why, the desk and
   ``coursemail status`` count these, since they mean SPF, DKIM or DMARC (or the sending
-  domain's reputation) need a look for everyone at that provider; and that provider's course
-  email waits an hour (``service.outbox.pacing``), the therapist told with its words;
+  domain's reputation) need a look for everyone at that provider; and once three of its
+  readers' mail came back so within the hour, that provider's course email waits an hour
+  (``service.outbox.pacing``), the therapist told with its words (one reader's report, which
+  anyone can write, never holds a provider);
 - ``expired`` and ``soft`` (the relay gave up, a full mailbox): counted on the reader's
   record; ``SOFT_LIMIT`` of them within ``SOFT_WINDOW`` suppress the address;
 - ``none`` (delayed, delivered): nothing changes.
@@ -83,8 +85,8 @@ def learn(
     record(session, reader, EVENTS[kind], actor="bounce", now=now, detail=f"{said} (from {by})")
     if kind == "hard":
         lifecycle.suppress(session, reader, reason="bounce", detail=f"{said} from {by}", now=now)
-    elif kind == "sender_setup":  # that provider's course email waits an hour; she is told
-        pacing.hold_for_refusal(session, reader.email, said, now=now)
+    elif kind == "sender_setup":  # several at one provider: its course email waits an hour
+        pacing.hold_if_widespread(session, reader.email, said, now=now)
     elif kind in ("expired", "soft"):
         session.flush()
         recent = session.scalar(

@@ -48,6 +48,8 @@ def learn(
     if reader.erased_at is not None:
         return "a complaint report about an erased reader: nothing more to do"
     row.reader_id = reader.id
+    if _counted(session, reader):
+        return "a complaint report about a reader who complained before: counted once"
     _marked_as_spam(session, reader, f"{complaint.feedback_type} report", now=now)
     return "a complaint report (marked as spam): the reader is suppressed, never mailed again"
 
@@ -65,15 +67,21 @@ def from_provider(session: Session, address: str, *, source: str, now: datetime)
         return "unknown"
     done = "already"
     for reader in readers:
-        counted = session.scalar(
-            select(ReaderEvent.id).where(
-                ReaderEvent.reader_id == reader.id, ReaderEvent.kind == "marked_as_spam"
-            )
-        )
-        if counted is None:
+        if not _counted(session, reader):
             _marked_as_spam(session, reader, f"reported by {source}", now=now)
             done = "suppressed"
     return done
+
+
+def _counted(session: Session, reader: Reader) -> bool:
+    """A reader's complaint counts once towards the rate, however often it is reported (a
+    provider's retries; a reader writing reports of their own)."""
+    found = session.scalar(
+        select(ReaderEvent.id)
+        .where(ReaderEvent.reader_id == reader.id, ReaderEvent.kind == "marked_as_spam")
+        .limit(1)
+    )
+    return found is not None
 
 
 def _marked_as_spam(session: Session, reader: Reader, detail: str, *, now: datetime) -> None:

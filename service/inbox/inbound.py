@@ -44,6 +44,14 @@ MAX_HEADER_BYTES = 256 * 1024
 MAX_ADDRESS = 320
 
 
+def take_nonce(session: Session, nonce: str, *, now: datetime) -> None:
+    """Remember a webhook's signature or token; one seen before fails the flush (an
+    ``IntegrityError``: the caller refuses the replay). Old ones are forgotten."""
+    session.execute(delete(WebhookNonce).where(WebhookNonce.seen_at < now - NONCE_KEPT))
+    session.add(WebhookNonce(nonce=nonce[:200], seen_at=now))
+    session.flush()
+
+
 def store(
     session: Session,
     raw: bytes,
@@ -62,8 +70,7 @@ def store(
     same transaction: one seen before raises ``IntegrityError`` and nothing is stored.
     """
     if nonce is not None:
-        session.execute(delete(WebhookNonce).where(WebhookNonce.seen_at < now - NONCE_KEPT))
-        session.add(WebhookNonce(nonce=nonce[:200], seen_at=now))
+        take_nonce(session, nonce, now=now)
         session.flush()
     message = InboundMessage(
         received_at=now,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from functools import partial
 from typing import Any
 
 from sqlalchemy import CursorResult, and_, or_, select, update
@@ -145,6 +146,7 @@ def claim_ready(
     claim_timeout: timedelta = STALE_CLAIM_AFTER,
     postgres: bool = False,
     limits: pacing.Limits = pacing.NO_LIMITS,
+    time_scale: float = 1.0,
 ) -> Claimed:
     """Claim what is ready to send: pending rows, retries now due, and stale claims that
     were never taken in hand (``outcomes.settle_orphans`` ends the other stale ones).
@@ -168,7 +170,15 @@ def claim_ready(
     held = pacing.active_holds(session, now=now)
     chosen: Any
     if limits.any or held:
-        chosen = pacing.choose(session, ready, now=now, limit=limit, limits=limits, held=held)
+        chosen = pacing.choose(
+            session,
+            ready,
+            now=now,
+            limit=limit,
+            limits=limits,
+            held=held,
+            may_go=partial(_awake, now=now) if time_scale == 1 else lambda row: True,
+        )
         if not chosen:
             return Claimed(confirmations=[], steps=[])
     else:
@@ -257,6 +267,18 @@ def _rowcount(result: Any) -> int:
 #: A welcome this soon after the reader confirmed goes at once, whatever the hour: they are
 #: there, waiting for it.
 WELCOME_GRACE = timedelta(minutes=15)
+
+
+def _awake(row: Any, *, now: datetime) -> bool:
+    """Whether a course email that waited (pacing, a hold) may go now: in its reader's
+    waking hours and days, or a welcome they are waiting for (``WELCOME_GRACE``)."""
+    if row.step == 0 and row.created_at >= now - WELCOME_GRACE:
+        return True
+    try:
+        course = shipped_course(row.course)
+    except CourseError:  # the sender records this one's failure; the night is no matter
+        return True
+    return may_send(now, Timing.of(course, row).zone, weekends=course.weekends)
 
 
 def _hold_the_night(session: Session, claimed: Sequence[Any], *, now: datetime) -> list[Any]:

@@ -24,20 +24,25 @@ speed.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from service.dns_lookup import BadName, Lookup, Offline
+from service.dns_lookup import BadName, Lookup, NoAnswerFor, Offline
 from service.settings import Settings
 from service.store.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
+    Enrollment,
     Reader,
     ReaderEvent,
     ReceivingDomain,
@@ -46,6 +51,14 @@ from service.store.models import (
 
 #: The hold on all course email.
 COURSE = "course"
+
+
+def spoken_provider(scope: str) -> str:
+    """How the therapist's email names a held provider: a large one by name; any other
+    (often one reader's own domain) without naming it."""
+    return PROVIDERS.get(scope, "one smaller mail provider")
+
+
 #: The providers pacing knows by name, and how the desk says them.
 PROVIDERS = {
     "google": "Google (Gmail)",
@@ -131,14 +144,24 @@ def domain_of(address: str) -> str:
 
 
 def provider_for_mx(records: Iterable[str]) -> str | None:
-    """The provider an MX answer names (``"10 aspmx.l.google.com."``), if a known one."""
+    """The provider an MX answer's preferred hosts name (``"10 aspmx.l.google.com."``),
+    if a known one: a backup MX at Google does not make a domain Google's."""
+    parsed = []
     for record in records:
-        host = record.split()[-1].lower() if record.split() else ""
-        host = host if host.endswith(".") else host + "."
-        for ending, provider in MX_ENDINGS:
-            if host == ending or host.endswith("." + ending):
-                return provider
-    return None
+        parts = record.split()
+        if len(parts) == 2 and parts[0].isdigit():
+            parsed.append((int(parts[0]), parts[1].lower().rstrip(".") + "."))
+    if not parsed:
+        return None
+    best = min(preference for preference, _ in parsed)
+    found = {
+        provider
+        for preference, host in parsed
+        if preference == best
+        for ending, provider in MX_ENDINGS
+        if host == ending or host.endswith("." + ending)
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def providers(session: Session, domains: Iterable[str]) -> dict[str, str]:
@@ -180,24 +203,34 @@ def domains_to_learn(session: Session, *, now: datetime, limit: int) -> list[str
     return sorted(domains - fresh)[:limit]
 
 
-def look_up(domains: Sequence[str], lookup: Lookup) -> dict[str, str]:
-    """Each domain's provider from its MX records (the domain itself when they name none);
-    stops at the first sign that DNS is not answering (the next pass tries again)."""
-    learned: dict[str, str] = {}
+#: A domain whose name servers would not answer is asked again after this long (meanwhile it
+#: is its own provider).
+MX_RETRY = timedelta(days=1)
+
+
+def look_up(domains: Sequence[str], lookup: Lookup) -> dict[str, tuple[str, bool]]:
+    """Each domain's provider from its MX records (the domain itself when they name none),
+    and whether the answer was whole. Stops when DNS does not answer at all (the next pass
+    tries again); a name whose own servers fail is the domain itself, asked again later."""
+    learned: dict[str, tuple[str, bool]] = {}
     for domain in domains:
         try:
             records = lookup(domain, "MX")
+        except NoAnswerFor:
+            learned[domain] = (domain, False)
+            continue
         except Offline:
             break
         except BadName:
             records = []
-        learned[domain] = provider_for_mx(records) or domain
+        learned[domain] = (provider_for_mx(records) or domain, True)
     return learned
 
 
-def remember(session: Session, learned: Mapping[str, str], *, now: datetime) -> None:
-    for domain, provider in learned.items():
-        session.merge(ReceivingDomain(domain=domain, provider=provider, checked_at=now))
+def remember(session: Session, learned: Mapping[str, tuple[str, bool]], *, now: datetime) -> None:
+    for domain, (provider, whole) in learned.items():
+        checked = now if whole else now - MX_KEPT + MX_RETRY
+        session.merge(ReceivingDomain(domain=domain, provider=provider, checked_at=checked))
 
 
 def active_holds(session: Session, *, now: datetime) -> dict[str, SendingHold]:
@@ -211,23 +244,60 @@ def hold(
     session: Session, scope: str, *, reason: str, now: datetime, until: datetime | None
 ) -> bool:
     """Hold ``scope``'s course email (``COURSE``, or a provider group) until ``until`` (None:
-    until resumed). True when this starts a hold (the therapist is then told, once)."""
-    current = session.get(SendingHold, scope)
-    if current is not None and (current.until is None or current.until > now):
-        if until is not None and current.until is not None and until > current.until:
-            current.until = until  # refused again: the hour counts from now
-        return False
-    if current is not None:
-        session.delete(current)
-        session.flush()
-    session.add(SendingHold(scope=scope, until=until, reason=reason[:2000], started_at=now))
-    return True
+    until resumed). True when this starts a hold (the therapist is then told, once).
+
+    Conditional statements only: two workers refused at the same moment both get here, and
+    neither may fail for it (a plain insert would collide on the scope)."""
+    reason = masked(reason)[:2000]
+    fresh = {"until": until, "reason": reason, "started_at": now, "alerted_at": None}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    added = session.execute(
+        insert(SendingHold)
+        .values(scope=scope, **fresh)
+        .on_conflict_do_nothing(index_elements=["scope"])
+        .returning(SendingHold.scope)
+    ).first()
+    if added is not None:
+        return True
+    ended = and_(SendingHold.until.is_not(None), SendingHold.until <= now)
+    restarted = session.execute(
+        update(SendingHold)
+        .where(SendingHold.scope == scope, ended)
+        .values(**fresh)
+        .returning(SendingHold.scope)
+    ).first()
+    if restarted is not None:
+        return True
+    if until is not None:  # refused again while held: the hour counts from now
+        session.execute(
+            update(SendingHold)
+            .where(
+                SendingHold.scope == scope,
+                SendingHold.until.is_not(None),
+                SendingHold.until < until,
+            )
+            .values(until=until)
+        )
+    return False
+
+
+#: An address in a server's words ("<fay@example.org>: Recipient address rejected").
+_ADDRESS = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
+
+
+def masked(words: str) -> str:
+    """A server's words with any address in them replaced: the therapist's alert, the desk
+    and ``coursemail status`` show why, never whom."""
+    return _ADDRESS.sub("(an address)", words)
 
 
 def resume(session: Session, scope: str) -> bool:
     """End a hold now; False if there was none."""
-    result = session.execute(delete(SendingHold).where(SendingHold.scope == scope))
-    return bool(getattr(result, "rowcount", 0))
+    ended = session.execute(
+        delete(SendingHold).where(SendingHold.scope == scope).returning(SendingHold.scope)
+    ).first()
+    return ended is not None
 
 
 def hold_for_refusal(session: Session, recipient: str, said: str, *, now: datetime) -> str:
@@ -239,16 +309,56 @@ def hold_for_refusal(session: Session, recipient: str, said: str, *, now: dateti
     return group
 
 
+#: Readers at one provider whose mail came back refused for our setup within the hour before
+#: a report by mail holds that provider (a report by mail can be written by anyone, a reader
+#: included; the relay's own answer at sending time holds at once).
+WIDESPREAD = 3
+
+
+def hold_if_widespread(session: Session, recipient: str, said: str, *, now: datetime) -> bool:
+    """A report by mail said a provider refused us for our setup: hold it only once several
+    of its readers' mail came back so within the hour. True when it is held now."""
+    session.flush()
+    domain = domain_of(recipient)
+    group = providers(session, [domain])[domain]
+    emails = session.execute(
+        select(Reader.id, Reader.email)
+        .join(ReaderEvent, ReaderEvent.reader_id == Reader.id)
+        .where(ReaderEvent.kind == "refused_by_provider", ReaderEvent.at > now - POLICY_PAUSE)
+        .distinct()
+    ).all()
+    group_of = providers(session, {domain_of(e) for _, e in emails})
+    readers = {rid for rid, e in emails if group_of[domain_of(e)] == group}
+    if len(readers) < WIDESPREAD:
+        return False
+    hold(session, group, reason=said, now=now, until=now + POLICY_PAUSE)
+    return True
+
+
+#: At most one email an hour about providers' holds (many at once say the same thing: look
+#: at the Sending setup page, which lists them all); a hold on all course email always.
+ALERT_EVERY = timedelta(hours=1)
+
+
 def claim_alerts(session: Session, *, now: datetime) -> list[str]:
-    """Holds the therapist has not been told of yet, marked told (the tick enqueues one
+    """Holds to tell the therapist of now, every new one marked told (the tick enqueues one
     email each; should that fail, ``unclaim_alerts`` hands them back)."""
-    rows = session.execute(
-        update(SendingHold)
-        .where(SendingHold.alerted_at.is_(None))
-        .values(alerted_at=now)
-        .returning(SendingHold.scope)
-    ).scalars()
-    return sorted(rows)
+    told_lately = session.scalar(
+        select(func.count(SendingHold.scope)).where(
+            SendingHold.scope != COURSE, SendingHold.alerted_at > now - ALERT_EVERY
+        )
+    )
+    new = sorted(
+        session.execute(
+            update(SendingHold)
+            .where(SendingHold.alerted_at.is_(None))
+            .values(alerted_at=now)
+            .returning(SendingHold.scope)
+        ).scalars()
+    )
+    course = [s for s in new if s == COURSE]
+    providers_new = [s for s in new if s != COURSE]
+    return course + ([] if told_lately or not providers_new else providers_new[:1])
 
 
 def unclaim_alerts(session: Session, scopes: Sequence[str]) -> None:
@@ -318,6 +428,13 @@ def after_complaint(session: Session, *, now: datetime) -> ComplaintRate:
 # --- choosing what to claim -------------------------------------------------------------
 
 
+#: Ready course emails one pass reads at most, in chunks, looking for ones with room (a
+#: provider that is full or held must not keep the others waiting behind it).
+SCAN_CHUNK = 2000
+SCAN_CHUNKS = 10
+MayGo = Callable[[Any], bool]
+
+
 def choose(
     session: Session,
     ready: ColumnElement[bool],
@@ -326,33 +443,56 @@ def choose(
     limit: int,
     limits: Limits,
     held: Mapping[str, SendingHold],
+    may_go: MayGo = lambda row: True,
 ) -> list[int]:
-    """The ready deliveries the limits and holds allow now, in due order (ids)."""
-    rows = session.execute(
-        select(Delivery.id, Delivery.kind, Reader.email)
-        .join(Reader, Reader.id == Delivery.reader_id)
-        .where(ready)
-        .order_by(Delivery.id)
-        .limit(limit)
-    ).all()
-    if not rows:
-        return []
-    domains = {domain_of(email) for _, kind, email in rows if kind == DeliveryKind.STEP}
-    group_of = providers(session, domains) if (limits.per_provider or held) else {}
+    """The ready deliveries the limits and holds allow now, in due order (ids).
+
+    Emails a person is waiting for come first and are never held (they count). Course
+    emails are then read in chunks, in due order, each taken when its provider has room and
+    ``may_go`` (its reader's waking hours: a held email must not arrive at night) allows."""
+    chosen = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(ready, Delivery.kind != DeliveryKind.STEP)
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    )
     room = _Room.measure(session, now=now, limits=limits)
-    chosen: list[int] = []
-    for delivery_id, kind, email in rows:
-        if kind != DeliveryKind.STEP:  # a person is waiting for it: counted, never held
-            chosen.append(delivery_id)
-            room.take(None)
-            continue
-        if COURSE in held:
-            continue
-        group = group_of.get(domain_of(email), domain_of(email))
-        if group in held or not room.allows(group):
-            continue
-        chosen.append(delivery_id)
-        room.take(group)
+    for _ in chosen:
+        room.take(None)
+    if COURSE in held:
+        return chosen
+    after = 0
+    for _ in range(SCAN_CHUNKS):
+        rows = session.execute(
+            select(
+                Delivery.id,
+                Delivery.step,
+                Delivery.created_at,
+                Enrollment.course,
+                Reader.email,
+                Reader.timezone,
+                Reader.send_hour,
+            )
+            .join(Reader, Reader.id == Delivery.reader_id)
+            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+            .where(ready, Delivery.kind == DeliveryKind.STEP, Delivery.id > after)
+            .order_by(Delivery.id)
+            .limit(SCAN_CHUNK)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        group_of = providers(session, {domain_of(r.email) for r in rows})
+        for row in rows:
+            if len(chosen) >= limit or not room.left():
+                return chosen
+            group = group_of[domain_of(row.email)]
+            if group in held or not room.allows(group) or not may_go(row):
+                continue
+            chosen.append(row.id)
+            room.take(group)
     return chosen
 
 
@@ -383,8 +523,12 @@ class _Room:
             overall = left if overall is None else min(overall, left)
         return cls(limits, overall, last_minute)
 
+    def left(self) -> bool:
+        """Whether anything more may go this pass."""
+        return self.overall is None or self.overall > 0
+
     def allows(self, group: str) -> bool:
-        if self.overall is not None and self.overall <= 0:
+        if not self.left():
             return False
         if not self.per_provider:
             return True

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from service.inbox import complaints
+from service.inbox import complaints, inbound
 from service.web.security import csrf, limiter
 from service.web.shared import context
 from service.web.webhooks import (
@@ -91,7 +91,8 @@ def mailgun() -> ResponseReturnValue:
         raise RequestRefused(400, "no event-data object")
     if event.get("event") != "complained":
         return _ignored(f"a Mailgun {event.get('event') or 'unknown'} event")
-    return _complaints([event.get("recipient")], source="Mailgun")
+    # Mailgun signs its timestamp and token, not the event: a token is taken once
+    return _complaints([event.get("recipient")], source="Mailgun", nonce=f"mailgun-fbl:{token}")
 
 
 @bp.post("/sendgrid")
@@ -154,7 +155,7 @@ def _confirm_subscription(data: dict[str, Any]) -> ResponseReturnValue:
 def _json(what: str) -> Any:
     try:
         return json.loads(request.get_data(cache=False) or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # (nested past Python's depth: not a webhook)
         raise RequestRefused(400, f"the body must be {what}") from None
 
 
@@ -169,7 +170,9 @@ def _ignored(what: str) -> ResponseReturnValue:
     return jsonify(ignored=f"{what}: only complaints are read here", status=200)
 
 
-def _complaints(addresses: list[Any], *, source: str) -> ResponseReturnValue:
+def _complaints(
+    addresses: list[Any], *, source: str, nonce: str | None = None
+) -> ResponseReturnValue:
     found = [a.strip() for a in addresses if isinstance(a, str) and "@" in a]
     if not found:
         raise RequestRefused(400, "the complaint names no email address")
@@ -178,8 +181,12 @@ def _complaints(addresses: list[Any], *, source: str) -> ResponseReturnValue:
     results: dict[str, int] = {"suppressed": 0, "already": 0, "unknown": 0}
     try:
         with ctx.database.session() as session:
+            if nonce is not None:
+                inbound.take_nonce(session, nonce, now=now)
             for address in found:
                 results[complaints.from_provider(session, address, source=source, now=now)] += 1
+    except IntegrityError:  # a token seen before: whatever it now names, nothing is done
+        return _ignored("a signature received before")
     except SQLAlchemyError as error:
         log.error("could not record a %s complaint (%s); asking for a retry", source, error)
         response = jsonify(error="temporary problem recording it; please retry", status=503)

@@ -184,3 +184,41 @@ def test_a_test_of_the_draft_goes_out_with_the_draft_words(
     (test,) = smtp_sink.messages_to("lee@example.test")
     assert str(test["Subject"]) == "[TEST] Step 1 of 6: Deciding, together"
     assert _versions(rt) == [1]
+
+
+def test_her_details_are_a_publish_and_a_setting_still_wins(rt: Runtime, her: FlaskClient) -> None:
+    assert "(310) 614-0323" in her.get("/admin/course/7").text  # the closing shows her phone
+    page = her.get("/admin/course/details").text
+    assert "Set by the server (THERAPIST_EMAIL)" in page  # (the tests set it)
+    form = {
+        "csrf_token": token(her, "/admin/course/details"),
+        "name": "Lee Miller",
+        "email": "someone@else.test",  # overridden by the setting: left alone
+        "phone": "(310) 555-0199",
+        "country_code": "+1",
+        "post_url": "https://blog.example/forgiveness",
+        "send_hour": "9",
+        "weekends": "on",
+    }
+    done = her.post("/admin/course/details", data=form, follow_redirects=True)
+    assert "Saved as version 2" in done.text
+    assert _versions(rt) == [1, 2]
+    assert "(310) 555-0199" in her.get("/admin/course/7").text
+    with rt.database.session(read_only=True) as session:
+        from service.courses import versions
+
+        toml = versions.files_of(versions.newest(session, "rebuilding-trust"))["course.toml"]
+    assert 'phone = "(310) 555-0199"' in toml and "send_hour = 9" in toml
+    assert 'email = "leemiller.therapist@gmail.com"' in toml  # the setting won
+    assert "# The author's contact details" in toml  # her comments kept
+    listed = her.get("/admin/course/versions").text
+    assert "your details: phone, post url, send hour" in listed
+    # a value the checks refuse changes nothing, and says why
+    form["send_hour"] = "23"
+    form["csrf_token"] = token(her, "/admin/course/details")
+    refused = her.post("/admin/course/details", data=form, follow_redirects=True).text
+    assert "Nothing was changed" in refused and "send_hour" in refused
+    form["send_hour"] = "nine"
+    refused = her.post("/admin/course/details", data=form, follow_redirects=True).text
+    assert "a whole hour, like 8" in refused
+    assert _versions(rt) == [1, 2]

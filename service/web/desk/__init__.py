@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
         actions,
         answering,
         course,
+        details,
         editor,
         lists,
         overview,

@@ -29,7 +29,7 @@ def hold_alert(
     email; ``until``: when it goes on by itself (None: when she resumes it)."""
     digest = hashlib.sha256(f"{who}|{date.isoformat()}".encode()).hexdigest()[:12]
     if who:
-        subject = f"Course email to {who} is paused for an hour"
+        subject = f"Course email to {who} is held for an hour"
         lines = [
             f"{who} refused one of the course emails for a reason about how our mail is sent",
             "(its sign-in records or its reputation), not because of the reader's address.",
@@ -45,9 +45,9 @@ def hold_alert(
             f"    {desk_url}",
         ]
     else:
-        subject = "Course email is paused: too many readers marked it as spam"
+        subject = "Course email is held: too many readers marked it as spam"
         lines = [
-            "Course email has stopped going out, because more readers marked it as spam than",
+            "Course email is held back, because more readers marked it as spam than",
             "mailbox providers accept:",
             "",
             f"    {words}",

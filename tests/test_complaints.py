@@ -291,3 +291,13 @@ def test_the_desk_is_hers_alone(rt: Runtime, client: FlaskClient) -> None:
     client.post("/admin/setup/resume", data={"scope": "course"})
     with rt.database.session(read_only=True) as session:
         assert pacing.COURSE in pacing.active_holds(session, now=rt.clock.now())
+
+
+def test_too_many_wrong_passwords_are_refused_in_json(client: FlaskClient) -> None:
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"esp:guess").decode()}
+    body = {"RecordType": "SpamComplaint", "Email": "x@example.test"}
+    answers = [client.post("/feedback/postmark", json=body, headers=wrong) for _ in range(11)]
+    assert [a.status_code for a in answers][-1] == 429
+    assert answers[-1].json["error"].startswith("too many wrong passwords")
+    inbound = [client.post("/inbound/postmark", json={}, headers=wrong) for _ in range(11)]
+    assert inbound[-1].status_code == 429 and inbound[-1].json["status"] == 429

@@ -121,6 +121,12 @@ def test_without_dns_it_says_so_and_exits_two(rt: Runtime, listener: int, tmp_pa
     offline = _doctor(rt, listener, "127.0.0.1:1", key.path, "--offline")
     assert offline.exit_code == 2, offline.output
     assert "not checked (--offline)" in offline.output
+    # what to publish is known without DNS: it is printed all the same
+    assert "The records for your domain" in offline.output
+    assert "v=DMARC1; p=none" in offline.output and "IN MX 10" in offline.output
+    env = settings_env(rt.settings, INBOUND_SMTP_PORT=str(listener))  # no DKIM key at all
+    unsigned = CliRunner(env=env).invoke(main, ["doctor", "--offline"])
+    assert unsigned.exit_code == 1 and "no DKIM_PRIVATE_KEY" in unsigned.output
     silent = _doctor(rt, listener, f"127.0.0.1:{free_port()}", key.path)  # nobody answers
     assert silent.exit_code == 2, silent.output
     assert "no name server answered" in silent.output
@@ -217,6 +223,9 @@ def test_send_says_when_the_reply_never_comes_back(
         relay.stop()
     assert done.exit_code == 1
     assert "did not come back within 2 s" in done.output
+    seedless = {**env, "THERAPIST_EMAIL": ""}  # the seed's own address is never written to
+    refused = CliRunner(env=seedless).invoke(main, ["doctor", "--send"])
+    assert refused.exit_code == 2 and "set THERAPIST_EMAIL first" in refused.output
     assert (
         "--send needs the network"
         in CliRunner(env=env).invoke(main, ["doctor", "--send", "--offline"]).output
@@ -254,3 +263,52 @@ def test_the_desk_sends_the_tests_and_shows_the_reply_came_back(
         assert "The last test reply came back" in desk.get("/admin/setup").text
     finally:
         relay.stop()
+
+
+def test_under_make_run_the_mail_catcher_brings_the_test_reply_back(
+    rt: Runtime, listener: int, dns_server: DNSServer, tmp_path: Path
+) -> None:
+    """Development: the catcher keeps mail for people and hands REPLY_DOMAIN's to the
+    listener, as the domain's MX would, so ``doctor --send`` can pass on a laptop."""
+    import threading
+
+    from tests.conftest import THERAPIST_TEST_EMAIL
+    from workers import mailcatcher
+
+    port, stop = free_port(), threading.Event()
+    replies = (rt.settings.REPLY_DOMAIN, "127.0.0.1", listener)
+    caught = tmp_path / "caught"
+    server = threading.Thread(
+        target=mailcatcher.serve, args=("127.0.0.1", port, caught, stop, replies), daemon=True
+    )
+    server.start()
+    try:
+        from tests.support.waiting import wait_for
+
+        wait_for(lambda: _answers(port), 10, "the catcher to listen")
+        key = _key(tmp_path)
+        _publish(rt, dns_server, key.record)
+        env = settings_env(
+            rt.settings,
+            DNS_NAMESERVER=dns_server.address,
+            DKIM_PRIVATE_KEY=str(key.path),
+            INBOUND_SMTP_PORT=str(listener),
+            SMTP_URL=f"smtp://127.0.0.1:{port}",
+        )
+        done = CliRunner(env=env).invoke(main, ["doctor", "--send", "--wait", "20"])
+    finally:
+        stop.set()
+        server.join(10)
+    assert "came back to the listener" in done.output, done.output
+    kept = [p.read_bytes() for p in caught.glob("*.eml")]
+    assert len(kept) == 1 and THERAPIST_TEST_EMAIL.encode() in kept[0]  # only hers is kept
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -35,6 +35,11 @@ def _paced(rt: Runtime, **limits: object) -> None:
     rt.settings = replace(rt.settings, TICK_INTERVAL=60.0, **limits)  # type: ignore[arg-type]
 
 
+def _later(rt: Runtime) -> None:
+    """Past the welcome's grace: a welcome its reader is waiting for never waits for room."""
+    rt.clock.advance(timedelta(minutes=16))
+
+
 def _welcomes(rt: Runtime, status: DeliveryStatus) -> int:
     with rt.database.session(read_only=True) as session:
         rows = session.scalars(
@@ -62,6 +67,7 @@ def test_send_rate_spreads_the_burst_over_minutes_in_due_order(
     _paced(rt, SEND_RATE=10)
     for n in range(25):
         enrolled(rt, f"reader{n:02}@example.org", timezone="UTC")
+    _later(rt)
     assert tick_and_work(rt).enqueued == 10
     assert tick_and_work(rt).enqueued == 0  # the minute's ten are gone
     assert _welcomes(rt, DeliveryStatus.PENDING) == 15  # the rest wait in the database
@@ -80,6 +86,7 @@ def test_a_pass_takes_only_its_share_of_the_minute(rt: Runtime, smtp_sink: SMTPS
     rt.settings = replace(rt.settings, SEND_RATE=60, TICK_INTERVAL=5.0)
     for n in range(12):
         enrolled(rt, f"reader{n}@example.org", timezone="UTC")
+    _later(rt)
     assert tick_and_work(rt).enqueued == 5  # 60 a minute, a pass every 5 s: 5 a pass
     rt.clock.advance(timedelta(seconds=5))
     assert tick_and_work(rt).enqueued == 5
@@ -91,6 +98,7 @@ def test_a_confirmation_is_never_held_by_pacing(rt: Runtime, smtp_sink: SMTPSink
     _paced(rt, SEND_RATE=1)
     for n in range(3):
         enrolled(rt, f"reader{n}@example.org", timezone="UTC")
+    _later(rt)
     assert tick_and_work(rt).enqueued == 1  # the minute's one welcome
     with rt.database.session() as session:
         lifecycle.sign_up(
@@ -124,6 +132,7 @@ def test_the_per_provider_limit_groups_domains_by_their_mx(
         enrolled(rt, who, timezone="UTC")
     for who in ("h@other.test", "i@other.test", "j@other.test"):
         enrolled(rt, who, timezone="UTC")
+    _later(rt)
     assert tick_and_work(rt).enqueued == 6
     # two to Google (gmail.com and the practice hosted there), two to Yahoo/AOL, two to
     # other.test (its own provider), each in due order
@@ -168,6 +177,7 @@ def test_the_warm_up_sends_fifty_the_first_day_then_doubles(
     _paced(rt, WARMUP=True)
     for n in range(60):
         enrolled(rt, f"reader{n:02}@example.org", timezone="UTC")
+    _later(rt)
     assert tick_and_work(rt).enqueued == 50
     rt.clock.advance(timedelta(hours=2))
     assert tick_and_work(rt).enqueued == 0  # the day's fifty are spent
@@ -203,7 +213,7 @@ def test_a_policy_refusal_holds_that_provider_for_an_hour_and_tells_the_therapis
     tick_and_work(rt)  # Gmail waits; Yahoo goes; the therapist is told, once
     assert _sent_to(smtp_sink) == ["c@yahoo.com"]
     (alert,) = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
-    assert alert["Subject"] == "Course email to Google (Gmail) is paused for an hour"
+    assert alert["Subject"] == "Course email to Google (Gmail) is held for an hour"
     body = alert.get_content()
     assert words in body and "Nobody was taken off the course" in body
     assert "a@gmail.com" not in body  # no reader is named
@@ -242,6 +252,7 @@ def test_held_work_left_in_redis_is_none(rt: Runtime, smtp_sink: SMTPSink) -> No
     _paced(rt, SEND_RATE=2)
     for n in range(5):
         enrolled(rt, f"reader{n}@example.org", timezone="UTC")
+    _later(rt)
     tick.run_once(rt)
     assert rt.queue("coursemail-course").count == 1  # one batch of two
     with rt.database.session(read_only=True) as session:
@@ -355,6 +366,7 @@ def test_a_full_provider_does_not_keep_the_others_waiting(rt: Runtime, smtp_sink
     for n in range(6):
         enrolled(rt, f"g{n}@gmail.com", timezone="UTC")
     enrolled(rt, "y@yahoo.com", timezone="UTC")
+    _later(rt)
     original = pacing.SCAN_CHUNK
     pacing.SCAN_CHUNK = 2
     try:
@@ -377,3 +389,12 @@ def test_held_course_email_waits_for_the_readers_morning(rt: Runtime, smtp_sink:
     rt.clock.set(datetime(2026, 10, 28, 8, 0, tzinfo=UTC))
     tick_and_work(rt)
     assert len(_sent_to(smtp_sink)) == 1
+
+
+def test_a_welcome_its_reader_is_waiting_for_never_waits_for_room(
+    rt: Runtime, smtp_sink: SMTPSink
+) -> None:
+    _paced(rt, SEND_RATE=1)
+    for n in range(3):
+        enrolled(rt, f"reader{n}@example.org", timezone="UTC")
+    assert tick_and_work(rt).enqueued == 3  # just confirmed: "your welcome is on its way"

@@ -306,6 +306,18 @@ def everything(settings: Settings, addresses: Addresses, *, offline: bool = Fals
     if offline:
         skipped = "not checked (--offline): run again where this machine can reach DNS"
         dns_part = [Check("DNS records", "unknown", skipped, required=True)]
+        if settings.DKIM_PRIVATE_KEY is None:  # a local fact: no DNS needed to say it
+            dns_part.insert(
+                0,
+                Check(
+                    "the DKIM key",
+                    "missing",
+                    "no DKIM_PRIVATE_KEY: mail goes unsigned, and Gmail, Yahoo and Outlook.com "
+                    "junk or refuse it",
+                    "coursemail dkim new, then DKIM_PRIVATE_KEY=/path/to/the/key.pem",
+                    True,
+                ),
+            )
         relay = Check("the relay", "unknown", skipped.replace("DNS", "the relay"), required=True)
         public = Check("PUBLIC_URL", "unknown", skipped.replace("DNS", "it"))
     else:

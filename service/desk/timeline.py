@@ -44,6 +44,7 @@ EVENT_WORDS = {
     "answered": "You answered them from the desk",
     "bounced_hard": "Their address does not exist (a hard bounce): nothing more is sent",
     "bounced_soft": "An email came back (a full mailbox, or the relay gave up): counted",
+    "marked_as_spam": "Marked one of the emails as spam: nothing more is sent to them",
     "refused_by_provider": (
         "Their mail provider refused an email for our sending setup or reputation, not for "
         "their address: see Sending setup"

@@ -22,7 +22,7 @@ READER_STATES = {
     ReaderStatus.PENDING: "Has not confirmed their address yet",
     ReaderStatus.ACTIVE: "Taking the course",
     ReaderStatus.UNSUBSCRIBED: "Unsubscribed",
-    ReaderStatus.BOUNCED: "Their address does not take mail",
+    ReaderStatus.BOUNCED: "No more email goes to them (it bounced, or was marked as spam)",
 }
 
 COURSE_STATES = {

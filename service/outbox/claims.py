@@ -264,15 +264,15 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-#: A welcome this soon after the reader confirmed goes at once, whatever the hour: they are
-#: there, waiting for it.
-WELCOME_GRACE = timedelta(minutes=15)
+#: A welcome this soon after the reader confirmed goes at once, whatever the hour (and
+#: whatever the pacing): they are there, waiting for it.
+WELCOME_GRACE = pacing.WELCOME_GRACE
 
 
 def _awake(row: Any, *, now: datetime) -> bool:
     """Whether a course email that waited (pacing, a hold) may go now: in its reader's
     waking hours and days, or a welcome they are waiting for (``WELCOME_GRACE``)."""
-    if row.step == 0 and row.created_at >= now - WELCOME_GRACE:
+    if row.step == 0 and row.enrolled_at >= now - WELCOME_GRACE:
         return True
     try:
         course = shipped_course(row.course)

@@ -23,6 +23,7 @@ speed.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -48,6 +49,8 @@ from service.store.models import (
     ReceivingDomain,
     SendingHold,
 )
+
+log = logging.getLogger("coursemail.tick")
 
 #: The hold on all course email.
 COURSE = "course"
@@ -428,6 +431,9 @@ def after_complaint(session: Session, *, now: datetime) -> ComplaintRate:
 # --- choosing what to claim -------------------------------------------------------------
 
 
+#: A welcome this soon after the reader confirmed is a person waiting: it counts against the
+#: limits but never waits for room (a hold still holds it).
+WELCOME_GRACE = timedelta(minutes=15)
 #: Ready course emails one pass reads at most, in chunks, looking for ones with room (a
 #: provider that is full or held must not keep the others waiting behind it).
 SCAN_CHUNK = 2000
@@ -463,13 +469,13 @@ def choose(
         room.take(None)
     if COURSE in held:
         return chosen
-    after = 0
+    after, waiting_for_room = 0, 0
     for _ in range(SCAN_CHUNKS):
         rows = session.execute(
             select(
                 Delivery.id,
                 Delivery.step,
-                Delivery.created_at,
+                Enrollment.created_at.label("enrolled_at"),
                 Enrollment.course,
                 Reader.email,
                 Reader.timezone,
@@ -486,13 +492,19 @@ def choose(
         after = rows[-1].id
         group_of = providers(session, {domain_of(r.email) for r in rows})
         for row in rows:
-            if len(chosen) >= limit or not room.left():
+            if len(chosen) >= limit:
                 return chosen
             group = group_of[domain_of(row.email)]
-            if group in held or not room.allows(group) or not may_go(row):
+            waiting = row.step == 0 and row.enrolled_at >= now - WELCOME_GRACE
+            if group in held or not (waiting or room.allows(group)) or not may_go(row):
+                waiting_for_room += 1
                 continue
             chosen.append(row.id)
             room.take(group)
+    if waiting_for_room:
+        log.info(
+            "%d course emails wait for room (pacing, a hold, or their night)", waiting_for_room
+        )
     return chosen
 
 

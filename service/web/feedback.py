@@ -55,6 +55,13 @@ def _small_bodies() -> None:
     request.max_content_length = MAX_BODY
 
 
+@bp.errorhandler(429)
+def _too_many(error: Exception) -> ResponseReturnValue:
+    """Too many wrong passwords from one address: said in JSON, like every answer here."""
+    said = "too many wrong passwords from this address; wait a minute"
+    return jsonify(error=said, status=429), 429
+
+
 @bp.errorhandler(RequestRefused)
 def _refused(error: RequestRefused) -> ResponseReturnValue:
     response = jsonify(error=str(error), status=error.status)

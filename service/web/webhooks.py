@@ -57,6 +57,13 @@ def _allow_whole_messages() -> None:
     request.max_form_memory_size = request.max_content_length
 
 
+@bp.errorhandler(429)
+def _too_many(error: Exception) -> ResponseReturnValue:
+    """Too many wrong passwords from one address: said in JSON, like every answer here."""
+    said = "too many wrong passwords from this address; wait a minute"
+    return jsonify(error=said, status=429), 429
+
+
 @bp.errorhandler(RequestRefused)
 def _refused(error: RequestRefused) -> ResponseReturnValue:
     response = jsonify(error=str(error), status=error.status)

@@ -54,6 +54,11 @@ def doctor(offline: bool, send: bool, wait: int) -> None:
     if offline and send:
         raise click.UsageError("--send needs the network: leave out --offline")
     settings = settings_or_exit()
+    if send and not settings.THERAPIST_EMAIL:
+        raise click.UsageError(
+            "--send mails a test to the therapist: set THERAPIST_EMAIL first (the course "
+            "file's address is the seed's, never written to from a test)"
+        )
     addresses = Addresses(settings.SECRET_KEY, settings.REPLY_DOMAIN)
     click.echo("Checking how mail leaves and comes back (this can take a few seconds)...", err=True)
     checks = sending_setup.everything(settings, addresses, offline=offline)
@@ -67,6 +72,10 @@ def doctor(offline: bool, send: bool, wait: int) -> None:
         if check.paste and not check.good:
             click.echo(f"{'':>7}  publish or set: {check.paste}")
     broken, unknown = sending_setup.verdict(checks)
+    if any(not c.good for c in checks):
+        click.echo("\nThe records for your domain (whoever looks after its DNS can paste them):")
+        for line in sending_setup.records_to_publish(settings):
+            click.echo(f"  {line}")
     click.echo("")
     if broken:
         click.echo(

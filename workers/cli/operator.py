@@ -58,7 +58,7 @@ def status(limit: int) -> None:
     if sending.pacing:
         click.echo(f"Pacing: {'; '.join(sending.pacing)}")
     if not found.trouble:
-        click.echo("Nothing needs a look.")
+        click.echo("Nothing else needs a look." if sending.held else "Nothing needs a look.")
         return
     click.echo("Needs a look (resend one with: coursemail resend ID):")
     for row in found.trouble:

@@ -94,4 +94,14 @@ def catcher(host: str, port: int) -> None:
     if settings.is_production:
         raise click.ClickException("the mail catcher is for development only")
     start_logging()
-    mailcatcher.run_until_signalled(host, port, settings.caught_mail)
+    listener_host = (
+        "127.0.0.1"
+        if settings.INBOUND_SMTP_HOST in ("0.0.0.0", "::")
+        else settings.INBOUND_SMTP_HOST
+    )
+    replies = (
+        (settings.REPLY_DOMAIN, listener_host, settings.INBOUND_SMTP_PORT)
+        if settings.tracked_replies
+        else None
+    )
+    mailcatcher.run_until_signalled(host, port, settings.caught_mail, replies)

@@ -65,7 +65,7 @@ $(AXE):
 test: lint browser axe
 	$(BIN)/pytest --cov --cov-report=term
 
-# the inner loop: no browser, no subprocess-heavy tests, no lint, no coverage (a minute or two)
+# the inner loop: no browser, no subprocess-heavy tests, no lint, no coverage (a few minutes)
 test-fast: install
 	$(BIN)/pytest -q -m "not browser and not slow"
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.outbox import pacing
+from service.outbox import holds
 from service.store.models import (
     Delivery,
     DeliveryStatus,
@@ -85,7 +85,7 @@ def test_a_refusal_for_our_setup_never_suppresses_the_reader(
     assert _counts(rt) == {"bounced_hard": 0, "bounced_soft": 0, "refused_by_provider": 1}
     # one report by mail (anyone can write one) never holds a provider
     with rt.database.session(read_only=True) as session:
-        assert pacing.active_holds(session, now=rt.clock.now()) == {}
+        assert holds.active_holds(session, now=rt.clock.now()) == {}
 
 
 def test_refusals_for_three_readers_at_one_provider_hold_it_for_an_hour(
@@ -107,7 +107,7 @@ def test_refusals_for_three_readers_at_one_provider_hold_it_for_an_hour(
         assert send(listener, "", [sent.mail_from], data) == {}
         work(rt)
         with rt.database.session(read_only=True) as session:
-            held = pacing.active_holds(session, now=rt.clock.now())
+            held = holds.active_holds(session, now=rt.clock.now())
         assert bool(held) == (n == 2)
     assert held["google"].until == rt.clock.now() + timedelta(hours=1)
     assert "5.7.26" in held["google"].reason

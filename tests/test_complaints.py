@@ -17,7 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from service.outbox import pacing
+from service.outbox import complaint_rate, holds
 from service.store.models import (
     Delivery,
     DeliveryKind,
@@ -227,9 +227,9 @@ def test_below_two_hundred_sent_the_rate_is_not_counted(rt: Runtime, client: Fla
     enrolled(rt, "sam@example.test", timezone="UTC")
     _complain(client, "sam@example.test")
     with rt.database.session(read_only=True) as session:
-        rate = pacing.complaint_rate(session, now=rt.clock.now())
+        rate = complaint_rate.complaint_rate(session, now=rt.clock.now())
         assert (rate.complaints, rate.sent, rate.state) == (1, 150, "few")
-        assert pacing.active_holds(session, now=rt.clock.now()) == {}
+        assert holds.active_holds(session, now=rt.clock.now()) == {}
 
 
 @pytest.fixture
@@ -248,8 +248,8 @@ def test_the_pause_line_holds_course_email_until_she_resumes_it(
     waiting = enrolled(rt, "waiting@example.test", timezone="UTC")
     _complain(client, "one@example.test")  # 1 in 400: 0.25 %, a warning
     with rt.database.session(read_only=True) as session:
-        assert pacing.complaint_rate(session, now=rt.clock.now()).state == "warn"
-        assert pacing.active_holds(session, now=rt.clock.now()) == {}
+        assert complaint_rate.complaint_rate(session, now=rt.clock.now()).state == "warn"
+        assert holds.active_holds(session, now=rt.clock.now()) == {}
     desk = desk_app(
         rt,
         ADMIN_USERNAME="lee",
@@ -287,10 +287,10 @@ def test_the_pause_line_holds_course_email_until_she_resumes_it(
 def test_the_desk_is_hers_alone(rt: Runtime, client: FlaskClient) -> None:
     assert client.post("/admin/setup/resume", data={"scope": "course"}).status_code in (302, 400)
     with rt.database.session() as session:
-        pacing.hold(session, pacing.COURSE, reason="test", now=rt.clock.now(), until=None)
+        holds.hold(session, holds.COURSE, reason="test", now=rt.clock.now(), until=None)
     client.post("/admin/setup/resume", data={"scope": "course"})
     with rt.database.session(read_only=True) as session:
-        assert pacing.COURSE in pacing.active_holds(session, now=rt.clock.now())
+        assert holds.COURSE in holds.active_holds(session, now=rt.clock.now())
 
 
 def test_too_many_wrong_passwords_are_refused_in_json(client: FlaskClient) -> None:

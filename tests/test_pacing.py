@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service.outbox import pacing
+from service.outbox import holds, pacing, providers
 from service.store.models import (
     Delivery,
     DeliveryKind,
@@ -145,7 +145,7 @@ def test_the_per_provider_limit_groups_domains_by_their_mx(
         "i@other.test",
     ]
     with rt.database.session(read_only=True) as session:
-        assert pacing.providers(session, ["practice.test", "other.test"]) == {
+        assert providers.providers(session, ["practice.test", "other.test"]) == {
             "practice.test": "google",
             "other.test": "other.test",
         }
@@ -168,7 +168,7 @@ def test_without_dns_a_domain_is_its_own_provider(rt: Runtime, smtp_sink: SMTPSi
     enrolled(rt, "b@gmail.com", timezone="UTC")
     assert tick_and_work(rt).enqueued == 2  # no answer: nothing learned, nothing stuck
     with rt.database.session(read_only=True) as session:
-        assert pacing.providers(session, ["practice.test"]) == {"practice.test": "practice.test"}
+        assert providers.providers(session, ["practice.test"]) == {"practice.test": "practice.test"}
 
 
 def test_the_warm_up_sends_fifty_the_first_day_then_doubles(
@@ -206,7 +206,7 @@ def test_a_policy_refusal_holds_that_provider_for_an_hour_and_tells_the_therapis
         email = session.scalars(select(Delivery).where(Delivery.reader_id == first)).all()[-1]
         assert email.status == DeliveryStatus.RETRY_WAIT
         assert email.next_attempt_at == rt.clock.now() + timedelta(hours=1)
-        (held,) = pacing.active_holds(session, now=rt.clock.now()).values()
+        (held,) = holds.active_holds(session, now=rt.clock.now()).values()
         assert held.scope == "google" and "5.7.26" in held.reason
     enrolled(rt, "b@gmail.com", timezone="UTC")
     enrolled(rt, "c@yahoo.com", timezone="UTC")
@@ -229,8 +229,8 @@ def test_a_policy_refusal_holds_that_provider_for_an_hour_and_tells_the_therapis
 def test_a_course_hold_stops_course_email_until_resumed(rt: Runtime, smtp_sink: SMTPSink) -> None:
     enrolled(rt, "a@example.org", timezone="UTC")
     with rt.database.session() as session:
-        assert pacing.hold(
-            session, pacing.COURSE, reason="complaints", now=rt.clock.now(), until=None
+        assert holds.hold(
+            session, holds.COURSE, reason="complaints", now=rt.clock.now(), until=None
         )
     rt.clock.advance(timedelta(days=3))
     tick_and_work(rt)
@@ -241,7 +241,7 @@ def test_a_course_hold_stops_course_email_until_resumed(rt: Runtime, smtp_sink: 
     shown = CliRunner(env=settings_env(rt.settings)).invoke(main, ["status"]).output
     assert "Held: all course email, until resumed" in shown
     with rt.database.session() as session:
-        assert pacing.resume(session, pacing.COURSE)
+        assert holds.resume(session, holds.COURSE)
         assert session.scalars(select(SendingHold)).all() == []
     tick_and_work(rt)
     assert _sent_to(smtp_sink) == ["a@example.org"]
@@ -264,12 +264,12 @@ def test_held_work_left_in_redis_is_none(rt: Runtime, smtp_sink: SMTPSink) -> No
 
 
 def test_mx_grouping_reads_only_the_preferred_hosts() -> None:
-    assert pacing.provider_for_mx(["10 aspmx.l.google.com.", "20 alt1.aspmx.l.google.com."]) == (
+    assert providers.provider_for_mx(["10 aspmx.l.google.com.", "20 alt1.aspmx.l.google.com."]) == (
         "google"
     )
-    assert pacing.provider_for_mx(["10 mx.evil.test.", "20 aspmx.l.google.com."]) is None
-    assert pacing.provider_for_mx(["0 practice-org.mail.protection.outlook.com."]) == "microsoft"
-    assert pacing.provider_for_mx(["garbage"]) is None
+    assert providers.provider_for_mx(["10 mx.evil.test.", "20 aspmx.l.google.com."]) is None
+    assert providers.provider_for_mx(["0 practice-org.mail.protection.outlook.com."]) == "microsoft"
+    assert providers.provider_for_mx(["garbage"]) is None
 
 
 def test_a_domain_whose_servers_fail_does_not_stop_the_others() -> None:
@@ -282,7 +282,7 @@ def test_a_domain_whose_servers_fail_does_not_stop_the_others() -> None:
             raise Offline("timeout")
         return ["10 aspmx.l.google.com."]
 
-    learned = pacing.look_up(["a-broken.test", "b-fine.test", "z-offline.test"], lookup)
+    learned = providers.look_up(["a-broken.test", "b-fine.test", "z-offline.test"], lookup)
     assert learned == {"a-broken.test": ("a-broken.test", False), "b-fine.test": ("google", True)}
 
 
@@ -292,19 +292,19 @@ def test_a_hold_is_started_once_restarted_after_it_ends_and_never_collides(
     now = rt.clock.now()
     hour = timedelta(hours=1)
     with rt.database.session() as session:
-        assert pacing.hold(
+        assert holds.hold(
             session, "google", reason="550 5.7.26 <fay@x.test>", now=now, until=now + hour
         )
-        assert not pacing.hold(session, "google", reason="again", now=now, until=now + hour)
-        (held,) = pacing.active_holds(session, now=now).values()
+        assert not holds.hold(session, "google", reason="again", now=now, until=now + hour)
+        (held,) = holds.active_holds(session, now=now).values()
         assert held.reason == "550 5.7.26 <(an address)>"  # never whom
     later = now + timedelta(minutes=30)
     with rt.database.session() as session:  # refused again: the hour counts from then
-        assert not pacing.hold(session, "google", reason="again", now=later, until=later + hour)
-        assert pacing.active_holds(session, now=now + hour + timedelta(minutes=1))
+        assert not holds.hold(session, "google", reason="again", now=later, until=later + hour)
+        assert holds.active_holds(session, now=now + hour + timedelta(minutes=1))
     after = now + 2 * hour
     with rt.database.session() as session:
-        assert pacing.hold(session, "google", reason="new", now=after, until=after + hour)
+        assert holds.hold(session, "google", reason="new", now=after, until=after + hour)
 
 
 def test_address_level_refusals_are_the_addresss_lesson_not_a_hold() -> None:
@@ -321,16 +321,14 @@ def test_many_held_providers_make_one_email_an_hour(rt: Runtime, smtp_sink: SMTP
     now = rt.clock.now()
     with rt.database.session() as session:
         for scope in ("a.test", "b.test", "google"):
-            pacing.hold(
+            holds.hold(
                 session, scope, reason="550 5.7.1 no", now=now, until=now + timedelta(hours=1)
             )
     tick_and_work(rt)
     (alert,) = smtp_sink.messages_to(THERAPIST_TEST_EMAIL)
     assert "a.test" not in alert.as_string()  # a small provider (a reader's own domain) unnamed
     with rt.database.session() as session:
-        pacing.hold(
-            session, "yahoo", reason="550 5.7.1 no", now=now, until=now + timedelta(hours=1)
-        )
+        holds.hold(session, "yahoo", reason="550 5.7.1 no", now=now, until=now + timedelta(hours=1))
     tick_and_work(rt)
     assert len(smtp_sink.messages_to(THERAPIST_TEST_EMAIL)) == 1  # the page lists them all
 
@@ -341,7 +339,7 @@ def test_a_course_hold_never_keeps_confirmations_waiting(rt: Runtime, smtp_sink:
     for n in range(5):
         enrolled(rt, f"reader{n}@example.org", timezone="UTC")
     with rt.database.session() as session:
-        pacing.hold(session, pacing.COURSE, reason="complaints", now=rt.clock.now(), until=None)
+        holds.hold(session, holds.COURSE, reason="complaints", now=rt.clock.now(), until=None)
     tick_and_work(rt)  # five welcomes wait
     original = pacing.SCAN_CHUNK
     pacing.SCAN_CHUNK = 2  # a small window, as if thousands waited

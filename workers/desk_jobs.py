@@ -19,7 +19,7 @@ from emails.render import Renderer
 from service import spoken
 from service.courses import drafts, versions
 from service.desk.preview import sample_parts
-from service.outbox import pacing
+from service.outbox import holds, providers
 from service.outbox.resend import record_resent, resendable, why_not_resend
 from service.readers import history
 from service.readers.actions import ActionRefused
@@ -121,7 +121,7 @@ def alert_hold(rt: Runtime, scope: str) -> str:
     it), with the words that caused it; nothing when the hold has ended meanwhile."""
     now = rt.clock.now()
     with rt.database.session() as session:
-        held = pacing.active_holds(session, now=now).get(scope)
+        held = holds.active_holds(session, now=now).get(scope)
         if held is None:
             return "no hold: nothing to say"
         reason, until = held.reason, held.until
@@ -131,7 +131,7 @@ def alert_hold(rt: Runtime, scope: str) -> str:
     s = rt.settings
     message = hold_alert(
         course_title=course.title,
-        who="" if scope == pacing.COURSE else pacing.spoken_provider(scope),
+        who="" if scope == holds.COURSE else providers.spoken_provider(scope),
         words=reason,
         until=None if until is None else spoken.on_the_desk(until, zone),
         sender=s.MAIL_FROM,

@@ -23,7 +23,7 @@ from service.desk import accounts, audit, snapshot
 from service.dns_lookup import resolver_for
 from service.inbox import inbound, retention
 from service.inbox.handoff import enqueue_replies
-from service.outbox import claims, outcomes, pacing
+from service.outbox import claims, holds, outcomes, pacing, providers
 from service.outbox.handoff import enqueue_desk_job, enqueue_or_release
 from service.queues import ALERT_HOLD, QUEUE_COURSE, QUEUE_TRANSACTIONAL
 from service.readers import actions, erasure
@@ -158,28 +158,28 @@ def _learn_providers(rt: Runtime, now: datetime) -> None:
     if not rt.settings.SEND_RATE_PER_PROVIDER:
         return
     with rt.database.session() as session:
-        domains = pacing.domains_to_learn(session, now=now, limit=pacing.MX_LOOKUPS_PER_PASS)
+        domains = providers.domains_to_learn(session, now=now, limit=providers.MX_LOOKUPS_PER_PASS)
     if not domains:
         return
     try:
-        lookup = resolver_for(rt.settings.DNS_NAMESERVER, timeout=pacing.MX_TIMEOUT)
-        learned = pacing.look_up(domains, lookup)
+        lookup = resolver_for(rt.settings.DNS_NAMESERVER, timeout=providers.MX_TIMEOUT)
+        learned = providers.look_up(domains, lookup)
     except Exception as error:  # noqa: BLE001 - what DNS says never stops the sending
         log.warning("could not learn who receives %d domains' mail (%r)", len(domains), error)
         return
     if learned:
         with rt.database.session() as session:
-            pacing.remember(session, learned, now=now)
+            providers.remember(session, learned, now=now)
 
 
 def _alert_holds(rt: Runtime, now: datetime) -> None:
     """Tell the therapist, once, of each new hold on course email (a worker sends it)."""
     with rt.database.session() as session:
-        scopes = pacing.claim_alerts(session, now=now)
+        scopes = holds.claim_alerts(session, now=now)
     for scope in scopes:
         if not enqueue_desk_job(rt, ALERT_HOLD, scope):
             with rt.database.session() as session:
-                pacing.unclaim_alerts(session, [scope])
+                holds.unclaim_alerts(session, [scope])
 
 
 def run_forever(rt: Runtime, *, stop: threading.Event, interval: float | None = None) -> None:

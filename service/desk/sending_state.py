@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from service.outbox import pacing
+from service.outbox import complaint_rate, holds, providers
 from service.settings import Settings
 
 
@@ -27,12 +27,12 @@ class HeldMail:
 @dataclass(frozen=True)
 class SendingState:
     held: list[HeldMail]
-    rate: pacing.ComplaintRate
+    rate: complaint_rate.ComplaintRate
     pacing: list[str]
 
     @property
     def course_held(self) -> bool:
-        return any(h.scope == pacing.COURSE for h in self.held)
+        return any(h.scope == holds.COURSE for h in self.held)
 
     @property
     def needs_her(self) -> bool:
@@ -45,16 +45,18 @@ def sending_state(session: Session, settings: Settings, *, now: datetime) -> Sen
         HeldMail(
             scope=hold.scope,
             who="all course email"
-            if hold.scope == pacing.COURSE
-            else pacing.PROVIDERS.get(hold.scope, hold.scope),
+            if hold.scope == holds.COURSE
+            else providers.PROVIDERS.get(hold.scope, hold.scope),
             until=hold.until,
             reason=hold.reason,
             started_at=hold.started_at,
         )
-        for hold in sorted(pacing.active_holds(session, now=now).values(), key=lambda h: h.scope)
+        for hold in sorted(holds.active_holds(session, now=now).values(), key=lambda h: h.scope)
     ]
     return SendingState(
-        held=held, rate=pacing.complaint_rate(session, now=now), pacing=_pacing_words(settings)
+        held=held,
+        rate=complaint_rate.complaint_rate(session, now=now),
+        pacing=_pacing_words(settings),
     )
 
 

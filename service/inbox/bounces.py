@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emails.received import ParsedMail
-from service.outbox import pacing
+from service.outbox import holds
 from service.readers import lifecycle
 from service.readers.history import record
 from service.store.models import (
@@ -86,7 +86,7 @@ def learn(
     if kind == "hard":
         lifecycle.suppress(session, reader, reason="bounce", detail=f"{said} from {by}", now=now)
     elif kind == "sender_setup":  # several at one provider: its course email waits an hour
-        pacing.hold_if_widespread(session, reader.email, said, now=now)
+        holds.hold_if_widespread(session, reader.email, said, now=now)
     elif kind in ("expired", "soft"):
         session.flush()
         recent = session.scalar(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from emails.received import Complaint
 from service.addresses import Addresses
-from service.outbox import pacing
+from service.outbox import complaint_rate
 from service.readers import lifecycle
 from service.readers.history import record
 from service.store.models import InboundMessage, Reader, ReaderEvent
@@ -89,7 +89,7 @@ def _marked_as_spam(session: Session, reader: Reader, detail: str, *, now: datet
     email is held until the therapist resumes it)."""
     record(session, reader, "marked_as_spam", actor="complaint", now=now, detail=detail)
     lifecycle.suppress(session, reader, reason="complaint", detail=detail, now=now)
-    pacing.after_complaint(session, now=now)
+    complaint_rate.after_complaint(session, now=now)
 
 
 def _reader(

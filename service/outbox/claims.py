@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from emails.course import CourseError, shipped_course
-from service.outbox import pacing
+from service.outbox import holds, pacing
 from service.schedule import Timing, may_send
 from service.store.models import (
     Delivery,
@@ -167,7 +167,7 @@ def claim_ready(
             Delivery.attempts < MAX_ATTEMPTS,
         ),
     )
-    held = pacing.active_holds(session, now=now)
+    held = holds.active_holds(session, now=now)
     chosen: Any
     if limits.any or held:
         chosen = pacing.choose(

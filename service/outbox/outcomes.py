@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from emails.received import policy_code
-from service.outbox import pacing, sent
+from service.outbox import holds, providers, sent
 from service.outbox.claims import BACKOFF, MAX_ATTEMPTS
 from service.readers.history import record
 from service.readers.lifecycle import suppress
@@ -168,12 +168,14 @@ def record_refused(session: Session, delivery: Delivery, error: str, *, now: dat
         record_failed(session, delivery, f"refused {delivery.attempts} times: {error}")
         return
     delivery.status = DeliveryStatus.RETRY_WAIT
-    delivery.next_attempt_at = now + pacing.POLICY_PAUSE
+    delivery.next_attempt_at = now + holds.POLICY_PAUSE
 
 
 def _held_by_provider(session: Session, delivery: Delivery, error: str, *, now: datetime) -> None:
-    group = pacing.hold_for_refusal(session, delivery.reader.email, error, now=now)
-    detail = f"{error[:300]} (course email to {pacing.PROVIDERS.get(group, group)} waits an hour)"
+    group = holds.hold_for_refusal(session, delivery.reader.email, error, now=now)
+    detail = (
+        f"{error[:300]} (course email to {providers.PROVIDERS.get(group, group)} waits an hour)"
+    )
     record(session, delivery.reader, "refused_by_provider", actor="bounce", now=now, detail=detail)
 
 

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from service import queues
 from service.desk import sending_setup
 from service.desk.sending_state import sending_state
-from service.outbox import handoff, pacing
+from service.outbox import complaint_rate, handoff, holds
 from service.web.desk import bp
 from service.web.shared import context
 
@@ -33,9 +33,9 @@ def sending_setup_page() -> ResponseReturnValue:
         records=sending_setup.records_to_publish(ctx.settings),
         state=state,
         probe_back=probe_back,
-        warn_line=f"{pacing.COMPLAINT_WARN * 100:.1f} %",
-        pause_line=f"{pacing.COMPLAINT_PAUSE * 100:.1f} %",
-        minimum_sent=pacing.COMPLAINT_MINIMUM_SENT,
+        warn_line=f"{complaint_rate.COMPLAINT_WARN * 100:.1f} %",
+        pause_line=f"{complaint_rate.COMPLAINT_PAUSE * 100:.1f} %",
+        minimum_sent=complaint_rate.COMPLAINT_MINIMUM_SENT,
     )
 
 
@@ -59,9 +59,9 @@ def resume_sending() -> ResponseReturnValue:
     ctx = context()
     scope = request.form.get("scope", "")[:255]
     with ctx.database.session() as session:
-        ended = pacing.resume(session, scope)
+        ended = holds.resume(session, scope)
     if ended:
-        who = "Course email" if scope == pacing.COURSE else f"Course email to {scope}"
+        who = "Course email" if scope == holds.COURSE else f"Course email to {scope}"
         flash(f"{who} goes out again from the next minute, in order.", "done")
     else:
         flash("Nothing was held there (it may have ended already).", "error")

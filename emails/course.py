@@ -88,6 +88,13 @@ class Course:
     #: which published text this is (a digest of its files; empty for a folder read as is):
     #: what a process's renderers are kept by
     revision: str = ""
+    #: the course's own confirmation email (its ``confirm.md``), when it has one
+    confirmation: Step | None = None
+
+    @property
+    def confirmation_email(self) -> Step:
+        """The confirmation email: the course's own, or the shared one."""
+        return self.confirmation or confirmation_step()
 
     @property
     def lesson_steps(self) -> tuple[Step, ...]:
@@ -128,8 +135,9 @@ def load_course(folder: Path, files: Mapping[str, str] | None = None) -> Course:
     post = checker.table(data, "post", POST_KEYS)
     contact = checker.table(data, "contact", CONTACT_KEYS)
     steps = _load_steps(folder, checker, data["steps"], files)
+    confirmation = _own_confirmation(folder, files)
     discreet = checker.discretion(data.get("discreet", {})).with_title(str(facts["title"]))
-    _check_discreet_lines(steps, discreet, checker)
+    _check_discreet_lines(steps, discreet, checker, files, confirmation)
     code = contact.get("country_code", "")
     if code and not _COUNTRY_CODE.match(code):
         raise checker.fail(
@@ -144,6 +152,7 @@ def load_course(folder: Path, files: Mapping[str, str] | None = None) -> Course:
     return Course(
         path=folder,
         steps=steps,
+        confirmation=confirmation,
         discreet=discreet,
         post_title=post.get("title", ""),
         post_url=post.get("url", ""),
@@ -304,7 +313,26 @@ def private_step() -> Step:
     return load_step(SYSTEM_DIR / "private.md", placeholders=CONFIRM_PLACEHOLDERS)
 
 
-def _check_discreet_lines(steps: tuple[Step, ...], discreet: Discretion, checker: _Checker) -> None:
+#: A course's own confirmation email, beside course.toml (optional: else the shared one).
+CONFIRMATION_FILE = "confirm.md"
+
+
+def _own_confirmation(folder: Path, files: Mapping[str, str] | None) -> Step | None:
+    path = folder / CONFIRMATION_FILE
+    if files is None:
+        return load_step(path, placeholders=CONFIRM_PLACEHOLDERS) if path.is_file() else None
+    if CONFIRMATION_FILE not in files:
+        return None
+    return load_step(path, placeholders=CONFIRM_PLACEHOLDERS, text=files[CONFIRMATION_FILE])
+
+
+def _check_discreet_lines(
+    steps: tuple[Step, ...],
+    discreet: Discretion,
+    checker: _Checker,
+    files: Mapping[str, str] | None = None,
+    confirmation: Step | None = None,
+) -> None:
     """No discreet line may hold the course's title or one of its forbidden words (the
     confirmation email's included: it is the first a discreet reader gets)."""
     count = len(steps)
@@ -320,14 +348,15 @@ def _check_discreet_lines(steps: tuple[Step, ...], discreet: Discretion, checker
                 "words", section="[discreet]"
             )
             raise CourseError(checker.path, line, f"{key} {text!r} holds {word!r}: it must not")
-    for step in (*steps, confirmation_step(), already_step(), private_step()):
+    for step in (*steps, confirmation or confirmation_step(), already_step(), private_step()):
         for header, text in (
             ("Discreet-Subject", step.discreet_subject),
             ("Discreet-Preview", step.discreet_preview),
         ):
             word = discreet.named_in(text)
             if word:
-                lines = read_text(step.path).splitlines()
+                own = files.get(step.path.name) if files is not None else None
+                lines = (own if own is not None else read_text(step.path)).splitlines()
                 line = next(
                     (n for n, s in enumerate(lines, 1) if s.lower().startswith(header.lower())), 1
                 )
@@ -424,6 +453,8 @@ def read_files(folder: Path) -> dict[str, str]:
     email files it lists. Raises ``CourseError`` when it cannot be read as a course."""
     course = load_course(folder)  # checks everything first, naming the file and line
     names = ["course.toml", *(step.path.name for step in course.steps)]
+    if course.confirmation is not None:
+        names.append(CONFIRMATION_FILE)
     files = {}
     for name in names:
         with (folder / name).open(encoding="utf-8", newline="") as handle:

@@ -17,7 +17,7 @@ import markdown
 import mjml
 from markupsafe import Markup, escape
 
-from emails.course import Course, Step, already_step, confirmation_step, private_step
+from emails.course import Course, Step, already_step, private_step
 
 LAYOUT_MJML = Path(__file__).with_name("layout.mjml")
 LAYOUT_TEXT = Path(__file__).with_name("layout.txt")
@@ -199,7 +199,7 @@ class Renderer:
     ) -> Rendered:
         return self._render(
             "confirm",
-            confirmation_step(),
+            self.course.confirmation_email,
             discreet=discreet,
             first_name=first_name,
             unsubscribe_url="",
@@ -255,7 +255,7 @@ class Renderer:
     def subject(self, index: int | None, *, first_name: str | None) -> str:
         """The subject line of a step (or, for None, of the confirmation email) alone."""
         key, step = (
-            ("confirm", confirmation_step())
+            ("confirm", self.course.confirmation_email)
             if index is None
             else (
                 f"step-{index}",

@@ -32,7 +32,7 @@ def her(rt: Runtime) -> Iterator[FlaskClient]:
         yield client
 
 
-def _form(client: FlaskClient, index: int) -> dict[str, str]:
+def _form(client: FlaskClient, index: int | str) -> dict[str, str]:
     page = client.get(f"/admin/course/edit/{index}").text
     fields = {"csrf_token": token(client, f"/admin/course/edit/{index}")}
     for name in ("subject", "name", "preview", "discreet_subject", "discreet_preview", "revision"):
@@ -50,7 +50,7 @@ def _unescape(text: str) -> str:
     return html.unescape(text)
 
 
-def _save(client: FlaskClient, index: int, fields: dict[str, str]):  # type: ignore[no-untyped-def]
+def _save(client: FlaskClient, index: int | str, fields: dict[str, str]):  # type: ignore[no-untyped-def]
     return client.post(
         f"/admin/course/edit/{index}", data=fields, headers={"Accept": "application/json"}
     )
@@ -222,3 +222,33 @@ def test_her_details_are_a_publish_and_a_setting_still_wins(rt: Runtime, her: Fl
     refused = her.post("/admin/course/details", data=form, follow_redirects=True).text
     assert "a whole hour, like 8" in refused
     assert _versions(rt) == [1, 2]
+
+
+def test_the_confirmation_is_edited_like_any_email_and_new_readers_get_it(
+    rt: Runtime, her: FlaskClient, client: FlaskClient, smtp_sink: SMTPSink
+) -> None:
+    assert "The confirmation" in her.get("/admin/course/edit").text
+    form = _form(her, "confirmation")
+    assert form["subject"] == "Please confirm: {{ course_title }}"
+    form["body"] = form["body"].replace(
+        "The link works for seven days.", "The link works for a week."
+    )
+    saved = _save(her, "confirmation", form)
+    assert saved.status_code == 200 and saved.json["problems"] == []
+    assert "works for a week" in her.get("/admin/course/edit/confirmation/html").text
+    publish = {"csrf_token": token(her, "/admin/course/publish"), "note": "a week"}
+    her.post("/admin/course/publish", data=publish)
+    assert _versions(rt) == [1, 2]
+    # a reader signing up now gets the new words
+    from tests.test_pages import sign_up
+
+    sign_up(client, email="new@example.test")
+    work(rt)
+    (confirmation,) = smtp_sink.messages_to("new@example.test")
+    assert "works for a week" in confirmation.get_body(("plain",)).get_content()
+    # and the folder export carries the course's own confirmation
+    with rt.database.session(read_only=True) as session:
+        from service.courses import versions
+
+        files = versions.files_of(versions.newest(session, "rebuilding-trust"))
+    assert "confirm.md" in files and "works for a week" in files["confirm.md"]

@@ -74,7 +74,7 @@ def resend(rt: Runtime, delivery_id: int, *, actor: str, any_sent: bool = False)
     return outgoing.recipient
 
 
-def send_draft_test(rt: Runtime, slug: str, step: int, to: str) -> str:
+def send_draft_test(rt: Runtime, slug: str, step: int | None, to: str) -> str:
     """Email ``step`` of the desk's draft of ``slug`` (not yet published) as a test."""
     with rt.database.session(read_only=True) as session:
         draft = drafts.current(session, slug)

@@ -59,7 +59,7 @@ def send_setup_tests() -> str:
     return sent.therapist_error or sent.probe_error or "sent"
 
 
-def send_draft_test(slug: str, step: int, to: str) -> str:
+def send_draft_test(slug: str, step: int | None, to: str) -> str:
     """A ``[TEST]`` copy of email ``step`` of the desk's draft of course ``slug``."""
     try:
         return desk_jobs.send_draft_test(_current(), slug, step, to)

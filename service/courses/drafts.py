@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from emails.course import Course, CourseError, load_course
+from emails.course import CONFIRMATION_FILE, Course, CourseError, load_course
 from service.courses import versions
 from service.store.models import CourseDraft
 
@@ -106,7 +106,7 @@ def save(
     """Save one file of the draft; returns its new revision. ``seen``: the revision the
     form was loaded at (a different one now raises ``Conflict``)."""
     draft = current(session, slug)
-    if name not in draft.files or name == "course.toml":
+    if name == "course.toml" or (name not in draft.files and name != CONFIRMATION_FILE):
         raise KeyError(name)
     if draft.revisions.get(name, 0) != seen:
         raise Conflict(

@@ -12,7 +12,7 @@ from datetime import datetime
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
-from emails.course import Course, confirmation_step
+from emails.course import Course
 from emails.message import Envelope, Routing, build_message, confirmation_parts, course_parts
 from emails.render import Rendered, Renderer
 from service.schedule import next_due
@@ -92,7 +92,7 @@ def sample(
 ) -> Sample:
     rendered, envelope = sample_parts(renderer, settings, which, now=now, discreet=discreet)
     message = build_message(rendered, envelope)
-    step = confirmation_step() if which is None else renderer.course.step(which)
+    step = renderer.course.confirmation_email if which is None else renderer.course.step(which)
     plan = renderer.course.discreet
     preview_line = (step.discreet_preview or plan.preview) if discreet else step.preview
     return Sample(

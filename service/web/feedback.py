@@ -33,6 +33,7 @@ from service.web.shared import context
 from service.web.webhooks import (
     BASIC_AUTH_FAILURES,
     RequestRefused,
+    answer_in_json,
     check_basic_auth,
     check_fresh,
     check_signature,
@@ -55,19 +56,7 @@ def _small_bodies() -> None:
     request.max_content_length = MAX_BODY
 
 
-@bp.errorhandler(429)
-def _too_many(error: Exception) -> ResponseReturnValue:
-    """Too many wrong passwords from one address: said in JSON, like every answer here."""
-    said = "too many wrong passwords from this address; wait a minute"
-    return jsonify(error=said, status=429), 429
-
-
-@bp.errorhandler(RequestRefused)
-def _refused(error: RequestRefused) -> ResponseReturnValue:
-    response = jsonify(error=str(error), status=error.status)
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="coursemail feedback"'
-    return response, error.status
+answer_in_json(bp, "coursemail feedback")
 
 
 @bp.post("/postmark")

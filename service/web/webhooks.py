@@ -57,19 +57,25 @@ def _allow_whole_messages() -> None:
     request.max_form_memory_size = request.max_content_length
 
 
-@bp.errorhandler(429)
-def _too_many(error: Exception) -> ResponseReturnValue:
-    """Too many wrong passwords from one address: said in JSON, like every answer here."""
-    said = "too many wrong passwords from this address; wait a minute"
-    return jsonify(error=said, status=429), 429
+def answer_in_json(blueprint: Blueprint, realm: str) -> None:
+    """Every refusal on ``blueprint`` a JSON answer (an ESP reads these, not a person),
+    a 401 naming ``realm`` for basic auth, and a 429 after too many wrong passwords."""
+
+    def refused(error: RequestRefused) -> ResponseReturnValue:
+        response = jsonify(error=str(error), status=error.status)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = f'Basic realm="{realm}"'
+        return response, error.status
+
+    def too_many(error: Exception) -> ResponseReturnValue:
+        said = "too many wrong passwords from this address; wait a minute"
+        return jsonify(error=said, status=429), 429
+
+    blueprint.register_error_handler(RequestRefused, refused)
+    blueprint.register_error_handler(429, too_many)
 
 
-@bp.errorhandler(RequestRefused)
-def _refused(error: RequestRefused) -> ResponseReturnValue:
-    response = jsonify(error=str(error), status=error.status)
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="coursemail inbound"'
-    return response, error.status
+answer_in_json(bp, "coursemail inbound")
 
 
 @bp.post("/email")

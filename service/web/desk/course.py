@@ -111,7 +111,12 @@ def course_email_html(which: str) -> ResponseReturnValue:
 @bp.post("/course/<which>/test")
 def send_test(which: str) -> ResponseReturnValue:
     step = _which(which)
-    back = redirect(url_for("desk.course_email", which=which), 303)
+    send_a_test(queues.SEND_TEST, step, what="A test")
+    return redirect(url_for("desk.course_email", which=which), 303)
+
+
+def send_a_test(job: str, *args: object, what: str) -> None:
+    """Hand a ``[TEST]`` send to a worker, to the address typed in the form (``to``)."""
     raw = request.form.get("to", "").strip()[:254]
     try:
         to = validate_email(
@@ -119,12 +124,11 @@ def send_test(which: str) -> ResponseReturnValue:
         ).normalized
     except EmailNotValidError:
         flash("Nothing was sent: please type a whole email address, like you@example.com.", "error")
-        return back
-    if handoff.enqueue_desk_job(context(), queues.SEND_TEST, step, to):
-        flash(f"A test is on its way to {to}. Its subject starts with [TEST].", "done")
+        return
+    if handoff.enqueue_desk_job(context(), job, *args, to):
+        flash(f"{what} is on its way to {to}. Its subject starts with [TEST].", "done")
     else:
         flash("Nothing was sent: the queue is not answering. Try again in a minute.", "error")
-    return back
 
 
 @bp.get("/share")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
 from emails.course import CourseError
 from service.courses import details, drafts, versions
@@ -58,6 +59,11 @@ def save_details() -> ResponseReturnValue:
         return back
     except CourseError as error:
         flash(f"Nothing was changed: {error.message}.", "error")
+        return back
+    except IntegrityError:
+        flash(
+            "Nothing was changed: a version was published at the same moment. Try again.", "error"
+        )
         return back
     flash(f"Saved as version {done.number}: every reader's emails not yet sent show it.", "done")
     return back

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
-from emails.course import Course, CourseError
+from emails.course import CONFIRMATION_FILE, Course, CourseError, confirmation_step
 from emails.render import Renderer
+from emails.step import read_text
 from service import queues
 from service.courses import drafts, versions
 from service.desk import preview
-from service.outbox import handoff
 from service.web.desk import bp
-from service.web.desk.course import FRAME_POLICY
+from service.web.desk.course import FRAME_POLICY, send_a_test
 from service.web.shared import context, course
 
 #: The most a field may hold (a whole email is far less).
@@ -39,11 +39,25 @@ def _draft() -> drafts.Draft:
             abort(404, description="The course has no published version to edit yet.")
 
 
-def _file_of(draft: drafts.Draft, index: int) -> str:
+def _target(draft: drafts.Draft, which: str) -> tuple[str, int | None, str]:
+    """The file, step (None: the confirmation) and name of the email ``which`` names in
+    the page's address: "confirmation" or a step number."""
     loaded = _published(draft)
-    if loaded is None or not 0 <= index < len(loaded.steps):
+    if loaded is None:
         abort(404, description="The course has no such email.")
-    return loaded.steps[index].path.name
+    if which == "confirmation":
+        return CONFIRMATION_FILE, None, "The confirmation"
+    if not (which.isascii() and which.isdecimal() and int(which) < len(loaded.steps)):
+        abort(404, description="The course has no such email.")
+    index = int(which)
+    return loaded.steps[index].path.name, index, loaded.email_name(index)
+
+
+def _text_of(draft: drafts.Draft, name: str) -> str:
+    """The email's words in the draft (the shared confirmation until she edits it)."""
+    if name in draft.files:
+        return draft.files[name]
+    return read_text(confirmation_step().path)
 
 
 def _published(draft: drafts.Draft) -> Course | None:
@@ -73,41 +87,47 @@ def editor_index() -> ResponseReturnValue:
         )
         for step in loaded.steps
     ]
-    return render_template("desk/editor_index.html", draft=draft, emails=emails)
+    confirmation_changed = draft.files.get(CONFIRMATION_FILE) != published.get(CONFIRMATION_FILE)
+    return render_template(
+        "desk/editor_index.html",
+        draft=draft,
+        emails=emails,
+        confirmation_changed=confirmation_changed,
+    )
 
 
-@bp.get("/course/edit/<int:index>")
-def edit_email(index: int) -> ResponseReturnValue:
+@bp.get("/course/edit/<which>")
+def edit_email(which: str) -> ResponseReturnValue:
     draft = _draft()
-    name = _file_of(draft, index)
+    name, index, title = _target(draft, which)
     _, problems = drafts.check(draft.slug, draft.files, name)
     loaded = _published(draft)
     assert loaded is not None
     return render_template(
         "desk/editor.html",
-        index=index,
-        title=loaded.email_name(index),
-        fields=drafts.fields_of(draft.files[name]),
+        which=which,
+        title=title,
+        fields=drafts.fields_of(_text_of(draft, name)),
         revision=draft.revisions.get(name, 0),
         problems=problems,
         draft=draft,
-        lesson=bool(loaded.steps[index].name),
+        lesson=index is not None and bool(loaded.steps[index].name),
     )
 
 
-@bp.post("/course/edit/<int:index>")
-def save_draft(index: int) -> ResponseReturnValue:
+@bp.post("/course/edit/<which>")
+def save_draft(which: str) -> ResponseReturnValue:
     """Save one email of the draft: JSON for the page's script (every few seconds as she
     types), a redirect for a browser without it."""
     ctx = context()
     draft = _draft()
-    name = _file_of(draft, index)
+    name, _, _ = _target(draft, which)
     wants_json = request.accept_mimetypes.best == "application/json"
     fields = {f: request.form.get(f, "")[:MAX_FIELD] for f, _ in drafts.HEADER_FIELDS}
     fields["body"] = request.form.get("body", "")[:MAX_FIELD]
     seen_raw = request.form.get("revision", "")
     if not (seen_raw.isascii() and seen_raw.isdecimal() and len(seen_raw) < 9):
-        return _answer(wants_json, 400, "The form is out of date: reload the page.", index)
+        return _answer(wants_json, 400, "The form is out of date: reload the page.", which)
     text = drafts.compose(fields)
     try:
         with ctx.database.session() as session:
@@ -122,11 +142,17 @@ def save_draft(index: int) -> ResponseReturnValue:
             )
     except drafts.Conflict as conflict:
         said = f"Not saved: {conflict}. Copy your words somewhere safe, then reload the page."
-        return _answer(wants_json, 409, said, index)
+        return _answer(wants_json, 409, said, which)
+    except IntegrityError:  # another tab saved this draft's first words at the same moment
+        said = (
+            "Not saved: this draft was saved from another tab at the same moment. Copy your "
+            "words somewhere safe, then reload the page."
+        )
+        return _answer(wants_json, 409, said, which)
     _, problems = drafts.check(draft.slug, {**draft.files, name: text}, name)
     if not wants_json:
         flash("Draft saved." if not problems else "Draft saved, with a problem to fix.", "done")
-        return redirect(url_for("desk.edit_email", index=index), 303)
+        return redirect(url_for("desk.edit_email", which=which), 303)
     return jsonify(
         revision=revision,
         saved=ctx.clock.now().strftime("%H:%M:%S"),
@@ -137,18 +163,18 @@ def save_draft(index: int) -> ResponseReturnValue:
     )
 
 
-def _answer(wants_json: bool, status: int, said: str, index: int) -> ResponseReturnValue:
+def _answer(wants_json: bool, status: int, said: str, which: str) -> ResponseReturnValue:
     if wants_json:
         return jsonify(error=said, status=status), status
     flash(said, "error")
-    return redirect(url_for("desk.edit_email", index=index), 303)
+    return redirect(url_for("desk.edit_email", which=which), 303)
 
 
-@bp.get("/course/edit/<int:index>/html")
-def draft_html(index: int) -> ResponseReturnValue:
+@bp.get("/course/edit/<which>/html")
+def draft_html(which: str) -> ResponseReturnValue:
     """The draft email as it would be sent (framed on the editor page, inert)."""
     draft = _draft()
-    name = _file_of(draft, index)
+    name, index, _ = _target(draft, which)
     loaded, problems = drafts.check(draft.slug, draft.files, name)
     if loaded is None:
         body = (
@@ -177,26 +203,12 @@ def _escape(text: str) -> str:
     return str(escape(text))
 
 
-@bp.post("/course/edit/<int:index>/test")
-def send_draft_test(index: int) -> ResponseReturnValue:
+@bp.post("/course/edit/<which>/test")
+def send_draft_test(which: str) -> ResponseReturnValue:
     draft = _draft()
-    _file_of(draft, index)
-    back = redirect(url_for("desk.edit_email", index=index), 303)
-    raw = request.form.get("to", "").strip()[:254]
-    try:
-        to = validate_email(
-            raw, check_deliverability=False, test_environment=not context().settings.is_production
-        ).normalized
-    except EmailNotValidError:
-        flash("Nothing was sent: please type a whole email address, like you@example.com.", "error")
-        return back
-    if handoff.enqueue_desk_job(context(), queues.SEND_DRAFT_TEST, draft.slug, index, to):
-        flash(
-            f"A test of your draft is on its way to {to}. Its subject starts with [TEST].", "done"
-        )
-    else:
-        flash("Nothing was sent: the queue is not answering. Try again in a minute.", "error")
-    return back
+    _, index, _ = _target(draft, which)
+    send_a_test(queues.SEND_DRAFT_TEST, draft.slug, index, what="A test of your draft")
+    return redirect(url_for("desk.edit_email", which=which), 303)
 
 
 @bp.get("/course/publish")
@@ -256,6 +268,13 @@ def publish_draft() -> ResponseReturnValue:
     except CourseError as error:
         flash(f"Not published: {error}", "error")
         return redirect(url_for("desk.publish_page"), 303)
+    except IntegrityError:  # a version was published from elsewhere at the same moment
+        flash(
+            "Not published: another version was published at the same moment. Look at the "
+            "versions, then publish again if your changes are still needed.",
+            "error",
+        )
+        return redirect(url_for("desk.versions_page"), 303)
     said = {
         "unchanged": "Nothing changed: your draft is the same as the version published now.",
         "words": f"Version {done.number} is published: every reader's unsent emails carry it.",

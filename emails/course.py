@@ -419,11 +419,11 @@ _by_version: dict[tuple[str, int], Course] = {}
 
 
 def install(newest: Mapping[str, Course], by_version: Mapping[tuple[str, int], Course]) -> None:
-    """Make these the published courses of this process (replacing what was there)."""
-    _published.clear()
-    _published.update(newest)
-    _by_version.clear()
-    _by_version.update(by_version)
+    """Make these the published courses of this process (replacing what was there). The
+    tables are swapped whole, never emptied in place: a thread reading meanwhile sees the old
+    ones or the new ones, never none."""
+    global _published, _by_version
+    _published, _by_version = dict(newest), dict(by_version)
 
 
 @cache

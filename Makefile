@@ -83,7 +83,7 @@ wrk:
 # every benchmark (about 12 minutes; PostgreSQL from TEST_DATABASE_URL or 127.0.0.1);
 # writes docs/BENCHMARKS.md
 bench: install wrk
-	$(BIN)/python -m bench
+	COURSEMAIL_ENV=$${COURSEMAIL_ENV:-development} $(BIN)/python -m bench
 
 # the fault suite: the real processes through kills, outages and bad mail (about 10 minutes);
 # writes docs/RELIABILITY.md

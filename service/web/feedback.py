@@ -38,6 +38,7 @@ from service.web.webhooks import (
     check_fresh,
     check_signature,
     configured,
+    retry_later,
     wrong_password,
 )
 
@@ -185,10 +186,7 @@ def _complaints(
         return _ignored("a signature received before")
     except SQLAlchemyError as error:
         log.error("could not record a %s complaint (%s); asking for a retry", source, error)
-        response = jsonify(error="temporary problem recording it; please retry", status=503)
-        response.status_code = 503
-        response.headers["Retry-After"] = "60"
-        return response
+        return retry_later("temporary problem recording it; please retry")
     log.info("%s complaint webhook: %s", source, results)
     return jsonify(status=200, **results)
 

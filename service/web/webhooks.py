@@ -57,6 +57,14 @@ def _allow_whole_messages() -> None:
     request.max_form_memory_size = request.max_content_length
 
 
+def retry_later(said: str) -> Response:
+    """503 with Retry-After: the database is away; the ESP sends it again later."""
+    response = jsonify(error=said, status=503)
+    response.status_code = 503
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def answer_in_json(blueprint: Blueprint, realm: str) -> None:
     """Every refusal on ``blueprint`` a JSON answer (an ESP reads these, not a person),
     a 401 naming ``realm`` for basic auth, and a 429 after too many wrong passwords."""
@@ -225,10 +233,7 @@ def _store(raw: bytes, *, source: str, nonce: str | None, recipients: list[str])
         ) from None
     except SQLAlchemyError as error:
         log.error("could not store a %s message (%s); asking the sender to retry", source, error)
-        response = jsonify(error="temporary problem storing the message; please retry", status=503)
-        response.status_code = 503
-        response.headers["Retry-After"] = "60"
-        return response
+        return retry_later("temporary problem storing the message; please retry")
     enqueue_replies(ctx, [stored])
     log.info("stored %s message %d (%d bytes)", source, stored, len(raw))
     response = jsonify(stored=stored, status=202)

@@ -62,7 +62,12 @@ class Row:
 def postgres_url() -> str | None:
     """The PostgreSQL to use (TEST_DATABASE_URL, else the local one), if it answers."""
     url = os.environ.get("TEST_DATABASE_URL", "").strip() or "postgresql://postgres@127.0.0.1/test"
-    url = Settings.from_env(environ={}, overrides={"DATABASE_URL": url}).DATABASE_URL
+    # (only to normalise the URL: development, or a clean clone with no instance folder
+    # would stop at the server-in-development refusal)
+    settings = Settings.from_env(
+        environ={"COURSEMAIL_ENV": "development"}, overrides={"DATABASE_URL": url}
+    )
+    url = settings.DATABASE_URL
     try:
         engine = create_engine(url)
         with engine.connect() as conn:

@@ -22,6 +22,8 @@ from emails.step import CourseError, Step, load_step, read_text
 __all__ = ["Course", "CourseError", "Step", "default_course", "load_course", "load_step"]
 
 COURSES_DIR = Path(__file__).with_name("courses")
+#: What a new course made on the desk starts from, when it is not a copy.
+BLANK_DIR = Path(__file__).with_name("blank")
 SYSTEM_DIR = Path(__file__).with_name("system")
 
 COURSE_KEYS = {
@@ -54,6 +56,8 @@ _COUNTRY_CODE = re.compile(r"^\+[1-9][0-9]{0,3}$")
 #: The reader's quiet hours: no email arrives from QUIET_FROM:00 until QUIET_UNTIL:00 local.
 QUIET_FROM, QUIET_UNTIL = 21, 7
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+#: The course a fresh install starts with (the package's own folder).
+FIRST_COURSE = "rebuilding-trust"
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
 
@@ -434,8 +438,22 @@ def packaged_course(slug: str = "rebuilding-trust") -> Course:
 
 def shipped_course(slug: str = "rebuilding-trust") -> Course:
     """The course as published now: its newest version, or, before any is installed, the
-    package's folder."""
-    return _published.get(slug) or packaged_course(slug)
+    package's folder. Raises ``CourseError`` for a slug that is neither."""
+    found = _published.get(slug)
+    if found is not None:
+        return found
+    if not _SLUG.match(slug) or not (COURSES_DIR / slug / "course.toml").is_file():
+        raise CourseError(COURSES_DIR / "course.toml", None, f"no course is called {slug!r}")
+    return packaged_course(slug)
+
+
+def published_slugs() -> tuple[str, ...]:
+    """The courses published here, the first one made first (it is the one at ``/``)."""
+    return tuple(_published) or (FIRST_COURSE,)
+
+
+def is_published(slug: str) -> bool:
+    return slug in published_slugs()
 
 
 def course_version(slug: str, version: int) -> Course:
@@ -445,7 +463,8 @@ def course_version(slug: str, version: int) -> Course:
 
 
 def default_course() -> Course:
-    return shipped_course()
+    """The first course (at ``/``): the one every page and email falls back to."""
+    return shipped_course(published_slugs()[0])
 
 
 def read_files(folder: Path) -> dict[str, str]:

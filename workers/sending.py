@@ -31,7 +31,7 @@ from emails.message import (
 )
 from service.outbox import batch, claims, outcomes, sent
 from service.outbox.links import for_delivery
-from service.readers.lifecycle import is_suppressed
+from service.readers.lifecycle import course_asked_for, is_suppressed
 from service.store.models import Delivery, DeliveryKind, DeliveryStatus
 from workers.answering import answer_outgoing
 from workers.batches import database_away, one_line, over_one_connection
@@ -297,9 +297,9 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
     )
     if delivery.kind == DeliveryKind.ANSWER:
         return answer_outgoing(rt, delivery)
-    if delivery.kind == DeliveryKind.CONFIRMATION:
+    if delivery.kind in (DeliveryKind.CONFIRMATION, DeliveryKind.JOIN):
         assert links.confirm_url is not None
-        renderer = rt.renderer(default_course())
+        renderer = rt.renderer(course_asked_for(reader))
         parts = confirmation_parts(renderer, routing, confirm_url=links.confirm_url)
     elif delivery.kind == DeliveryKind.ALREADY:
         assert links.unsubscribe_url is not None

@@ -53,9 +53,11 @@ def refresh(database: Database) -> None:
 
 
 def _load(session: Session) -> tuple[dict[str, Course], dict[tuple[str, int], Course]]:
-    rows = session.scalars(select(CourseVersion).order_by(CourseVersion.number)).all()
+    # in the order published: each course's versions in number order, and the first course
+    # made first (``published_slugs`` keeps that order: the first one is at ``/``)
+    rows = session.scalars(select(CourseVersion).order_by(CourseVersion.id)).all()
     line_newest: dict[tuple[str, int], CourseVersion] = {}
-    for row in rows:  # in number order: the last one seen of each line is its newest
+    for row in rows:  # the last one seen of each line is its newest
         line_newest[(row.slug, row.line)] = row
     made: dict[tuple[str, int], Course] = {}
     for key, row in line_newest.items():
@@ -70,7 +72,7 @@ def _load(session: Session) -> tuple[dict[str, Course], dict[tuple[str, int], Co
         if course is None:
             continue
         by_version[(row.slug, row.number)] = course
-        newest[row.slug] = course  # rows in number order: the last line wins
+        newest[row.slug] = course  # the last line wins (its place stays the first one's)
     return newest, by_version
 
 

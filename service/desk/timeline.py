@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emails.course import Course
+from emails.course import Course, CourseError, course_version, published_slugs
 from service.desk.words import email_state
 from service.outbox.resend import may_resend
 from service.readers.history import HOW
@@ -18,6 +18,7 @@ from service.store.models import (
     Consent,
     Delivery,
     DeliveryKind,
+    Enrollment,
     InboundCategory,
     InboundMessage,
     Reader,
@@ -26,6 +27,8 @@ from service.store.models import (
 
 #: How each recorded action reads on the timeline.
 EVENT_WORDS = {
+    "joined": "Joined another course",
+    "left_course": "Left one course",
     "paused": "Course paused",
     "resumed": "Course resumed",
     "next_now": "Next email brought forward",
@@ -68,8 +71,15 @@ class Event:
 
 
 def _email_event(d: Delivery, reader: Reader, course: Course) -> Event:
+    several = d.enrollment is not None and len(published_slugs()) > 1
+    if d.enrollment is not None:  # the words and shape of the version they are on
+        course = _course_of(d.enrollment, course)
     name = course.email_name(d.step) if d.kind == DeliveryKind.STEP else _kind_name(d.kind)
-    subject = f" · “{course.step(d.step).subject}”" if d.step is not None else ""
+    if several:
+        name = f"{course.title}: {name}"
+    subject = ""
+    if d.step is not None and d.step < len(course.steps):
+        subject = f" · “{course.step(d.step).subject}”"
     more = f"{d.status.value}: {d.last_error}; " if d.last_error else f"{d.status.value}; "
     return Event(
         d.sent_at or d.created_at,
@@ -81,10 +91,18 @@ def _email_event(d: Delivery, reader: Reader, course: Course) -> Event:
     )
 
 
+def _course_of(enrollment: Enrollment, fallback: Course) -> Course:
+    try:
+        return course_version(enrollment.course, enrollment.course_version)
+    except CourseError:
+        return fallback
+
+
 def _kind_name(kind: DeliveryKind) -> str:
     return {
         DeliveryKind.CONFIRMATION: "The confirmation",
         DeliveryKind.ALREADY: "A note with their preferences link",
+        DeliveryKind.JOIN: "The confirmation to join another course",
         DeliveryKind.PRIVATE_LINK: "Their private link",
         DeliveryKind.ANSWER: "Your answer",
     }.get(kind, kind.value)

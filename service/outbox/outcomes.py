@@ -41,7 +41,7 @@ def why_not_send(delivery: Delivery, *, suppressed: bool) -> str | None:
         return "the reader's details were erased" if reader.erased_at else None
     if reader.status != ReaderStatus.ACTIVE:
         return f"the reader is {reader.status.value}"
-    if delivery.kind == DeliveryKind.ALREADY:
+    if delivery.kind in (DeliveryKind.ALREADY, DeliveryKind.JOIN):
         return None
     enrollment = delivery.enrollment
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE:

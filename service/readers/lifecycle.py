@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from emails.course import Course
+from emails.course import Course, CourseError, default_course, shipped_course
 from service.readers.history import record
 from service.schedule import Timing
 from service.store.models import (
@@ -76,11 +76,15 @@ def sign_up(
     mail_domain: str,
     claim: bool = False,
     discreet: bool = False,
+    course: str | None = None,
 ) -> SignUpResult:
-    """Record a sign-up and queue the confirmation email; never a second row per address.
+    """Record a sign-up for ``course`` (a slug; None: the first course) and queue the
+    confirmation email; never a second row per address.
 
-    An active reader is left alone; a pending one gets the confirmation again unless one
-    is already on its way; one who left (or bounced and was un-suppressed) starts over.
+    An active reader already on that course is left alone (a note says so); one taking
+    another course is asked to confirm joining this one; a pending one gets the
+    confirmation again unless one is already on its way; one who left (or bounced and was
+    un-suppressed) starts over.
     With ``claim``, the confirmation is written already claimed, in this same transaction, for
     the caller to enqueue at once (``outbox.handoff.enqueue_or_release`` hands it back to the
     outbox if Redis refuses; if the caller dies first, the claim goes stale and the tick
@@ -94,7 +98,10 @@ def sign_up(
     if discreet:
         _keep_discreet(session, reader, now=now)
     if not new and reader.status == ReaderStatus.ACTIVE:
-        return _already(session, reader, now=now, mail_domain=mail_domain, claim=claim)
+        if course is None or _on_course(session, reader, course):
+            return _already(session, reader, now=now, mail_domain=mail_domain, claim=claim)
+        return _join(session, reader, course, now=now, mail_domain=mail_domain, claim=claim)
+    reader.pending_course = course
     if not new:
         reader.status = ReaderStatus.PENDING
         # whoever typed the address: what they typed waits for the reader's confirmation
@@ -135,6 +142,51 @@ def _already(
     note.kind = DeliveryKind.ALREADY
     session.add(note)
     return SignUpResult(reader, queued=DeliveryKind.ALREADY, claimed_email=note if claim else None)
+
+
+def _on_course(session: Session, reader: Reader, slug: str) -> bool:
+    """Whether they are taking this course, or have finished it."""
+    found = session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.reader_id == reader.id,
+            Enrollment.course == slug,
+            Enrollment.status.in_(UNDER_WAY + (EnrollmentStatus.COMPLETED,)),
+        )
+    )
+    return found is not None
+
+
+def _join(
+    session: Session, reader: Reader, slug: str, *, now: datetime, mail_domain: str, claim: bool
+) -> SignUpResult:
+    """A reader taking one course asked for another: that course's confirmation goes, and
+    its button enrolls them (anyone can type an address, so nothing starts before that).
+    At most ``CONFIRMATIONS_A_DAY`` a day, so a stranger cannot fill their inbox."""
+    reader.pending_course = slug
+    recent = session.scalar(
+        select(func.count(Delivery.id)).where(
+            Delivery.reader_id == reader.id,
+            Delivery.kind == DeliveryKind.JOIN,
+            Delivery.created_at > now - timedelta(days=1),
+        )
+    )
+    if int(recent or 0) >= CONFIRMATIONS_A_DAY or is_suppressed(session, reader.email):
+        return SignUpResult(reader, queued=None)
+    note = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
+    note.kind = DeliveryKind.JOIN
+    session.add(note)
+    return SignUpResult(reader, queued=DeliveryKind.JOIN, claimed_email=note if claim else None)
+
+
+def course_asked_for(reader: Reader) -> Course:
+    """The course a reader's confirmation is for: the one they asked for on the form, or
+    the first course (a sign-up from before there were several, or a course since gone)."""
+    if reader.pending_course:
+        try:
+            return shipped_course(reader.pending_course)
+        except CourseError:
+            pass
+    return default_course()
 
 
 def _new_reader(
@@ -213,23 +265,73 @@ def _keep_discreet(session: Session, reader: Reader, *, now: datetime) -> None:
 
 
 def confirm(
-    session: Session, reader: Reader, *, course: Course, now: datetime, how: str = "link"
+    session: Session,
+    reader: Reader,
+    *,
+    course: Course | None = None,
+    now: datetime,
+    how: str = "link",
 ) -> bool:
-    """Activate a pending reader and enroll them; False if they were not pending.
+    """Activate a pending reader and enroll them in ``course`` (None: the one they asked
+    for), or enroll an active reader in the other course they asked to join; False when
+    there was nothing to confirm.
 
     Only a pending sign-up can be confirmed: an old link must never undo an unsubscribe.
     """
+    course = course or course_asked_for(reader)
+    if reader.status == ReaderStatus.ACTIVE and waiting_to_join(session, reader):
+        reader.pending_course = None
+        enroll(session, reader, course=course, now=now)
+        record(session, reader, "joined", actor=how, now=now, detail=course.title)
+        return True
     if reader.status != ReaderStatus.PENDING:
         return False
     if reader.pending_timezone:  # what was typed when they signed up again, now theirs
         reader.first_name = reader.pending_first_name or reader.first_name
         reader.timezone = reader.pending_timezone
-    reader.pending_first_name = reader.pending_timezone = None
+    reader.pending_first_name = reader.pending_timezone = reader.pending_course = None
     reader.status = ReaderStatus.ACTIVE
     reader.confirmed_at = now
     reader.unsubscribed_at = None
     enroll(session, reader, course=course, now=now)
     record(session, reader, "confirmed", actor=how, now=now)
+    return True
+
+
+def waiting_to_join(session: Session, reader: Reader) -> bool:
+    """An active reader asked to join another course and has not yet pressed its button."""
+    return bool(reader.pending_course) and not _on_course(
+        session, reader, course_asked_for(reader).slug
+    )
+
+
+def leave_course(session: Session, reader: Reader, slug: str, *, now: datetime, how: str) -> bool:
+    """Stop one course for this reader (their others go on); False if they were not on it."""
+    stopped = session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.reader_id == reader.id,
+            Enrollment.course == slug,
+            Enrollment.status.in_(UNDER_WAY),
+        )
+        .values(status=EnrollmentStatus.CANCELLED, next_send_at=None, paused_at=None)
+        .returning(Enrollment.id)
+    ).all()
+    if not stopped:
+        return False
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.enrollment_id.in_([row.id for row in stopped]),
+            Delivery.status.in_(UNSENT),
+        )
+        .values(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+    )
+    try:
+        title = shipped_course(slug).title
+    except CourseError:
+        title = slug
+    record(session, reader, "left_course", actor=how, now=now, detail=title)
     return True
 
 

@@ -45,6 +45,9 @@ class DeliveryKind(StrEnum):
     PRIVATE_LINK = "private_link"
     #: the therapist's answer to a reply, written on the desk (``DeskAnswer`` holds it)
     ANSWER = "answer"
+    #: a reader taking one course asked for another on its form: that course's
+    #: confirmation, whose button enrolls them (``Reader.pending_course`` names it)
+    JOIN = "join"
 
 
 class DeliveryStatus(StrEnum):

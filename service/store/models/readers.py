@@ -64,6 +64,9 @@ class Reader(Base):
     #: an address, so they take effect only when the reader confirms
     pending_first_name: Mapped[str | None] = mapped_column(String(100))
     pending_timezone: Mapped[str | None] = mapped_column(String(64))
+    #: the course they asked for on a form (its slug), taken when they confirm: a new
+    #: reader's first course, or another course for a reader already taking one
+    pending_course: Mapped[str | None] = mapped_column(String(64))
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="reader")
 

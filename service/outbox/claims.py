@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from emails.course import CourseError, shipped_course
 from service.outbox import holds, pacing
@@ -98,7 +98,57 @@ def create_due_step_deliveries(
         return 0
     if time_scale == 1:  # (a demo's compressed days have no nights to keep quiet)
         claimed = _hold_the_night(session, claimed, now=now)
+    claimed = _one_course_email_a_day(session, claimed, now=now, day=ONE_DAY * time_scale)
     return _write_deliveries(session, claimed, now=now, mail_domain=mail_domain, postgres=postgres)
+
+
+#: A reader taking two courses gets at most one course email in this long: the later waits.
+ONE_DAY = timedelta(days=1)
+
+
+def _one_course_email_a_day(
+    session: Session, claimed: Sequence[Any], *, now: datetime, day: timedelta
+) -> list[Any]:
+    """The claimed rows that may go now; a reader taking two courses gets one course email a
+    day: an email due from one course the same day as another's (already gone, or due in this
+    same pass) waits a day. One query finds the claimed readers with another course at all
+    (almost always none); only theirs are looked at further."""
+    ids = [row.id for row in claimed]
+    other = aliased(Enrollment)
+    siblings = session.execute(
+        select(Enrollment.id, other.id)
+        .join(other, and_(other.reader_id == Enrollment.reader_id, other.id != Enrollment.id))
+        .where(Enrollment.id.in_(ids), other.course != Enrollment.course)
+    ).all()
+    if not siblings:
+        return list(claimed)
+    others: dict[int, set[int]] = {}
+    for enrollment_id, sibling_id in siblings:
+        others.setdefault(enrollment_id, set()).add(sibling_id)
+    lately = {
+        row.enrollment_id
+        for row in session.execute(
+            select(Delivery.enrollment_id).where(
+                Delivery.enrollment_id.in_(sorted(set().union(*others.values()))),
+                Delivery.kind == DeliveryKind.STEP,
+                Delivery.created_at > now - day,
+                Delivery.status != DeliveryStatus.CANCELLED,
+            )
+        )
+    }
+    go, wait, going_to = [], [], set()
+    for row in sorted(claimed, key=lambda r: r.id):  # the earlier course first
+        siblings_of = others.get(row.id, set())
+        if siblings_of & lately or row.reader_id in going_to:
+            wait.append({"id": row.id, "next_send_at": now + day})
+            continue
+        go.append(row)
+        if siblings_of:
+            going_to.add(row.reader_id)
+    if wait:
+        session.execute(update(Enrollment), wait)
+        log.info("%d course emails wait a day: their readers had another course's today", len(wait))
+    return go
 
 
 def _write_deliveries(

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from service.outbox import claims
 from service.readers import lifecycle
-from service.store.models import Reader, ReaderStatus
+from service.store.models import Delivery, DeliveryKind, DeliveryStatus, Reader, ReaderStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web.errors import error_page
 from service.web.security import limiter
-from service.web.shared import context, course, send_confirmation_soon
+from service.web.shared import context, send_confirmation_soon, use_course
 
 bp = Blueprint("confirm", __name__)
 
@@ -51,21 +54,39 @@ def confirm(token: str) -> ResponseReturnValue:
         return _expired(token)
     except TokenInvalid:
         return _invalid()
-    reader = _lookup(public_id)
-    if reader is None:
-        return _invalid()
-    if reader.status == ReaderStatus.ACTIVE:
-        return render_template("confirmed.html", already=True)
-    if reader.status != ReaderStatus.PENDING:
-        return render_template("confirm_left.html"), 410
-    if request.method == "GET":
-        return render_template("confirm.html", token=token)
     ctx = context()
-    with ctx.database.session() as session:
-        fresh = session.get(Reader, reader.id)
-        assert fresh is not None
-        confirmed = lifecycle.confirm(session, fresh, course=course(), now=ctx.clock.now())
-    return render_template("confirmed.html", already=not confirmed)
+    with ctx.database.session(read_only=request.method == "GET") as session:
+        reader = lifecycle.find_by_public_id(session, public_id)
+        if reader is None:
+            return _invalid()
+        joining = reader.status == ReaderStatus.ACTIVE and lifecycle.waiting_to_join(
+            session, reader
+        )
+        use_course(lifecycle.course_asked_for(reader).slug)
+        if reader.status == ReaderStatus.ACTIVE and not joining:
+            return render_template("confirmed.html", already=True)
+        if reader.status not in (ReaderStatus.PENDING, ReaderStatus.ACTIVE):
+            return render_template("confirm_left.html"), 410
+        if request.method == "GET":
+            return render_template("confirm.html", token=token, joining=joining)
+        confirmed = lifecycle.confirm(session, reader, now=ctx.clock.now())
+        others = joining and _other_course_today(session, reader.id)
+    return render_template("confirmed.html", already=not confirmed, waits=others)
+
+
+def _other_course_today(session: Session, reader_id: int) -> bool:
+    """Whether the reader had another course's email today, so this one's welcome waits a
+    day (a reader gets one course email a day)."""
+    since = context().clock.now() - claims.ONE_DAY
+    found = session.scalar(
+        select(Delivery.id).where(
+            Delivery.reader_id == reader_id,
+            Delivery.kind == DeliveryKind.STEP,
+            Delivery.created_at > since,
+            Delivery.status != DeliveryStatus.CANCELLED,
+        )
+    )
+    return found is not None
 
 
 @bp.post("/confirm/resend")

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from emails.course import published_slugs
 from service.variables import origin_of
 from service.web.security import csrf, limiter
-from service.web.shared import context, course
+from service.web.shared import context, course, use_course
 from service.web.signup import SignupForm, accept, consent_text
 
 bp = Blueprint("embed", __name__)
@@ -53,14 +54,37 @@ def _page(form: SignupForm, status: int = 200) -> ResponseReturnValue:
         "Referrer-Policy": "strict-origin",
     }
     page = render_template(
-        "embed.html", form=form, consent_text=consent_text(), action=url_for("embed.submit")
+        "embed.html", form=form, consent_text=consent_text(), action=embed_url(course().slug)
     )
     return page, status, headers
+
+
+def embed_url(slug: str) -> str:
+    """The embedded form of a course: ``/embed`` for the first, ``/<slug>/embed`` others."""
+    if slug == published_slugs()[0]:
+        return url_for("embed.form")
+    return url_for("embed.course_form", slug=slug)
 
 
 @bp.get("/embed")
 def form() -> ResponseReturnValue:
     return _page(SignupForm())
+
+
+@bp.get("/<slug>/embed")
+def course_form(slug: str) -> ResponseReturnValue:
+    if not use_course(slug):
+        abort(404)
+    return _page(SignupForm())
+
+
+@bp.post("/<slug>/embed")
+@csrf.exempt
+@limiter.limit("10 per minute;60 per hour", methods=["POST"])
+def course_submit(slug: str) -> ResponseReturnValue:
+    if not use_course(slug):
+        abort(404)
+    return submit()
 
 
 @bp.post("/embed")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, url_for
 
-from emails.course import Course, default_course
+from emails.course import (
+    Course,
+    CourseError,
+    default_course,
+    is_published,
+    published_slugs,
+    shipped_course,
+)
 from service.context import Context
 from service.outbox.handoff import send_confirmation_now
 from service.readers.typos import KNOWN_DOMAINS
@@ -18,7 +25,31 @@ def context() -> Context:
 
 
 def course() -> Course:
+    """The course this request is about: the one whose page, form or desk view it is
+    (``use_course``), else the first course (the one at ``/``)."""
+    slug = g.get("course_slug")
+    if slug:
+        try:
+            return shipped_course(slug)
+        except CourseError:
+            pass
     return default_course()
+
+
+def use_course(slug: str | None) -> bool:
+    """Make ``slug`` this request's course; False (and nothing changed) when no course of
+    that name is published."""
+    if not slug or not is_published(slug):
+        return False
+    g.course_slug = slug
+    return True
+
+
+def course_page_url(slug: str) -> str:
+    """Where a course's page is: ``/`` for the first course, ``/<slug>`` for the others."""
+    if slug == published_slugs()[0]:
+        return url_for("signup.index")
+    return url_for("signup.course_page", slug=slug)
 
 
 def send_confirmation_soon(reader_id: int) -> None:
@@ -33,6 +64,7 @@ def init_context(app: Flask) -> None:
         author = loaded.author or context().contact(loaded).therapist_name
         return {
             "course": loaded,
+            "course_url": course_page_url(loaded.slug),
             "author": author,
             "send_time": send_time_phrase(loaded.send_hour),
             "discreet_sender": loaded.discreet.sender,

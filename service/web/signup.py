@@ -1,4 +1,5 @@
-"""``/``: the course page and its sign-up form; ``/check-your-inbox`` after it."""
+"""``/``: the first course's page and its sign-up form, ``/<slug>`` each other course's;
+``/check-your-inbox`` after it."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import logging
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from emails.course import is_time_zone
+from emails.course import is_time_zone, published_slugs
 from service.outbox.handoff import enqueue_or_release
 from service.queues import QUEUE_TRANSACTIONAL
 from service.readers import lifecycle, typos
 from service.readers.validation import name_problem
 from service.web.security import limiter
-from service.web.shared import context, course, init_context
+from service.web.shared import context, course, init_context, use_course
 
 bp = Blueprint("signup", __name__)
 log = logging.getLogger("coursemail.signup")
@@ -97,6 +98,24 @@ def index() -> ResponseReturnValue:
     return _page(SignupForm())
 
 
+@bp.get("/<slug>")
+def course_page(slug: str) -> ResponseReturnValue:
+    """Another course's page (the first one is at ``/``; its slug here leads there)."""
+    if not use_course(slug):
+        abort(404)
+    if slug == published_slugs()[0]:
+        return redirect(url_for("signup.index"), 301)
+    return _page(SignupForm())
+
+
+@bp.post("/<slug>")
+@limiter.limit("10 per minute;60 per hour", methods=["POST"])
+def course_submit(slug: str) -> ResponseReturnValue:
+    if not use_course(slug):
+        abort(404)
+    return submit()
+
+
 @bp.post("/")
 @limiter.limit("10 per minute;60 per hour", methods=["POST"])
 def submit() -> ResponseReturnValue:
@@ -126,6 +145,7 @@ def accept(form: SignupForm, form_version: str) -> None:
             mail_domain=ctx.settings.mail_domain,
             claim=True,  # one transaction for the sign-up, its consent and the claim
             discreet=form.discreet,
+            course=course().slug,
         )
         lifecycle.record_consent(
             session,

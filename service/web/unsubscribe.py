@@ -3,18 +3,24 @@
 A GET shows a page with a button and changes nothing (link scanners and previews follow
 GETs). Any POST unsubscribes at once: the page’s button, or a mail provider’s RFC 8058
 one-click POST (body ``List-Unsubscribe=One-Click``, no cookie, no CSRF token, perhaps no
-Content-Type), which is why this route is exempt from CSRF and reads no form.
+Content-Type), which is why this route is exempt from CSRF. A reader taking more than
+one course is offered each one to leave alone, or all of them: the page's buttons send
+``course=<slug>`` for one; anything else (a one-click POST included) leaves all.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qs
 
 from flask import Blueprint, Flask, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from emails.course import CourseError, shipped_course
 from service.readers import lifecycle
-from service.store.models import ReaderStatus
+from service.store.models import UNDER_WAY, Enrollment, ReaderStatus
 from service.tokens import PreferencesTokens
 from service.web.security import csrf
 from service.web.shared import context
@@ -43,13 +49,39 @@ def leave(token: str) -> ResponseReturnValue:
                 link = PreferencesTokens(ctx.settings.SECRET_KEY).make(reader.public_id)
                 preferences = url_for("preferences.page", token=link)
             return render_template(
-                "unsubscribe.html", token=token, left=left, preferences_url=preferences
+                "unsubscribe.html",
+                token=token,
+                left=left,
+                preferences_url=preferences,
+                courses=_taking(session, reader.id) if not left else [],
             )
-        one_click = b"List-Unsubscribe=One-Click" in request.get_data(cache=False)[:1024]
+        body = request.get_data(cache=False)[:1024]
+        one_click = b"List-Unsubscribe=One-Click" in body
         how = "one-click" if one_click else "page"
+        only = "" if one_click else parse_qs(body.decode("ascii", "replace")).get("course", [""])[0]
+        if only and lifecycle.leave_course(session, reader, only, now=ctx.clock.now(), how=how):
+            log.info("reader %s left one course (%s)", reader.id, only)
+            return render_template("unsubscribed.html", one=_title(only))
         lifecycle.mark_unsubscribed(session, reader, now=ctx.clock.now(), how=how)
     log.info("unsubscribed reader %s (%s)", reader.id, "one-click" if one_click else "page")
     return render_template("unsubscribed.html")
+
+
+def _taking(session: Session, reader_id: int) -> list[tuple[str, str]]:
+    """(slug, title) of each course they are taking, when more than one (else none)."""
+    slugs = session.scalars(
+        select(Enrollment.course)
+        .where(Enrollment.reader_id == reader_id, Enrollment.status.in_(UNDER_WAY))
+        .distinct()
+    ).all()
+    return [(slug, _title(slug)) for slug in sorted(slugs)] if len(slugs) > 1 else []
+
+
+def _title(slug: str) -> str:
+    try:
+        return shipped_course(slug).title
+    except CourseError:
+        return slug
 
 
 def init_app(app: Flask) -> None:

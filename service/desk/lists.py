@@ -65,15 +65,30 @@ def find_readers(
     state: str = "",
     step: int | None = None,
     before: int | None = None,
+    course: str | None = None,
 ) -> tuple[list[ReaderRow], int | None]:
     """Readers, newest first, ``PAGE`` at a time: the next page starts below the id returned
-    (keyset pagination: never counts or skips rows)."""
+    (keyset pagination: never counts or skips rows). With ``course``, only those who joined
+    it, with their place in it."""
     query = (
         select(Reader, Enrollment.next_step, Enrollment.status)
         .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
         .order_by(Reader.id.desc())
         .limit(PAGE + 1)
     )
+    if course is not None:
+        latest_in = (
+            select(func.max(_other.id))
+            .where(_other.reader_id == Reader.id, _other.course == course)
+            .correlate(Reader)
+            .scalar_subquery()
+        )
+        query = (
+            select(Reader, Enrollment.next_step, Enrollment.status)
+            .join(Enrollment, Enrollment.id == latest_in)
+            .order_by(Reader.id.desc())
+            .limit(PAGE + 1)
+        )
     if q:
         query = query.where(search.matching(session, q))
     if state:

@@ -5,13 +5,14 @@ Each figure is one aggregate query over indexed columns; nothing loads rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from emails.course import CourseError, published_slugs, shipped_course
 from service.inbox import inbound
 from service.store.models import (
     Delivery,
@@ -36,6 +37,13 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class CourseFunnel:
+    slug: str
+    title: str
+    stages: list[Stage]
+
+
+@dataclass(frozen=True)
 class Overview:
     funnel: list[Stage]
     #: where readers unsubscribed (before which email), the stages with anyone only
@@ -49,6 +57,8 @@ class Overview:
     forwards_waiting: int
     ambiguous: int
     failed: int
+    #: with more than one course, each one's own funnel (the first course's too)
+    courses: list[CourseFunnel] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -113,6 +123,45 @@ def left_at(session: Session, step_titles: list[str]) -> list[Stage]:
     return [stage for stage in found if stage.count]
 
 
+def course_funnels(session: Session) -> list[CourseFunnel]:
+    """With more than one course, each one's funnel: readers who joined it, each of its
+    emails received, completed, left. Two grouped queries, whatever the number of courses."""
+    slugs = published_slugs()
+    if len(slugs) < 2:
+        return []
+    by_status: dict[str, dict[EnrollmentStatus, int]] = {}
+    for slug, status, n in session.execute(
+        select(Enrollment.course, Enrollment.status, func.count(Enrollment.id)).group_by(
+            Enrollment.course, Enrollment.status
+        )
+    ):
+        by_status.setdefault(slug, {})[status] = int(n)
+    per_step: dict[tuple[str, int | None], int] = {
+        (slug, step): int(n)
+        for slug, step, n in session.execute(
+            select(Enrollment.course, Delivery.step, func.count(Delivery.id))
+            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+            .where(Delivery.kind == DeliveryKind.STEP, Delivery.status.in_(DELIVERED))
+            .group_by(Enrollment.course, Delivery.step)
+        )
+    }
+    found = []
+    for slug in slugs:
+        try:
+            course = shipped_course(slug)
+        except CourseError:
+            continue
+        counts = by_status.get(slug, {})
+        stages = [Stage("Joined", sum(counts.values()))]
+        for step in course.steps:
+            name = course.email_name(step.index)
+            stages.append(Stage(name[:1].upper() + name[1:], per_step.get((slug, step.index), 0)))
+        stages.append(Stage("Completed", counts.get(EnrollmentStatus.COMPLETED, 0)))
+        stages.append(Stage("Left", counts.get(EnrollmentStatus.CANCELLED, 0)))
+        found.append(CourseFunnel(slug, course.title, stages))
+    return found
+
+
 #: Days the sign-ups chart covers.
 DAYS = 30
 
@@ -139,6 +188,10 @@ def counted(session: Session, *, now: datetime, step_titles: list[str]) -> dict[
         "funnel": [[s.label, s.count] for s in funnel(session, step_titles)],
         "left": [[s.label, s.count] for s in left_at(session, step_titles)],
         "per_day": [list(pair) for pair in signups_per_day(session, now=now)],
+        "courses": [
+            [c.slug, c.title, [[s.label, s.count] for s in c.stages]]
+            for c in course_funnels(session)
+        ],
     }
 
 
@@ -165,7 +218,16 @@ def overview(
     data, as_of = (
         snapshot if snapshot else (counted(session, now=now, step_titles=step_titles), None)
     )
+    courses = (
+        [
+            CourseFunnel(str(slug), str(title), [Stage(str(lb), int(n)) for lb, n in stages])
+            for slug, title, stages in data["courses"]
+        ]
+        if "courses" in data
+        else course_funnels(session)
+    )
     return Overview(
+        courses=courses,
         funnel=[Stage(str(label), int(n)) for label, n in data["funnel"]],
         left=[Stage(str(label), int(n)) for label, n in data.get("left", [])],
         per_day=[(str(d), int(n)) for d, n in data["per_day"]],

@@ -8,6 +8,8 @@
 - ``lists``: readers, replies and emails by state, and one reader’s timeline;
 - ``actions``: what the therapist may do to one reader or one reply;
 - ``answering``: her answer to a reply, sent from the course's address;
+- ``courses``: her courses and "New course"; every course view takes ``?course=<slug>``
+  (kept in its links; the first course without one);
 - ``course``: the course’s emails as readers get them, a test send, the share page;
 - ``sending``: Sending setup, the DNS records to publish and whether mail can leave and
   come back (what ``coursemail doctor`` prints).
@@ -21,8 +23,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, abort, g, request
 
+from emails.course import published_slugs
 from service import spoken
 from service.desk import words
 
@@ -39,6 +42,7 @@ def init_app(app: Flask) -> None:
         actions,
         answering,
         course,
+        courses,
         details,
         editor,
         lists,
@@ -48,6 +52,48 @@ def init_app(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
+
+
+#: The views about one course: ``?course=<slug>`` chooses it, and their links keep it.
+COURSE_VIEWS = frozenset(
+    {
+        "desk.course_page",
+        "desk.course_email",
+        "desk.course_email_html",
+        "desk.send_test",
+        "desk.share",
+        "desk.editor_index",
+        "desk.edit_email",
+        "desk.save_draft",
+        "desk.draft_html",
+        "desk.send_draft_test",
+        "desk.publish_page",
+        "desk.publish_draft",
+        "desk.discard_draft",
+        "desk.versions_page",
+        "desk.roll_back",
+        "desk.details_page",
+        "desk.save_details",
+    }
+)
+
+
+@bp.before_request
+def _which_course() -> None:
+    from service.web.shared import use_course
+
+    slug = request.args.get("course", "")[:64]
+    if slug and not use_course(slug):
+        abort(404, description="There is no course at that address.")
+
+
+@bp.url_defaults
+def _keep_course(endpoint: str, values: dict[str, object]) -> None:
+    slug = g.get("course_slug")
+    if slug and endpoint in COURSE_VIEWS and "course" not in values:
+        values["course"] = slug
+    elif values.get("course", "") is None:
+        values.pop("course")
 
 
 @bp.app_template_filter("desk_time")
@@ -73,6 +119,7 @@ def _words() -> dict[str, object]:
         "therapist_zone": therapist_zone,
         "email_name": _email_name,
         "retention_days": _settings().REPLY_RETENTION_DAYS,
+        "several_courses": len(published_slugs()) > 1,
     }
 
 

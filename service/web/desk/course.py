@@ -18,7 +18,8 @@ from service.outbox import handoff
 from service.schedule import zone_for
 from service.variables import origin_of
 from service.web.desk import bp
-from service.web.shared import context, course
+from service.web.embed import embed_url
+from service.web.shared import context, course, course_page_url
 from service.web.signup import consent_text
 
 #: The email HTML, shown framed and inert: no scripts, no forms, no plugins, nothing remote.
@@ -136,8 +137,8 @@ def share() -> ResponseReturnValue:
     settings = context().settings
     return render_template(
         "desk/share.html",
-        course_url=settings.PUBLIC_URL + "/",
-        embed_url=settings.PUBLIC_URL + url_for("embed.form"),
+        course_url=settings.PUBLIC_URL + course_page_url(course().slug),
+        embed_url=settings.PUBLIC_URL + embed_url(course().slug),
         embed_origin=origin_of(settings.PUBLIC_URL) or settings.PUBLIC_URL,
         origins=settings.EMBED_ORIGINS,
         consent=consent_text(),

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 from flask import Response, abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from emails.course import course_version, published_slugs, shipped_course
 from service.desk import lists
 from service.desk.timeline import timeline
 from service.inbox import answers
 from service.readers.actions import current_enrollment
-from service.store.models import InboundCategory, InboundMessage, Reader, ReaderStatus
-from service.web.desk import bp
+from service.store.models import (
+    UNDER_WAY,
+    Enrollment,
+    EnrollmentStatus,
+    InboundCategory,
+    InboundMessage,
+    Reader,
+    ReaderStatus,
+)
+from service.web.desk import bp, desk_time
 from service.web.shared import context, course
 
 STATES = [s.value for s in ReaderStatus]
@@ -43,8 +54,11 @@ def readers() -> ResponseReturnValue:
     if state and state not in STATES:
         abort(400, description="state must be one of " + ", ".join(STATES))
     step, before = _int("step"), _int("before")
+    only = request.args.get("course", "")[:64] or None  # (checked by the desk's guard)
     with context().database.session(read_only=True) as session:
-        rows, more = lists.find_readers(session, q=q, state=state, step=step, before=before)
+        rows, more = lists.find_readers(
+            session, q=q, state=state, step=step, before=before, course=only
+        )
     return render_template(
         "desk/readers.html",
         rows=rows,
@@ -54,6 +68,8 @@ def readers() -> ResponseReturnValue:
         step=step,
         states=STATES,
         steps=range(len(course().steps)),
+        only=only,
+        courses=[(slug, shipped_course(slug).title) for slug in published_slugs()],
     )
 
 
@@ -65,6 +81,7 @@ def reader(public_id: str) -> ResponseReturnValue:
             abort(404, description="There is no reader with that link.")
         reader, events = found
         enrollment = current_enrollment(session, reader)
+        taking = _courses_of(session, reader)
     course_status = enrollment.status.value if enrollment else None
     return render_template(
         "desk/reader.html",
@@ -72,7 +89,36 @@ def reader(public_id: str) -> ResponseReturnValue:
         events=events,
         course_status=course_status,
         actions=_actions(reader, course_status),
+        taking=taking,
     )
+
+
+def _courses_of(session: Session, reader: Reader) -> list[tuple[str, str]]:
+    """Each course they joined (the latest time, if more than once) and where they are in
+    it: "completed" per course, as the overview counts it."""
+    latest: dict[str, Enrollment] = {}
+    for enrollment in session.scalars(
+        select(Enrollment).where(Enrollment.reader_id == reader.id).order_by(Enrollment.id)
+    ):
+        latest[enrollment.course] = enrollment
+    found = []
+    for slug, enrollment in latest.items():
+        loaded = course_version(slug, enrollment.course_version)
+        status = enrollment.status
+        if status == EnrollmentStatus.COMPLETED:
+            where = "completed" + (
+                f" {desk_time(enrollment.completed_at)}" if enrollment.completed_at else ""
+            )
+        elif status == EnrollmentStatus.CANCELLED:
+            where = "left"
+        elif status in UNDER_WAY and enrollment.next_step < len(loaded.steps):
+            where = f"{loaded.email_name(enrollment.next_step)} next" + (
+                " (paused)" if status == EnrollmentStatus.PAUSED else ""
+            )
+        else:
+            where = status.value
+        found.append((loaded.title, where))
+    return found
 
 
 #: Whose emails may be sent again: a reader taking the course, or one still to confirm.

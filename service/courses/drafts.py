@@ -10,6 +10,7 @@ Each file's revision counts its saves: a save from a tab that loaded an older re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from emails.course import CONFIRMATION_FILE, Course, CourseError, load_course
-from service.courses import versions
+from service.courses import shape, versions
 from service.store.models import CourseDraft
 
 #: The form's fields, in the order a file's header lines are written.
@@ -126,14 +127,45 @@ def save(
     return seen + 1
 
 
+def reshape(
+    session: Session,
+    slug: str,
+    change: Callable[[dict[str, str]], dict[str, str]],
+    *,
+    seen: int,
+    by: str,
+    now: datetime,
+) -> None:
+    """Change the draft's shape (``change`` is one of ``shape``'s edits, given the files).
+    ``seen``: the revision of the list of emails the page showed; another raises
+    ``Conflict``, as two tabs on one email do."""
+    draft = current(session, slug)
+    if draft.revisions.get("course.toml", 0) != seen:
+        raise Conflict(
+            "the list of emails was changed in another tab or window since you opened it"
+        )
+    files = change(dict(draft.files))
+    revisions = {**draft.revisions, "course.toml": seen + 1}
+    revisions = {name: number for name, number in revisions.items() if name in files}
+    row = session.get(CourseDraft, slug)
+    if row is None:
+        row = CourseDraft(slug=slug, base_number=draft.base_number)
+        session.add(row)
+    row.files = json.dumps(files, ensure_ascii=False)
+    row.revisions = json.dumps(revisions)
+    row.updated_at, row.updated_by = now, by[:100]
+    session.flush()
+
+
 def rebase(session: Session, slug: str, toml: str, *, number: int) -> None:
     """A publish from elsewhere on the desk changed only course.toml (her details): a draft
-    of the emails takes it in and goes on from the new version."""
+    of the emails takes it in, keeps its own list of emails, and goes on from the new
+    version."""
     row = session.get(CourseDraft, slug)
     if row is None:
         return
     files = _loaded(row.files)
-    files["course.toml"] = toml
+    files["course.toml"] = shape.with_steps(toml, shape.steps_of(files["course.toml"]))
     row.files = json.dumps(files, ensure_ascii=False)
     row.base_number = number
 

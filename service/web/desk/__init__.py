@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
         editor,
         lists,
         overview,
+        reshape,
         sending,
         signin,
     )
@@ -65,6 +66,7 @@ COURSE_VIEWS = frozenset(
         "desk.editor_index",
         "desk.edit_email",
         "desk.save_draft",
+        "desk.reshape_course",
         "desk.draft_html",
         "desk.send_draft_test",
         "desk.publish_page",

@@ -61,7 +61,7 @@ def _text_of(draft: drafts.Draft, name: str) -> str:
 
 
 def _published(draft: drafts.Draft) -> Course | None:
-    """The course the draft's shape follows (its course.toml is not edited here)."""
+    """The course the draft makes, or the published one while the draft fails a check."""
     try:
         return versions.load(draft.slug, draft.files)
     except CourseError:
@@ -84,6 +84,7 @@ def editor_index() -> ResponseReturnValue:
             loaded.email_name(step.index),
             step.subject,
             draft.files.get(step.path.name) != published.get(step.path.name),
+            step.delay_days,
         )
         for step in loaded.steps
     ]
@@ -93,7 +94,16 @@ def editor_index() -> ResponseReturnValue:
         draft=draft,
         emails=emails,
         confirmation_changed=confirmation_changed,
+        list_revision=draft.revisions.get("course.toml", 0),
+        list_changed=versions.shape(loaded) != _published_shape(published),
     )
+
+
+def _published_shape(files: dict[str, str]) -> tuple[tuple[str, int], ...]:
+    try:
+        return versions.shape(versions.load(_slug(), files))
+    except CourseError:
+        return ()
 
 
 @bp.get("/course/edit/<which>")
@@ -109,6 +119,7 @@ def edit_email(which: str) -> ResponseReturnValue:
         title=title,
         fields=drafts.fields_of(_text_of(draft, name)),
         revision=draft.revisions.get(name, 0),
+        file=name,
         problems=problems,
         draft=draft,
         lesson=index is not None and bool(loaded.steps[index].name),
@@ -128,6 +139,12 @@ def save_draft(which: str) -> ResponseReturnValue:
     seen_raw = request.form.get("revision", "")
     if not (seen_raw.isascii() and seen_raw.isdecimal() and len(seen_raw) < 9):
         return _answer(wants_json, 400, "The form is out of date: reload the page.", which)
+    if request.form.get("file", name) != name:
+        said = (
+            "Not saved: the list of emails changed in another tab since you opened this one. "
+            "Copy your words somewhere safe, then open the email again from the list."
+        )
+        return _answer(wants_json, 409, said, which)
     text = drafts.compose(fields)
     try:
         with ctx.database.session() as session:

@@ -1,0 +1,113 @@
+"""The shape of a course in a draft: which emails, in which order, after which wait.
+
+A course's shape is the ``[[steps]]`` tables of its course.toml. The desk changes it here:
+add an email after another, remove one, move one up or down, change a wait. Only the
+``[[steps]]`` lines are rewritten; every other line of course.toml (her details, the comments)
+stays exactly as it was. Publishing a new shape makes a new version for new readers; those
+already on the course finish the version they began (``versions.publish``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+#: The longest wait the course checks allow between two emails.
+MOST_DAYS = 365
+
+#: A new email's words until she writes her own (the course checks accept them as they are).
+NEW_EMAIL = """Subject: (A subject for this email)
+Name: (A short name for this step)
+Preview: (The line readers see beside the subject.)
+
+Hi {{ first_name or "there" }},
+
+(Write this email here.)
+"""
+
+
+class ShapeError(ValueError):
+    """The change cannot be made; the message says why, for her."""
+
+
+Steps = list[tuple[str, int]]
+
+
+def steps_of(toml: str) -> Steps:
+    """The (file, wait in days) of each email, in order."""
+    data = tomllib.loads(toml)
+    return [(str(step["file"]), int(step.get("delay_days", 0))) for step in data["steps"]]
+
+
+def with_steps(toml: str, steps: Steps) -> str:
+    """``toml`` with its ``[[steps]]`` tables replaced by ``steps``; nothing else changes."""
+    lines = toml.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.strip() == "[[steps]]"]
+    if not starts:
+        raise ShapeError("course.toml has no [[steps]] to change")
+    end = next(
+        (
+            i
+            for i in range(starts[-1] + 1, len(lines))
+            if lines[i].lstrip().startswith("[") and lines[i].strip() != "[[steps]]"
+        ),
+        len(lines),
+    )
+    # Comments and blank lines just above the next table belong to it.
+    while end > starts[-1] + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    tables = "\n".join(f'[[steps]]\nfile = "{name}"\ndelay_days = {days}\n' for name, days in steps)
+    return "".join(lines[: starts[0]]) + tables + "".join(lines[end:])
+
+
+def _checked_index(steps: Steps, index: int) -> None:
+    if not 0 <= index < len(steps):
+        raise ShapeError("the course has no such email (it may have changed in another tab)")
+
+
+def add_after(files: dict[str, str], index: int) -> tuple[dict[str, str], int]:
+    """Add a new email after the one at ``index`` (two days later); returns the files and
+    the new email's place."""
+    steps = steps_of(files["course.toml"])
+    _checked_index(steps, index)
+    number = 1
+    while f"new-email-{number}.md" in files:
+        number += 1
+    name = f"new-email-{number}.md"
+    steps.insert(index + 1, (name, 2))
+    return {**files, name: NEW_EMAIL, "course.toml": with_steps(files["course.toml"], steps)}, (
+        index + 1
+    )
+
+
+def remove(files: dict[str, str], index: int) -> dict[str, str]:
+    """Remove the email at ``index`` (its words go with it; earlier versions keep theirs)."""
+    steps = steps_of(files["course.toml"])
+    _checked_index(steps, index)
+    if len(steps) == 1:
+        raise ShapeError("a course needs at least one email")
+    name, _ = steps.pop(index)
+    kept = {key: text for key, text in files.items() if key != name}
+    kept["course.toml"] = with_steps(files["course.toml"], steps)
+    return kept
+
+
+def move(files: dict[str, str], index: int, by: int) -> dict[str, str]:
+    """Move the email at ``index`` one place earlier (``by=-1``) or later (``by=1``); each
+    email keeps its own wait."""
+    steps = steps_of(files["course.toml"])
+    _checked_index(steps, index)
+    other = index + by
+    if not 0 <= other < len(steps):
+        raise ShapeError("that email is already at that end of the course")
+    steps[index], steps[other] = steps[other], steps[index]
+    return {**files, "course.toml": with_steps(files["course.toml"], steps)}
+
+
+def wait(files: dict[str, str], index: int, days: int) -> dict[str, str]:
+    """Change how many days after the email before it the one at ``index`` arrives."""
+    steps = steps_of(files["course.toml"])
+    _checked_index(steps, index)
+    if not 0 <= days <= MOST_DAYS:
+        raise ShapeError(f"a wait is a whole number of days from 0 to {MOST_DAYS}")
+    steps[index] = (steps[index][0], days)
+    return {**files, "course.toml": with_steps(files["course.toml"], steps)}

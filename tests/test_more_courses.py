@@ -244,3 +244,26 @@ def test_the_desk_shows_each_course_funnel_filter_and_completed(
     record = her.get(f"/admin/readers/{public_id}").text
     assert record.count("completed") >= 2 and "Their courses" in record
     assert only_first != both
+
+
+def test_the_command_line_lists_courses_and_signs_up_for_one(rt: Runtime, her: FlaskClient) -> None:
+    from click.testing import CliRunner
+
+    from tests.support.env import settings_env
+    from workers.cli import main
+
+    _second_course(her)
+    runner = CliRunner(env=settings_env(rt.settings))
+    listed = runner.invoke(main, ["course", "list"])
+    assert listed.exit_code == 0, listed.output
+    first, second = listed.output.splitlines()
+    assert first.split()[0] == "rebuilding-trust" and second.split()[0] == SECOND
+    assert second.rstrip().endswith(f"/{SECOND}") and "After the Affair" in second
+    joined = runner.invoke(main, ["sign-up", "cli@example.test", "--course", SECOND])
+    assert joined.exit_code == 0 and "confirmation email goes out" in joined.output
+    with rt.database.session(read_only=True) as session:
+        reader = session.scalar(select(Reader).where(Reader.email == "cli@example.test"))
+        assert reader is not None and reader.pending_course == SECOND
+    unknown = runner.invoke(main, ["sign-up", "x@example.test", "--course", "nope"])
+    assert unknown.exit_code == 2 and "no course 'nope'" in unknown.output
+    assert "Traceback" not in unknown.output

@@ -131,6 +131,25 @@ def course_import(folder: Path, note: str) -> None:
     click.echo(f"{slug} version {done.number}: {said}")
 
 
+@course.command("list")
+def course_list() -> None:
+    """The courses published here, the first (at the site's front page) first."""
+    from emails.course import published_slugs, shipped_course
+    from service.courses import versions
+    from workers.cli.common import command_runtime
+
+    with command_runtime() as rt, rt.database.session(read_only=True) as session:
+        public = rt.settings.PUBLIC_URL.rstrip("/")
+        for number, slug in enumerate(published_slugs()):
+            loaded = shipped_course(slug)
+            newest = versions.newest(session, slug)
+            page = public + "/" + ("" if number == 0 else slug)
+            click.echo(
+                f"  {slug:<24} {loaded.title}: {len(loaded.steps)} emails, "
+                f"version {newest.number if newest else 1}, at {page}"
+            )
+
+
 @course.command("versions")
 @click.argument("slug", default="rebuilding-trust")
 def course_versions(slug: str) -> None:

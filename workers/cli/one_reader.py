@@ -17,14 +17,16 @@ from workers.cli.common import command_runtime, settings_or_exit
 @click.option("--name", default=None, help="First name.")
 @click.option("--timezone", "zone", default=None, help="IANA time zone, e.g. Europe/London.")
 @click.option("--confirm", is_flag=True, help="Skip the confirmation email (development only).")
-def sign_up(email: str, name: str | None, zone: str | None, confirm: bool) -> None:
+@click.option("--course", "slug", default=None, help="The course's address (default: the first).")
+def sign_up(
+    email: str, name: str | None, zone: str | None, confirm: bool, slug: str | None
+) -> None:
     """Sign EMAIL up from the command line (the web form does this for readers)."""
     from email_validator import EmailNotValidError, validate_email
 
-    from emails.course import is_time_zone
+    from emails.course import is_published, is_time_zone, published_slugs, shipped_course
     from service.readers import lifecycle
     from service.store.models import DeliveryKind
-    from workers.runtime import current
 
     settings = settings_or_exit()
     if confirm and settings.is_production:
@@ -35,26 +37,32 @@ def sign_up(email: str, name: str | None, zone: str | None, confirm: bool) -> No
         ).normalized
     except EmailNotValidError as error:
         raise click.BadParameter(str(error), param_hint="EMAIL") from None
-    loaded = default_course()
-    zone = zone or loaded.timezone
-    if not is_time_zone(zone):
-        raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
-    rt = current()
-    now = rt.clock.now()
-    with rt.database.session() as session:
-        result = lifecycle.sign_up(
-            session,
-            email=email,
-            first_name=name,
-            timezone=zone,
-            now=now,
-            mail_domain=settings.mail_domain,
-        )
-        if confirm:
-            lifecycle.confirm(session, result.reader, course=loaded, now=now, how="cli")
+    with command_runtime() as rt:
+        if slug is not None and not is_published(slug):
+            raise click.BadParameter(
+                f"no course {slug!r} is published here (there are: {', '.join(published_slugs())})",
+                param_hint="--course",
+            )
+        loaded = shipped_course(slug) if slug else default_course()
+        zone = zone or loaded.timezone
+        if not is_time_zone(zone):
+            raise click.BadParameter(f"unknown time zone {zone!r}", param_hint="--timezone")
+        now = rt.clock.now()
+        with rt.database.session() as session:
+            result = lifecycle.sign_up(
+                session,
+                email=email,
+                first_name=name,
+                timezone=zone,
+                now=now,
+                mail_domain=settings.mail_domain,
+                course=slug,
+            )
+            if confirm:
+                lifecycle.confirm(session, result.reader, course=loaded, now=now, how="cli")
     if confirm:
         click.echo(f"{email} is enrolled; the welcome email goes out on the next tick.")
-    elif result.queued == DeliveryKind.CONFIRMATION:
+    elif result.queued in (DeliveryKind.CONFIRMATION, DeliveryKind.JOIN):
         click.echo(f"{email} is signed up; a confirmation email goes out on the next tick.")
     elif result.queued == DeliveryKind.ALREADY:
         click.echo(f"{email} is already taking the course; a note with their link goes out.")

@@ -32,26 +32,35 @@ class ConfirmTokens:
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.secret_key, salt=CONFIRM_SALT)
 
-    def make(self, public_id: str) -> str:
-        return self._serializer().dumps(public_id)
+    def make(self, public_id: str, course: str | None = None) -> str:
+        """A link for ``public_id`` to confirm ``course`` (None: the first course)."""
+        return self._serializer().dumps([public_id, course] if course else public_id)
 
-    def read(self, token: str) -> str:
-        """The reader's public id, or ``TokenInvalid`` / ``TokenExpired``."""
+    def read(self, token: str) -> tuple[str, str | None]:
+        """The reader's public id and the course the link confirms (None: the first, or
+        one they asked for before links named a course), or ``TokenInvalid`` /
+        ``TokenExpired``."""
         serializer = self._serializer()
         try:
-            return str(serializer.loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds())))
+            return _split(serializer.loads(token, max_age=int(CONFIRM_MAX_AGE.total_seconds())))
         except SignatureExpired as error:
             payload = serializer.loads_unsafe(token)[1]
-            raise TokenExpired(str(payload)) from error
+            raise TokenExpired(_split(payload)[0]) from error
         except BadSignature as error:
             raise TokenInvalid(str(error)) from error
 
-    def read_any_age(self, token: str) -> str:
-        """The public id of a genuine token, however old: to send a fresh link."""
+    def read_any_age(self, token: str) -> tuple[str, str | None]:
+        """What a genuine token names, however old: to send a fresh link."""
         try:
-            return str(self._serializer().loads(token))
+            return _split(self._serializer().loads(token))
         except BadSignature as error:
             raise TokenInvalid(str(error)) from error
+
+
+def _split(payload: object) -> tuple[str, str | None]:
+    if isinstance(payload, list) and len(payload) == 2:
+        return str(payload[0]), (str(payload[1]) if payload[1] else None)
+    return str(payload), None
 
 
 #: Separates preferences links from anything else signed with the same key.

@@ -30,7 +30,8 @@ from workers.runtime import Runtime
 def test_confirm_token_round_trip_tamper_and_expiry() -> None:
     tokens = ConfirmTokens("k" * 32)
     token = tokens.make("pub-123")
-    assert tokens.read(token) == "pub-123"
+    assert tokens.read(token) == ("pub-123", None)
+    assert tokens.read(tokens.make("pub-123", "grief")) == ("pub-123", "grief")
     with pytest.raises(TokenInvalid):
         tokens.read(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
     with pytest.raises(TokenInvalid):

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from emails import wire
-from emails.course import default_course
+from emails.course import default_course, is_published, shipped_course
 from emails.message import (
     Routing,
     already_parts,
@@ -299,12 +299,16 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
         return answer_outgoing(rt, delivery)
     if delivery.kind in (DeliveryKind.CONFIRMATION, DeliveryKind.JOIN):
         assert links.confirm_url is not None
-        renderer = rt.renderer(course_asked_for(reader))
+        renderer = rt.renderer(course_asked_for(reader, delivery.course))
         parts = confirmation_parts(renderer, routing, confirm_url=links.confirm_url)
     elif delivery.kind == DeliveryKind.ALREADY:
         assert links.unsubscribe_url is not None
         parts = already_parts(
-            rt.renderer(default_course()),
+            rt.renderer(
+                shipped_course(delivery.course)
+                if delivery.course and is_published(delivery.course)
+                else default_course()
+            ),
             routing,
             preferences_url=links.preferences_url,
             unsubscribe_url=links.unsubscribe_url,

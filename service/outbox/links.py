@@ -45,7 +45,7 @@ def for_delivery(settings: Settings, addresses: Addresses, delivery: Delivery) -
     envelope_from = tracked(AddressKind.BOUNCE) or settings.MAIL_FROM
     reply_address = tracked(AddressKind.REPLY)
     if delivery.kind in (DeliveryKind.CONFIRMATION, DeliveryKind.JOIN):
-        token = ConfirmTokens(settings.SECRET_KEY).make(reader.public_id)
+        token = ConfirmTokens(settings.SECRET_KEY).make(reader.public_id, delivery.course)
         return Links(
             envelope_from, reply_address, confirm_url=f"{settings.PUBLIC_URL}/confirm/{token}"
         )

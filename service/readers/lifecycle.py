@@ -99,7 +99,7 @@ def sign_up(
         _keep_discreet(session, reader, now=now)
     if not new and reader.status == ReaderStatus.ACTIVE:
         if course is None or _on_course(session, reader, course):
-            return _already(session, reader, now=now, mail_domain=mail_domain, claim=claim)
+            return _already(session, reader, course, now=now, mail_domain=mail_domain, claim=claim)
         return _join(session, reader, course, now=now, mail_domain=mail_domain, claim=claim)
     reader.pending_course = course
     if not new:
@@ -113,6 +113,7 @@ def sign_up(
     if not new and _confirmation_in_flight(session, reader):
         return SignUpResult(reader, queued=None)
     delivery = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
+    delivery.course = course
     session.add(delivery)
     return SignUpResult(
         reader, queued=DeliveryKind.CONFIRMATION, claimed_email=delivery if claim else None
@@ -124,7 +125,13 @@ ALREADY_EVERY = timedelta(days=1)
 
 
 def _already(
-    session: Session, reader: Reader, *, now: datetime, mail_domain: str, claim: bool
+    session: Session,
+    reader: Reader,
+    course: str | None,
+    *,
+    now: datetime,
+    mail_domain: str,
+    claim: bool,
 ) -> SignUpResult:
     """They are on the course already: the page says "we’ve sent you an email" whoever
     typed the address, so a short note goes with their preferences link (never more than
@@ -140,6 +147,7 @@ def _already(
         return SignUpResult(reader, queued=None)
     note = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
     note.kind = DeliveryKind.ALREADY
+    note.course = course
     session.add(note)
     return SignUpResult(reader, queued=DeliveryKind.ALREADY, claimed_email=note if claim else None)
 
@@ -162,7 +170,6 @@ def _join(
     """A reader taking one course asked for another: that course's confirmation goes, and
     its button enrolls them (anyone can type an address, so nothing starts before that).
     At most ``CONFIRMATIONS_A_DAY`` a day, so a stranger cannot fill their inbox."""
-    reader.pending_course = slug
     recent = session.scalar(
         select(func.count(Delivery.id)).where(
             Delivery.reader_id == reader.id,
@@ -172,20 +179,24 @@ def _join(
     )
     if int(recent or 0) >= CONFIRMATIONS_A_DAY or is_suppressed(session, reader.email):
         return SignUpResult(reader, queued=None)
+    reader.pending_course = slug
     note = _confirmation(reader, now=now, mail_domain=mail_domain, claim=claim)
     note.kind = DeliveryKind.JOIN
+    note.course = slug
     session.add(note)
     return SignUpResult(reader, queued=DeliveryKind.JOIN, claimed_email=note if claim else None)
 
 
-def course_asked_for(reader: Reader) -> Course:
-    """The course a reader's confirmation is for: the one they asked for on the form, or
-    the first course (a sign-up from before there were several, or a course since gone)."""
-    if reader.pending_course:
-        try:
-            return shipped_course(reader.pending_course)
-        except CourseError:
-            pass
+def course_asked_for(reader: Reader, slug: str | None = None) -> Course:
+    """The course a confirmation is for: ``slug`` (what its email and link name), else the
+    one the reader last asked for on a form, else the first course (a sign-up from before
+    there were several, or a course since gone)."""
+    for asked in (slug, reader.pending_course):
+        if asked:
+            try:
+                return shipped_course(asked)
+            except CourseError:
+                pass
     return default_course()
 
 
@@ -279,8 +290,9 @@ def confirm(
     Only a pending sign-up can be confirmed: an old link must never undo an unsubscribe.
     """
     course = course or course_asked_for(reader)
-    if reader.status == ReaderStatus.ACTIVE and waiting_to_join(session, reader):
-        reader.pending_course = None
+    if reader.status == ReaderStatus.ACTIVE and not _on_course(session, reader, course.slug):
+        if reader.pending_course == course.slug:
+            reader.pending_course = None
         enroll(session, reader, course=course, now=now)
         record(session, reader, "joined", actor=how, now=now, detail=course.title)
         return True
@@ -298,11 +310,11 @@ def confirm(
     return True
 
 
-def waiting_to_join(session: Session, reader: Reader) -> bool:
-    """An active reader asked to join another course and has not yet pressed its button."""
-    return bool(reader.pending_course) and not _on_course(
-        session, reader, course_asked_for(reader).slug
-    )
+def waiting_to_join(session: Session, reader: Reader, slug: str | None = None) -> bool:
+    """An active reader asked to join another course (``slug``, what their link names, or
+    the one they last asked for) and has not yet pressed its button."""
+    asked = slug or reader.pending_course
+    return bool(asked) and not _on_course(session, reader, course_asked_for(reader, asked).slug)
 
 
 def leave_course(session: Session, reader: Reader, slug: str, *, now: datetime, how: str) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.outbox import claims
 from service.readers import lifecycle
-from service.store.models import Delivery, DeliveryKind, DeliveryStatus, Reader, ReaderStatus
+from service.store.models import Delivery, DeliveryKind, DeliveryStatus, ReaderStatus
 from service.tokens import ConfirmTokens, TokenExpired, TokenInvalid
 from service.web.errors import error_page
 from service.web.security import limiter
@@ -39,17 +39,12 @@ def _expired(token: str) -> ResponseReturnValue:
     return render_template("link_expired.html", token=token), 410
 
 
-def _lookup(public_id: str) -> Reader | None:
-    with context().database.session() as session:
-        return lifecycle.find_by_public_id(session, public_id)
-
-
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> ResponseReturnValue:
     if len(token) > MAX_TOKEN:
         return _invalid()
     try:
-        public_id = _tokens().read(token)
+        public_id, slug = _tokens().read(token)
     except TokenExpired:
         return _expired(token)
     except TokenInvalid:
@@ -60,16 +55,17 @@ def confirm(token: str) -> ResponseReturnValue:
         if reader is None:
             return _invalid()
         joining = reader.status == ReaderStatus.ACTIVE and lifecycle.waiting_to_join(
-            session, reader
+            session, reader, slug
         )
-        use_course(lifecycle.course_asked_for(reader).slug)
+        course = lifecycle.course_asked_for(reader, slug)
+        use_course(course.slug)
         if reader.status == ReaderStatus.ACTIVE and not joining:
             return render_template("confirmed.html", already=True)
         if reader.status not in (ReaderStatus.PENDING, ReaderStatus.ACTIVE):
             return render_template("confirm_left.html"), 410
         if request.method == "GET":
             return render_template("confirm.html", token=token, joining=joining)
-        confirmed = lifecycle.confirm(session, reader, now=ctx.clock.now())
+        confirmed = lifecycle.confirm(session, reader, course=course, now=ctx.clock.now())
         others = joining and _other_course_today(session, reader.id)
     return render_template("confirmed.html", already=not confirmed, waits=others)
 
@@ -94,15 +90,17 @@ def _other_course_today(session: Session, reader_id: int) -> bool:
 def resend() -> ResponseReturnValue:
     token = request.form.get("token", "")
     try:
-        public_id = _tokens().read_any_age(token[:MAX_TOKEN])
+        public_id, slug = _tokens().read_any_age(token[:MAX_TOKEN])
     except TokenInvalid:
         return _invalid()
-    reader = _lookup(public_id)
-    if reader is None:
-        abort(404)
-    if reader.status == ReaderStatus.ACTIVE:
-        return render_template("confirmed.html", already=True)
     ctx = context()
+    with ctx.database.session(read_only=True) as session:
+        reader = lifecycle.find_by_public_id(session, public_id)
+        if reader is None:
+            abort(404)
+        joining = lifecycle.waiting_to_join(session, reader, slug)
+    if reader.status == ReaderStatus.ACTIVE and not joining:
+        return render_template("confirmed.html", already=True)
     with ctx.database.session() as session:
         result = lifecycle.sign_up(
             session,
@@ -111,6 +109,7 @@ def resend() -> ResponseReturnValue:
             timezone=reader.timezone,
             now=ctx.clock.now(),
             mail_domain=ctx.settings.mail_domain,
+            course=slug or reader.pending_course,
         )
     if result.queued:
         send_confirmation_soon(reader.id)

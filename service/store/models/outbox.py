@@ -123,6 +123,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: the course a confirmation, join or "already taking it" note is about (its link
+    #: confirms that one, whatever the reader asks for afterwards); NULL: the first course
+    course: Mapped[str | None] = mapped_column(String(64))
 
     reader: Mapped[Reader] = relationship()
     enrollment: Mapped[Enrollment | None] = relationship()

@@ -1,5 +1,6 @@
 """More than one course: the course a reader asked for on a form, taken when they confirm
-(a reader new to us, or one already taking another course and asked to join this one).
+(a reader new to us, or one already taking another course and asked to join this one), and
+the course each confirmation or note is about (its link confirms that one).
 
 Revision ID: 0020
 Revises: 0019
@@ -20,8 +21,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("subscribers") as batch:
         batch.add_column(sa.Column("pending_course", sa.String(64)))
+    with op.batch_alter_table("deliveries") as batch:
+        batch.add_column(sa.Column("course", sa.String(64)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("course")
     with op.batch_alter_table("subscribers") as batch:
         batch.drop_column("pending_course")

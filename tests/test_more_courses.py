@@ -6,6 +6,7 @@ per course."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -207,6 +208,9 @@ def test_one_course_can_be_left_and_the_other_goes_on(
     assert "Leave After the Affair only" in page and "Leave all of them" in page
     left = her.post(f"/u/{token_}", data={"course": SECOND})
     assert left.status_code == 200 and "You’ve left After the Affair" in left.text
+    # pressed again (a reload, the back button): still that course only, never all
+    again = her.post(f"/u/{token_}", data={"course": SECOND})
+    assert again.status_code == 200 and "You’ve left After the Affair" in again.text
     with rt.database.session(read_only=True) as session:
         by_course = dict(session.execute(select(Enrollment.course, Enrollment.status)).all())
         reader = session.get(Reader, reader_id)
@@ -267,3 +271,60 @@ def test_the_command_line_lists_courses_and_signs_up_for_one(rt: Runtime, her: F
     unknown = runner.invoke(main, ["sign-up", "x@example.test", "--course", "nope"])
     assert unknown.exit_code == 2 and "no course 'nope'" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def _confirmations(sink: SMTPSink, address: str) -> list:  # type: ignore[type-arg]
+    return [m for m in sink.messages_to(address) if "confirm" in str(m["Subject"]).lower()]
+
+
+def test_each_confirmation_joins_the_course_it_names(
+    rt: Runtime, her: FlaskClient, smtp_sink: SMTPSink
+) -> None:
+    _second_course(her)
+    assert _make(her, title="Grief, gently", slug="grief", start="blank").status_code == 303
+    enrolled(rt, "two@example.test", timezone="UTC")
+    _sign_up(her, f"/{SECOND}", "two@example.test")
+    _sign_up(her, "/grief", "two@example.test")  # asked for last
+    work(rt)
+    second, grief = _confirmations(smtp_sink, "two@example.test")
+    assert "After the Affair" in str(second["Subject"]) and "Grief" in str(grief["Subject"])
+    confirm_from(her, second)  # the older email's button: the course it names
+    with rt.database.session(read_only=True) as session:
+        assert set(session.scalars(select(Enrollment.course))) == {"rebuilding-trust", SECOND}
+    confirm_from(her, grief)
+    with rt.database.session(read_only=True) as session:
+        courses = set(session.scalars(select(Enrollment.course)))
+    assert courses == {"rebuilding-trust", SECOND, "grief"}
+
+
+def test_a_reader_of_one_other_course_sees_its_name_and_its_words(
+    rt: Runtime, her: FlaskClient, smtp_sink: SMTPSink
+) -> None:
+    from service.tokens import PreferencesTokens
+
+    assert _make(her, title="Grief, gently", slug="grief", start="blank").status_code == 303
+    _sign_up(her, "/grief", "g@example.test")
+    work(rt)
+    (asked,) = _confirmations(smtp_sink, "g@example.test")
+    # a fresh link from the "expired" page is for the same course
+    found = re.search(r"/confirm/(\S+)", asked.get_body(("plain",)).get_content())
+    assert found
+    fresh = her.post(
+        "/confirm/resend",
+        data={"token": found.group(1), "csrf_token": token(her, f"/confirm/{found.group(1)}")},
+    )
+    assert fresh.status_code == 200
+    work(rt)
+    again = _confirmations(smtp_sink, "g@example.test")
+    assert len(again) == 2 and "Grief" in str(again[1]["Subject"])
+    confirm_from(her, again[1])
+    run_course(rt, days=1)
+    with rt.database.session(read_only=True) as session:
+        reader = session.scalar(select(Reader).where(Reader.email == "g@example.test"))
+        assert reader is not None
+        assert set(session.scalars(select(Enrollment.course))) == {"grief"}
+        link = PreferencesTokens(rt.settings.SECRET_KEY).make(reader.public_id)
+        leave = reader.unsubscribe_token
+    archive = her.get(f"/preferences/{link}/archive").text
+    assert "(Write your welcome here" in archive and "a gentle place to begin" not in archive
+    assert "Grief, gently" in her.get(f"/u/{leave}").text

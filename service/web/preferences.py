@@ -32,12 +32,11 @@ from sqlalchemy.orm import Session
 from emails.course import QUIET_FROM, QUIET_UNTIL
 from emails.render import Renderer
 from service import spoken
+from service.outbox import sent
 from service.readers import actions, export, lifecycle, private
 from service.readers.actions import ActionRefused
 from service.schedule import zone_for
-from service.store.models import (
-    Reader,
-)
+from service.store.models import Delivery, Reader
 from service.tokens import PreferencesTokens, TokenInvalid
 from service.web.shared import context, course
 
@@ -158,9 +157,24 @@ def archive(token: str) -> ResponseReturnValue:
 
 def archive_page(session: Session, reader: Reader, *, back: str) -> str:
     """The archive of ``reader``'s emails, with a link ``back`` where they came from."""
-    renderer = Renderer(course(), context().contact())
+    contact = context().contact()
+    renderers: dict[tuple[str, int], Renderer] = {}
+
+    def renderer_for(delivery: Delivery) -> Renderer:
+        """Each email in the words of its own course and version, as it was sent."""
+        followed = sent.course_for(delivery.enrollment) if delivery.enrollment else course()
+        key = (followed.slug, id(followed))
+        if key not in renderers:
+            renderers[key] = Renderer(followed, contact)
+        return renderers[key]
+
     emails = [
-        (d, renderer.render_step(d.step or 0, first_name=reader.first_name, unsubscribe_url=""))
+        (
+            d,
+            renderer_for(d).render_step(
+                d.step or 0, first_name=reader.first_name, unsubscribe_url=""
+            ),
+        )
         for d in export.received(session, reader)
     ]
     zone = zone_for(reader.timezone, course().timezone).key

@@ -18,12 +18,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from emails.course import CourseError, shipped_course
+from emails.course import CourseError, is_published, shipped_course
 from service.readers import lifecycle
 from service.store.models import UNDER_WAY, Enrollment, ReaderStatus
 from service.tokens import PreferencesTokens
 from service.web.security import csrf
-from service.web.shared import context
+from service.web.shared import context, use_course
 
 bp = Blueprint("unsubscribe", __name__)
 log = logging.getLogger("coursemail.unsubscribe")
@@ -48,6 +48,7 @@ def leave(token: str) -> ResponseReturnValue:
             if reader.status == ReaderStatus.ACTIVE:  # a pause may be what they need
                 link = PreferencesTokens(ctx.settings.SECRET_KEY).make(reader.public_id)
                 preferences = url_for("preferences.page", token=link)
+            _use_their_course(session, reader.id)
             return render_template(
                 "unsubscribe.html",
                 token=token,
@@ -59,21 +60,35 @@ def leave(token: str) -> ResponseReturnValue:
         one_click = b"List-Unsubscribe=One-Click" in body
         how = "one-click" if one_click else "page"
         only = "" if one_click else parse_qs(body.decode("ascii", "replace")).get("course", [""])[0]
-        if only and lifecycle.leave_course(session, reader, only, now=ctx.clock.now(), how=how):
-            log.info("reader %s left one course (%s)", reader.id, only)
+        if only:  # one course named: never all of them (a second press finds it left)
+            if lifecycle.leave_course(session, reader, only, now=ctx.clock.now(), how=how):
+                log.info("reader %s left one course (%s)", reader.id, only)
             return render_template("unsubscribed.html", one=_title(only))
         lifecycle.mark_unsubscribed(session, reader, now=ctx.clock.now(), how=how)
     log.info("unsubscribed reader %s (%s)", reader.id, "one-click" if one_click else "page")
     return render_template("unsubscribed.html")
 
 
+def _under_way(session: Session, reader_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(Enrollment.course)
+            .where(Enrollment.reader_id == reader_id, Enrollment.status.in_(UNDER_WAY))
+            .distinct()
+        )
+    )
+
+
+def _use_their_course(session: Session, reader_id: int) -> None:
+    """The page names the course they take (the first course's words when several)."""
+    slugs = _under_way(session, reader_id)
+    if len(slugs) == 1 and is_published(slugs[0]):
+        use_course(slugs[0])
+
+
 def _taking(session: Session, reader_id: int) -> list[tuple[str, str]]:
     """(slug, title) of each course they are taking, when more than one (else none)."""
-    slugs = session.scalars(
-        select(Enrollment.course)
-        .where(Enrollment.reader_id == reader_id, Enrollment.status.in_(UNDER_WAY))
-        .distinct()
-    ).all()
+    slugs = _under_way(session, reader_id)
     return [(slug, _title(slug)) for slug in sorted(slugs)] if len(slugs) > 1 else []
 
 

@@ -36,12 +36,22 @@ def _list_revision(her: FlaskClient, query: str = "") -> str:
     return found.group(1)
 
 
+def _file_at(her: FlaskClient, index: int, query: str = "") -> str:
+    page = her.get(f"/admin/course/edit{query}").text
+    found = re.search(
+        rf'name="index" value="{index}">\s*<input type="hidden" name="file" value="([^"]*)"', page
+    )
+    assert found, page
+    return found.group(1)
+
+
 def _change(her: FlaskClient, action: str, index: int, query: str = "", **extra: str):  # type: ignore[no-untyped-def]
     data = {
         "csrf_token": token(her, f"/admin/course/edit{query}"),
         "revision": _list_revision(her, query),
         "action": action,
         "index": str(index),
+        "file": _file_at(her, index, query),
         **extra,
     }
     return her.post(f"/admin/course/edit/list{query}", data=data, follow_redirects=True)
@@ -214,3 +224,55 @@ def test_her_details_saved_meanwhile_keep_the_drafted_list(rt: Runtime, her: Fla
     with rt.database.session(read_only=True) as session:
         row = session.get(CourseDraft, "rebuilding-trust")
         assert row is not None and "send_hour = 9" in json.loads(row.files)["course.toml"]
+
+
+def test_the_list_shown_is_the_drafts_even_while_a_check_fails(
+    rt: Runtime, her: FlaskClient
+) -> None:
+    _change(her, "add", 2)
+    broken = _edit(her, 3, subject="")  # the new email, its subject left empty
+    assert broken.json["problems"], broken.text
+    page = her.get("/admin/course/edit").text
+    assert page.count('name="action" value="wait"') == 9  # the draft's nine, not the eight
+    target = _file_at(her, 4)
+    _change(her, "remove", 4)
+    names = [name for name, _ in _draft_steps(rt)]
+    assert target not in names and "new-email-1.md" in names and len(names) == 8
+    # a page naming a different email at that place is refused, not applied elsewhere
+    stale = {
+        "csrf_token": token(her, "/admin/course/edit"),
+        "revision": _list_revision(her),
+        "action": "remove",
+        "index": "4",
+        "file": target,
+    }
+    refused = her.post("/admin/course/edit/list", data=stale, follow_redirects=True)
+    assert "changed since this page was opened" in refused.text
+    assert len(_draft_steps(rt)) == 8
+    assert her.get("/admin/course/edit/8").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            '[[steps]]\nfile = "a.md"\n[post]\ntitle = "x"\n[[steps]]\nfile = "b.md"\n',
+            "another table",
+        ),
+        ('[[steps]]\nfile = "a.md"\n# a note\n[[steps]]\nfile = "b.md"\n', "another table"),
+        ("title = 'x'\n", "no [[steps]]"),
+        ("[[steps]\n", "cannot be read"),
+    ],
+)
+def test_a_list_laid_out_otherwise_is_refused_not_mangled(toml: str, said: str) -> None:
+    with pytest.raises(shape.ShapeError, match=re.escape(said)):
+        if said == "cannot be read":
+            shape.steps_of(toml)
+        shape.with_steps(toml, [("a.md", 0)])
+
+
+def test_odd_headers_and_names_are_written_as_valid_toml() -> None:
+    toml = '[[ steps ]]  # the welcome\nfile = "a.md"\ndelay_days = 0\n\n[discreet]\nx = 1\n'
+    written = shape.with_steps(toml, [("a.md", 0), ('say "hi".md', 2)])
+    assert shape.steps_of(written) == [("a.md", 0), ('say "hi".md', 2)]
+    assert written.endswith("[discreet]\nx = 1\n")

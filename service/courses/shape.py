@@ -9,6 +9,8 @@ already on the course finish the version they began (``versions.publish``).
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 
 #: The longest wait the course checks allow between two emails.
@@ -31,32 +33,57 @@ class ShapeError(ValueError):
 
 Steps = list[tuple[str, int]]
 
+#: A ``[[steps]]`` header, as TOML allows it written (spaces, a comment after it).
+STEPS_HEADER = re.compile(r"^\s*\[\[\s*steps\s*\]\]\s*(#.*)?$")
+#: Any other table's header.
+TABLE_HEADER = re.compile(r"^\s*\[")
+#: The lines a step table may hold for the desk to rewrite it.
+STEP_LINE = re.compile(r"^\s*(file|delay_days)\s*=")
+
+LAID_OUT = (
+    "the list of emails in course.toml is written in a way the desk cannot change without "
+    "losing something (another table or a comment among the [[steps]]): change it with "
+    "`coursemail course import`, or put the [[steps]] tables together"
+)
+
 
 def steps_of(toml: str) -> Steps:
     """The (file, wait in days) of each email, in order."""
-    data = tomllib.loads(toml)
-    return [(str(step["file"]), int(step.get("delay_days", 0))) for step in data["steps"]]
+    try:
+        data = tomllib.loads(toml)
+        return [(str(step["file"]), int(step.get("delay_days", 0))) for step in data["steps"]]
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ShapeError(f"course.toml cannot be read: {error}") from None
 
 
 def with_steps(toml: str, steps: Steps) -> str:
-    """``toml`` with its ``[[steps]]`` tables replaced by ``steps``; nothing else changes."""
+    """``toml`` with its ``[[steps]]`` tables replaced by ``steps``; nothing else changes.
+    Refused (``ShapeError``) when the tables are laid out so that something else would."""
     lines = toml.splitlines(keepends=True)
-    starts = [i for i, line in enumerate(lines) if line.strip() == "[[steps]]"]
+    starts = [i for i, line in enumerate(lines) if STEPS_HEADER.match(line)]
     if not starts:
         raise ShapeError("course.toml has no [[steps]] to change")
     end = next(
         (
             i
             for i in range(starts[-1] + 1, len(lines))
-            if lines[i].lstrip().startswith("[") and lines[i].strip() != "[[steps]]"
+            if TABLE_HEADER.match(lines[i]) and not STEPS_HEADER.match(lines[i])
         ),
         len(lines),
     )
     # Comments and blank lines just above the next table belong to it.
     while end > starts[-1] + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
         end -= 1
-    tables = "\n".join(f'[[steps]]\nfile = "{name}"\ndelay_days = {days}\n' for name, days in steps)
-    return "".join(lines[: starts[0]]) + tables + "".join(lines[end:])
+    for line in lines[starts[0] : end]:
+        if line.strip() and not (STEPS_HEADER.match(line) or STEP_LINE.match(line)):
+            raise ShapeError(LAID_OUT)
+    tables = "\n".join(
+        f"[[steps]]\nfile = {json.dumps(name)}\ndelay_days = {int(days)}\n" for name, days in steps
+    )
+    written = "".join(lines[: starts[0]]) + tables + "".join(lines[end:])
+    if steps_of(written) != [(name, int(days)) for name, days in steps]:
+        raise ShapeError(LAID_OUT)
+    return written
 
 
 def _checked_index(steps: Steps, index: int) -> None:

@@ -17,7 +17,7 @@ from emails.course import CONFIRMATION_FILE, Course, CourseError, confirmation_s
 from emails.render import Renderer
 from emails.step import read_text
 from service import queues
-from service.courses import drafts, versions
+from service.courses import drafts, shape, versions
 from service.desk import preview
 from service.web.desk import bp
 from service.web.desk.course import FRAME_POLICY, send_a_test
@@ -39,18 +39,38 @@ def _draft() -> drafts.Draft:
             abort(404, description="The course has no published version to edit yet.")
 
 
+def draft_steps(draft: drafts.Draft) -> shape.Steps:
+    """The draft's own list of emails (file, wait), even while a check fails."""
+    try:
+        return shape.steps_of(draft.files["course.toml"])
+    except (KeyError, shape.ShapeError):
+        abort(409, description="The draft's course.toml cannot be read: discard the draft.")
+
+
+def _name_of(draft: drafts.Draft, index: int, name: str) -> str:
+    """ "Step 4", "The welcome"… as the draft makes them; "Email N" while it fails a check."""
+    try:
+        loaded = versions.load(draft.slug, draft.files)
+    except CourseError:
+        return f"Email {index + 1}"
+    return (
+        loaded.email_name(index) if loaded.steps[index].path.name == name else f"Email {index + 1}"
+    )
+
+
 def _target(draft: drafts.Draft, which: str) -> tuple[str, int | None, str]:
     """The file, step (None: the confirmation) and name of the email ``which`` names in
-    the page's address: "confirmation" or a step number."""
-    loaded = _published(draft)
-    if loaded is None:
-        abort(404, description="The course has no such email.")
+    the page's address: "confirmation" or its place in the draft's list."""
     if which == "confirmation":
         return CONFIRMATION_FILE, None, "The confirmation"
-    if not (which.isascii() and which.isdecimal() and int(which) < len(loaded.steps)):
+    steps = draft_steps(draft)
+    if not (which.isascii() and which.isdecimal() and int(which) < len(steps)):
         abort(404, description="The course has no such email.")
     index = int(which)
-    return loaded.steps[index].path.name, index, loaded.email_name(index)
+    name = steps[index][0]
+    if name not in draft.files:
+        abort(404, description="The course has no such email.")
+    return name, index, _name_of(draft, index, name)
 
 
 def _text_of(draft: drafts.Draft, name: str) -> str:
@@ -73,20 +93,20 @@ def _published(draft: drafts.Draft) -> Course | None:
 @bp.get("/course/edit")
 def editor_index() -> ResponseReturnValue:
     draft = _draft()
-    loaded = _published(draft)
-    assert loaded is not None
     with context().database.session(read_only=True) as session:
         base = versions.newest(session, draft.slug)
         published = versions.files_of(base) if base else {}
+    steps = draft_steps(draft)
     emails = [
         (
-            step.index,
-            loaded.email_name(step.index),
-            step.subject,
-            draft.files.get(step.path.name) != published.get(step.path.name),
-            step.delay_days,
+            index,
+            _name_of(draft, index, name),
+            drafts.fields_of(draft.files.get(name, ""))["subject"],
+            draft.files.get(name) != published.get(name),
+            days,
+            name,
         )
-        for step in loaded.steps
+        for index, (name, days) in enumerate(steps)
     ]
     confirmation_changed = draft.files.get(CONFIRMATION_FILE) != published.get(CONFIRMATION_FILE)
     return render_template(
@@ -95,15 +115,15 @@ def editor_index() -> ResponseReturnValue:
         emails=emails,
         confirmation_changed=confirmation_changed,
         list_revision=draft.revisions.get("course.toml", 0),
-        list_changed=versions.shape(loaded) != _published_shape(published),
+        list_changed=steps != _published_steps(published),
     )
 
 
-def _published_shape(files: dict[str, str]) -> tuple[tuple[str, int], ...]:
+def _published_steps(files: dict[str, str]) -> shape.Steps:
     try:
-        return versions.shape(versions.load(_slug(), files))
-    except CourseError:
-        return ()
+        return shape.steps_of(files.get("course.toml", ""))
+    except shape.ShapeError:
+        return []
 
 
 @bp.get("/course/edit/<which>")
@@ -112,7 +132,12 @@ def edit_email(which: str) -> ResponseReturnValue:
     name, index, title = _target(draft, which)
     _, problems = drafts.check(draft.slug, draft.files, name)
     loaded = _published(draft)
-    assert loaded is not None
+    lesson = index is not None and (
+        loaded is None
+        or index >= len(loaded.steps)
+        or loaded.steps[index].path.name != name
+        or bool(loaded.steps[index].name)
+    )
     return render_template(
         "desk/editor.html",
         which=which,
@@ -122,7 +147,7 @@ def edit_email(which: str) -> ResponseReturnValue:
         file=name,
         problems=problems,
         draft=draft,
-        lesson=index is not None and bool(loaded.steps[index].name),
+        lesson=lesson,
     )
 
 
@@ -159,6 +184,12 @@ def save_draft(which: str) -> ResponseReturnValue:
             )
     except drafts.Conflict as conflict:
         said = f"Not saved: {conflict}. Copy your words somewhere safe, then reload the page."
+        return _answer(wants_json, 409, said, which)
+    except KeyError:  # the email left the draft's list in another tab meanwhile
+        said = (
+            "Not saved: this email is no longer in your draft's list. Copy your words "
+            "somewhere safe, then open the list of emails again."
+        )
         return _answer(wants_json, 409, said, which)
     except IntegrityError:  # another tab saved this draft's first words at the same moment
         said = (

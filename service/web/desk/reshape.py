@@ -51,13 +51,22 @@ def reshape_course() -> ResponseReturnValue:
         change = partial(shape.remove, index=index)
     else:
         change = partial(shape.move, index=index, by=-1 if action == "up" else 1)
+    expected = request.form.get("file", "")
+
+    def checked(files: dict[str, str]) -> dict[str, str]:
+        """The change, on the email the page showed at that place (else refused)."""
+        steps = shape.steps_of(files["course.toml"])
+        if index >= len(steps) or steps[index][0] != expected:
+            raise shape.ShapeError("the list of emails changed since this page was opened")
+        return change(files)
+
     draft = _draft()
     try:
         with ctx.database.session() as session:
             drafts.reshape(
                 session,
                 draft.slug,
-                change,
+                checked,
                 seen=seen,
                 by=getattr(g, "desk_user", None) or "desk",
                 now=ctx.clock.now(),

@@ -49,12 +49,15 @@ def test_a_large_list_is_shown_from_the_ticks_snapshot_and_refreshed(
         # as if the list were large and counting took a second: the overview uses it
         data = json.loads(row.data)
         data["funnel"][0][1] = snapshot.LARGE_LIST
+        assert data["complaints"] == [0, 0]
+        data["complaints"] = [2, 1000]  # the 30-day rate is counted there too: 0.2 %
         session.execute(update(DeskSnapshot).values(seconds=1.0, data=json.dumps(data)))
     enrolled(rt, "two@example.test", timezone="UTC")
     sign_in(desk)
     page = desk.get("/admin").get_data(as_text=True)
     assert dict(ROW.findall(page))["Signed up"] == str(snapshot.LARGE_LIST)
     assert "Counted at" in page
+    assert "0.20 % of course emails were marked as spam" in page
     # not counted again before its spacing (30 times its cost) has passed
     assert not snapshot.refresh_if_due(rt.database, now=rt.clock.now(), step_titles=["W"])
     rt.clock.advance(snapshot.spacing(1.0))  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from emails.course import CourseError, published_slugs, shipped_course
 from service.inbox import inbound
+from service.outbox import complaint_rate
 from service.store.models import (
     Delivery,
     DeliveryKind,
@@ -192,7 +193,24 @@ def counted(session: Session, *, now: datetime, step_titles: list[str]) -> dict[
             [c.slug, c.title, [[s.label, s.count] for s in c.stages]]
             for c in course_funnels(session)
         ],
+        # (course email sent in 30 days is a count over as many rows as went out)
+        "complaints": list(_complaints(session, now)),
     }
+
+
+def _complaints(session: Session, now: datetime) -> tuple[int, int]:
+    rate = complaint_rate.complaint_rate(session, now=now)
+    return rate.complaints, rate.sent
+
+
+def snapshot_rate(
+    snapshot: tuple[dict[str, Any], datetime] | None,
+) -> complaint_rate.ComplaintRate | None:
+    """The complaint rate as the tick's snapshot counted it, if it did."""
+    if snapshot is None or "complaints" not in snapshot[0]:
+        return None
+    complaints, sent = snapshot[0]["complaints"]
+    return complaint_rate.ComplaintRate(complaints=int(complaints), sent=int(sent))
 
 
 def overview(

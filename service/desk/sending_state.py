@@ -40,7 +40,15 @@ class SendingState:
         return bool(self.held) or self.rate.state in ("warn", "pause")
 
 
-def sending_state(session: Session, settings: Settings, *, now: datetime) -> SendingState:
+def sending_state(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime,
+    rate: complaint_rate.ComplaintRate | None = None,
+) -> SendingState:
+    """What holds course email and why, the complaint rate (``rate`` when already counted,
+    as the tick's snapshot does for a large list) and the pacing in force."""
     held = [
         HeldMail(
             scope=hold.scope,
@@ -55,7 +63,7 @@ def sending_state(session: Session, settings: Settings, *, now: datetime) -> Sen
     ]
     return SendingState(
         held=held,
-        rate=complaint_rate.complaint_rate(session, now=now),
+        rate=rate or complaint_rate.complaint_rate(session, now=now),
         pacing=_pacing_words(settings),
     )
 

@@ -16,15 +16,18 @@ def index() -> ResponseReturnValue:
     ctx = context()
     loaded = course()
     with ctx.database.session(read_only=True) as db:
+        counted = snapshot.read(db)
         figures = overview.overview(
             db,
             now=ctx.clock.now(),
             step_titles=snapshot.step_titles(loaded),
             claim_timeout=ctx.settings.claim_timeout,
-            snapshot=snapshot.read(db),
+            snapshot=counted,
         )
         recent = lists.new_replies(db)
-        sending = sending_state(db, ctx.settings, now=ctx.clock.now())
+        sending = sending_state(
+            db, ctx.settings, now=ctx.clock.now(), rate=overview.snapshot_rate(counted)
+        )
     widest = max((stage.count for stage in figures.funnel), default=0) or 1
     busiest = max((n for _, n in figures.per_day), default=0) or 1
     return render_template(

@@ -22,6 +22,20 @@ DEFAULT_PREVIEW = "A few quiet minutes, whenever suits you."
 SUBJECT_PLACEHOLDERS = frozenset({"number", "count"})
 
 
+#: Words too common to tell anyone what a course is about, so a title holding them does not
+#: forbid them in discreet lines ("Finding your way" must not rule out "Your link").
+COMMON_WORDS = frozenset(
+    """
+    about after again also back been before being came come days does done down each even
+    every find finding first from gets give good have here home into just keep know last
+    life like little long made make many more most much must next notes once only other
+    over part some still such take than that their them then there these they thing things
+    this those through time together very want week weekly weeks well were what when where
+    which while will with without work year years your yours
+    """.split()
+)
+
+
 @dataclass(frozen=True)
 class Discretion:
     sender: str = DEFAULT_SENDER
@@ -45,8 +59,13 @@ class Discretion:
         return [w for w in self.words if re.search(rf"(?<![a-z]){re.escape(w)}", lowered)]
 
     def with_title(self, title: str) -> Discretion:
-        """The same, with every word of the course's own title forbidden too."""
-        own = tuple(w for w in re.findall(r"[a-z]{4,}", title.lower()) if w not in self.words)
+        """The same, with every telling word of the course's own title forbidden too (a
+        common word like "your" or "first" tells nobody what the emails are)."""
+        own = tuple(
+            w
+            for w in re.findall(r"[a-z]{4,}", title.lower())
+            if w not in self.words and w not in COMMON_WORDS
+        )
         return Discretion(self.sender, self.subject, self.preview, self.words + own)
 
 

@@ -328,3 +328,18 @@ def test_a_reader_of_one_other_course_sees_its_name_and_its_words(
     archive = her.get(f"/preferences/{link}/archive").text
     assert "(Write your welcome here" in archive and "a gentle place to begin" not in archive
     assert "Grief, gently" in her.get(f"/u/{leave}").text
+
+
+@pytest.mark.parametrize(
+    "title", ["Finding your way", "Notes on healing", "Your first week after loss"]
+)
+def test_ordinary_titles_make_a_course(rt: Runtime, her: FlaskClient, title: str) -> None:
+    made = _make(her, title=title, slug="new-one", start="blank")
+    assert made.headers["Location"].endswith("/admin/course/edit?course=new-one"), made.text
+
+
+def test_a_title_that_would_give_discretion_away_is_refused_plainly(her: FlaskClient) -> None:
+    refused = _make(her, title="Confirm your heart", slug="heart", start="blank")
+    page = her.get(refused.headers["Location"]).text
+    assert "“confirm” is also in what a discreet reader’s inbox shows" in page
+    assert "/emails/" not in page and ".md" not in page

@@ -68,7 +68,14 @@ def make(
     try:
         versions.load(slug, files)
     except CourseError as error:
-        raise Refused(f"The new course did not pass the checks: {error}") from error
+        held = re.search(r"holds '([^']+)'", error.message)
+        if held:
+            raise Refused(
+                f"The title’s word “{held.group(1)}” is also in what a discreet reader’s inbox "
+                "shows instead of the course, so it could give the course away. Please choose "
+                "a title without it (you can change those discreet lines once the course is made)."
+            ) from error
+        raise Refused(f"The new course did not pass the checks: {error.message}") from error
     note = f"made as a copy of {copy_of}" if copy_of else "made from the blank template"
     session.add(
         CourseVersion(

@@ -106,6 +106,7 @@ def save(
 ) -> int:
     """Save one file of the draft; returns its new revision. ``seen``: the revision the
     form was loaded at (a different one now raises ``Conflict``)."""
+    _lock(session, slug)
     draft = current(session, slug)
     if name == "course.toml" or (name not in draft.files and name != CONFIRMATION_FILE):
         raise KeyError(name)
@@ -139,6 +140,7 @@ def reshape(
     """Change the draft's shape (``change`` is one of ``shape``'s edits, given the files).
     ``seen``: the revision of the list of emails the page showed; another raises
     ``Conflict``, as two tabs on one email do."""
+    _lock(session, slug)
     draft = current(session, slug)
     if draft.revisions.get("course.toml", 0) != seen:
         raise Conflict(
@@ -155,6 +157,12 @@ def reshape(
     row.revisions = json.dumps(revisions)
     row.updated_at, row.updated_by = now, by[:100]
     session.flush()
+
+
+def _lock(session: Session, slug: str) -> None:
+    """Hold the draft's row until this save commits (PostgreSQL: two tabs saving at the
+    same moment take turns, so the second sees the first's revision and gets a conflict)."""
+    session.get(CourseDraft, slug, with_for_update=True)
 
 
 def rebase(session: Session, slug: str, toml: str, *, number: int) -> None:

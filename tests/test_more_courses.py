@@ -343,3 +343,17 @@ def test_a_title_that_would_give_discretion_away_is_refused_plainly(her: FlaskCl
     page = her.get(refused.headers["Location"]).text
     assert "“confirm” is also in what a discreet reader’s inbox shows" in page
     assert "/emails/" not in page and ".md" not in page
+
+
+def test_the_reader_list_names_each_place_in_its_own_course(
+    rt: Runtime, her: FlaskClient, smtp_sink: SMTPSink
+) -> None:
+    assert _make(her, title="Grief, gently", slug="grief", start="blank").status_code == 303
+    _sign_up(her, "/grief", "place@example.test")
+    work(rt)
+    confirm_from(her, smtp_sink.messages_to("place@example.test")[-1])
+    run_course(rt, days=3)  # its welcome and its one step: its closing is next
+    sign_in(her)
+    listed = her.get("/admin/readers").text
+    row = listed[listed.index("place@example.test") :].split("</tr>")[0]
+    assert "The closing next" in row, row

@@ -46,6 +46,9 @@ class ReaderRow:
     #: what the desk shows: plain words, never an erased reader's stand-in address
     shown_address: str = ""
     state_words: str = ""
+    #: the course and version their place (``next_step``) is in
+    course: str | None = None
+    course_version: int | None = None
 
 
 #: A reader's latest enrollment (one who left and came back has more than one).
@@ -71,7 +74,13 @@ def find_readers(
     (keyset pagination: never counts or skips rows). With ``course``, only those who joined
     it, with their place in it."""
     query = (
-        select(Reader, Enrollment.next_step, Enrollment.status)
+        select(
+            Reader,
+            Enrollment.next_step,
+            Enrollment.status,
+            Enrollment.course,
+            Enrollment.course_version,
+        )
         .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
         .order_by(Reader.id.desc())
         .limit(PAGE + 1)
@@ -84,7 +93,13 @@ def find_readers(
             .scalar_subquery()
         )
         query = (
-            select(Reader, Enrollment.next_step, Enrollment.status)
+            select(
+                Reader,
+                Enrollment.next_step,
+                Enrollment.status,
+                Enrollment.course,
+                Enrollment.course_version,
+            )
             .join(Enrollment, Enrollment.id == latest_in)
             .order_by(Reader.id.desc())
             .limit(PAGE + 1)
@@ -109,8 +124,10 @@ def find_readers(
             s.created_at,
             words.address(s),
             words.reader_state(s, course),
+            slug,
+            version,
         )
-        for s, next_step, course in found[:PAGE]
+        for s, next_step, course, slug, version in found[:PAGE]
     ]
     return rows, next_page(found)
 

@@ -131,7 +131,12 @@ def _settings() -> Settings:
     return context().settings
 
 
-def _email_name(step: int | None) -> str:
+def _email_name(step: int | None, slug: str | None = None, version: int | None = None) -> str:
+    """An email's name ("Step 2", "The closing"…): in the course and version given (a
+    reader's place), else in the course the page is about."""
+    from emails.course import course_version, is_published
     from service.web.shared import course
 
+    if slug and version is not None and is_published(slug):
+        return course_version(slug, version).email_name(step)
     return course().email_name(step)

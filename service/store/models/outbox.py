@@ -69,6 +69,8 @@ class Enrollment(Base):
         # a reader's enrollments, newest last: "their latest enrollment" is one index lookup
         # (PostgreSQL otherwise answers max(id) by reading the primary key backwards)
         Index("ix_enrollments_subscriber_latest", "subscriber_id", "id"),
+        # the tick asks each pass which paused readers resume now
+        Index("ix_enrollments_resume", "status", "resume_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

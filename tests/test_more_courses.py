@@ -357,3 +357,34 @@ def test_the_reader_list_names_each_place_in_its_own_course(
     listed = her.get("/admin/readers").text
     row = listed[listed.index("place@example.test") :].split("</tr>")[0]
     assert "The closing next" in row, row
+
+
+def test_a_demos_compressed_days_compress_the_one_a_day_wait(
+    rt: Runtime, her: FlaskClient, smtp_sink: SMTPSink
+) -> None:
+    from dataclasses import replace
+
+    _second_course(her)
+    rt.settings = replace(rt.settings, COURSEMAIL_TIME_SCALE=86400.0)
+    enrolled(rt, "demo@example.test", timezone="UTC")
+    _sign_up(her, f"/{SECOND}", "demo@example.test")
+    work(rt)
+    confirm_from(her, smtp_sink.messages_to("demo@example.test")[-1])
+    run_course(rt, days=1)  # a day of demo time holds both courses, whole
+    subjects = [str(m["Subject"]) for m in smtp_sink.messages_to("demo@example.test")]
+    assert len([s for s in subjects if "confirm" not in s.lower()]) == 16, subjects
+
+
+def test_the_desks_get_forms_keep_the_chosen_course(rt: Runtime, her: FlaskClient) -> None:
+    from service.courses import versions
+
+    _second_course(her)
+    with rt.database.session() as session:  # a second version, so there is a comparison
+        newest = versions.newest(session, SECOND)
+        assert newest is not None
+        files = versions.files_of(newest)
+        files["01-commit.md"] += "\nOne more line.\n"
+        versions.publish(session, files, note="a line", by="lee", now=rt.clock.now())
+    for path in ("/admin/course/versions", "/admin/course"):
+        page = her.get(f"{path}?course={SECOND}").text
+        assert f'<input type="hidden" name="course" value="{SECOND}">' in page, path

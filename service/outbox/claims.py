@@ -98,7 +98,8 @@ def create_due_step_deliveries(
         return 0
     if time_scale == 1:  # (a demo's compressed days have no nights to keep quiet)
         claimed = _hold_the_night(session, claimed, now=now)
-    claimed = _one_course_email_a_day(session, claimed, now=now, day=ONE_DAY * time_scale)
+    # (a demo compresses this day as it does the waits between emails)
+    claimed = _one_course_email_a_day(session, claimed, now=now, day=ONE_DAY / time_scale)
     return _write_deliveries(session, claimed, now=now, mail_domain=mail_domain, postgres=postgres)
 
 

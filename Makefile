@@ -80,7 +80,7 @@ wrk:
 	  fi; \
 	fi
 
-# every benchmark (about 12 minutes; PostgreSQL from TEST_DATABASE_URL or 127.0.0.1);
+# every benchmark (about 20 minutes on two cores; PostgreSQL from TEST_DATABASE_URL or 127.0.0.1);
 # writes docs/BENCHMARKS.md
 bench: install wrk
 	COURSEMAIL_ENV=$${COURSEMAIL_ENV:-development} $(BIN)/python -m bench

@@ -116,15 +116,7 @@ def save(
             f"{' by ' + draft.updated_by if draft.updated_by else ''} since you opened it"
         )
     files = {**draft.files, name: text}
-    revisions = {**draft.revisions, name: seen + 1}
-    row = session.get(CourseDraft, slug)
-    if row is None:
-        row = CourseDraft(slug=slug, base_number=draft.base_number)
-        session.add(row)
-    row.files = json.dumps(files, ensure_ascii=False)
-    row.revisions = json.dumps(revisions)
-    row.updated_at, row.updated_by = now, by[:100]
-    session.flush()
+    _write(session, draft, files, {**draft.revisions, name: seen + 1}, by=by, now=now)
     return seen + 1
 
 
@@ -149,9 +141,22 @@ def reshape(
     files = change(dict(draft.files))
     revisions = {**draft.revisions, "course.toml": seen + 1}
     revisions = {name: number for name, number in revisions.items() if name in files}
-    row = session.get(CourseDraft, slug)
+    _write(session, draft, files, revisions, by=by, now=now)
+
+
+def _write(
+    session: Session,
+    draft: Draft,
+    files: dict[str, str],
+    revisions: dict[str, int],
+    *,
+    by: str,
+    now: datetime,
+) -> None:
+    """Keep ``files`` as the draft (its row made on the first save)."""
+    row = session.get(CourseDraft, draft.slug)
     if row is None:
-        row = CourseDraft(slug=slug, base_number=draft.base_number)
+        row = CourseDraft(slug=draft.slug, base_number=draft.base_number)
         session.add(row)
     row.files = json.dumps(files, ensure_ascii=False)
     row.revisions = json.dumps(revisions)

@@ -73,6 +73,14 @@ def find_readers(
     """Readers, newest first, ``PAGE`` at a time: the next page starts below the id returned
     (keyset pagination: never counts or skips rows). With ``course``, only those who joined
     it, with their place in it."""
+    latest = latest_enrollment
+    if course is not None:  # their latest enrollment in that course, and only theirs
+        latest = (
+            select(func.max(_other.id))
+            .where(_other.reader_id == Reader.id, _other.course == course)
+            .correlate(Reader)
+            .scalar_subquery()
+        )
     query = (
         select(
             Reader,
@@ -81,29 +89,10 @@ def find_readers(
             Enrollment.course,
             Enrollment.course_version,
         )
-        .outerjoin(Enrollment, Enrollment.id == latest_enrollment)
+        .join(Enrollment, Enrollment.id == latest, isouter=course is None)
         .order_by(Reader.id.desc())
         .limit(PAGE + 1)
     )
-    if course is not None:
-        latest_in = (
-            select(func.max(_other.id))
-            .where(_other.reader_id == Reader.id, _other.course == course)
-            .correlate(Reader)
-            .scalar_subquery()
-        )
-        query = (
-            select(
-                Reader,
-                Enrollment.next_step,
-                Enrollment.status,
-                Enrollment.course,
-                Enrollment.course_version,
-            )
-            .join(Enrollment, Enrollment.id == latest_in)
-            .order_by(Reader.id.desc())
-            .limit(PAGE + 1)
-        )
     if q:
         query = query.where(search.matching(session, q))
     if state:

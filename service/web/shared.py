@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, has_app_context, url_for
 
 from emails.course import (
     Course,
@@ -26,8 +26,8 @@ def context() -> Context:
 
 def course() -> Course:
     """The course this request is about: the one whose page, form or desk view it is
-    (``use_course``), else the first course (the one at ``/``)."""
-    slug = g.get("course_slug")
+    (``use_course``), else the first course (the one at ``/``; outside a request too)."""
+    slug = g.get("course_slug") if has_app_context() else None
     if slug:
         try:
             return shipped_course(slug)

@@ -467,6 +467,12 @@ def default_course() -> Course:
     return shipped_course(published_slugs()[0])
 
 
+def course_or_first(slug: str | None) -> Course:
+    """The published course ``slug`` names, else the first course (no slug, or a course
+    not published here)."""
+    return shipped_course(slug) if slug and is_published(slug) else default_course()
+
+
 def read_files(folder: Path) -> dict[str, str]:
     """A course folder's files, exactly as written (line endings kept): course.toml and the
     email files it lists. Raises ``CourseError`` when it cannot be read as a course."""

@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from emails import wire
-from emails.course import default_course, is_published, shipped_course
+from emails.course import course_or_first, default_course
 from emails.message import (
     Routing,
     already_parts,
@@ -304,11 +304,7 @@ def outgoing_for(rt: Runtime, delivery: Delivery) -> Outgoing:
     elif delivery.kind == DeliveryKind.ALREADY:
         assert links.unsubscribe_url is not None
         parts = already_parts(
-            rt.renderer(
-                shipped_course(delivery.course)
-                if delivery.course and is_published(delivery.course)
-                else default_course()
-            ),
+            rt.renderer(course_or_first(delivery.course)),
             routing,
             preferences_url=links.preferences_url,
             unsubscribe_url=links.unsubscribe_url,

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from emails.course import Course, CourseError, default_course, shipped_course
+from emails.course import Course, CourseError, course_or_first, is_published, shipped_course
 from service.readers.history import record
 from service.schedule import Timing
 from service.store.models import (
@@ -191,13 +191,8 @@ def course_asked_for(reader: Reader, slug: str | None = None) -> Course:
     """The course a confirmation is for: ``slug`` (what its email and link name), else the
     one the reader last asked for on a form, else the first course (a sign-up from before
     there were several, or a course since gone)."""
-    for asked in (slug, reader.pending_course):
-        if asked:
-            try:
-                return shipped_course(asked)
-            except CourseError:
-                pass
-    return default_course()
+    asked = next((s for s in (slug, reader.pending_course) if s and is_published(s)), None)
+    return course_or_first(asked)
 
 
 def _new_reader(

@@ -6,11 +6,9 @@ from flask import Flask, current_app, g, has_app_context, url_for
 
 from emails.course import (
     Course,
-    CourseError,
-    default_course,
+    course_or_first,
     is_published,
     published_slugs,
-    shipped_course,
 )
 from service.context import Context
 from service.outbox.handoff import send_confirmation_now
@@ -27,13 +25,7 @@ def context() -> Context:
 def course() -> Course:
     """The course this request is about: the one whose page, form or desk view it is
     (``use_course``), else the first course (the one at ``/``; outside a request too)."""
-    slug = g.get("course_slug") if has_app_context() else None
-    if slug:
-        try:
-            return shipped_course(slug)
-        except CourseError:
-            pass
-    return default_course()
+    return course_or_first(g.get("course_slug") if has_app_context() else None)
 
 
 def use_course(slug: str | None) -> bool:

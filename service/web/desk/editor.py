@@ -47,15 +47,20 @@ def draft_steps(draft: drafts.Draft) -> shape.Steps:
         abort(409, description="The draft's course.toml cannot be read: discard the draft.")
 
 
-def _name_of(draft: drafts.Draft, index: int, name: str) -> str:
-    """ "Step 4", "The welcome"… as the draft makes them; "Email N" while it fails a check."""
+def _loaded(draft: drafts.Draft) -> Course | None:
+    """The course the draft makes, or None while it fails a check."""
     try:
-        loaded = versions.load(draft.slug, draft.files)
+        return versions.load(draft.slug, draft.files)
     except CourseError:
-        return f"Email {index + 1}"
-    return (
-        loaded.email_name(index) if loaded.steps[index].path.name == name else f"Email {index + 1}"
-    )
+        return None
+
+
+def _name_of(loaded: Course | None, index: int, name: str) -> str:
+    """ "Step 4", "The welcome"… as the draft (``loaded``) makes them; "Email N" while it
+    fails a check."""
+    if loaded is not None and loaded.steps[index].path.name == name:
+        return loaded.email_name(index)
+    return f"Email {index + 1}"
 
 
 def _target(draft: drafts.Draft, which: str) -> tuple[str, int | None, str]:
@@ -70,7 +75,7 @@ def _target(draft: drafts.Draft, which: str) -> tuple[str, int | None, str]:
     name = steps[index][0]
     if name not in draft.files:
         abort(404, description="The course has no such email.")
-    return name, index, _name_of(draft, index, name)
+    return name, index, _name_of(_loaded(draft), index, name)
 
 
 def _text_of(draft: drafts.Draft, name: str) -> str:
@@ -96,11 +101,11 @@ def editor_index() -> ResponseReturnValue:
     with context().database.session(read_only=True) as session:
         base = versions.newest(session, draft.slug)
         published = versions.files_of(base) if base else {}
-    steps = draft_steps(draft)
+    steps, loaded = draft_steps(draft), _loaded(draft)
     emails = [
         (
             index,
-            _name_of(draft, index, name),
+            _name_of(loaded, index, name),
             drafts.fields_of(draft.files.get(name, ""))["subject"],
             draft.files.get(name) != published.get(name),
             days,
